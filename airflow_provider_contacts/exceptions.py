@@ -1,0 +1,127 @@
+"""Exception hierarchy shared by every hook, operator and sensor of this provider.
+
+Errors carry the HTTP status, the vendor's own error code and the vendor's message. They never
+carry a request body, a query string or a credential: a message printed in a task log is safe.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk.exceptions import AirflowException
+
+
+class ContactsError(AirflowException):
+    """Base class of every error raised by ``airflow_provider_contacts``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        vendor_code: str | int | None = None,
+        conn_id: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.vendor_code = vendor_code
+        self.conn_id = conn_id
+        self.method = method
+        self.path = path
+        self.retry_after = retry_after
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = []
+        if self.conn_id:
+            where.append(f"conn_id={self.conn_id!r}")
+        if self.method and self.path:
+            where.append(f"{self.method} {self.path}")
+        if self.status is not None:
+            where.append(f"HTTP {self.status}")
+        if self.vendor_code not in (None, ""):
+            where.append(f"vendor code {self.vendor_code}")
+        prefix = f"[{', '.join(where)}] " if where else ""
+        return f"{prefix}{self.message}"
+
+    def __reduce__(self):  # keep pickling (used by Airflow when shipping errors) working
+        return (
+            _rebuild,
+            (
+                type(self),
+                self.message,
+                {
+                    "status": self.status,
+                    "vendor_code": self.vendor_code,
+                    "conn_id": self.conn_id,
+                    "method": self.method,
+                    "path": self.path,
+                    "retry_after": self.retry_after,
+                },
+            ),
+        )
+
+
+def _rebuild(cls, message, kwargs):
+    return cls(message, **kwargs)
+
+
+class ContactsConfigError(ContactsError, ValueError):
+    """Bad connection settings or bad task arguments, detected before any request is sent."""
+
+
+class UnsupportedActionError(ContactsError):
+    """The connection's vendor cannot do the requested action."""
+
+
+class ContactsHTTPError(ContactsError):
+    """Any failure reported by, or on the way to, a vendor API."""
+
+    #: whether the transport may retry this failure (for idempotent requests)
+    retryable = False
+    #: set by a vendor's error mapper to force (True) or forbid (False) a retry; None means
+    #: "decide from the HTTP status and the retry policy"
+    retry_decision: bool | None = None
+    #: True when the request provably never reached the vendor (connection refused...)
+    not_sent: bool = False
+
+
+class AuthenticationError(ContactsHTTPError):
+    """Credentials missing, wrong or expired (HTTP 401 or the vendor's equivalent)."""
+
+
+class PermissionDeniedError(ContactsHTTPError):
+    """Credentials are valid but not allowed to do this (HTTP 403 or equivalent)."""
+
+
+class NotFoundError(ContactsHTTPError):
+    """The resource does not exist (HTTP 404)."""
+
+
+class InvalidRequestError(ContactsHTTPError):
+    """The vendor rejected the request as invalid (400, 405, 409, 413, 417, 422...)."""
+
+
+class RateLimitedError(ContactsHTTPError):
+    """The vendor's rate limit was hit and the wait it asked for did not fit the retry budget."""
+
+    retryable = True
+
+
+class ServerError(ContactsHTTPError):
+    """The vendor failed (HTTP 5xx or the vendor's "busy" code)."""
+
+    retryable = True
+
+
+class ContactsTimeoutError(ContactsHTTPError):
+    """No (complete) answer in time: connect or read timeout."""
+
+    retryable = True
+
+
+class ContactsConnectionError(ContactsHTTPError):
+    """The vendor could not be reached, or the connection dropped before a full answer."""
+
+    retryable = True

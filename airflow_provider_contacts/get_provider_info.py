@@ -1,0 +1,153 @@
+"""Provider metadata read by Airflow through the ``apache_airflow_provider`` entry point.
+
+Connection forms are declarative (``conn-fields`` / ``ui-field-behaviour``) so the UI knows
+them without importing a hook. ``package-name`` must equal the canonical distribution name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_contacts import __version__
+
+
+def _field(label: str, type_: str, description: str, *, default: Any = None, enum=None, secret=False):
+    schema: dict[str, Any] = {"type": [type_, "null"]}
+    if default is not None:
+        schema["default"] = default
+    if enum:
+        schema["enum"] = enum
+    if secret:
+        schema["format"] = "password"
+    return {"label": label, "description": description, "schema": schema}
+
+
+# Transport options every connection type accepts (README: "Connection options").
+_COMMON = {
+    "timeout": _field("Read timeout (s)", "number", "Seconds to wait for an answer.", default=120),
+    "connect_timeout": _field("Connect timeout (s)", "number", "Seconds to wait for a connection.", default=10),
+    "max_retries": _field(
+        "Max retries", "integer", "Retries on 429/502/503/504, dropped connections and timeouts.", default=4
+    ),
+    "rate_limit_per_second": _field(
+        "Client rate limit (requests/s)", "number", "Optional client-side limit; empty = none."
+    ),
+    "rate_limit_per_hour": _field(
+        "Client rate limit (requests/hour)", "integer", "Optional client-side limit; empty = none."
+    ),
+    "verify_ssl": _field("Verify TLS", "boolean", "Verify the server certificate.", default=True),
+    "allow_insecure_http": _field(
+        "Allow plain http://",
+        "boolean",
+        "Allow http:// to a non-loopback host (credentials travel unencrypted).",
+        default=False,
+    ),
+}
+
+CONNECTION_TYPES: list[dict[str, Any]] = [
+    {
+        "connection-type": "mautic",
+        "hook-class-name": "airflow_provider_contacts.hooks.mautic.MauticHook",
+        "hook-name": "Mautic",
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port"],
+            "relabeling": {"host": "Mautic base URL", "login": "Username (Basic auth)", "password": "Password (Basic auth)"},
+            "placeholders": {
+                "host": "https://mautic.example.com",
+                "login": "API user (Basic auth only)",
+            },
+        },
+        "conn-fields": {
+            "auth_type": _field(
+                "Auth type", "string", "basic = Mautic user + password; oauth2 = client credentials.",
+                default="basic", enum=["basic", "oauth2"],
+            ),
+            "client_id": _field("OAuth2 client id", "string", "Public id of the API credential (oauth2)."),
+            "client_secret": _field("OAuth2 client secret", "string", "Secret of the API credential (oauth2).", secret=True),
+            "batch_limit": _field(
+                "Batch limit", "integer", "Items per batch request (server api_batch_max_limit).", default=200
+            ),
+            **_COMMON,
+        },
+    },
+    {
+        "connection-type": "dmartech",
+        "hook-class-name": "airflow_provider_contacts.hooks.dmartech.DmartechHook",
+        "hook-name": "Dmartech Open Platform",
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port"],
+            "relabeling": {"host": "API base URL", "login": "Access key", "password": "Access key secret"},
+            "placeholders": {"host": "https://api.dmartech.cn/openapi"},
+        },
+        "conn-fields": {
+            **_COMMON,
+            "rate_limit_per_second": _field(
+                "Client rate limit (requests/s)", "number", "Dmartech allows 20 calls per second.", default=20
+            ),
+        },
+    },
+    {
+        "connection-type": "engagelab",
+        "hook-class-name": "airflow_provider_contacts.hooks.engagelab.EngageLabHook",
+        "hook-name": "EngageLab LiveDesk",
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port"],
+            "relabeling": {"host": "API base URL", "login": "API key", "password": "API secret"},
+            "placeholders": {"host": "https://livedesk-api.engagelab.com"},
+        },
+        "conn-fields": {
+            "inbox_id": _field(
+                "Inbox (channel) id", "integer", "Channel id used when creating contacts (Project Settings > Channels)."
+            ),
+            **_COMMON,
+        },
+    },
+    {
+        "connection-type": "which50",
+        "hook-class-name": "airflow_provider_contacts.hooks.which50.Which50Hook",
+        "hook-name": "Which50",
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port"],
+            "relabeling": {"host": "API base URL", "login": "Username (Basic auth)", "password": "Password (Basic auth)"},
+            "placeholders": {"host": "https://app.which50.com/Which50API"},
+        },
+        "conn-fields": {
+            "auth_type": _field(
+                "Auth type", "string", "The vendor does not document its scheme: a header or Basic.",
+                default="header", enum=["header", "basic"],
+            ),
+            "auth_header_name": _field("Auth header name", "string", "Header carrying the API key.", default="X-Api-Key"),
+            "auth_header_value": _field("Auth header value", "string", "The API key.", secret=True),
+            "list_id": _field("Default contact list id", "integer", "List used by upserts when none is given."),
+            **_COMMON,
+        },
+    },
+]
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-provider-contacts",
+        "name": "Contacts (Mautic, Dmartech, EngageLab LiveDesk, Which50)",
+        "description": "Hooks, operators, sensors and triggers for contact and marketing platforms.",
+        "versions": [__version__],
+        "connection-types": CONNECTION_TYPES,
+        "integrations": [
+            {"integration-name": name, "external-doc-url": url, "tags": ["service"]}
+            for name, url in (
+                ("Mautic", "https://developer.mautic.org/"),
+                ("Dmartech", "https://www.dmartech.cn/"),
+                ("EngageLab LiveDesk", "https://www.engagelab.com/docs/livedesk/rest-api/rest-api-overview"),
+                ("Which50", "https://app.which50.com/Which50API/documentation"),
+            )
+        ],
+        "hooks": [
+            {"integration-name": name, "python-modules": [f"airflow_provider_contacts.hooks.{mod}"]}
+            for name, mod in (
+                ("Mautic", "mautic"),
+                ("Dmartech", "dmartech"),
+                ("EngageLab LiveDesk", "engagelab"),
+                ("Which50", "which50"),
+            )
+        ],
+    }

@@ -1,0 +1,357 @@
+"""Common base of the vendor hooks: lazy connection, extras parsing, transport construction
+and a ``test_connection`` that never raises.
+
+Nothing here touches the network or the metadata DB at import or construction: the connection
+is fetched on first use, the HTTP session is built on first request.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseHook
+
+from airflow_provider_contacts.exceptions import (
+    AuthenticationError,
+    ContactsConfigError,
+    ContactsConnectionError,
+    ContactsError,
+    ContactsHTTPError,
+    ContactsTimeoutError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+)
+from airflow_provider_contacts.transport import (
+    AsyncTransport,
+    RetryPolicy,
+    Timeouts,
+    Transport,
+    TransportSettings,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+
+class ConnExtras:
+    """Typed access to a connection's extra, with errors that name the connection and field.
+
+    Reads both ``key`` and the UI-prefixed ``extra__<conn_type>__key`` spelling.
+    """
+
+    def __init__(self, conn_id: str, conn_type: str, raw: str | dict | None) -> None:
+        self.conn_id = conn_id
+        self.conn_type = conn_type
+        if raw in (None, ""):
+            data: Any = {}
+        elif isinstance(raw, dict):
+            data = raw
+        else:
+            try:
+                data = json.loads(raw)
+            except ValueError as exc:
+                raise ContactsConfigError(
+                    f"the connection's extra is not valid JSON ({exc.msg} at position {exc.pos}); "
+                    'fix the "extra" field, e.g. {"auth_type": "basic"}',
+                    conn_id=conn_id,
+                ) from None
+        if not isinstance(data, dict):
+            raise ContactsConfigError(
+                'the connection\'s extra must be a JSON object such as {"timeout": 60}',
+                conn_id=conn_id,
+            )
+        self.data = data
+
+    def _raw(self, key: str) -> Any:
+        for name in (key, f"extra__{self.conn_type}__{key}"):
+            value = self.data.get(name)
+            if value not in (None, ""):
+                return value
+        return None
+
+    def has(self, key: str) -> bool:
+        return self._raw(key) is not None
+
+    def str(self, key: str, default: str | None = None) -> str | None:
+        value = self._raw(key)
+        return default if value is None else str(value)
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.str(key, default)
+        assert value is not None
+        value = value.strip().lower()
+        if value not in choices:
+            self._bad(key, value, f"one of {', '.join(choices)}")
+        return value
+
+    def bool(self, key: str, default: bool = False) -> bool:
+        value = self._raw(key)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off"):
+            return False
+        self._bad(key, value, "true or false")
+        raise AssertionError  # unreachable
+
+    def int(self, key: str, default: int | None = None, *, minimum: int | None = None) -> int | None:
+        value = self._raw(key)
+        if value is None:
+            return default
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            self._bad(key, value, "a whole number")
+            raise AssertionError from None  # unreachable
+        if minimum is not None and number < minimum:
+            self._bad(key, value, f"a whole number >= {minimum}")
+        return number
+
+    def float(self, key: str, default: float | None = None, *, minimum: float = 0.0) -> float | None:
+        value = self._raw(key)
+        if value is None:
+            return default
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            self._bad(key, value, "a number")
+            raise AssertionError from None  # unreachable
+        if number < minimum:
+            self._bad(key, value, f"a number >= {minimum}")
+        return number
+
+    def _bad(self, key: str, value: Any, expected: str) -> None:
+        shown = value if not isinstance(value, str) or len(value) < 60 else value[:57] + "..."
+        raise ContactsConfigError(
+            f'extra field "{key}" is {shown!r}; it must be {expected}', conn_id=self.conn_id
+        )
+
+    def transport_settings(self, defaults: TransportSettings) -> TransportSettings:
+        """Options common to every vendor (documented in the README)."""
+        verify: bool | str = defaults.verify
+        raw_verify = self._raw("verify_ssl")
+        if raw_verify is not None:
+            if isinstance(raw_verify, str) and raw_verify.strip().lower() not in (
+                "true", "false", "1", "0", "yes", "no", "on", "off",
+            ):
+                verify = raw_verify  # a CA bundle path
+            else:
+                verify = self.bool("verify_ssl", True)
+        max_retries = self.int("max_retries", None, minimum=0)
+        policy = defaults.policy
+        policy_changes: dict[str, Any] = {}
+        if max_retries is not None:
+            policy_changes["max_attempts"] = max_retries + 1
+        for key, attr in (
+            ("retry_backoff_seconds", "backoff_initial"),
+            ("retry_max_wait_seconds", "max_wait"),
+            ("retry_total_seconds", "max_total_seconds"),
+        ):
+            value = self.float(key)
+            if value is not None:
+                policy_changes[attr] = value
+        if policy_changes:
+            policy = RetryPolicy(**{**policy.__dict__, **policy_changes})
+        return TransportSettings(
+            timeouts=Timeouts(
+                connect=self.float("connect_timeout", defaults.timeouts.connect, minimum=0.001),
+                read=self.float("timeout", defaults.timeouts.read, minimum=0.001),
+            ),
+            policy=policy,
+            rate_per_second=self.float("rate_limit_per_second", defaults.rate_per_second),
+            rate_per_hour=self.int("rate_limit_per_hour", defaults.rate_per_hour, minimum=1),
+            verify=verify,
+            allow_insecure_http=self.bool("allow_insecure_http", defaults.allow_insecure_http),
+        )
+
+
+class ContactsHook(BaseHook):
+    """Base of every vendor hook. Subclasses set the class attributes and implement
+    :meth:`auth_headers` and :meth:`probe` (and their capabilities)."""
+
+    conn_name_attr = "conn_id"
+    default_conn_name: ClassVar[str]
+    conn_type: ClassVar[str]
+    hook_name: ClassVar[str]
+    #: base URL used when the connection has no host (None: host is required)
+    default_base_url: ClassVar[str | None] = None
+    #: transport defaults of this vendor (client-side rate limit, statuses to retry...)
+    transport_defaults: ClassVar[TransportSettings] = TransportSettings()
+
+    def __init__(self, conn_id: str | None = None, *, transport_options: dict[str, Any] | None = None):
+        super().__init__()
+        self.conn_id = conn_id or self.default_conn_name
+        #: test seams: ``sleep``, ``clock``, ``wall_clock``, ``rng`` for the transport
+        self.transport_options = dict(transport_options or {})
+        self._connection: Connection | None = None
+
+    # connection ---------------------------------------------------------------------------
+    @property
+    def connection(self) -> Connection:
+        if self._connection is None:
+            self._connection = self.get_connection(self.conn_id)
+            self._check_conn_type(self._connection)
+        return self._connection
+
+    def use_connection(self, conn: Connection) -> None:
+        """Use an already fetched connection (triggers fetch it with ``aget_connection``)."""
+        self._check_conn_type(conn)
+        self._connection = conn
+        self.__dict__.pop("extras", None)
+
+    def _check_conn_type(self, conn: Connection) -> None:
+        conn_type = (conn.conn_type or "").replace("-", "_")
+        if conn_type and conn_type != self.conn_type:
+            raise ContactsConfigError(
+                f"connection type is {conn.conn_type!r} but {type(self).__name__} needs "
+                f"{self.conn_type!r}; pick the right conn_id or fix the connection type",
+                conn_id=self.conn_id,
+            )
+
+    @cached_property
+    def extras(self) -> ConnExtras:
+        conn = self.connection
+        return ConnExtras(self.conn_id, self.conn_type, conn.extra)
+
+    def require(self, value: Any, field: str, hint: str) -> Any:
+        if value in (None, ""):
+            raise ContactsConfigError(f"{field} is missing: {hint}", conn_id=self.conn_id)
+        return value
+
+    @cached_property
+    def base_url(self) -> str:
+        conn = self.connection
+        host = (conn.host or "").strip()
+        if not host:
+            if self.default_base_url:
+                return self.default_base_url
+            raise ContactsConfigError(
+                "host is missing: set the connection's Host to the API base URL, "
+                "e.g. https://mautic.example.com",
+                conn_id=self.conn_id,
+            )
+        if "://" not in host:
+            scheme = (conn.schema or "https").strip().lower()
+            if scheme not in ("http", "https"):
+                scheme = "https"
+            host = f"{scheme}://{host}"
+        if conn.port:
+            from urllib.parse import urlsplit, urlunsplit
+
+            parts = urlsplit(host)
+            if parts.port is None:
+                netloc = f"{parts.hostname}:{conn.port}"
+                host = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+        return host.rstrip("/")
+
+    # transport ----------------------------------------------------------------------------
+    def transport_settings(self) -> TransportSettings:
+        return self.extras.transport_settings(self.transport_defaults)
+
+    def _transport_kwargs(self, settings: TransportSettings) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "conn_id": self.conn_id,
+            "headers": self.static_headers(),
+            "auth": self.auth_headers,
+            "timeouts": settings.timeouts,
+            "policy": settings.policy,
+            "verify": settings.verify,
+            "allow_insecure_http": settings.allow_insecure_http,
+            "error_mapper": self.map_error,
+        }
+        options = dict(self.transport_options)
+        clock = options.get("clock")
+        kwargs["rate_limiter"] = settings.rate_limiter(**({"clock": clock} if clock else {}))
+        kwargs.update(options)
+        return kwargs
+
+    @cached_property
+    def transport(self) -> Transport:
+        """The hook's blocking transport (one pooled session, built on first use)."""
+        settings = self.transport_settings()
+        return Transport(self.base_url, **self._transport_kwargs(settings))
+
+    def make_async_transport(self) -> AsyncTransport:
+        """A fresh async transport; call inside the trigger's event loop after
+        :meth:`use_connection` (no blocking call is made here)."""
+        settings = self.transport_settings()
+        kwargs = self._transport_kwargs(settings)
+        kwargs.pop("sleep", None)
+        return AsyncTransport(self.base_url, **kwargs)
+
+    def close(self) -> None:
+        transport = self.__dict__.get("transport")
+        if transport is not None:
+            transport.close()
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        transport = self.__dict__.get("transport")
+        return transport.stats.as_dict() if transport is not None else {"requests": 0, "retries": 0}
+
+    # vendor specifics ---------------------------------------------------------------------
+    def static_headers(self) -> dict[str, str]:
+        return {}
+
+    def auth_headers(self) -> dict[str, str]:
+        """Headers that authenticate one request (called before every attempt)."""
+        return {}
+
+    def map_error(self, response: Any) -> ContactsHTTPError | None:
+        from airflow_provider_contacts.transport import default_error_mapper
+
+        return default_error_mapper(response)
+
+    def probe(self) -> str:
+        """One cheap authenticated call; returns a short success message."""
+        raise NotImplementedError
+
+    def explain(self, err: ContactsError) -> str:
+        """A test-connection message for ``err``; vendors add their own cases."""
+        return explain_error(err, self.base_url if "base_url" in self.__dict__ else None)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Never raises. Runs on the API server when Test Connection is enabled."""
+        try:
+            saved = self.transport_options
+            self.transport_options = {**saved, "policy": RetryPolicy(max_attempts=1)}
+            try:
+                message = self.probe()
+            finally:
+                self.transport_options = saved
+                self.close()
+                self.__dict__.pop("transport", None)
+            return True, message
+        except ContactsError as err:
+            return False, self.explain(err)
+        except Exception as err:  # never raise from here
+            return False, f"Unexpected error: {type(err).__name__}: {err}"
+
+
+def explain_error(err: ContactsError, base_url: str | None = None) -> str:
+    where = f" at {base_url}" if base_url else ""
+    if isinstance(err, ContactsConfigError):
+        return f"Connection settings: {err.message}"
+    if isinstance(err, ContactsTimeoutError):
+        return f"Unreachable: the API{where} did not answer in time ({err.message})"
+    if isinstance(err, ContactsConnectionError):
+        return f"Unreachable: could not connect to the API{where} ({err.message})"
+    if isinstance(err, AuthenticationError):
+        return f"Bad credentials: the API refused them (HTTP {err.status}): {err.message}"
+    if isinstance(err, PermissionDeniedError):
+        return f"No permission: the credentials are valid but not allowed (HTTP {err.status}): {err.message}"
+    if isinstance(err, NotFoundError):
+        return f"Not found: check the host and path prefix{where} (HTTP 404): {err.message}"
+    if isinstance(err, RateLimitedError):
+        return f"Rate limited: the API asks to slow down (HTTP {err.status}): {err.message}"
+    if isinstance(err, ServerError):
+        return f"Vendor error: the API failed (HTTP {err.status}): {err.message}"
+    return f"Failed: {err.message}"

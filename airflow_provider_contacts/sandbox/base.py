@@ -1,0 +1,60 @@
+"""Base class of the vendor emulators.
+
+An emulator owns its state (plain Python, reset from a seed) and builds a FastAPI router that
+speaks the vendor's HTTP dialect: same paths, auth checks, shapes, limits and error bodies as
+``shared/research`` documents. The app mounts the router under :attr:`mount`.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+
+class VendorEmulator:
+    #: vendor / connection type name
+    name: str = "?"
+    #: where the router is mounted in the sandbox app
+    mount: str = "/"
+    #: path appended to the root URL to form the base URL a user puts in the connection host
+    base_path: str = ""
+
+    def __init__(self, seed: int = 42, options: dict[str, Any] | None = None) -> None:
+        self.options = dict(options or {})
+        self.lock = threading.RLock()
+        self.seed = seed
+        self.reset(seed=seed)
+        self.router = self.build_router()
+
+    # to implement -------------------------------------------------------------------------
+    def reset(self, seed: int | None = None) -> None:
+        """Drop all state and load the seeded data."""
+        if seed is not None:
+            self.seed = seed
+
+    def build_router(self):
+        from fastapi import APIRouter
+
+        return APIRouter()
+
+    def fault_response(self, status: int, retry_after: float):
+        """The vendor's answer for an injected fault (429 with its rate-limit headers, 5xx)."""
+        from fastapi.responses import JSONResponse
+
+        headers = {"Retry-After": str(int(retry_after))} if status == 429 else {}
+        return JSONResponse({"message": f"sandbox fault {status}"}, status_code=status, headers=headers)
+
+    def connection(self, root_url: str) -> dict[str, Any]:
+        """Airflow connection (JSON form) pointing ``<name>_default`` at this emulator."""
+        return {"conn_type": self.name, "host": self.base_url(root_url)}
+
+    def credentials_text(self) -> str:
+        return ""
+
+    def snapshot(self) -> dict[str, Any]:
+        """A JSON view of the state, for tests and the admin API."""
+        return {}
+
+    # helpers ------------------------------------------------------------------------------
+    def base_url(self, root_url: str) -> str:
+        return f"{root_url.rstrip('/')}{self.mount}{self.base_path}"
