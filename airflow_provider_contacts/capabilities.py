@@ -104,6 +104,11 @@ class PointGroupCapable(Protocol):
 
 @runtime_checkable
 class ActivityCapable(Protocol):
+    """Implemented through ``hooks.base.EventPlanMixin``: the hook writes ``event_plan`` once
+    and gets ``iter_events`` (blocking) and ``aiter_events`` (async, for triggers)."""
+
+    def event_plan(self, since: datetime, until: datetime, **filters: Any) -> Any: ...
+
     def iter_events(
         self,
         since: datetime,

@@ -8,8 +8,9 @@ is fetched on first use, the HTTP session is built on first request.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar, Generator, Iterator
 
 from airflow.sdk import BaseHook
 
@@ -34,7 +35,89 @@ from airflow_provider_contacts.transport import (
 )
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from airflow.sdk import Connection
+
+    from airflow_provider_contacts.capabilities import ContactEvent
+
+
+@dataclass(frozen=True)
+class Call:
+    """One HTTP request asked for by a plan (see :class:`EventPlanMixin`)."""
+
+    method: str
+    path: str
+    params: Any = None
+    json: Any = None
+    idempotent: bool | None = None
+
+
+#: A plan is a generator that yields :class:`Call` objects (and receives the decoded JSON body
+#: of each answer) or results (e.g. :class:`ContactEvent`) to hand to the caller. Writing the
+#: paging logic once as a plan lets the same code run on the blocking transport (operators,
+#: sensors) and on the async one (triggers), with no blocking call in the event loop.
+Plan = Generator[Any, Any, None]
+
+
+class EventPlanMixin:
+    """Gives a hook ``iter_events`` (blocking) and ``aiter_events`` (async) from one
+    ``event_plan`` generator. Events yielded are de-duplicated on their ``dedup_key``."""
+
+    def event_plan(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        include_types: list[str] | None = None,
+        exclude_types: list[str] | None = None,
+        contact_ids: list[str] | None = None,
+    ) -> Plan:
+        raise NotImplementedError
+
+    def iter_events(self, since: datetime, until: datetime, **filters: Any) -> Iterator[ContactEvent]:
+        return run_plan(self.transport, self.event_plan(since, until, **filters))  # type: ignore[attr-defined]
+
+    def aiter_events(self, transport: AsyncTransport, since: datetime, until: datetime, **filters: Any) -> AsyncIterator[ContactEvent]:
+        return arun_plan(transport, self.event_plan(since, until, **filters))
+
+
+def run_plan(transport: Transport, plan: Plan) -> Iterator[Any]:
+    """Drive a plan on the blocking transport, yielding its results."""
+    try:
+        item = next(plan)
+        while True:
+            if isinstance(item, Call):
+                response = transport.request(
+                    item.method, item.path, params=item.params, json=item.json, idempotent=item.idempotent
+                )
+                item = plan.send(response.json() if response.content else None)
+            else:
+                yield item
+                item = next(plan)
+    except StopIteration:
+        return
+    finally:
+        plan.close()
+
+
+async def arun_plan(transport: AsyncTransport, plan: Plan) -> AsyncIterator[Any]:
+    """Drive a plan on the async transport, yielding its results."""
+    try:
+        item = next(plan)
+        while True:
+            if isinstance(item, Call):
+                response = await transport.request(
+                    item.method, item.path, params=item.params, json=item.json, idempotent=item.idempotent
+                )
+                item = plan.send(response.json() if response.content else None)
+            else:
+                yield item
+                item = next(plan)
+    except StopIteration:
+        return
+    finally:
+        plan.close()
 
 
 class ConnExtras:
