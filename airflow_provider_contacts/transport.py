@@ -75,6 +75,22 @@ def basic_auth_header(username: str, password: str) -> str:
     return header
 
 
+class _StripQueryFilter(logging.Filter):
+    """urllib3 logs every URL with its query string at DEBUG; queries carry personal data
+    (``search=email:...``), so keep only the path."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, str) and "?" in a for a in record.args):
+            record.args = tuple(a.split("?", 1)[0] if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def _install_log_filters() -> None:
+    logger = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, _StripQueryFilter) for f in logger.filters):
+        logger.addFilter(_StripQueryFilter())
+
+
 # --------------------------------------------------------------------------------------------
 # policy
 # --------------------------------------------------------------------------------------------
@@ -443,6 +459,7 @@ class Transport(_BaseTransport):
             session.mount("https://", adapter)
             session.verify = self.verify
             session.trust_env = True
+            _install_log_filters()
             self._session = session
         return self._session
 

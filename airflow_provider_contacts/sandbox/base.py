@@ -41,7 +41,7 @@ class VendorEmulator:
         """The vendor's answer for an injected fault (429 with its rate-limit headers, 5xx)."""
         from fastapi.responses import JSONResponse
 
-        headers = {"Retry-After": str(int(retry_after))} if status == 429 else {}
+        headers = {"Retry-After": f"{retry_after:g}"} if status == 429 else {}
         return JSONResponse({"message": f"sandbox fault {status}"}, status_code=status, headers=headers)
 
     def connection(self, root_url: str) -> dict[str, Any]:
