@@ -1,0 +1,199 @@
+"""`make demo`: run the example DAGs end to end against the sandbox with an embedded SQLite Airflow.
+
+1. AIRFLOW_HOME under the repo (.demo/airflow_home), SQLite metadata DB, examples off;
+2. the sandbox in a subprocess on a free loopback port, the ``*_default`` connections pointed
+   at it through AIRFLOW_CONN_* variables (stopped on exit, failure or Ctrl-C);
+3. ``airflow dags test`` for each demo DAG, then a short report: state, task summaries (the
+   XComs the tasks returned) and where the output files are.
+
+A second run works without cleanup (the DB is migrated in place; the sandbox starts fresh).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / ".demo"
+HOME = DEMO / "airflow_home"
+LOGS = DEMO / "logs"
+DAGS_FOLDER = ROOT / "airflow_provider_contacts" / "example_dags"
+LOGICAL_DATE = "2026-11-20T00:00:00+00:00"
+
+#: DAGs run by the demo, in order (those not present yet are skipped with a note)
+DEMO_DAGS = [
+    "example_contacts_connection_check",
+    "example_mautic_warehouse_sync",
+    "example_mautic_big_sync",
+    "example_contacts_ui_actions",
+    "example_mautic_scheduled_campaign",
+    "example_contacts_multi_vendor_activity",
+    "example_contacts_event_driven",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return json.loads(r.read())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the sandbox did not answer at {url}") from None
+            time.sleep(0.2)
+
+
+def dag_ids_present() -> set[str]:
+    present = set()
+    for path in DAGS_FOLDER.glob("*.py"):
+        text = path.read_text()
+        for dag_id in DEMO_DAGS:
+            if f'"{dag_id}"' in text:
+                present.add(dag_id)
+    return present
+
+
+def xcoms(dag_id: str) -> dict[str, object]:
+    db = HOME / "airflow.db"
+    con = sqlite3.connect(db)
+    try:
+        run_id = con.execute(
+            "select run_id from dag_run where dag_id=? order by id desc limit 1", (dag_id,)
+        ).fetchone()
+        if not run_id:
+            return {}
+        rows = con.execute(
+            "select task_id, map_index, value from xcom where dag_id=? and run_id=? and key='return_value'"
+            " order by task_id, map_index",
+            (dag_id, run_id[0]),
+        ).fetchall()
+        states = con.execute(
+            "select state from dag_run where dag_id=? and run_id=?", (dag_id, run_id[0])
+        ).fetchone()
+    finally:
+        con.close()
+    out: dict[str, object] = {"_state": states[0] if states else None}
+    for task_id, map_index, value in rows:
+        try:
+            parsed = json.loads(value)
+        except (TypeError, ValueError):
+            parsed = value
+        key = task_id if map_index < 0 else f"{task_id}[{map_index}]"
+        out[key] = parsed
+    return out
+
+
+def errors_in(log_path: Path, limit: int = 5) -> list[str]:
+    """The exception lines of a failed run's log (tracebacks end with ``pkg.Error: message``)."""
+    pattern = re.compile(r"^([\w.]+(?:Error|Exception|Timeout|Unavailable)): (.*)$")
+    seen: list[str] = []
+    for line in log_path.read_text(errors="replace").splitlines():
+        match = pattern.match(line.strip())
+        if match and line.strip() not in seen:
+            seen.append(line.strip()[:300])
+    return seen[-limit:]
+
+
+def main() -> int:
+    DEMO.mkdir(exist_ok=True)
+    LOGS.mkdir(exist_ok=True)
+    env = dict(os.environ)
+    env.update(
+        AIRFLOW_HOME=str(HOME),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__DAGS_FOLDER=str(DAGS_FOLDER),
+        AIRFLOW__CORE__UNIT_TEST_MODE="False",
+        AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
+        CONTACTS_DEMO_OUTPUT=str(DEMO / "output"),
+    )
+    port = free_port()
+    bin_dir = Path(sys.executable).parent
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_contacts.sandbox", "--port", str(port)],
+        stdout=open(LOGS / "sandbox.log", "w"), stderr=subprocess.STDOUT, env=env,
+    )
+
+    def stop(*_):
+        if sandbox.poll() is None:
+            sandbox.terminate()
+            try:
+                sandbox.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                sandbox.kill()
+
+    signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(143)))
+    results = []
+    try:
+        info = wait_for(f"http://127.0.0.1:{port}/_sandbox/info")
+        for vendor, data in info["vendors"].items():
+            if vendor != "echo":
+                env[f"AIRFLOW_CONN_{vendor.upper()}_DEFAULT"] = json.dumps(data["connection"])
+        env["CONTACTS_SANDBOX_URL"] = f"http://127.0.0.1:{port}"
+        print(f"sandbox: http://127.0.0.1:{port}  (log: {LOGS / 'sandbox.log'})")
+        t0 = time.monotonic()
+        migrate = subprocess.run(
+            [str(bin_dir / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True
+        )
+        if migrate.returncode != 0:
+            print(migrate.stdout[-3000:], migrate.stderr[-3000:])
+            return 1
+        print(f"airflow: SQLite DB ready in {time.monotonic() - t0:.1f} s  (AIRFLOW_HOME={HOME})")
+        present = dag_ids_present()
+        for dag_id in DEMO_DAGS:
+            if dag_id not in present:
+                continue
+            t0 = time.monotonic()
+            log_path = LOGS / f"{dag_id}.log"
+            with open(log_path, "w") as log:
+                proc = subprocess.run(
+                    [str(bin_dir / "airflow"), "dags", "test", dag_id, LOGICAL_DATE],
+                    env=env, stdout=log, stderr=subprocess.STDOUT,
+                )
+            outcome = xcoms(dag_id)
+            state = outcome.pop("_state", None) or ("failed" if proc.returncode else "?")
+            results.append((dag_id, state, time.monotonic() - t0, outcome, log_path))
+    except KeyboardInterrupt:
+        print("interrupted")
+        return 130
+    finally:
+        stop()
+
+    print()
+    print("=" * 78)
+    failed = 0
+    for dag_id, state, seconds, outcome, log_path in results:
+        print(f"{dag_id}: {state} in {seconds:.1f} s   (log: {log_path.relative_to(ROOT)})")
+        for task, value in outcome.items():
+            text = json.dumps(value, default=str)
+            print(f"    {task}: {text if len(text) < 300 else text[:297] + '...'}")
+        if state != "success":
+            for line in errors_in(log_path):
+                print(f"    ! {line}")
+        failed += state != "success"
+    missing = [d for d in DEMO_DAGS if d not in {r[0] for r in results}]
+    if missing:
+        print(f"not in example_dags yet: {', '.join(missing)}")
+    print("=" * 78)
+    print(f"{len(results) - failed} of {len(results)} DAG runs succeeded")
+    return 1 if failed or not results else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
