@@ -435,6 +435,18 @@ class _BaseTransport:
             merged.update(extra)
         return merged
 
+    async def _aheaders(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+        """Like ``_headers`` but ``auth`` may be a coroutine function (async token fetch)."""
+        merged = dict(self.headers)
+        if self.auth is not None:
+            auth = self.auth()
+            if hasattr(auth, "__await__"):
+                auth = await auth
+            merged.update(auth)
+        if extra:
+            merged.update(extra)
+        return merged
+
     def _map(self, response: ResponseLike) -> ContactsHTTPError | None:
         return self.error_mapper(response)
 
@@ -644,7 +656,7 @@ class AsyncTransport(_BaseTransport):
                 await self._do_sleep(self.rate_limiter.reserve())
             try:
                 response = await self.client.request(
-                    method, url, params=params, json=json, data=data, headers=self._headers(headers)
+                    method, url, params=params, json=json, data=data, headers=await self._aheaders(headers)
                 )
             except httpx.HTTPError as exc:
                 self.stats.count("error")

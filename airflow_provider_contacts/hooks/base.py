@@ -368,6 +368,9 @@ class ContactsHook(BaseHook):
         settings = self.transport_settings()
         kwargs = self._transport_kwargs(settings)
         kwargs.pop("sleep", None)
+        kwargs["sleep"] = self.transport_options.get("async_sleep")
+        # a hook whose auth needs I/O (an OAuth token) provides an async variant
+        kwargs["auth"] = getattr(self, "aauth_headers", None) or self.auth_headers
         return AsyncTransport(self.base_url, **kwargs)
 
     def close(self) -> None:
