@@ -1,0 +1,149 @@
+"""Check the connection forms and Test Connection in a real Airflow API server (not run by CI).
+
+Starts the sandbox, an Airflow home under .demo/ui_home (SQLite, test_connection Enabled,
+SimpleAuthManager with everyone admin), adds one connection per vendor pointing at the
+sandbox plus one with a wrong secret, starts ``airflow api-server``, then:
+
+1. reads the UI's form metadata (``/ui/connections/hook_meta``): our four connection types
+   with their fields, relabelled standard fields and secret fields;
+2. presses "Test" for each connection through the same endpoint the UI button calls
+   (``POST /api/v2/connections/test``) and prints the message the user would see;
+3. if Chromium is installed (Debian package ``chromium``), screenshots the connection list and
+   the add-connection form under .demo/screenshots/ (kept out of git).
+
+Usage: .venv/bin/python dev/ui_check.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HOME = ROOT / ".demo" / "ui_home"
+SHOTS = ROOT / ".demo" / "screenshots"
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method: str, url: str, body: dict | None = None, timeout: float = 30) -> tuple[int, object]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+
+
+def wait(url: str, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit(f"nothing answered at {url}")
+
+
+def main() -> int:
+    HOME.mkdir(parents=True, exist_ok=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    sandbox_port, api_port = free_port(), free_port()
+    env = dict(os.environ)
+    env.update(
+        AIRFLOW_HOME=str(HOME),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__TEST_CONNECTION="Enabled",
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
+        AIRFLOW__API__PORT=str(api_port),
+        AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "airflow_provider_contacts" / "example_dags"),
+    )
+    procs = []
+    try:
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "airflow_provider_contacts.sandbox", "--port", str(sandbox_port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))
+        wait(f"http://127.0.0.1:{sandbox_port}/_sandbox/health")
+        _, info = http("GET", f"http://127.0.0.1:{sandbox_port}/_sandbox/info")
+        subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True)
+        conns = {f"{v}_default": d["connection"] for v, d in info["vendors"].items() if v != "echo"}
+        bad = dict(conns["mautic_default"], password="wrong-password")
+        conns["mautic_wrong_password"] = bad
+        for conn_id, conn in conns.items():
+            subprocess.run([str(BIN / "airflow"), "connections", "delete", conn_id], env=env, capture_output=True)
+            payload = dict(conn)
+            if isinstance(payload.get("extra"), dict):
+                payload["extra"] = json.dumps(payload["extra"])
+            subprocess.run(
+                [str(BIN / "airflow"), "connections", "add", conn_id, "--conn-json", json.dumps(payload)],
+                env=env, check=True, capture_output=True,
+            )
+        log = open(ROOT / ".demo" / "ui_api_server.log", "w")
+        procs.append(subprocess.Popen([str(BIN / "airflow"), "api-server", "--port", str(api_port)], env=env, stdout=log, stderr=subprocess.STDOUT))
+        base = f"http://127.0.0.1:{api_port}"
+        wait(f"{base}/api/v2/monitor/health", 180)
+
+        status, meta = http("GET", f"{base}/ui/connections/hook_meta")
+        ours = {m["connection_type"]: m for m in meta if m["connection_type"] in ("mautic", "dmartech", "engagelab", "which50")}
+        print(f"form metadata: HTTP {status}, our connection types: {sorted(ours)}")
+        for conn_type, m in sorted(ours.items()):
+            fields = sorted((m.get("extra_fields") or {}).keys())
+            secret = sorted(k for k, f in (m.get("extra_fields") or {}).items() if (f.get("schema") or {}).get("format") == "password")
+            relabel = (m.get("standard_fields") or {})
+            labels = {k: v.get("title") for k, v in relabel.items() if isinstance(v, dict) and v.get("title")}
+            print(f"  {conn_type:<10} {m['hook_name']!r}: extra fields {fields}; secret {secret}; labels {labels}")
+        ok = len(ours) == 4
+
+        for conn_id, conn in conns.items():
+            body = {"connection_id": conn_id, **{k: v for k, v in conn.items() if k != "extra"}}
+            if "extra" in conn:
+                body["extra"] = json.dumps(conn["extra"])
+            status, result = http("POST", f"{base}/api/v2/connections/test", body)
+            print(f"  Test {conn_id:<22} HTTP {status}: {result}")
+            expected = conn_id != "mautic_wrong_password"
+            ok &= isinstance(result, dict) and result.get("status") is expected
+
+        chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+        if chromium:
+            for name, path in (("connections", "/connections"), ("add_connection", "/connections/add")):
+                out = SHOTS / f"{name}.png"
+                subprocess.run(
+                    [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     f"--user-data-dir={HOME / 'chromium'}", "--window-size=1400,1000",
+                     "--virtual-time-budget=8000", f"--screenshot={out}", base + path],
+                    capture_output=True, timeout=120,
+                )
+                print(f"  screenshot {out.relative_to(ROOT)}: {'ok' if out.exists() else 'missing'}")
+        else:
+            print("  chromium not installed (apt-get install chromium): no screenshots")
+        print("UI check:", "PASSED" if ok else "FAILED")
+        return 0 if ok else 1
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
