@@ -50,11 +50,12 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
         "hook-class-name": "airflow_provider_contacts.hooks.mautic.MauticHook",
         "hook-name": "Mautic",
         "ui-field-behaviour": {
-            "hidden-fields": ["schema", "port"],
+            "hidden-fields": ["schema"],
             "relabeling": {"host": "Mautic base URL", "login": "Username (Basic auth)", "password": "Password (Basic auth)"},
             "placeholders": {
                 "host": "https://mautic.example.com",
                 "login": "API user (Basic auth only)",
+                "port": "optional, e.g. 443",
             },
         },
         "conn-fields": {
@@ -75,9 +76,9 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
         "hook-class-name": "airflow_provider_contacts.hooks.dmartech.DmartechHook",
         "hook-name": "Dmartech Open Platform",
         "ui-field-behaviour": {
-            "hidden-fields": ["schema", "port"],
+            "hidden-fields": ["schema"],
             "relabeling": {"host": "API base URL", "login": "Access key", "password": "Access key secret"},
-            "placeholders": {"host": "https://api.dmartech.cn/openapi"},
+            "placeholders": {"host": "https://api.dmartech.cn/openapi", "port": "optional, e.g. 443"},
         },
         "conn-fields": {
             **_COMMON,
@@ -91,9 +92,9 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
         "hook-class-name": "airflow_provider_contacts.hooks.engagelab.EngageLabHook",
         "hook-name": "EngageLab LiveDesk",
         "ui-field-behaviour": {
-            "hidden-fields": ["schema", "port"],
+            "hidden-fields": ["schema"],
             "relabeling": {"host": "API base URL", "login": "API key", "password": "API secret"},
-            "placeholders": {"host": "https://livedesk-api.engagelab.com"},
+            "placeholders": {"host": "https://livedesk-api.engagelab.com", "port": "optional, e.g. 443"},
         },
         "conn-fields": {
             "inbox_id": _field(
@@ -107,9 +108,9 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
         "hook-class-name": "airflow_provider_contacts.hooks.which50.Which50Hook",
         "hook-name": "Which50",
         "ui-field-behaviour": {
-            "hidden-fields": ["schema", "port"],
+            "hidden-fields": ["schema"],
             "relabeling": {"host": "API base URL", "login": "Username (Basic auth)", "password": "Password (Basic auth)"},
-            "placeholders": {"host": "https://app.which50.com/Which50API"},
+            "placeholders": {"host": "https://app.which50.com/Which50API", "port": "optional, e.g. 443"},
         },
         "conn-fields": {
             "auth_type": _field(
