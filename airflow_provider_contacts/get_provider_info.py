@@ -151,4 +151,16 @@ def get_provider_info() -> dict[str, Any]:
                 ("Which50", "which50"),
             )
         ],
+        "sensors": [
+            {
+                "integration-name": "Mautic",
+                "python-modules": ["airflow_provider_contacts.sensors.contact_events"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Mautic",
+                "python-modules": ["airflow_provider_contacts.triggers.contact_events"],
+            }
+        ],
     }
