@@ -49,6 +49,12 @@ class DmartechHook(ContactsHook):
     AUTH_CODES = {40001, 10002, 401}
     PERMISSION_CODES = {40003}
     RETRY_CODES = {-1, 40006}
+    SIGNATURE_REUSE_SECONDS = 60.0
+
+    def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(conn_id, **kwargs)
+        self._signature: str | None = None
+        self._signed_at = 0.0
 
     def auth_headers(self) -> dict[str, str]:
         conn = self.connection
@@ -60,9 +66,15 @@ class DmartechHook(ContactsHook):
                 "copy it again from the Dmartech console",
                 conn_id=self.conn_id,
             )
-        signature = sign(secret, int(time.time() * 1000))
-        register_secret(signature)
-        return {"access-key": key, "access-sign": signature}
+        # A signature is valid for +-5 minutes. Each one is registered with Airflow's masker,
+        # which recompiles its pattern set on every new secret, so a signature is reused for
+        # SIGNATURE_REUSE_SECONDS (well inside the window) instead of minting one per request.
+        now = time.monotonic()
+        if self._signature is None or now - self._signed_at > self.SIGNATURE_REUSE_SECONDS:
+            self._signature = sign(secret, int(time.time() * 1000))
+            self._signed_at = now
+            register_secret(self._signature)
+        return {"access-key": key, "access-sign": self._signature}
 
     def map_error(self, response: Any) -> ContactsHTTPError | None:
         body = safe_json(response)

@@ -7,8 +7,20 @@ speaks the vendor's HTTP dialect: same paths, auth checks, shapes, limits and er
 
 from __future__ import annotations
 
+import base64
 import threading
 from typing import Any
+
+
+def basic_credentials(header: str | None) -> tuple[str, str] | None:
+    """(user, password) from an ``Authorization: Basic ...`` header, or None."""
+    if not header or not header.startswith("Basic "):
+        return None
+    try:
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    except Exception:
+        return None
+    return user, password
 
 
 class VendorEmulator:

@@ -3,13 +3,12 @@ vendors issue adds contacts, search, create/update and errors)."""
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from airflow_provider_contacts.sandbox.base import VendorEmulator
+from airflow_provider_contacts.sandbox.base import VendorEmulator, basic_credentials
 
 API_KEY = "sandbox-api-key"
 API_SECRET = "sandbox-api-secret"
@@ -21,13 +20,7 @@ class EngageLabEmulator(VendorEmulator):
     mount = "/engagelab"
 
     def _authorized(self, header: str | None) -> bool:
-        if not header or not header.startswith("Basic "):
-            return False
-        try:
-            key, _, secret = base64.b64decode(header[6:]).decode().partition(":")
-        except Exception:
-            return False
-        return (key, secret) == (API_KEY, API_SECRET)
+        return basic_credentials(header) == (API_KEY, API_SECRET)
 
     def build_router(self):
         router = APIRouter()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from fastapi import APIRouter, Body, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from airflow_provider_contacts.sandbox.base import VendorEmulator
+from airflow_provider_contacts.sandbox.base import VendorEmulator, basic_credentials
 
 USERNAME = "sandbox"
 PASSWORD = "sandbox-password"
@@ -23,13 +22,7 @@ class MauticEmulator(VendorEmulator):
         self.contacts: dict[int, dict[str, Any]] = {}
 
     def _authorized(self, header: str | None) -> bool:
-        if not header or not header.startswith("Basic "):
-            return False
-        try:
-            user, _, pw = base64.b64decode(header[6:]).decode().partition(":")
-        except Exception:
-            return False
-        return (user, pw) == (USERNAME, PASSWORD)
+        return basic_credentials(header) == (USERNAME, PASSWORD)
 
     def build_router(self):
         router = APIRouter()
