@@ -83,11 +83,11 @@ class Sandbox:
             self._log.clear()
 
     # state --------------------------------------------------------------------------------
-    def reset(self, seed: int | None = None) -> None:
+    def reset(self, seed: int | None = None, empty: bool = False) -> None:
         if seed is not None:
             self.config.seed = seed
         for emulator in self.emulators.values():
-            emulator.reset(seed=self.config.seed)
+            emulator.reset(seed=self.config.seed, empty=empty)
         self.faults = FaultInjector(FaultConfig(), seed=self.config.seed)
         self.clear_requests()
 
@@ -228,8 +228,8 @@ def create_app(sandbox: Sandbox) -> SandboxASGI:
 
     @app.post(f"{ADMIN_PREFIX}/reset")
     def reset(body: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
-        sandbox.reset(seed=body.get("seed"))
-        return {"status": "reset", "seed": sandbox.config.seed}
+        sandbox.reset(seed=body.get("seed"), empty=bool(body.get("empty")))
+        return {"status": "reset", "seed": sandbox.config.seed, "empty": bool(body.get("empty"))}
 
     @app.get(f"{ADMIN_PREFIX}/state/{{vendor}}")
     def state(vendor: str) -> dict[str, Any]:

@@ -39,8 +39,8 @@ class VendorEmulator:
         self.router = self.build_router()
 
     # to implement -------------------------------------------------------------------------
-    def reset(self, seed: int | None = None) -> None:
-        """Drop all state and load the seeded data."""
+    def reset(self, seed: int | None = None, empty: bool = False) -> None:
+        """Drop all state and load the seeded data (none when ``empty``)."""
         if seed is not None:
             self.seed = seed
 

@@ -122,5 +122,6 @@ class SandboxServer:
     def requests(self, vendor: str | None = None) -> list[dict[str, Any]]:
         return self.sandbox.requests(vendor)
 
-    def reset(self, seed: int | None = None) -> None:
-        self.sandbox.reset(seed)
+    def reset(self, seed: int | None = None, empty: bool = False) -> None:
+        """Back to the seeded state (``empty=True``: no contacts, events or groups)."""
+        self.sandbox.reset(seed, empty)

@@ -19,8 +19,8 @@ class EchoEmulator(VendorEmulator):
     name = "echo"
     mount = "/echo"
 
-    def reset(self, seed: int | None = None) -> None:
-        super().reset(seed)
+    def reset(self, seed: int | None = None, empty: bool = False) -> None:
+        super().reset(seed, empty)
         self.hits = 0
 
     def build_router(self):

@@ -21,8 +21,8 @@ class Which50Emulator(VendorEmulator):
     mount = "/which50"
     base_path = "/Which50API"
 
-    def reset(self, seed: int | None = None) -> None:
-        super().reset(seed)
+    def reset(self, seed: int | None = None, empty: bool = False) -> None:
+        super().reset(seed, empty)
         self.lists = [{"Id": 1, "Name": "Newsletter", "Count": 0}, {"Id": 2, "Name": "Events", "Count": 0}]
 
     def build_router(self):

@@ -1,0 +1,900 @@
+"""State of the Mautic emulator: contacts, do-not-contact, points, point groups, timeline.
+
+Plain Python, no HTTP (like moto's backends): :mod:`.mautic` translates requests to these
+methods and their :class:`MauticFault` exceptions to Mautic's error bodies. Every behaviour
+follows ``shared/research/mautic.md`` (section numbers in the comments).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+UTC = timezone.utc
+
+#: §2.3 / §4.2 messages (en_US)
+NOT_FOUND = "Item was not found."
+ACCESS = "You do not have access to the requested area/action."
+BATCH_LIMIT = "A max of {n} entities are supported at a time."
+GENERIC_500 = (
+    "Looks like I encountered an error (error #500). If I do it again, please report me to the "
+    "system administrator!"
+)
+
+
+class MauticFault(Exception):
+    """An error answer: ``{"errors":[{"code","message","details","type"}]}`` with HTTP ``code``."""
+
+    def __init__(self, code: int, message: str, *, details: Any = None, type_: str | None = None,
+                 with_details: bool = True) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = [] if details is None else details
+        self.type = type_
+        self.with_details = with_details
+
+    def item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.with_details:
+            item["details"] = self.details
+        item["type"] = self.type
+        return item
+
+
+def crash() -> MauticFault:
+    """An uncaught PHP error under /api (§2.3): generic message, no ``details``."""
+    return MauticFault(500, GENERIC_500, with_details=False)
+
+
+# ---- fields (§3.2, §9) -------------------------------------------------------------------
+#: (alias, label, type, group); ids are positions + 1. ``email`` is the only unique identifier.
+FIELDS: list[tuple[str, str, str, str]] = [
+    ("title", "Title", "lookup", "core"),
+    ("firstname", "First Name", "text", "core"),
+    ("lastname", "Last Name", "text", "core"),
+    ("company", "Primary company", "text", "core"),
+    ("position", "Position", "text", "core"),
+    ("email", "Email", "email", "core"),
+    ("mobile", "Mobile", "tel", "core"),
+    ("phone", "Phone", "tel", "core"),
+    ("points", "Points", "number", "core"),
+    ("address1", "Address Line 1", "text", "core"),
+    ("city", "City", "text", "core"),
+    ("state", "State", "region", "core"),
+    ("zipcode", "Zip Code", "text", "core"),
+    ("country", "Country", "country", "core"),
+    ("preferred_locale", "Preferred Locale", "locale", "core"),
+    ("attribution", "Attribution", "number", "core"),
+    ("website", "Website", "url", "core"),
+    ("newsletter", "Newsletter", "boolean", "core"),
+    ("facebook", "Facebook", "text", "social"),
+    ("twitter", "Twitter", "text", "social"),
+    ("linkedin", "LinkedIn", "text", "social"),
+    ("lifetime_value", "Lifetime value", "number", "professional"),
+]
+FIELD_GROUPS = ("core", "social", "personal", "professional")
+FIELD_BY_ALIAS = {alias: (i + 1, alias, label, type_, group) for i, (alias, label, type_, group) in enumerate(FIELDS)}
+UNIQUE_FIELDS = ("email",)
+TEXT_MAX = 191
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+#: §7: API-visible timeline types and their labels
+EVENT_TYPES: dict[str, str] = {
+    "asset.download": "Asset downloaded",
+    "campaign.event": "Campaign action triggered",
+    "campaign_membership": "Campaign membership change",
+    "email.failed": "Email failed",
+    "email.read": "Email read",
+    "email.sent": "Email sent",
+    "form.submitted": "Form submitted",
+    "lead.donotcontact": "Do not contact",
+    "lead.utmtagsadded": "UTM tags recorded",
+    "page.hit": "Page hit",
+    "point.gained": "Point gained",
+    "segment_membership": "Segment membership change",
+    "stage.changed": "Stage changed",
+}
+
+DNC_REASONS = {0: "contactable", 1: "unsubscribed", 2: "bounced", 3: "manual"}
+
+OWNERS = [
+    {"id": 1, "username": "admin", "firstName": "Ada", "lastName": "Admin"},
+    {"id": 2, "username": "sales", "firstName": "Sam", "lastName": "Sales"},
+]
+STAGES = [
+    {"id": 1, "name": "Lead", "category": None, "weight": 0, "description": None},
+    {"id": 2, "name": "Marketing qualified", "category": None, "weight": 10, "description": None},
+    {"id": 3, "name": "Customer", "category": None, "weight": 20, "description": None},
+]
+SEGMENTS = [
+    {"id": 1, "name": "Newsletter", "alias": "newsletter"},
+    {"id": 2, "name": "Customers", "alias": "customers"},
+    {"id": 3, "name": "Webinar attendees", "alias": "webinar-attendees"},
+]
+CAMPAIGNS = [{"id": 1, "name": "Welcome"}, {"id": 2, "name": "Re-engagement"}]
+POINT_GROUPS = [
+    ("Engagement", "Opens, clicks and visits"),
+    ("Product interest", "Pricing and product pages"),
+    ("Sales readiness", "Demo requests and forms"),
+]
+FIRST = ["Ana", "Ben", "Chen", "Dara", "Eli", "Fatima", "Gus", "Hana", "Ivo", "Jana", "Kofi", "Lea"]
+LAST = ["Silva", "Novak", "Okafor", "Berg", "Rossi", "Haddad", "Kim", "Moreau", "Tanaka", "Weber"]
+
+
+def iso(value: datetime | None) -> str | None:
+    """JMS date format 'c' in UTC: ``2024-02-29T12:17:52+00:00``."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def php_is_numeric(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    if isinstance(value, str):
+        return re.fullmatch(r"\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*", value) is not None
+    return False
+
+
+def php_empty(value: Any) -> bool:
+    return value in (None, False, 0, 0.0, "", "0", [], {})
+
+
+def php_int(value: Any) -> int:
+    """PHP ``(int)`` of a scalar (leading digits, else 0)."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float)):
+        return int(value)
+    match = re.match(r"\s*([+-]?\d+)", str(value))
+    return int(match.group(1)) if match else 0
+
+
+def mysql_datetime(text: Any) -> datetime:
+    """``new \\DateTime($text)`` formatted ``Y-m-d H:i:s`` and read back as UTC: an explicit
+    offset in the string is dropped (wall time compared as UTC, §7). Invalid → 500."""
+    from datetime import datetime as dt
+
+    if not isinstance(text, str) or not text.strip():
+        raise crash()
+    value = text.strip().replace("T", " ")
+    value = re.sub(r"(Z|[+-]\d{2}:?\d{2})$", "", value).strip()
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            return dt.strptime(value, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    raise crash()
+
+
+def keyed(items: dict[int, Any]) -> Any:
+    """How PHP/JMS serialise an array keyed by request index: a JSON list when the keys are
+    exactly 0..n-1, an object otherwise (§4.2)."""
+    keys = sorted(items)
+    if keys == list(range(len(keys))):
+        return [items[k] for k in keys]
+    return {str(k): items[k] for k in keys}
+
+
+class MauticState:
+    """All the data of one Mautic instance."""
+
+    def __init__(self, settings: dict[str, Any], seed: int, empty: bool, clock: Any) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.rng = random.Random(seed)
+        self.contacts: dict[int, dict[str, Any]] = {}
+        self.next_contact_id = 1
+        self.point_groups: dict[int, dict[str, Any]] = {}
+        self.next_group_id = 1
+        self.group_scores: dict[tuple[int, int], int] = {}
+        self.events: list[dict[str, Any]] = []
+        self.row_ids: dict[str, int] = {}
+        self.next_dnc_id = 1
+        self.next_utm_id = 1
+        self.next_note_id = 1
+        self.tags: dict[str, int] = {}
+        if not empty:
+            self._seed()
+
+    # ---- helpers --------------------------------------------------------------------------
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(int(self.clock()), UTC)
+
+    def _next_row(self, event_type: str) -> int:
+        self.row_ids[event_type] = self.row_ids.get(event_type, 0) + 1
+        return self.row_ids[event_type]
+
+    def contact(self, contact_id: Any, message: str = NOT_FOUND) -> dict[str, Any]:
+        try:
+            key = int(str(contact_id))
+        except ValueError:
+            raise MauticFault(404, message) from None
+        found = self.contacts.get(key)
+        if found is None:
+            raise MauticFault(404, message)
+        return found
+
+    def find_by_unique(self, values: dict[str, Any]) -> dict[str, Any] | None:
+        """§3.4: OR over the unique identifiers with a value; newest dateAdded, then id, wins."""
+        matches = []
+        for alias in UNIQUE_FIELDS:
+            wanted = values.get(alias)
+            if php_empty(wanted):
+                continue
+            wanted = str(wanted).strip().lower()
+            matches += [c for c in self.contacts.values() if str(c["values"].get(alias) or "").lower() == wanted]
+        if not matches:
+            return None
+        return max(matches, key=lambda c: (c["dateAdded"], c["id"]))
+
+    # ---- seeding --------------------------------------------------------------------------
+    def _seed(self) -> None:
+        rng = self.rng
+        now = self.now()
+        for name, description in POINT_GROUPS:
+            self.create_point_group({"name": name, "description": description})
+        count = int(self.settings.get("seed_contacts", 40))
+        for i in range(1, count + 1):
+            first, last = FIRST[i % len(FIRST)], LAST[(i * 7) % len(LAST)]
+            added = now - timedelta(days=30, minutes=i * 17)
+            contact = self._new_contact(added)
+            contact["values"].update(
+                firstname=first,
+                lastname=last,
+                email=f"{first.lower()}.{last.lower()}{i}@example.com",
+                company=rng.choice(["Acme", "Globex", "Initech", "Umbrella", None]),
+                city=rng.choice(["Lisbon", "Berlin", "Lagos", "Osaka", "Lyon"]),
+                country=rng.choice(["Portugal", "Germany", "Nigeria", "Japan", "France"]),
+            )
+            contact["dateIdentified"] = added
+            contact["owner"] = 1 if i % 3 else 2
+            contact["stage"] = 1 + (i % 3)
+            if i % 4 == 0:
+                contact["segments"][1] = {"dateAdded": added, "manuallyAdded": True}
+            if i % 5 == 0:
+                contact["segments"][2] = {"dateAdded": added, "manuallyAdded": False}
+            for group_id in self.point_groups:
+                if (i + group_id) % 3 == 0:
+                    self.group_scores[(contact["id"], group_id)] = rng.randint(1, 12) * 5
+        # a realistic timeline over the last 7 days, unique row ids per type
+        kinds = [
+            ("email.sent", 30), ("email.read", 18), ("page.hit", 25), ("form.submitted", 8),
+            ("point.gained", 10), ("campaign.event", 10), ("email.failed", 3),
+        ]
+        ids = sorted(self.contacts)
+        for kind, per_day in kinds:
+            for _ in range(per_day * 7 // 4):
+                when = now - timedelta(seconds=rng.randint(120, 7 * 86400))
+                cid = rng.choice(ids)
+                self.add_event(kind, cid, when)
+        # two bounced and one unsubscribed contact
+        for cid, reason in ((ids[2], 2), (ids[5], 2), (ids[8], 1)):
+            self.add_dnc(self.contacts[cid], "email", reason, "seeded", None, when=now - timedelta(days=2))
+
+    def _new_contact(self, when: datetime | None = None) -> dict[str, Any]:
+        when = when or self.now()
+        contact = {
+            "id": self.next_contact_id,
+            "values": {alias: None for alias in FIELD_BY_ALIAS if alias != "points"},
+            "points": 0,
+            "dateAdded": when,
+            "dateModified": None,
+            "dateIdentified": None,
+            "lastActive": None,
+            "owner": None,
+            "stage": None,
+            "tags": [],
+            "dnc": [],
+            "ipAddresses": {},
+            "utmtags": [],
+            "notes": [],
+            "segments": {},
+            "campaigns": {},
+            "companies": [],
+            "devices": [],
+        }
+        self.contacts[contact["id"]] = contact
+        self.next_contact_id += 1
+        return contact
+
+    # ---- timeline -------------------------------------------------------------------------
+    def add_event(
+        self,
+        event_type: str,
+        contact_id: int | None,
+        when: datetime | None = None,
+        label: Any = None,
+        details: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Record one timeline event (also used by tests to make events appear)."""
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"unknown Mautic event type {event_type!r}; one of {sorted(EVENT_TYPES)}")
+        when = (when or self.now()).astimezone(UTC).replace(microsecond=0)
+        row = self._next_row(event_type)
+        event_id = str(row) if event_type == "page.hit" else f"{event_type}{row}"
+        if label is None:
+            label = {
+                "email.sent": {"label": "Monthly newsletter", "href": "/s/emails/view/1"},
+                "email.read": {"label": "Monthly newsletter", "href": "/s/emails/view/1"},
+                "email.failed": {"label": "Monthly newsletter", "href": "/s/emails/view/1"},
+                "page.hit": {"label": "https://example.com/pricing", "href": "https://example.com/pricing", "isExternal": True},
+                "form.submitted": {"label": "Request a demo", "href": "/s/forms/view/1"},
+                "campaign.event": {"label": "Send welcome / Welcome", "href": "/s/campaigns/view/1"},
+                "point.gained": "Manual change / API",
+            }.get(event_type, EVENT_TYPES[event_type])
+        event = {
+            "event": event_type,
+            "eventId": event_id,
+            "row": row,
+            "eventLabel": label,
+            "eventType": EVENT_TYPES[event_type],
+            "timestamp": when,
+            "contactId": contact_id,
+            "details": dict(details or {}),
+        }
+        if event_type == "campaign.event":
+            event["details"].setdefault("log", {"campaignId": "1", "campaignName": "Welcome", "eventName": "Send welcome"})
+        self.events.append(event)
+        return event
+
+    def activity(self, *, contact_id: int | None, query: dict[str, Any]) -> dict[str, Any]:
+        """§7: per-type limit/offset, ``total`` summed, ``maxPages`` from the largest type."""
+        filters = query.get("filters", {})
+        if not isinstance(filters, dict):
+            raise crash()
+        include = _as_list(filters.get("includeEvents"))
+        exclude = _as_list(filters.get("excludeEvents"))
+        date_from = mysql_datetime(filters["dateFrom"]) if filters.get("dateFrom") not in (None, "") else None
+        date_to = mysql_datetime(filters["dateTo"]) if filters.get("dateTo") not in (None, "") else None
+        search = str(filters.get("search") or "")
+        order = query.get("order") or ["timestamp", "DESC"]
+        order = _as_list(order) + ["", ""]
+        column, direction = str(order[0] or ""), str(order[1] or "ASC").upper()
+        page = max(1, php_int(query.get("page", 1)) or 1)
+        limit = php_int(query.get("limit", 25)) if query.get("limit") not in (None, "") else 25
+
+        by_type: dict[str, list[dict[str, Any]]] = {}
+        for event in self.events:
+            if contact_id is not None and event["contactId"] != contact_id:
+                continue
+            kind = event["event"]
+            if include and kind not in include:
+                continue
+            if kind in exclude:
+                continue
+            if search and kind != "lead.utmtagsadded" and search.lower() not in _label_text(event).lower():
+                continue
+            ts = event["timestamp"]
+            if date_from is not None and ts < date_from:
+                continue
+            if date_to is not None and ts > date_to:
+                continue
+            by_type.setdefault(kind, []).append(event)
+
+        page_events: list[dict[str, Any]] = []
+        largest = 0
+        total = 0
+        for kind, rows in by_type.items():
+            key = (lambda e: _label_text(e)) if column == "eventLabel" else (lambda e: (e["timestamp"], e["row"]))
+            rows.sort(key=key, reverse=(direction == "DESC"))
+            total += len(rows)
+            largest = max(largest, len(rows))
+            if limit > 0:
+                page_events += rows[(page - 1) * limit : page * limit]
+            else:
+                page_events += rows
+        if limit <= 0:
+            if total:
+                raise crash()  # getMaxPage divides by zero
+            max_pages: Any = 1
+        else:
+            max_pages = max(1, math.ceil(largest / limit))
+        if column in ("timestamp", "eventLabel"):
+            key = (lambda e: _label_text(e)) if column == "eventLabel" else (lambda e: e["timestamp"])
+            page_events.sort(key=key, reverse=(direction == "DESC"))
+        return {
+            "events": [self._event_json(e) for e in page_events],
+            "filters": {"search": search, "includeEvents": include, "excludeEvents": exclude,
+                        **({"dateFrom": filters["dateFrom"]} if "dateFrom" in filters else {}),
+                        **({"dateTo": filters["dateTo"]} if "dateTo" in filters else {})},
+            "order": [column, direction],
+            "types": dict(EVENT_TYPES),
+            "total": total,
+            "page": page,
+            "limit": limit,
+            "maxPages": max_pages,
+        }
+
+    def _event_json(self, event: dict[str, Any]) -> dict[str, Any]:
+        out = {
+            "event": event["event"],
+            "eventId": event["eventId"],
+            "eventLabel": event["eventLabel"],
+            "eventType": event["eventType"],
+            "timestamp": iso(event["timestamp"]),
+        }
+        if event["contactId"] is not None:
+            out["contactId"] = str(event["contactId"])
+        out["details"] = event["details"]
+        return out
+
+    # ---- contacts: writing ----------------------------------------------------------------
+    def validate(self, body: dict[str, Any]) -> None:
+        """Form validation (§3.4): 400 with ``"<field>: <msg>"`` and details per field."""
+        errors: dict[str, list[str]] = {}
+        email = body.get("email")
+        if not php_empty(email) and not EMAIL_RE.match(str(email).strip()):
+            errors.setdefault("email", []).append(f"{email} is invalid.")
+        for alias, (_, _, _, type_, _) in FIELD_BY_ALIAS.items():
+            value = body.get(alias)
+            if isinstance(value, str) and type_ in ("text", "email", "tel", "url") and len(value) > TEXT_MAX:
+                errors.setdefault(alias, []).append(
+                    f"This value is too long. It should have {TEXT_MAX} characters or less."
+                )
+        for key, choices in (("owner", {o["id"] for o in OWNERS}), ("stage", {s["id"] for s in STAGES})):
+            if key in body and body[key] not in (None, ""):
+                try:
+                    ok = int(str(body[key])) in choices
+                except ValueError:
+                    ok = False
+                if not ok:
+                    errors.setdefault(key, []).append("This value is not valid.")
+        if errors:
+            message = ", ".join(f"{field}: {msg}" for field, msgs in errors.items() for msg in msgs)
+            raise MauticFault(400, message, details=errors)
+
+    def apply(self, contact: dict[str, Any], body: dict[str, Any], method: str) -> None:
+        """Write a validated body into a contact with POST/PATCH or PUT semantics (§9)."""
+        put = method == "PUT"
+        overwrite_blank = put or not php_empty(body.get("overwriteWithBlank"))
+        for alias in FIELD_BY_ALIAS:
+            if alias == "points":
+                continue
+            if alias not in body:
+                if put:
+                    contact["values"][alias] = None
+                continue
+            value = body[alias]
+            if isinstance(value, list):
+                value = "|".join(str(v) for v in value)
+            if not put and php_is_numeric(value) and php_int(float(str(value))) == 0:
+                continue  # §9: POST/PATCH drop every numeric 0 (issue #15030)
+            if value in (None, "") and not overwrite_blank:
+                continue
+            if isinstance(value, str):
+                value = value.strip()
+            contact["values"][alias] = _cast(alias, value)
+        if "points" in body and body["points"] not in (None, ""):
+            points = php_int(body["points"])
+            if points != 0 or put:
+                contact["points"] = points
+        for key in ("owner", "stage"):
+            if key in body:
+                contact[key] = None if body[key] in (None, "") else int(str(body[key]))
+        if "tags" in body:
+            self._apply_tags(contact, body["tags"])
+        if body.get("ipAddress"):
+            ip = str(body["ipAddress"])
+            contact["ipAddresses"][ip] = {"ipAddress": ip, "ipDetails": {}}
+        if body.get("lastActive"):
+            contact["lastActive"] = mysql_datetime(str(body["lastActive"]))
+        if contact["values"].get("email") and contact["dateIdentified"] is None:
+            contact["dateIdentified"] = self.now()
+        for entry in _as_list(body.get("doNotContact")):
+            if not isinstance(entry, dict):
+                continue
+            channel = str(entry.get("channel") or "email")
+            reason = php_int(entry.get("reason", 3)) if entry.get("reason") not in (None, "") else 3
+            if reason == 0:
+                self.remove_dnc(contact, channel)
+            else:
+                self.add_dnc(contact, channel, reason, entry.get("comments"), entry.get("channelId"))
+        contact["dateModified"] = self.now()
+
+    def _apply_tags(self, contact: dict[str, Any], tags: Any) -> None:
+        names = tags.split(",") if isinstance(tags, str) else [str(t) for t in _as_list(tags)]
+        for name in (n.strip() for n in names):
+            if not name:
+                continue
+            if name.startswith("-"):
+                name = name[1:].strip()
+                if name in contact["tags"]:
+                    contact["tags"].remove(name)
+                continue
+            if name not in self.tags:
+                self.tags[name] = len(self.tags) + 1
+            if name not in contact["tags"]:
+                contact["tags"].append(name)
+
+    def upsert(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        """``POST /contacts/new`` and one batch/new item (§3.4): 201 created, 200 updated."""
+        self.validate(body)
+        existing = self.find_by_unique(body)
+        if existing is not None:
+            self.apply(existing, body, "PATCH")
+            return existing, 200
+        contact = self._new_contact()
+        self.apply(contact, body, "POST")
+        return contact, 201
+
+    def edit(self, contact_id: Any, body: dict[str, Any], method: str) -> tuple[dict[str, Any], int]:
+        """``PUT|PATCH /contacts/{id}/edit`` (§3.5): PATCH 404 on missing, PUT creates."""
+        try:
+            contact = self.contact(contact_id)
+            status = 200
+        except MauticFault:
+            if method != "PUT":
+                raise
+            self.validate(body)
+            contact = self._new_contact()
+            self.apply(contact, body, "PUT")
+            return contact, 201
+        self.validate(body)
+        other = self.find_by_unique(body)
+        if other is not None and other["id"] != contact["id"]:
+            self._merge(into=contact, other=other)
+        self.apply(contact, body, method)
+        return contact, status
+
+    def _merge(self, into: dict[str, Any], other: dict[str, Any]) -> None:
+        """§3.5 edit-merge: the other contact is merged into the edited one and deleted."""
+        for alias, value in other["values"].items():
+            if into["values"].get(alias) in (None, "") and value not in (None, ""):
+                into["values"][alias] = value
+        into["points"] += other["points"]
+        for tag in other["tags"]:
+            if tag not in into["tags"]:
+                into["tags"].append(tag)
+        into["ipAddresses"].update(other["ipAddresses"])
+        into["dateAdded"] = min(into["dateAdded"], other["dateAdded"])
+        del self.contacts[other["id"]]
+
+    def delete(self, contact_id: Any) -> dict[str, Any]:
+        contact = self.contact(contact_id)
+        del self.contacts[contact["id"]]
+        for key in [k for k in self.group_scores if k[0] == contact["id"]]:
+            del self.group_scores[key]
+        return contact
+
+    # ---- do not contact (§5) --------------------------------------------------------------
+    def add_dnc(self, contact: dict[str, Any], channel: str, reason: int, comments: Any,
+                channel_id: Any, when: datetime | None = None) -> None:
+        for entry in contact["dnc"]:
+            if entry["channel"] == channel:
+                if entry["reason"] != reason and entry["reason"] != 1:
+                    entry["reason"] = reason
+                    entry["comments"] = comments
+                return
+        row = self.next_dnc_id
+        self.next_dnc_id += 1
+        when = when or self.now()
+        contact["dnc"].append({
+            "id": row,
+            "dateAdded": when,
+            "reason": reason,
+            "comments": comments,
+            "channel": channel,
+            "channelId": int(channel_id) if channel_id not in (None, "") else None,
+        })
+        event = self.add_event(
+            "lead.donotcontact", contact["id"], when,
+            label=DNC_REASONS.get(reason, str(reason)).capitalize(),
+            details={"dnc": {"channel": channel, "reason": reason, "comments": comments}},
+        )
+        event["eventId"] = f"lead.donotcontact{row}"
+
+    def remove_dnc(self, contact: dict[str, Any], channel: str) -> bool:
+        for entry in contact["dnc"]:
+            if entry["channel"] == channel:
+                contact["dnc"].remove(entry)
+                return True
+        return False
+
+    # ---- points (§6) ----------------------------------------------------------------------
+    def adjust_points(self, contact_id: Any, operator: str, delta: str, body: dict[str, Any]) -> None:
+        contact = self.contact(contact_id, "Contact not found.")
+        if operator not in ("plus", "minus", "times", "divide"):
+            raise MauticFault(400, "Invalid operator")
+        amount = php_int(delta)
+        if amount == 0:
+            if not php_is_numeric(delta):
+                raise crash()  # TypeError in addPointsChangeLogEntry
+            return
+        before = contact["points"]
+        after = {
+            "plus": before + amount,
+            "minus": before - amount,
+            "times": before * amount,
+            "divide": int(before / amount),
+        }[operator]
+        contact["points"] = after
+        self._log_points(contact["id"], after - before, body, None)
+
+    def _log_points(self, contact_id: int, delta: int, body: dict[str, Any], group: dict[str, Any] | None) -> None:
+        if delta == 0:
+            return
+        event_name = body.get("eventName") or body.get("eventname") or "Manual change"
+        action_name = body.get("actionName") or body.get("actionname") or "API"
+        details = {"log": {"eventName": event_name, "actionName": action_name, "delta": delta}}
+        if group is not None:
+            details["log"]["group"] = {"id": group["id"], "name": group["name"]}
+        self.add_event("point.gained", contact_id, label=f"{event_name} / {delta}", details=details)
+
+    def create_point_group(self, body: dict[str, Any]) -> dict[str, Any]:
+        name = str(body.get("name") or "").strip()
+        if not name:
+            raise MauticFault(400, "name: A name is required.", details={"name": ["A name is required."]})
+        group = {
+            "id": self.next_group_id,
+            "name": name,
+            "description": body.get("description"),
+            "isPublished": True,
+            "dateAdded": self.now(),
+            "dateModified": None,
+        }
+        self.point_groups[group["id"]] = group
+        self.next_group_id += 1
+        return group
+
+    def point_group(self, group_id: Any, message: str = NOT_FOUND) -> dict[str, Any]:
+        try:
+            group = self.point_groups.get(int(str(group_id)))
+        except ValueError:
+            group = None
+        if group is None:
+            raise MauticFault(404, message)
+        return group
+
+    def adjust_group(self, contact_id: Any, group_id: Any, operator: str, value: str,
+                     body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """§6.2 check order: contact 404 → group 404 → operator 400 → arithmetic."""
+        contact = self.contact(contact_id, "Contact could not be found.")
+        group = self.point_group(group_id, "The specified point group was not found.")
+        if operator not in ("plus", "minus", "times", "divide", "set"):
+            raise MauticFault(400, "The requested operation is not permitted.")
+        if not re.fullmatch(r"-?\d+", value):
+            raise crash()  # TypeError: {value} is typed int
+        amount = int(value)
+        key = (contact["id"], group["id"])
+        before = self.group_scores.get(key, 0)
+        if operator == "divide":
+            if amount == 0 or before % amount != 0:
+                raise crash()  # DivisionByZeroError / float into setScore(int)
+            after = before // amount
+        else:
+            after = {"plus": before + amount, "minus": before - amount, "times": before * amount, "set": amount}[operator]
+        self.group_scores[key] = after
+        self._log_points(contact["id"], after - before, body, group)
+        return after, group
+
+    def group_json(self, group: dict[str, Any], full: bool = False) -> dict[str, Any]:
+        out = {"id": group["id"], "name": group["name"], "description": group["description"]}
+        if full:
+            out.update(
+                isPublished=group["isPublished"],
+                dateAdded=iso(group["dateAdded"]),
+                dateModified=iso(group["dateModified"]),
+                createdBy=1, createdByUser="Ada Admin", modifiedBy=None, modifiedByUser=None,
+            )
+        return out
+
+    # ---- serialising (§3.2) ---------------------------------------------------------------
+    def contact_json(self, contact: dict[str, Any], minimal: bool = False) -> dict[str, Any]:
+        values = contact["values"]
+        groups: dict[str, Any] = {g: {} for g in FIELD_GROUPS}
+        flat: dict[str, Any] = {"id": contact["id"]}
+        for alias, (fid, _, label, type_, group) in FIELD_BY_ALIAS.items():
+            value = contact["points"] if alias == "points" else values.get(alias)
+            shown = _number(value) if type_ == "number" else value
+            groups[group][alias] = {
+                "id": str(fid), "label": label, "alias": alias, "type": type_, "group": group,
+                "object": "lead", "is_fixed": "1" if group == "core" else "0", "properties": [],
+                "default_value": None, "value": shown, "normalizedValue": shown,
+            }
+            flat[alias] = shown
+        out: dict[str, Any] = {
+            "id": contact["id"],
+            "isPublished": True,
+            "dateAdded": iso(contact["dateAdded"]),
+            "dateModified": iso(contact["dateModified"]),
+            "createdBy": 1,
+            "createdByUser": "Ada Admin",
+            "modifiedBy": 1 if contact["dateModified"] else None,
+            "modifiedByUser": "Ada Admin" if contact["dateModified"] else None,
+            "points": contact["points"],
+            "color": None,
+            "fields": {**groups, "all": flat},
+        }
+        if minimal:
+            return out
+        owner = next((o for o in OWNERS if o["id"] == contact["owner"]), None)
+        stage = next((s for s in STAGES if s["id"] == contact["stage"]), None)
+        out.update(
+            lastActive=iso(contact["lastActive"]),
+            owner=dict(owner) if owner else None,
+            ipAddresses=contact["ipAddresses"],
+            tags=[{"id": self.tags[t], "tag": t, "description": None} for t in contact["tags"]],
+            utmtags=contact["utmtags"],
+            stage=dict(stage) if stage else None,
+            dateIdentified=iso(contact["dateIdentified"]),
+            preferredProfileImage="gravatar",
+            doNotContact=[
+                {k: (iso(v) if k == "dateAdded" else v) for k, v in entry.items()} for entry in contact["dnc"]
+            ],
+            frequencyRules=[],
+        )
+        return out
+
+    # ---- listing (§3.1) -------------------------------------------------------------------
+    def list_contacts(self, query: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
+        rows = list(self.contacts.values())
+        search = str(query.get("search") or "").strip()
+        if search:
+            rows = [c for c in rows if _search_match(c, search)]
+        for clause in _as_list(query.get("where")):
+            rows = [c for c in rows if _where_match(c, clause)]
+        order = _as_list(query.get("order"))
+        if order:
+            keys = [(str(o.get("col", "")), str(o.get("dir", "ASC")).upper()) for o in order if isinstance(o, dict)]
+        elif query.get("orderBy"):
+            direction = str(query.get("orderByDir") or "ASC").upper()
+            keys = [(col.strip(), direction) for col in str(query["orderBy"]).split(",")]
+        else:
+            keys = [("last_active", "DESC")]
+        for col, direction in reversed(keys):
+            rows.sort(key=lambda c, col=col: _sort_value(c, col), reverse=(direction == "DESC"))
+        total = len(rows)
+        start = max(0, php_int(query.get("start", 0)))
+        limit_raw = query.get("limit", 30)
+        if limit_raw in (None, "", "0", 0):
+            page = rows[start:]
+        else:
+            page = rows[start : start + max(0, php_int(limit_raw))]
+        return total, page
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, dict):
+        return [value[k] for k in sorted(value, key=lambda k: (len(str(k)), str(k)))]
+    if isinstance(value, list):
+        return value
+    return [value]
+
+
+def _label_text(event: dict[str, Any]) -> str:
+    label = event["eventLabel"]
+    return str(label.get("label", "")) if isinstance(label, dict) else str(label or "")
+
+
+def _number(value: Any) -> Any:
+    if value in (None, ""):
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return value
+    return int(number) if number.is_integer() else number
+
+
+def _cast(alias: str, value: Any) -> Any:
+    type_ = FIELD_BY_ALIAS[alias][3]
+    if value is None:
+        return None
+    if type_ == "number":
+        return _number(value)
+    if type_ == "boolean":
+        return bool(value) if not isinstance(value, str) else value.lower() in ("1", "true", "yes")
+    return str(value)
+
+
+def _column(contact: dict[str, Any], col: str) -> Any:
+    col = col.strip()
+    if col.startswith("l."):
+        col = col[2:]
+    col = re.sub(r"(?<!^)(?=[A-Z])", "_", col).lower()  # convertOrmProperties
+    if col == "id":
+        return contact["id"]
+    if col == "points":
+        return contact["points"]
+    if col in ("date_added", "date_modified", "last_active", "date_identified"):
+        key = {"date_added": "dateAdded", "date_modified": "dateModified", "last_active": "lastActive",
+               "date_identified": "dateIdentified"}[col]
+        return contact[key]
+    if col in FIELD_BY_ALIAS:
+        return contact["values"].get(col)
+    raise crash()  # unknown column → SQL error
+
+
+def _sort_value(contact: dict[str, Any], col: str) -> tuple:
+    value = _column(contact, col)
+    return (value is not None, value if not isinstance(value, str) else value.lower())
+
+
+def _where_match(contact: dict[str, Any], clause: Any) -> bool:
+    if not isinstance(clause, dict) or "expr" not in clause or ("col" not in clause and clause.get("expr") not in ("andX", "orX")):
+        raise crash()  # InvalidArgumentException
+    expr = clause["expr"]
+    if expr in ("andX", "orX"):
+        parts = [_where_match(contact, c) for c in _as_list(clause.get("val"))]
+        return all(parts) if expr == "andX" else any(parts)
+    value = _column(contact, str(clause["col"]))
+    target = clause.get("val")
+
+    def comparable(x: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            try:
+                return int(str(x))
+            except ValueError:
+                return x
+        if isinstance(value, datetime):
+            return mysql_datetime(str(x))
+        return str(x).lower() if x is not None else None
+
+    own = value.lower() if isinstance(value, str) else value
+    if expr == "isNull":
+        return value is None
+    if expr == "isNotNull":
+        return value is not None
+    if expr == "isEmpty":
+        return value in (None, "")
+    if expr == "isNotEmpty":
+        return value not in (None, "")
+    if expr in ("in", "notIn"):
+        items = target.split(",") if isinstance(target, str) else _as_list(target)
+        hit = own in {comparable(i.strip() if isinstance(i, str) else i) for i in items}
+        return hit if expr == "in" else not hit
+    if expr in ("between", "notBetween"):
+        low, high = (_as_list(target) + [None, None])[:2]
+        hit = own is not None and comparable(low) <= own <= comparable(high)
+        return hit if expr == "between" else not hit
+    if expr in ("like", "notLike"):
+        pattern = "^" + re.escape(str(target).lower()).replace("%", ".*").replace("_", ".") + "$"
+        hit = own is not None and re.match(pattern, str(own)) is not None
+        return hit if expr == "like" else not hit
+    if own is None:
+        return False
+    rhs = comparable(target)
+    try:
+        return {
+            "eq": own == rhs, "neq": own != rhs, "lt": own < rhs, "lte": own <= rhs,
+            "gt": own > rhs, "gte": own >= rhs,
+        }[expr]
+    except KeyError:
+        raise crash() from None
+    except TypeError:
+        return False
+
+
+def _search_match(contact: dict[str, Any], search: str) -> bool:
+    """A small subset of the search commands (§3.1): ``email:``, ``ids:``, ``segment:``,
+    ``tag:``, ``is:anonymous`` / ``!is:anonymous`` and free text over names and email."""
+    values = contact["values"]
+    if ":" in search:
+        command, _, arg = search.partition(":")
+        arg = arg.strip().lower()
+        command = command.strip().lower()
+        if command == "email":
+            return str(values.get("email") or "").lower() == arg
+        if command == "ids":
+            return str(contact["id"]) in {a.strip() for a in arg.split(",")}
+        if command == "segment":
+            ids = {s["id"] for s in SEGMENTS if s["alias"] == arg}
+            return bool(ids & set(contact["segments"]))
+        if command == "tag":
+            return arg in {t.lower() for t in contact["tags"]}
+        if command in ("is", "!is") and arg == "anonymous":
+            anonymous = contact["dateIdentified"] is None
+            return anonymous if command == "is" else not anonymous
+    needle = search.lower()
+    hay = " ".join(str(values.get(k) or "") for k in ("firstname", "lastname", "email", "company")).lower()
+    return needle in hay
+
