@@ -393,6 +393,7 @@ class _BaseTransport:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        reauth: Callable[[ContactsHTTPError], Any] | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -420,6 +421,11 @@ class _BaseTransport:
         self.clock = clock
         self.wall_clock = wall_clock
         self.rng = rng or random.Random()
+        #: called with an AuthenticationError (HTTP 401); returns True (or an awaitable of
+        #: True in the async client) when fresh credentials are ready, e.g. an OAuth token
+        #: fetched again. The request is then repeated once, whatever its idempotency: a 401
+        #: means the server did not process it.
+        self.reauth = reauth
         self.stats = TransportStats()
 
     def url(self, path: str) -> str:
@@ -427,18 +433,18 @@ class _BaseTransport:
             return path
         return f"{self.base_url}/{path.lstrip('/')}"
 
-    def _headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+    def _headers(self, extra: Mapping[str, str] | None, authenticate: bool = True) -> dict[str, str]:
         merged = dict(self.headers)
-        if self.auth is not None:
+        if self.auth is not None and authenticate:
             merged.update(self.auth())
         if extra:
             merged.update(extra)
         return merged
 
-    async def _aheaders(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+    async def _aheaders(self, extra: Mapping[str, str] | None, authenticate: bool = True) -> dict[str, str]:
         """Like ``_headers`` but ``auth`` may be a coroutine function (async token fetch)."""
         merged = dict(self.headers)
-        if self.auth is not None:
+        if self.auth is not None and authenticate:
             auth = self.auth()
             if hasattr(auth, "__await__"):
                 auth = await auth
@@ -449,6 +455,11 @@ class _BaseTransport:
 
     def _map(self, response: ResponseLike) -> ContactsHTTPError | None:
         return self.error_mapper(response)
+
+    def _may_reauth(self, err: ContactsHTTPError, authenticate: bool, done: bool) -> bool:
+        return (
+            authenticate and not done and self.reauth is not None and isinstance(err, AuthenticationError)
+        )
 
 
 class Transport(_BaseTransport):
@@ -491,6 +502,7 @@ class Transport(_BaseTransport):
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         error_mapper: ErrorMapper | None = None,
+        authenticate: bool = True,
     ) -> requests.Response:
         """Send one logical request (several attempts if needed); return the 2xx/3xx response
         or raise a :class:`~airflow_provider_contacts.exceptions.ContactsHTTPError`."""
@@ -502,6 +514,7 @@ class Transport(_BaseTransport):
         attempts = _Attempts(self, method, _path_only(path), idempotent)
         mapper = error_mapper or self._map
         url = self.url(path)
+        reauthed = False
         while True:
             attempts.attempt += 1
             if self.rate_limiter is not None:
@@ -516,7 +529,7 @@ class Transport(_BaseTransport):
                     params=params,
                     json=json,
                     data=data,
-                    headers=self._headers(headers),
+                    headers=self._headers(headers, authenticate),
                     timeout=(self.timeouts.connect, self.timeouts.read),
                 )
             except requests.RequestException as exc:
@@ -533,6 +546,11 @@ class Transport(_BaseTransport):
             err = mapper(response)
             if err is None:
                 return response
+            if self._may_reauth(err, authenticate, reauthed) and self.reauth(err):
+                reauthed = True
+                attempts.attempt -= 1
+                log.info("%s: %s %s -> 401; credentials renewed, repeating once", self.conn_id, method, attempts.path)
+                continue
             self.sleep(attempts.next_wait(err, response.headers))
 
     # small conveniences -------------------------------------------------------------------
@@ -641,6 +659,7 @@ class AsyncTransport(_BaseTransport):
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         error_mapper: ErrorMapper | None = None,
+        authenticate: bool = True,
     ) -> httpx.Response:
         import httpx
 
@@ -650,13 +669,15 @@ class AsyncTransport(_BaseTransport):
         attempts = _Attempts(self, method, _path_only(path), idempotent)
         mapper = error_mapper or self._map
         url = self.url(path)
+        reauthed = False
         while True:
             attempts.attempt += 1
             if self.rate_limiter is not None:
                 await self._do_sleep(self.rate_limiter.reserve())
             try:
                 response = await self.client.request(
-                    method, url, params=params, json=json, data=data, headers=await self._aheaders(headers)
+                    method, url, params=params, json=json, data=data,
+                    headers=await self._aheaders(headers, authenticate),
                 )
             except httpx.HTTPError as exc:
                 self.stats.count("error")
@@ -667,6 +688,15 @@ class AsyncTransport(_BaseTransport):
             err = mapper(response)
             if err is None:
                 return response
+            if self._may_reauth(err, authenticate, reauthed):
+                renewed = self.reauth(err)  # type: ignore[misc]
+                if hasattr(renewed, "__await__"):
+                    renewed = await renewed
+                if renewed:
+                    reauthed = True
+                    attempts.attempt -= 1
+                    log.info("%s: %s %s -> 401; credentials renewed, repeating once", self.conn_id, method, attempts.path)
+                    continue
             await self._do_sleep(attempts.next_wait(err, response.headers))
 
     async def get_json(self, path: str, **kw: Any) -> Any:

@@ -39,7 +39,7 @@ def test_default_connections_pass_test_connection_in_one_request(sandbox, vendor
 @pytest.mark.parametrize(
     "vendor, changes, expected",
     [
-        ("mautic", {"password": "nope"}, "Bad credentials: the API refused them (HTTP 401): API authorization denied."),
+        ("mautic", {"password": "nope"}, "Bad credentials: Mautic refused the username/password (HTTP 401 access_denied): Authorization denied, invalid credentials."),
         ("engagelab", {"password": "nope"}, "Bad credentials: the API refused them (HTTP 401): Invalid Access Token"),
         ("which50", {"extra": {"auth_header_value": "nope"}}, "Bad credentials: the API refused them (HTTP 401): Request has been denied"),
         ("dmartech", {"password": "fedcba9876543210"}, "Bad credentials: the API refused them (HTTP 200): accessKey or accessSign invalid"),

@@ -349,6 +349,7 @@ class ContactsHook(BaseHook):
             "verify": settings.verify,
             "allow_insecure_http": settings.allow_insecure_http,
             "error_mapper": self.map_error,
+            "reauth": self.renew_credentials,
         }
         options = dict(self.transport_options)
         clock = options.get("clock")
@@ -369,9 +370,14 @@ class ContactsHook(BaseHook):
         kwargs = self._transport_kwargs(settings)
         kwargs.pop("sleep", None)
         kwargs["sleep"] = self.transport_options.get("async_sleep")
-        # a hook whose auth needs I/O (an OAuth token) provides an async variant
-        kwargs["auth"] = getattr(self, "aauth_headers", None) or self.auth_headers
-        return AsyncTransport(self.base_url, **kwargs)
+        transport = AsyncTransport(self.base_url, **kwargs)
+        # a hook whose auth needs I/O (an OAuth token) provides async variants that make
+        # their requests on this same async transport
+        aauth = getattr(self, "aauth_headers", None)
+        if aauth is not None:
+            transport.auth = lambda: aauth(transport)
+            transport.reauth = getattr(self, "arenew_credentials", None)
+        return transport
 
     def close(self) -> None:
         transport = self.__dict__.get("transport")
@@ -390,6 +396,11 @@ class ContactsHook(BaseHook):
     def auth_headers(self) -> dict[str, str]:
         """Headers that authenticate one request (called before every attempt)."""
         return {}
+
+    def renew_credentials(self, err: ContactsHTTPError) -> bool:
+        """Called on an HTTP 401: drop cached credentials (e.g. an OAuth token) and return
+        True to have the transport repeat the request once with fresh ones."""
+        return False
 
     def map_error(self, response: Any) -> ContactsHTTPError | None:
         from airflow_provider_contacts.transport import default_error_mapper
