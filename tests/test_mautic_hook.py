@@ -407,3 +407,29 @@ def test_connection_messages_for_each_failure(sandbox, monkeypatch, oauth_conn):
     assert check({**conn, "login": "viewer", "password": "viewer-password"}).startswith("No permission:")
     ok, message = MauticHook(oauth_conn).test_connection()
     assert ok and "OAuth2 client credentials" in message and "40 contacts" in message
+
+
+def test_async_activity_with_oauth_renews_the_token_inside_the_event_loop(sandbox, oauth_conn):
+    import asyncio
+
+    sandbox.reset(empty=True)
+    emu = sandbox.emulator("mautic")
+    for i in range(3):
+        emu.state.upsert({"email": f"a{i}@example.com"})
+    start = _events(emu)
+
+    async def run() -> list:
+        hook = MauticHook(oauth_conn)
+        transport = hook.make_async_transport()
+        try:
+            first = [e async for e in hook.aiter_events(transport, start, start + timedelta(hours=1), page_size=5)]
+            emu.expire_tokens()
+            second = [e async for e in hook.aiter_events(transport, start, start + timedelta(hours=1), page_size=5)]
+        finally:
+            await transport.aclose()
+        return [first, second]
+
+    first, second = asyncio.run(run())
+    assert len(first) == len(second) == 12
+    statuses = [(r["path"].rsplit("/", 1)[-1], r["status"]) for r in sandbox.requests("mautic")]
+    assert statuses.count(("token", 200)) == 2 and statuses.count(("activity", 401)) == 1
