@@ -71,6 +71,10 @@ class ContactsConfigError(ContactsError, ValueError):
     """Bad connection settings or bad task arguments, detected before any request is sent."""
 
 
+class InvalidAdjustment(ContactsConfigError):
+    """A point adjustment that cannot be sent (unknown operator, non-integer value, divide by 0)."""
+
+
 class UnsupportedActionError(ContactsError):
     """The connection's vendor cannot do the requested action."""
 

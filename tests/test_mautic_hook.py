@@ -11,12 +11,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from airflow_provider_contacts.exceptions import AuthenticationError, ContactsConnectionError, NotFoundError, RateLimitedError
-from airflow_provider_contacts.hooks.mautic import (
-    InvalidAdjustment,
-    MauticHook,
-    compute_group_score,
-    parse_batch,
-)
+from airflow_provider_contacts.capabilities import compute_score
+from airflow_provider_contacts.exceptions import InvalidAdjustment
+from airflow_provider_contacts.hooks.mautic import MauticHook, parse_batch
 from airflow_provider_contacts.sandbox.vendors.mautic import CLIENT_ID, CLIENT_SECRET, USER_CLIENT
 
 
@@ -279,7 +276,7 @@ def test_adjustments_are_validated_before_any_request(sandbox):
     with pytest.raises(InvalidAdjustment):
         hook.adjust_points(1, "set", 3)
     assert sandbox.requests("mautic") == []
-    assert [compute_group_score(7, "divide", 2), compute_group_score(-7, "divide", 2), compute_group_score(7, "divide", -2)] == [3, -3, -3]
+    assert [compute_score(7, "divide", 2), compute_score(-7, "divide", 2), compute_score(7, "divide", -2)] == [3, -3, -3]
 
 
 def test_non_idempotent_point_changes_are_never_resent(sandbox):

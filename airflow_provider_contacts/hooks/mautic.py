@@ -26,12 +26,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Literal
 
-from airflow_provider_contacts.capabilities import ContactEvent, RowOutcome, to_utc_iso
+from airflow_provider_contacts.capabilities import (
+    POINT_OPERATORS,
+    ContactEvent,
+    check_adjustment,
+    RowOutcome,
+    compute_score,
+    parse_dnc_reason,
+    to_utc_iso,
+)
 from airflow_provider_contacts.exceptions import (
     AuthenticationError,
     ContactsConfigError,
     ContactsError,
     ContactsHTTPError,
+    InvalidAdjustment,
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
@@ -55,8 +64,7 @@ DEFAULT_BATCH_LIMIT = 200
 #: a token is fetched again this long before Mautic says it expires (at most a tenth of
 #: its lifetime, for servers configured with very short lifetimes)
 TOKEN_REFRESH_MARGIN = 60.0
-DNC_REASONS = {"contactable": 0, "unsubscribed": 1, "bounced": 2, "manual": 3}
-POINT_GROUP_OPERATORS = ("plus", "minus", "times", "divide", "set")
+POINT_GROUP_OPERATORS = POINT_OPERATORS
 LEGACY_POINT_OPERATORS = ("plus", "minus", "times", "divide")
 
 
@@ -68,10 +76,6 @@ class BatchLimitExceeded(ServerError):
     def __init__(self, message: str, *, limit: int = 0, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.limit = limit
-
-
-class InvalidAdjustment(ContactsConfigError):
-    """A point adjustment that cannot be sent (unknown operator, non-integer, divide by 0)."""
 
 
 @dataclass
@@ -165,63 +169,6 @@ def parse_batch(body: Any, count: int) -> list[BatchItem]:
         items.append(BatchItem(index, status, contact if isinstance(contact, dict) else None,
                                error if isinstance(error, dict) else ({"message": str(error)} if error else None)))
     return items
-
-
-def compute_group_score(current: int, op: str, value: int) -> int:
-    """The score after ``op value``. Division rounds toward zero (7/2 = 3, -7/2 = -3), the
-    rule this provider documents; Mautic itself answers 500 to an inexact division."""
-    if op == "plus":
-        return current + value
-    if op == "minus":
-        return current - value
-    if op == "times":
-        return current * value
-    if op == "divide":
-        if value == 0:
-            raise InvalidAdjustment("cannot divide a score by 0")
-        quotient = abs(current) // abs(value)
-        return quotient if (current >= 0) == (value > 0) else -quotient
-    if op == "set":
-        return value
-    raise InvalidAdjustment(f"op {op!r} is not one of {', '.join(POINT_GROUP_OPERATORS)}")
-
-
-def check_adjustment(op: str, value: Any, *, operators: tuple[str, ...] = POINT_GROUP_OPERATORS) -> int:
-    """Validate an adjustment locally; returns the integer value."""
-    if op not in operators:
-        raise InvalidAdjustment(f'op {op!r} is not allowed; use one of {", ".join(operators)}')
-    if isinstance(value, bool) or not isinstance(value, (int, str, float)):
-        raise InvalidAdjustment(f"value {value!r} is not an integer")
-    try:
-        number = int(str(value).strip()) if not isinstance(value, float) else None
-    except ValueError:
-        number = None
-    if number is None:
-        if isinstance(value, float) and value.is_integer():
-            number = int(value)
-        else:
-            raise InvalidAdjustment(f"value {value!r} is not an integer; Mautic scores are whole numbers")
-    if op == "divide" and number == 0:
-        raise InvalidAdjustment("value 0 with op 'divide': cannot divide by zero")
-    return number
-
-
-def dnc_reason(reason: int | str) -> int:
-    """``unsubscribed``/``bounced``/``manual`` or 1..3 (any integer > 0 is accepted by Mautic)."""
-    if isinstance(reason, str) and not reason.strip().lstrip("-").isdigit():
-        key = reason.strip().lower()
-        if key not in DNC_REASONS or key == "contactable":
-            raise ContactsConfigError(
-                f"reason {reason!r} is not a do-not-contact reason; use unsubscribed, bounced, manual or 1-3"
-            )
-        return DNC_REASONS[key]
-    number = int(reason)
-    if number <= 0:
-        raise ContactsConfigError(
-            f"reason {reason!r}: Mautic needs a reason > 0 (1 unsubscribed, 2 bounced, 3 manual); "
-            "to make a contact contactable again use action='remove'"
-        )
-    return number
 
 
 class _Token:
@@ -637,7 +584,7 @@ class MauticHook(EventPlanMixin, ContactsHook):
                            comments: str | None = None, channel_id: int | None = None) -> dict[str, Any]:
         """``POST /contacts/{id}/dnc/{channel}/add``. An existing "unsubscribed" entry is never
         overwritten by Mautic. Idempotent."""
-        body: dict[str, Any] = {"reason": dnc_reason(reason)}
+        body: dict[str, Any] = {"reason": parse_dnc_reason(reason)}
         if comments is not None:
             body["comments"] = comments
         if channel_id is not None:
@@ -657,7 +604,7 @@ class MauticHook(EventPlanMixin, ContactsHook):
         (⌈n/limit⌉ requests). Unknown ids are rejected "contact not found"."""
         if action not in ("add", "remove"):
             raise ContactsConfigError(f"action {action!r}: use 'add' or 'remove'")
-        entry: dict[str, Any] = {"channel": _channel(channel), "reason": dnc_reason(reason) if action == "add" else 0}
+        entry: dict[str, Any] = {"channel": _channel(channel), "reason": parse_dnc_reason(reason) if action == "add" else 0}
         if comments is not None and action == "add":
             entry["comments"] = comments
         items = [{"id": _id(cid), "doNotContact": [dict(entry)]} for cid in contact_ids]
@@ -677,7 +624,7 @@ class MauticHook(EventPlanMixin, ContactsHook):
                       action_name: str | None = None) -> None:
         """Legacy ``POST /contacts/{id}/points/{op}/{delta}`` (plus, minus, times, divide).
         **Not idempotent**: never retried once sent. Prefer point groups with ``set``."""
-        value = check_adjustment(op, delta, operators=LEGACY_POINT_OPERATORS)
+        op, value = check_adjustment(op, delta, LEGACY_POINT_OPERATORS)
         body = {k: v for k, v in (("eventName", event_name), ("actionName", action_name)) if v}
         self._send("POST", f"contacts/{_id(contact_id)}/points/{op}/{value}", json=body or None, idempotent=False)
 
@@ -729,14 +676,14 @@ class MauticHook(EventPlanMixin, ContactsHook):
 
         Validated first (operator, integer, no division by 0). An inexact division, which
         Mautic answers with HTTP 500, is sent as ``set`` to the value rounded toward zero
-        (:func:`compute_group_score`), after reading the current score. ``plus``/``minus``/
+        (:func:`~airflow_provider_contacts.capabilities.compute_score`), after reading the current score. ``plus``/``minus``/
         ``times``/``divide`` are not idempotent and are never retried once sent; ``set`` is.
         """
-        number = check_adjustment(op, value)
+        op, number = check_adjustment(op, value)
         if op == "divide":
             current = self.get_group_score(contact_id, group_id)
             if current % number != 0:
-                target = compute_group_score(current, op, number)
+                target = compute_score(current, op, number)
                 log.info("%s: %d / %d is inexact; setting %d (rounded toward zero)", self.conn_id, current, number, target)
                 op, number = "set", target
         body = {k: v for k, v in (("eventName", event_name), ("actionName", action_name)) if v}
@@ -779,22 +726,28 @@ class MauticHook(EventPlanMixin, ContactsHook):
         if search:
             base["filters[search]"] = search
         paths = [f"/api/contacts/{_id(c)}/activity" for c in contact_ids] if contact_ids else ["/api/contacts/activity"]
-        seen: set[tuple[str, str, str, str]] = set()
         for path in paths:
+            # Duplicates come from offsets shifting while we page (an event inserted into a
+            # type already paged pushes its neighbour onto the next page), so remembering
+            # the keys of the previous and current page is enough: memory stays flat.
+            previous: set[tuple[str, str, str, str]] = set()
             page, max_pages = 1, 1
             while page <= max_pages:
                 body = yield Call("GET", path, params={**base, "page": page})
                 body = body if isinstance(body, dict) else {}
                 max_pages = _int(body.get("maxPages"), 1)
+                current: set[tuple[str, str, str, str]] = set()
                 for raw in body.get("events") or []:
                     event = normalise_event(raw)
                     if event is None:
                         continue
                     occurred = parse_mautic_datetime(event.occurred_at)
-                    if not (since_utc <= occurred < until_utc) or event.dedup_key in seen:
+                    key = event.dedup_key
+                    if not (since_utc <= occurred < until_utc) or key in current or key in previous:
                         continue
-                    seen.add(event.dedup_key)
+                    current.add(key)
                     yield event
+                previous = current
                 page += 1
 
     def get_contact_activity(self, contact_id: int | str, since: datetime | None = None,
@@ -970,8 +923,6 @@ __all__ = [
     "ContactPage",
     "InvalidAdjustment",
     "MauticHook",
-    "check_adjustment",
-    "compute_group_score",
     "mautic_datetime",
     "normalise_event",
     "parse_batch",

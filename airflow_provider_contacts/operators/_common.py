@@ -1,0 +1,562 @@
+"""What the action operators share: reading input rows (inline, files, object storage, SQL),
+collapsing duplicate keys with bounded memory, the rejects file, the rejection threshold,
+progress logging, the summary and the Asset event.
+
+Everything here streams: no function holds the whole input, so memory stays flat in the
+number of rows (the upsert spool spills to temporary files past ``memory_rows``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Iterator
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsError
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("ndjson", "csv", "json")
+
+
+class RejectedRowsError(ContactsError):
+    """More rows were rejected than ``max_rejected`` allows (raised after the rejects file is
+    written)."""
+
+
+@dataclass
+class BadRow:
+    """An input row that could not even be parsed (reported as rejected, never sent)."""
+
+    reason: str
+    raw: Any = None
+
+
+# ---- values -------------------------------------------------------------------------------
+def json_safe(value: Any) -> Any:
+    """Plain JSON values for rows from SQL drivers and files: datetimes → ISO 8601 UTC,
+    dates → ``YYYY-MM-DD``, decimals → int/float, bytes → text."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+# ---- sources ------------------------------------------------------------------------------
+def open_text(path: str, mode: str = "r"):
+    """A text file from a local path or an Airflow ObjectStoragePath URI (``s3://…``,
+    ``file://…``)."""
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", path) and not path.startswith("file://"):
+        from airflow.sdk import ObjectStoragePath
+
+        target = ObjectStoragePath(path)
+        if "w" in mode or "a" in mode:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        handle = target.open(mode.replace("t", "") + ("" if "b" in mode else ""))
+        return handle if "b" in mode else _text_wrapper(handle)
+    if path.startswith("file://"):
+        path = path[len("file://") :]
+    if "w" in mode or "a" in mode:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    return open(path, mode, encoding="utf-8", newline="")
+
+
+def _text_wrapper(handle: Any) -> Any:
+    if isinstance(handle, io.TextIOBase):
+        return handle
+    try:
+        handle.read  # noqa: B018
+        sample = handle.read(0)
+        if isinstance(sample, str):
+            return handle
+    except Exception:
+        pass
+    return io.TextIOWrapper(handle, encoding="utf-8", newline="")
+
+
+def detect_format(path: str, source_format: str | None) -> str:
+    if source_format:
+        fmt = source_format.strip().lower()
+        if fmt == "jsonl":
+            fmt = "ndjson"
+        if fmt not in FORMATS:
+            raise ContactsConfigError(f"source_format {source_format!r} is not one of {', '.join(FORMATS)}")
+        return fmt
+    lower = path.lower().split("?", 1)[0]
+    for suffix, fmt in ((".ndjson", "ndjson"), (".jsonl", "ndjson"), (".csv", "csv"), (".json", "json")):
+        if lower.endswith(suffix) or lower.endswith(suffix + ".gz"):
+            return fmt
+    raise ContactsConfigError(
+        f"source_path {path!r}: cannot tell the format from the name; set source_format to ndjson, csv or json"
+    )
+
+
+def iter_source(
+    *,
+    rows: Any = None,
+    source_path: str | None = None,
+    source_format: str | None = None,
+    source_conn_id: str | None = None,
+    source_sql: str | None = None,
+    source_parameters: Any = None,
+    fetch_size: int = 2000,
+) -> Iterator[Any]:
+    """Input rows, one at a time, from exactly one of: ``rows`` (a list, an XCom, or a JSON
+    string of a list), ``source_path`` (NDJSON, CSV or JSON array; local or object storage),
+    or ``source_sql`` run on ``source_conn_id`` (any DB-API connection, read with
+    ``fetchmany``). Unparseable rows come out as :class:`BadRow`."""
+    given = [name for name, value in (("rows", rows), ("source_path", source_path), ("source_sql", source_sql)) if value not in (None, "")]
+    if len(given) != 1:
+        raise ContactsConfigError(
+            "give exactly one input: rows (a list or an upstream XCom), source_path (a file) or "
+            f"source_sql with source_conn_id; got {', '.join(given) or 'none'}"
+        )
+    if rows not in (None, ""):
+        yield from _iter_inline(rows)
+    elif source_path:
+        yield from _iter_file(str(source_path), detect_format(str(source_path), source_format))
+    else:
+        if not source_conn_id:
+            raise ContactsConfigError("source_sql needs source_conn_id: the Airflow connection to run it on")
+        yield from _iter_sql(source_conn_id, str(source_sql), source_parameters, fetch_size)
+
+
+def _iter_inline(rows: Any) -> Iterator[Any]:
+    if isinstance(rows, str):
+        try:
+            rows = json.loads(rows)
+        except ValueError as exc:
+            raise ContactsConfigError(f"rows is a string but not a JSON list ({exc.msg}); pass a list of objects") from None
+    if isinstance(rows, dict):
+        rows = [rows]
+    if not isinstance(rows, (list, tuple)) and not hasattr(rows, "__iter__"):
+        raise ContactsConfigError(f"rows must be a list of objects, got {type(rows).__name__}")
+    for row in rows:
+        yield json_safe(row) if isinstance(row, dict) else row
+
+
+def _iter_file(path: str, fmt: str) -> Iterator[Any]:
+    try:
+        handle = open_text(path, "r")
+    except (OSError, ValueError) as exc:
+        raise ContactsConfigError(f"source_path {path!r} cannot be read: {exc}") from None
+    with handle:
+        try:
+            if fmt == "ndjson":
+                yield from _iter_ndjson(handle)
+            elif fmt == "csv":
+                yield from _iter_csv(handle, path)
+            else:
+                yield from _iter_json_array(handle, path)
+        except UnicodeDecodeError as exc:
+            raise ContactsConfigError(f"source_path {path!r} is not UTF-8 text ({exc.reason})") from None
+
+
+def _iter_ndjson(handle: Any) -> Iterator[Any]:
+    for number, line in enumerate(handle, start=1):
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            yield json.loads(text)
+        except ValueError as exc:
+            yield BadRow(f"line {number} is not valid JSON ({exc.msg})", text[:500])
+
+
+def _iter_csv(handle: Any, path: str) -> Iterator[Any]:
+    reader = csv.reader(handle)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    names = [h.strip().lstrip("\ufeff") for h in header]
+    empty = [i + 1 for i, h in enumerate(names) if not h]
+    dupes = sorted({h for h in names if h and names.count(h) > 1})
+    if empty or dupes:
+        problems = []
+        if empty:
+            problems.append(f"empty column name at position(s) {', '.join(map(str, empty))}")
+        if dupes:
+            problems.append(f"duplicate column(s) {', '.join(dupes)}")
+        raise ContactsConfigError(
+            f"source_path {path!r}: the CSV header is not usable ({'; '.join(problems)}); the first line "
+            "must name each column once"
+        )
+    for values in reader:
+        if not values or all(not v.strip() for v in values):
+            continue
+        if len(values) != len(names):
+            yield BadRow(f"line {reader.line_num} has {len(values)} values for {len(names)} columns", values)
+            continue
+        yield {name: value for name, value in zip(names, values) if value != ""}
+
+
+def _iter_json_array(handle: Any, path: str, chunk: int = 1 << 16) -> Iterator[Any]:
+    """Stream the elements of a top-level JSON array without loading the file."""
+    decoder = json.JSONDecoder()
+    buf = ""
+    pos = 0
+    started = False
+    eof = False
+
+    def fill() -> bool:
+        nonlocal buf, pos, eof
+        data = handle.read(chunk)
+        if not data:
+            eof = True
+            return False
+        buf = buf[pos:] + data
+        pos = 0
+        return True
+
+    while True:
+        while pos < len(buf) and buf[pos] in " \t\r\n,":
+            if buf[pos] == "," and not started:
+                break
+            pos += 1
+        if pos >= len(buf):
+            if eof or not fill():
+                if not started:
+                    return
+                raise ContactsConfigError(f"source_path {path!r}: the JSON array is not closed")
+            continue
+        if not started:
+            if buf[pos] == "\ufeff":
+                pos += 1
+                continue
+            if buf[pos] != "[":
+                raise ContactsConfigError(f"source_path {path!r}: a .json source must be a JSON array of objects")
+            started = True
+            pos += 1
+            continue
+        if buf[pos] == "]":
+            return
+        try:
+            value, end = decoder.raw_decode(buf, pos)
+        except ValueError as exc:
+            if not eof and fill():
+                continue
+            raise ContactsConfigError(f"source_path {path!r} is not valid JSON ({exc.msg})") from None
+        if end >= len(buf) and not eof:  # a number may continue in the next chunk
+            if fill():
+                continue
+        pos = end
+        yield value
+
+
+def _iter_sql(conn_id: str, sql: str, parameters: Any, fetch_size: int) -> Iterator[Any]:
+    from airflow.sdk import BaseHook
+
+    try:
+        hook = BaseHook.get_connection(conn_id).get_hook()
+    except Exception as exc:
+        raise ContactsConfigError(f"source_conn_id {conn_id!r} cannot give a database hook: {exc}") from None
+    if not hasattr(hook, "get_conn"):
+        raise ContactsConfigError(f"source_conn_id {conn_id!r} is not a DB-API connection")
+    conn = hook.get_conn()
+    cursor = conn.cursor()
+    try:
+        try:
+            if parameters is None:
+                cursor.execute(sql)
+            else:
+                cursor.execute(sql, parameters)
+        except Exception as exc:
+            raise ContactsConfigError(f"source_sql failed on connection {conn_id!r}: {type(exc).__name__}: {exc}") from None
+        if cursor.description is None:
+            raise ContactsConfigError("source_sql returned no result set; it must be a SELECT")
+        columns = [d[0] for d in cursor.description]
+        while True:
+            batch = cursor.fetchmany(fetch_size)
+            if not batch:
+                return
+            for values in batch:
+                yield {c: json_safe(v) for c, v in zip(columns, values)}
+    finally:
+        try:
+            cursor.close()
+        finally:
+            conn.close()
+
+
+# ---- duplicate keys -----------------------------------------------------------------------
+class KeyedSpool:
+    """Collapse rows with the same key, last one wins, with bounded memory: up to
+    ``memory_rows`` distinct keys are kept in a dict; past that, rows are spilled to
+    ``buckets`` temporary NDJSON files partitioned by a hash of the key and collapsed one
+    bucket at a time. Iteration yields ``(index, row)`` with unique keys: in input order while
+    in memory, in input order within each bucket after a spill."""
+
+    def __init__(self, memory_rows: int = 50_000, buckets: int = 128, tmp_dir: str | None = None) -> None:
+        self.memory_rows = memory_rows
+        self.bucket_count = buckets
+        self.tmp_dir = tmp_dir
+        self.added = 0
+        self.unique = 0
+        self._rows: dict[str, tuple[int, Any]] | None = {}
+        self._dir: tempfile.TemporaryDirectory | None = None
+        self._files: list[Any] = []
+
+    @property
+    def spilled(self) -> bool:
+        return self._rows is None
+
+    def add(self, index: int, key: str, row: Any) -> None:
+        self.added += 1
+        if self._rows is not None:
+            self._rows[key] = (index, row)
+            if len(self._rows) > self.memory_rows:
+                self._spill()
+            return
+        self._write(index, key, row)
+
+    def _spill(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="contacts-spool-", dir=self.tmp_dir)
+        self._files = [
+            open(os.path.join(self._dir.name, f"b{i:03d}.ndjson"), "w", encoding="utf-8") for i in range(self.bucket_count)
+        ]
+        rows, self._rows = self._rows, None
+        assert rows is not None
+        for key, (index, row) in rows.items():
+            self._write(index, key, row)
+        log.info("more than %d distinct keys: collapsing duplicates through %d temporary files", self.memory_rows, self.bucket_count)
+
+    def _write(self, index: int, key: str, row: Any) -> None:
+        bucket = zlib.crc32(key.encode("utf-8")) % self.bucket_count
+        self._files[bucket].write(json.dumps([index, key, row], separators=(",", ":"), default=str) + "\n")
+
+    def __iter__(self) -> Iterator[tuple[int, Any]]:
+        if self._rows is not None:
+            ordered = sorted(self._rows.values(), key=lambda item: item[0])
+            self.unique = len(ordered)
+            yield from ordered
+            return
+        for handle in self._files:
+            handle.close()
+        try:
+            for i in range(self.bucket_count):
+                path = os.path.join(self._dir.name, f"b{i:03d}.ndjson")  # type: ignore[union-attr]
+                latest: dict[str, tuple[int, Any]] = {}
+                with open(path, encoding="utf-8") as handle:
+                    for line in handle:
+                        index, key, row = json.loads(line)
+                        current = latest.get(key)
+                        if current is None or index > current[0]:
+                            latest[key] = (index, row)
+                os.remove(path)
+                ordered = sorted(latest.values(), key=lambda item: item[0])
+                self.unique += len(ordered)
+                yield from ordered
+        finally:
+            self.close()
+
+    @property
+    def duplicates(self) -> int:
+        return self.added - self.unique
+
+    def close(self) -> None:
+        for handle in self._files:
+            if not handle.closed:
+                handle.close()
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
+
+
+# ---- rejects, threshold, progress ---------------------------------------------------------
+class RejectsFile:
+    """Rejected rows as NDJSON: ``{"index", "row", "reason", "status", "message", "vendor_code"}``.
+    The file is always created (empty when nothing was rejected) so a downstream task can rely
+    on it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.count = 0
+        self._handle = open_text(path, "w")
+
+    def write(self, index: int | None, row: Any, reason: str, *, status: int | None = None,
+              message: str | None = None, vendor_code: str | None = None) -> None:
+        record = {"index": index, "row": row, "reason": reason, "status": status, "message": message,
+                  "vendor_code": vendor_code}
+        self._handle.write(json.dumps(record, default=str, ensure_ascii=False) + "\n")
+        self.count += 1
+
+    def close(self) -> None:
+        if not self._handle.closed:
+            self._handle.close()
+
+
+def parse_max_rejected(value: Any) -> int | float:
+    if isinstance(value, bool):
+        raise ContactsConfigError("max_rejected must be a count (int >= 0) or a fraction (0 < x < 1)")
+    if isinstance(value, int) and value >= 0:
+        return value
+    if isinstance(value, float) and 0 <= value < 1:
+        return value
+    if isinstance(value, float) and value >= 1 and value.is_integer():
+        return int(value)
+    raise ContactsConfigError(f"max_rejected={value!r}: use a count (int >= 0) or a fraction (0 < x < 1)")
+
+
+def check_threshold(max_rejected: int | float, rejected: int, total: int, rejects_path: str) -> None:
+    allowed = max_rejected if isinstance(max_rejected, int) else int(max_rejected * total)
+    if rejected > allowed:
+        shown = f"{max_rejected:.2%} of {total} = {allowed}" if isinstance(max_rejected, float) else str(allowed)
+        raise RejectedRowsError(
+            f"{rejected} of {total} rows were rejected, more than max_rejected ({shown}); the rejected rows "
+            f"and their reasons are in {rejects_path}"
+        )
+
+
+class Progress:
+    """Logs progress at most every ``every`` seconds: counts and rate, never row contents."""
+
+    def __init__(self, what: str, every: float = 10.0, clock: Any = time.monotonic) -> None:
+        self.what = what
+        self.every = every
+        self.clock = clock
+        self.started = clock()
+        self._last = self.started
+
+    def elapsed(self) -> float:
+        return self.clock() - self.started
+
+    def tick(self, done: int, batches: int, total_batches: int | None = None, force: bool = False) -> None:
+        now = self.clock()
+        if not force and now - self._last < self.every:
+            return
+        self._last = now
+        rate = done / max(now - self.started, 1e-9)
+        of = f"/{total_batches}" if total_batches else ""
+        log.info("%s: %d batches%s done, %d rows, %.0f rows/s", self.what, batches, of, done, rate)
+
+
+# ---- the base operator --------------------------------------------------------------------
+def _safe(part: Any) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", str(part))[:120] or "_"
+
+
+def default_output_path(context: Context, name: str) -> str:
+    """``<tmp>/airflow-contacts/<dag>/<run>/<task>[.<map_index>]/<name>`` (the same path on
+    every try of the task, so a retry overwrites its own file)."""
+    ti = context.get("ti") or context.get("task_instance")
+    dag_id = getattr(ti, "dag_id", None) or "dag"
+    run_id = getattr(ti, "run_id", None) or "run"
+    task_id = getattr(ti, "task_id", None) or "task"
+    map_index = getattr(ti, "map_index", -1)
+    task_part = _safe(task_id) + (f".{map_index}" if isinstance(map_index, int) and map_index >= 0 else "")
+    return os.path.join(tempfile.gettempdir(), "airflow-contacts", _safe(dag_id), _safe(run_id), task_part, name)
+
+
+class ContactsActionOperator(BaseOperator):
+    """Base of the action operators: input sources, the rejects file and threshold, the
+    summary returned to XCom and attached to the outlets' Asset events."""
+
+    template_fields: tuple[str, ...] = (
+        "conn_id", "rows", "source_path", "source_format", "source_conn_id", "source_sql",
+        "source_parameters", "rejects_path",
+    )
+    template_fields_renderers = {"source_sql": "sql", "rows": "json"}
+    ui_color = "#e8f4ea"
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        rows: Any = None,
+        source_path: str | None = None,
+        source_format: str | None = None,
+        source_conn_id: str | None = None,
+        source_sql: str | None = None,
+        source_parameters: Any = None,
+        rejects_path: str | None = None,
+        max_rejected: int | float = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+        self.rows = rows
+        self.source_path = source_path
+        self.source_format = source_format
+        self.source_conn_id = source_conn_id
+        self.source_sql = source_sql
+        self.source_parameters = source_parameters
+        self.rejects_path = rejects_path
+        self.max_rejected = parse_max_rejected(max_rejected)
+
+    def iter_input(self) -> Iterator[Any]:
+        return iter_source(
+            rows=self.rows, source_path=self.source_path, source_format=self.source_format,
+            source_conn_id=self.source_conn_id, source_sql=self.source_sql,
+            source_parameters=self.source_parameters,
+        )
+
+    def open_rejects(self, context: Context) -> RejectsFile:
+        path = self.rejects_path or default_output_path(context, "rejects.ndjson")
+        rejects = RejectsFile(str(path))
+        self.log.info("Rejected rows (if any) go to %s", path)
+        return rejects
+
+    def get_hook(self, capability: str, action: str) -> Any:
+        from airflow_provider_contacts.hooks import get_hook, require_capability
+
+        return require_capability(get_hook(self.conn_id), capability, action)
+
+    def finish(self, context: Context, summary: dict[str, Any], rejects: RejectsFile, total: int) -> dict[str, Any]:
+        """Close the rejects file, publish the summary, then apply ``max_rejected``."""
+        rejects.close()
+        summary["rejected"] = rejects.count
+        summary["rejects_path"] = rejects.path
+        self.log.info("Summary: %s", json.dumps(summary, sort_keys=True, default=str))
+        self.attach_to_outlets(context, summary)
+        check_threshold(self.max_rejected, rejects.count, total, rejects.path)
+        return summary
+
+    def attach_to_outlets(self, context: Context, summary: dict[str, Any]) -> None:
+        attach_to_outlets(self, context, summary)
+
+
+def attach_to_outlets(operator: BaseOperator, context: Context, summary: dict[str, Any]) -> None:
+    """Put the summary's scalar values in the extra of each outlet Asset's event."""
+    outlets = getattr(operator, "outlets", None) or []
+    events = context.get("outlet_events")
+    if not outlets or events is None:
+        return
+    from airflow.sdk import Asset
+
+    scalars = {k: v for k, v in summary.items() if isinstance(v, (int, float, str, bool)) or v is None}
+    for outlet in outlets:
+        if isinstance(outlet, Asset):
+            events[outlet].extra.update(scalars)
+
+
+def transport_summary(hook: Any, started: float) -> dict[str, Any]:
+    stats = hook.stats
+    seconds = round(time.monotonic() - started, 3)
+    return {"requests": stats.get("requests", 0), "retries": stats.get("retries", 0), "seconds": seconds}

@@ -1,0 +1,114 @@
+"""FetchContactActivityOperator: every contact event of a window, normalised, to NDJSON."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_contacts.exceptions import ContactsConfigError
+from airflow_provider_contacts.operators._common import (
+    Progress,
+    attach_to_outlets,
+    default_output_path,
+    open_text,
+    transport_summary,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+def _as_list(value: Any, field: str) -> list[str] | None:
+    if value in (None, "", []):
+        return None
+    if isinstance(value, str):
+        value = [v for v in (part.strip() for part in value.split(",")) if v]
+    if not isinstance(value, (list, tuple, set)):
+        raise ContactsConfigError(f"{field} must be a list (or a comma-separated string), got {type(value).__name__}")
+    return [str(v) for v in value]
+
+
+class FetchContactActivityOperator(BaseOperator):
+    """Write every contact event with ``since <= occurred_at < until`` (UTC) to ``output_path``
+    as NDJSON, one normalised event per line (``vendor, event_id, event_type, contact_id,
+    occurred_at, label, campaign, raw``), de-duplicated.
+
+    ``since``/``until`` default to the run's data interval; both are templated ISO 8601
+    strings or datetimes. ``event_types`` / ``exclude_event_types`` / ``contact_ids`` filter.
+    ``output_path`` is a local path or an object-storage URI (default: a per-task temp path).
+    Memory stays flat: events are written as they arrive. Returns a summary with counts per
+    type, the first/last ``occurred_at`` and the output path — never the events.
+    """
+
+    template_fields = ("conn_id", "since", "until", "event_types", "exclude_event_types", "contact_ids", "output_path")
+    ui_color = "#e8f4ea"
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        since: Any = None,
+        until: Any = None,
+        event_types: Any = None,
+        exclude_event_types: Any = None,
+        contact_ids: Any = None,
+        output_path: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+        self.since = since
+        self.until = until
+        self.event_types = event_types
+        self.exclude_event_types = exclude_event_types
+        self.contact_ids = contact_ids
+        self.output_path = output_path
+
+    def window(self, context: Context):
+        from airflow_provider_contacts.triggers.contact_events import parse_when
+
+        since = self.since if self.since not in (None, "") else context.get("data_interval_start")
+        until = self.until if self.until not in (None, "") else context.get("data_interval_end")
+        if since is None or until is None:
+            raise ContactsConfigError("since and until are needed (this run has no data interval); give both")
+        since, until = parse_when(since, "since"), parse_when(until, "until")
+        if since >= until:
+            raise ContactsConfigError(f"since ({since.isoformat()}) must be before until ({until.isoformat()}); the window is [since, until)")
+        return since, until
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_contacts.capabilities import to_utc_iso
+        from airflow_provider_contacts.hooks import get_hook, require_capability
+
+        since, until = self.window(context)
+        include = _as_list(self.event_types, "event_types")
+        exclude = _as_list(self.exclude_event_types, "exclude_event_types")
+        contacts = _as_list(self.contact_ids, "contact_ids")
+        started = time.monotonic()
+        hook = require_capability(get_hook(self.conn_id), "activity", "fetch contact activity")
+        path = str(self.output_path or default_output_path(context, "activity.ndjson"))
+        by_type: dict[str, int] = {}
+        first = last = None
+        count = 0
+        progress = Progress(f"activity from {self.conn_id}")
+        with open_text(path, "w") as out:
+            for event in hook.iter_events(since, until, include_types=include, exclude_types=exclude, contact_ids=contacts):
+                out.write(json.dumps(event.to_dict(), default=str, ensure_ascii=False) + "\n")
+                count += 1
+                by_type[event.event_type] = by_type.get(event.event_type, 0) + 1
+                first = event.occurred_at if first is None or event.occurred_at < first else first
+                last = event.occurred_at if last is None or event.occurred_at > last else last
+                if count % 1000 == 0:
+                    progress.tick(count, 0)
+        summary = {
+            "conn_id": self.conn_id, "events": count, "by_type": dict(sorted(by_type.items())),
+            "first_occurred_at": first, "last_occurred_at": last,
+            "since": to_utc_iso(since), "until": to_utc_iso(until), "output_path": path,
+            **transport_summary(hook, started),
+        }
+        self.log.info("Wrote %d events to %s: %s", count, path, json.dumps(summary["by_type"]))
+        attach_to_outlets(self, context, summary)
+        return summary
