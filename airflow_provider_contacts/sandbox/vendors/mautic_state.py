@@ -200,8 +200,25 @@ class MauticState:
         self.next_utm_id = 1
         self.next_note_id = 1
         self.tags: dict[str, int] = {}
+        #: lower-cased email -> contact ids (Mautic has a DB index on email; so do we)
+        self.by_email: dict[str, set[int]] = {}
         if not empty:
             self._seed()
+            self.reindex()
+
+    def reindex(self) -> None:
+        self.by_email = {}
+        for contact in self.contacts.values():
+            self._index(contact)
+
+    def _index(self, contact: dict[str, Any], old: Any = None) -> None:
+        if old:
+            ids = self.by_email.get(str(old).lower())
+            if ids is not None:
+                ids.discard(contact["id"])
+        email = contact["values"].get("email")
+        if email:
+            self.by_email.setdefault(str(email).lower(), set()).add(contact["id"])
 
     # ---- helpers --------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -229,7 +246,7 @@ class MauticState:
             if php_empty(wanted):
                 continue
             wanted = str(wanted).strip().lower()
-            matches += [c for c in self.contacts.values() if str(c["values"].get(alias) or "").lower() == wanted]
+            matches += [self.contacts[i] for i in self.by_email.get(wanted, ()) if i in self.contacts]
         if not matches:
             return None
         return max(matches, key=lambda c: (c["dateAdded"], c["id"]))
@@ -453,6 +470,7 @@ class MauticState:
     def apply(self, contact: dict[str, Any], body: dict[str, Any], method: str) -> None:
         """Write a validated body into a contact with POST/PATCH or PUT semantics (§9)."""
         put = method == "PUT"
+        old_email = contact["values"].get("email")
         overwrite_blank = put or not php_empty(body.get("overwriteWithBlank"))
         for alias in FIELD_BY_ALIAS:
             if alias == "points":
@@ -497,6 +515,8 @@ class MauticState:
             else:
                 self.add_dnc(contact, channel, reason, entry.get("comments"), entry.get("channelId"))
         contact["dateModified"] = self.now()
+        if contact["values"].get("email") != old_email or old_email is None:
+            self._index(contact, old_email)
 
     def _apply_tags(self, contact: dict[str, Any], tags: Any) -> None:
         names = tags.split(",") if isinstance(tags, str) else [str(t) for t in _as_list(tags)]
@@ -555,10 +575,12 @@ class MauticState:
         into["ipAddresses"].update(other["ipAddresses"])
         into["dateAdded"] = min(into["dateAdded"], other["dateAdded"])
         del self.contacts[other["id"]]
+        self._index({"id": other["id"], "values": {}}, other["values"].get("email"))
 
     def delete(self, contact_id: Any) -> dict[str, Any]:
         contact = self.contact(contact_id)
         del self.contacts[contact["id"]]
+        self._index({"id": contact["id"], "values": {}}, contact["values"].get("email"))
         for key in [k for k in self.group_scores if k[0] == contact["id"]]:
             del self.group_scores[key]
         return contact
