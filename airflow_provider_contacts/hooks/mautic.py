@@ -24,7 +24,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Literal
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Literal, Optional, Union
 
 from airflow_provider_contacts.capabilities import (
     POINT_OPERATORS,
@@ -145,6 +145,43 @@ def index_keyed(value: Any) -> dict[int, Any]:
                 continue
         return out
     return {}
+
+
+try:  # msgspec comes with apache-airflow-task-sdk
+    import msgspec
+
+    class _BatchContactId(msgspec.Struct):
+        id: Any = None
+
+    class _BatchAnswer(msgspec.Struct):
+        contacts: Union[dict[str, Optional[_BatchContactId]], list[Optional[_BatchContactId]], None] = None
+        statusCodes: Any = None
+        errors: Any = None
+
+except ImportError:  # pragma: no cover
+    msgspec = None  # type: ignore[assignment]
+
+
+def decode_batch_answer(content: bytes) -> Any:
+    """Decode a batch answer keeping only what the hook reads (per-index status, errors and
+    each contact's id). Mautic echoes every field of every contact (over 1 MB for 200
+    contacts); msgspec skips the rest without building it."""
+    if msgspec is None:  # pragma: no cover
+        import json
+
+        return json.loads(content)
+    try:
+        answer = msgspec.json.decode(content, type=_BatchAnswer)
+    except msgspec.ValidationError:
+        return msgspec.json.decode(content)
+    contacts = answer.contacts
+    if isinstance(contacts, dict):
+        shown: Any = {k: (None if v is None else {"id": v.id}) for k, v in contacts.items()}
+    elif isinstance(contacts, list):
+        shown = [None if v is None else {"id": v.id} for v in contacts]
+    else:
+        shown = contacts
+    return {"contacts": shown, "statusCodes": answer.statusCodes, "errors": answer.errors}
 
 
 def parse_batch(body: Any, count: int) -> list[BatchItem]:
@@ -366,11 +403,13 @@ class MauticHook(EventPlanMixin, ContactsHook):
         return self.transport.request("GET", f"/api/{path.lstrip('/')}", params=params).json()
 
     def _send(self, method: str, path: str, *, json: Any = None, params: Any = None,
-              idempotent: bool | None = None, error_mapper: Any = None) -> Any:
+              idempotent: bool | None = None, error_mapper: Any = None, decode: Any = None) -> Any:
         response = self.transport.request(
             method, f"/api/{path.lstrip('/')}", json=json, params=params, idempotent=idempotent,
             error_mapper=error_mapper,
         )
+        if decode is not None and response.content:
+            return decode(response.content)
         return safe_json(response)
 
     # ---- contacts -------------------------------------------------------------------------
@@ -526,7 +565,7 @@ class MauticHook(EventPlanMixin, ContactsHook):
             chunk = items[start : start + self.batch_limit]
             try:
                 body = self._send(method, path, json=chunk, idempotent=idempotent,
-                                  error_mapper=self._batch_mapper(len(chunk)))
+                                  error_mapper=self._batch_mapper(len(chunk)), decode=decode_batch_answer)
             except BatchLimitExceeded as err:
                 self._learn_limit(err)
                 continue

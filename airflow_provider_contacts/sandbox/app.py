@@ -231,6 +231,28 @@ def create_app(sandbox: Sandbox) -> SandboxASGI:
         sandbox.reset(seed=body.get("seed"), empty=bool(body.get("empty")))
         return {"status": "reset", "seed": sandbox.config.seed, "empty": bool(body.get("empty"))}
 
+    @app.get(f"{ADMIN_PREFIX}/settings/{{vendor}}")
+    def get_settings(vendor: str) -> dict[str, Any]:
+        emulator = sandbox.emulators.get(vendor)
+        if emulator is None:
+            raise HTTPException(status_code=404, detail=f"no emulator {vendor!r}")
+        return dict(getattr(emulator, "settings", {}))
+
+    @app.patch(f"{ADMIN_PREFIX}/settings/{{vendor}}")
+    def patch_settings(vendor: str, body: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        """Change an emulator's settings at run time (e.g. Mautic's ``api_enabled``); a reset
+        restores the configured ones."""
+        emulator = sandbox.emulators.get(vendor)
+        settings = getattr(emulator, "settings", None)
+        if settings is None:
+            raise HTTPException(status_code=404, detail=f"emulator {vendor!r} has no settings")
+        unknown = sorted(set(body) - set(settings))
+        if unknown:
+            raise HTTPException(status_code=400, detail=f"unknown settings {unknown}; known: {sorted(settings)}")
+        with emulator.lock:
+            settings.update(body)
+        return dict(settings)
+
     @app.get(f"{ADMIN_PREFIX}/state/{{vendor}}")
     def state(vendor: str) -> dict[str, Any]:
         emulator = sandbox.emulators.get(vendor)
