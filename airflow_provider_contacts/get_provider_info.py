@@ -151,6 +151,17 @@ def get_provider_info() -> dict[str, Any]:
                 ("Which50", "which50"),
             )
         ],
+        "operators": [
+            {
+                "integration-name": "Mautic",
+                "python-modules": [
+                    "airflow_provider_contacts.operators.upsert",
+                    "airflow_provider_contacts.operators.do_not_contact",
+                    "airflow_provider_contacts.operators.point_groups",
+                    "airflow_provider_contacts.operators.activity",
+                ],
+            }
+        ],
         "sensors": [
             {
                 "integration-name": "Mautic",

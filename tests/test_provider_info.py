@@ -96,3 +96,21 @@ def test_importing_the_package_is_cheap():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY=\n" in out
+
+
+def test_operator_modules_are_listed_and_import_cheaply():
+    import subprocess
+    import sys
+
+    modules = [m for entry in get_provider_info()["operators"] for m in entry["python-modules"]]
+    assert len(modules) == 4
+    code = (
+        "import sys, airflow.sdk; before = set(sys.modules); "
+        + "; ".join(f"import {m}" for m in modules)
+        + "; new = set(sys.modules) - before; "
+        "heavy = sorted(m for m in new if m.split('.')[0] in ('requests', 'httpx', 'fastapi', 'uvicorn', 'msgspec', 'sqlalchemy')); "
+        "print('HEAVY=' + ','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    heavy = [line for line in out.stdout.splitlines() if line.startswith("HEAVY=")]
+    assert heavy == ["HEAVY="]  # no HTTP client, web framework or decoder pulled in by importing operators

@@ -39,6 +39,7 @@ class FetchContactActivityOperator(BaseOperator):
     ``since``/``until`` default to the run's data interval; both are templated ISO 8601
     strings or datetimes. ``event_types`` / ``exclude_event_types`` / ``contact_ids`` filter.
     ``output_path`` is a local path or an object-storage URI (default: a per-task temp path).
+    ``page_size``: events per request (per event type on Mautic), when the vendor pages.
     Memory stays flat: events are written as they arrive. Returns a summary with counts per
     type, the first/last ``occurred_at`` and the output path — never the events.
     """
@@ -56,9 +57,13 @@ class FetchContactActivityOperator(BaseOperator):
         exclude_event_types: Any = None,
         contact_ids: Any = None,
         output_path: str | None = None,
+        page_size: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if page_size is not None and (not isinstance(page_size, int) or page_size < 1):
+            raise ContactsConfigError(f"page_size={page_size!r}: use a whole number >= 1")
+        self.page_size = page_size
         self.conn_id = conn_id
         self.since = since
         self.until = until
@@ -95,7 +100,9 @@ class FetchContactActivityOperator(BaseOperator):
         count = 0
         progress = Progress(f"activity from {self.conn_id}")
         with open_text(path, "w") as out:
-            for event in hook.iter_events(since, until, include_types=include, exclude_types=exclude, contact_ids=contacts):
+            extra = {"page_size": self.page_size} if self.page_size else {}
+            events = hook.iter_events(since, until, include_types=include, exclude_types=exclude, contact_ids=contacts, **extra)
+            for event in events:
                 out.write(json.dumps(event.to_dict(), default=str, ensure_ascii=False) + "\n")
                 count += 1
                 by_type[event.event_type] = by_type.get(event.event_type, 0) + 1

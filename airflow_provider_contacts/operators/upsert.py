@@ -60,7 +60,7 @@ class UpsertContactsOperator(ContactsActionOperator):
         batch_size: int | None = None,
         max_active_requests: int = 1,
         dry_run: bool = False,
-        memory_rows: int = 50_000,
+        memory_rows: int = 20_000,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

@@ -253,6 +253,14 @@ def create_app(sandbox: Sandbox) -> SandboxASGI:
             settings.update(body)
         return dict(settings)
 
+    @app.post(f"{ADMIN_PREFIX}/generate/{{vendor}}")
+    def generate(vendor: str, body: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        """Bulk data (benchmarks, demos), e.g. ``{"events": 1000000, "days": 7}`` for Mautic."""
+        emulator = sandbox.emulators.get(vendor)
+        if emulator is None or not hasattr(emulator, "generate"):
+            raise HTTPException(status_code=404, detail=f"emulator {vendor!r} cannot generate data")
+        return emulator.generate(body)
+
     @app.get(f"{ADMIN_PREFIX}/state/{{vendor}}")
     def state(vendor: str) -> dict[str, Any]:
         emulator = sandbox.emulators.get(vendor)

@@ -21,7 +21,7 @@ import re
 import secrets
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 from urllib.parse import parse_qsl
 
@@ -67,6 +67,8 @@ DEFAULTS: dict[str, Any] = {
     #: hash on every call (research §1.2); benchmarks set this to compare batch and
     #: per-contact clients under a per-request cost.
     "request_overhead_ms": 0,
+    #: False: batch/new answers normally but forgets the contacts (memory benchmarks)
+    "retain_contacts": True,
 }
 
 AUTH_MESSAGES = {
@@ -145,6 +147,21 @@ class MauticEmulator(VendorEmulator):
     def add_event(self, event_type: str, contact_id: int | None, when: datetime | None = None, **kw: Any) -> dict[str, Any]:
         with self.lock:
             return self.state.add_event(event_type, contact_id, when, **kw)
+
+    def generate(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Bulk data for benchmarks: ``{"events": N, "days": D}`` adds N events over the last
+        D days; ``{"contacts": N}`` adds N contacts."""
+        with self.lock:
+            out: dict[str, Any] = {}
+            for i in range(int(spec.get("contacts", 0))):
+                self.state.upsert({"email": f"generated{len(self.state.contacts) + 1}-{i}@example.com"})
+            out["contacts"] = len(self.state.contacts)
+            if spec.get("events"):
+                end = self.state.now()
+                start = end - timedelta(days=float(spec.get("days", 1)))
+                self.state.generate_events(int(spec["events"]), start, end, spec.get("types"))
+            out["events"] = len(self.state.events)
+            return out
 
     def expire_tokens(self) -> None:
         """Make every issued token expired (a server-side expiry the client cannot see)."""
@@ -426,6 +443,9 @@ class MauticEmulator(VendorEmulator):
                 continue
             codes.append(status)
             contacts[key] = self.state.contact_json(contact)
+        if not self.settings.get("retain_contacts", True):
+            self.state.contacts.clear()
+            self.state.by_email.clear()
         return 201, _batch_payload(contacts, codes, errors), None
 
     def h_batch_edit(self, method, args, query, body):

@@ -7,6 +7,7 @@ follows ``shared/research/mautic.md`` (section numbers in the comments).
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 import re
@@ -200,6 +201,8 @@ class MauticState:
         self.next_utm_id = 1
         self.next_note_id = 1
         self.tags: dict[str, int] = {}
+        self._timeline_cache: dict[str, Any] | None = None
+        self._timeline_size = -1
         #: lower-cased email -> contact ids (Mautic has a DB index on email; so do we)
         self.by_email: dict[str, set[int]] = {}
         if not empty:
@@ -378,29 +381,27 @@ class MauticState:
         limit = php_int(query.get("limit", 25)) if query.get("limit") not in (None, "") else 25
 
         by_type: dict[str, list[dict[str, Any]]] = {}
-        for event in self.events:
-            if contact_id is not None and event["contactId"] != contact_id:
+        for kind, (keys, rows) in self._timeline().items():
+            if (include and kind not in include) or kind in exclude:
                 continue
-            kind = event["event"]
-            if include and kind not in include:
-                continue
-            if kind in exclude:
-                continue
-            if search and kind != "lead.utmtagsadded" and search.lower() not in _label_text(event).lower():
-                continue
-            ts = event["timestamp"]
-            if date_from is not None and ts < date_from:
-                continue
-            if date_to is not None and ts > date_to:
-                continue
-            by_type.setdefault(kind, []).append(event)
+            lo = 0 if date_from is None else bisect.bisect_left(keys, (date_from, -1))
+            hi = len(keys) if date_to is None else bisect.bisect_right(keys, (date_to, float("inf")))
+            selected = rows[lo:hi]
+            if contact_id is not None:
+                selected = [e for e in selected if e["contactId"] == contact_id]
+            if search and kind != "lead.utmtagsadded":
+                selected = [e for e in selected if search.lower() in _label_text(e).lower()]
+            if selected:
+                by_type[kind] = selected
 
         page_events: list[dict[str, Any]] = []
         largest = 0
         total = 0
         for kind, rows in by_type.items():
-            key = (lambda e: _label_text(e)) if column == "eventLabel" else (lambda e: (e["timestamp"], e["row"]))
-            rows.sort(key=key, reverse=(direction == "DESC"))
+            if column == "eventLabel":
+                rows.sort(key=_label_text, reverse=(direction == "DESC"))
+            elif direction == "DESC":
+                rows.reverse()  # already in (timestamp, row) order
             total += len(rows)
             largest = max(largest, len(rows))
             if limit > 0:
@@ -428,6 +429,31 @@ class MauticState:
             "limit": limit,
             "maxPages": max_pages,
         }
+
+    def _timeline(self) -> dict[str, tuple[list[tuple[datetime, int]], list[dict[str, Any]]]]:
+        """Events per type in (timestamp, row) order with their sort keys (for bisect), rebuilt
+        only after events were added: an indexed timeline, like Mautic's per-type tables."""
+        if self._timeline_cache is None or self._timeline_size != len(self.events):
+            grouped: dict[str, list[dict[str, Any]]] = {}
+            for event in self.events:
+                grouped.setdefault(event["event"], []).append(event)
+            cache = {}
+            for kind, rows in grouped.items():
+                rows.sort(key=lambda e: (e["timestamp"], e["row"]))
+                cache[kind] = ([(e["timestamp"], e["row"]) for e in rows], rows)
+            self._timeline_cache = cache
+            self._timeline_size = len(self.events)
+        return self._timeline_cache
+
+    def generate_events(self, count: int, start: datetime, end: datetime, types: list[str] | None = None) -> int:
+        """Add ``count`` events spread evenly over [start, end) (benchmarks, demos)."""
+        kinds = types or ["email.sent", "email.read", "page.hit", "form.submitted", "point.gained", "campaign.event"]
+        ids = sorted(self.contacts) or [None]
+        span = (end - start).total_seconds()
+        for i in range(count):
+            when = start + timedelta(seconds=span * i / max(count, 1))
+            self.add_event(kinds[i % len(kinds)], ids[i % len(ids)], when)
+        return count
 
     def _event_json(self, event: dict[str, Any]) -> dict[str, Any]:
         out = {
