@@ -98,6 +98,16 @@ def test_upsert_from_ndjson_csv_and_json_array_files(sandbox, tmp_path):
     assert results["c.json"]["created"] == 2 and results["c.json"]["rejected"] == 0
 
 
+def test_object_storage_paths_for_input_rejects_and_output(sandbox, tmp_path):
+    source = f"file://{tmp_path}/in/rows.ndjson"
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "rows.ndjson").write_text('{"email": "os1@example.com"}\n{"email": "bad"}\n')
+    op = UpsertContactsOperator(task_id="up", conn_id="mautic_default", source_path=source, max_rejected=1,
+                                rejects_path=f"file://{tmp_path}/out/rejects.ndjson")
+    assert op.execute(context(tmp_path))["created"] == 1
+    assert [r["row"] for r in read_ndjson(tmp_path / "out" / "rejects.ndjson")] == [{"email": "bad"}]
+
+
 def test_upsert_from_sql_streams_with_fetchmany(sandbox, tmp_path, monkeypatch):
     sandbox.reset(empty=True)
     db = tmp_path / "warehouse.db"

@@ -9,7 +9,6 @@ number of rows (the upsert spool spills to temporary files past ``memory_rows``)
 from __future__ import annotations
 
 import csv
-import io
 import json
 import logging
 import os
@@ -72,32 +71,16 @@ def json_safe(value: Any) -> Any:
 def open_text(path: str, mode: str = "r"):
     """A text file from a local path or an Airflow ObjectStoragePath URI (``s3://…``,
     ``file://…``)."""
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", path) and not path.startswith("file://"):
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", path):
         from airflow.sdk import ObjectStoragePath
 
         target = ObjectStoragePath(path)
         if "w" in mode or "a" in mode:
             target.parent.mkdir(parents=True, exist_ok=True)
-        handle = target.open(mode.replace("t", "") + ("" if "b" in mode else ""))
-        return handle if "b" in mode else _text_wrapper(handle)
-    if path.startswith("file://"):
-        path = path[len("file://") :]
+        return target.open(mode, encoding="utf-8", newline="")
     if "w" in mode or "a" in mode:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     return open(path, mode, encoding="utf-8", newline="")
-
-
-def _text_wrapper(handle: Any) -> Any:
-    if isinstance(handle, io.TextIOBase):
-        return handle
-    try:
-        handle.read  # noqa: B018
-        sample = handle.read(0)
-        if isinstance(sample, str):
-            return handle
-    except Exception:
-        pass
-    return io.TextIOWrapper(handle, encoding="utf-8", newline="")
 
 
 def detect_format(path: str, source_format: str | None) -> str:
