@@ -41,8 +41,6 @@ from airflow_provider_contacts.exceptions import (
     ContactsError,
     ContactsHTTPError,
     InvalidAdjustment,
-    InvalidRequestError,
-    NotFoundError,
     PermissionDeniedError,
     ServerError,
 )

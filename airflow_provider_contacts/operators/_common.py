@@ -19,7 +19,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from airflow.sdk import BaseOperator
 
@@ -500,6 +500,22 @@ class ContactsActionOperator(BaseOperator):
             source_parameters=self.source_parameters,
         )
 
+    def checked_rows(self, rejects: RejectsFile, check: Any) -> Iterator[tuple[int, Any, Any]]:
+        """``(index, row, checked)`` for the input rows that ``check(row) -> (checked, problem)``
+        accepts; unparseable rows and rows with a problem go to the rejects file. Counts
+        ``self.rows_read``."""
+        self.rows_read = 0
+        for index, row in enumerate(self.iter_input()):
+            self.rows_read += 1
+            if isinstance(row, BadRow):
+                rejects.write(index, row.raw, row.reason)
+                continue
+            checked, problem = check(row)
+            if problem:
+                rejects.write(index, row, problem)
+                continue
+            yield index, row, checked
+
     def open_rejects(self, context: Context) -> RejectsFile:
         path = self.rejects_path or default_output_path(context, "rejects.ndjson")
         rejects = RejectsFile(str(path))
@@ -537,6 +553,17 @@ def attach_to_outlets(operator: BaseOperator, context: Context, summary: dict[st
     for outlet in outlets:
         if isinstance(outlet, Asset):
             events[outlet].extra.update(scalars)
+
+
+def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def transport_summary(hook: Any, started: float) -> dict[str, Any]:

@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_contacts.capabilities import parse_dnc_reason
 from airflow_provider_contacts.exceptions import ContactsConfigError
-from airflow_provider_contacts.operators._common import BadRow, ContactsActionOperator, Progress, transport_summary
+from airflow_provider_contacts.operators._common import (
+    BadRow,
+    ContactsActionOperator,
+    Progress,
+    chunked,
+    transport_summary,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -85,17 +91,15 @@ class DoNotContactOperator(ContactsActionOperator):
         rejects = self.open_rejects(context)
         chunk_rows = max(hook.dnc_batch_size * 5, 1)
         stats = {"updated": 0, "not_found": 0, "duplicates": 0, "emails_looked_up": 0}
-        total = 0
         progress = Progress(f"do-not-contact {action} on {self.conn_id}")
-        pending: list[tuple[int, Any, str | None, str | None]] = []
 
-        def flush() -> None:
-            emails = {email for _, _, _, email in pending if email}
+        def flush(pending: list[tuple[int, Any, tuple[str | None, str | None]]]) -> None:
+            emails = {email for _, _, (_, email) in pending if email}
             found = hook.find_contact_ids_by_email(emails) if emails else {}
             stats["emails_looked_up"] += len(emails)
             ids: list[str] = []
             rows_for: dict[str, tuple[int, Any]] = {}
-            for index, row, cid, email in pending:
+            for index, row, (cid, email) in pending:
                 cid = cid or found.get(email or "")
                 if cid is None:
                     stats["not_found"] += 1
@@ -117,24 +121,19 @@ class DoNotContactOperator(ContactsActionOperator):
                             stats["not_found"] += 1
                         rejects.write(index, row, outcome.message or "rejected by the vendor",
                                       status=outcome.http_status, message=outcome.message, vendor_code=outcome.vendor_code)
-            pending.clear()
-            progress.tick(total, 0)
+            progress.tick(self.rows_read, 0)
+
+        def check(row: Any) -> tuple[tuple[str | None, str | None], str | None]:
+            cid, email, problem = contact_ref(row)
+            return (cid, email), problem
 
         try:
-            for index, row in enumerate(self.iter_input()):
-                total += 1
-                cid, email, problem = contact_ref(row)
-                if problem:
-                    rejects.write(index, row.raw if isinstance(row, BadRow) else row, problem)
-                    continue
-                pending.append((index, row, cid, email))
-                if len(pending) >= chunk_rows:
-                    flush()
-            if pending:
-                flush()
+            for pending in chunked(self.checked_rows(rejects, check), chunk_rows):
+                flush(pending)
         except BaseException:
             rejects.close()
             raise
+        total = self.rows_read
         summary = {
             "conn_id": self.conn_id, "action": action, "channel": channel, "reason": reason,
             "rows_read": total, **stats, **transport_summary(hook, started),

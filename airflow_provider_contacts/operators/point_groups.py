@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_contacts.capabilities import check_adjustment, compute_score
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsError, InvalidAdjustment, NotFoundError
 from airflow_provider_contacts.operators._common import (
-    BadRow,
+    chunked,
     ContactsActionOperator,
     Progress,
     default_output_path,
@@ -44,8 +44,6 @@ if TYPE_CHECKING:
 
 def read_adjustment(row: Any) -> tuple[dict[str, Any] | None, str | None]:
     """(normalised adjustment, problem). Checks everything knowable without the network."""
-    if isinstance(row, BadRow):
-        return None, row.reason
     if not isinstance(row, dict):
         return None, f"row is not an object (got {type(row).__name__}); give contact, group, op and value"
     missing = [f for f in ("contact", "group", "op", "value") if row.get(f) in (None, "")]
@@ -168,7 +166,6 @@ class AdjustPointGroupsOperator(ContactsActionOperator):
         groups = hook.list_point_groups()
         group_ids = {str(g["id"]) for g in groups}
         stats = {"applied": 0, "already_applied": 0, "resent_after_retry": 0}
-        total = 0
         chunk_no = 0
         progress = Progress(f"point groups on {self.conn_id}")
         pending: list[tuple[int, Any, dict[str, Any]]] = []
@@ -215,23 +212,16 @@ class AdjustPointGroupsOperator(ContactsActionOperator):
                 stats["applied"] += 1
             ledger.put(chunk_no, {**record, "applied": True})
             pending.clear()
-            progress.tick(total, chunk_no)
+            progress.tick(self.rows_read, chunk_no)
 
         try:
-            for index, row in enumerate(self.iter_input()):
-                total += 1
-                adjustment, problem = read_adjustment(row)
-                if problem:
-                    rejects.write(index, row.raw if isinstance(row, BadRow) else row, problem)
-                    continue
-                pending.append((index, row, adjustment))
-                if len(pending) >= self.chunk_size:
-                    flush()
-            if pending:
+            for chunk in chunked(self.checked_rows(rejects, read_adjustment), self.chunk_size):
+                pending[:] = chunk
                 flush()
         except BaseException:
             rejects.close()
             raise
+        total = self.rows_read
         summary = {"conn_id": self.conn_id, "rows_read": total, **stats, "ledger": ledger.where,
                    **transport_summary(hook, started)}
         return self.finish(context, summary, rejects, total)

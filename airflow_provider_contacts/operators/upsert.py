@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.operators._common import (
-    BadRow,
     ContactsActionOperator,
     KeyedSpool,
     Progress,
+    chunked,
     transport_summary,
 )
 
@@ -83,16 +83,11 @@ class UpsertContactsOperator(ContactsActionOperator):
         rejects = self.open_rejects(context)
         spool = KeyedSpool(memory_rows=self.memory_rows)
         counts = {"created": 0, "updated": 0, "unchanged": 0}
-        total = 0
         batches = 0
         try:
-            for index, row in enumerate(self.iter_input()):
-                total += 1
-                problem, norm = self._check(row, key)
-                if problem:
-                    rejects.write(index, row.raw if isinstance(row, BadRow) else row, problem)
-                    continue
+            for index, row, norm in self.checked_rows(rejects, lambda row: self._check(row, key)):
                 spool.add(index, norm, row)
+            total = self.rows_read
             size = min(self.batch_size or hook.upsert_batch_size, hook.upsert_batch_size)
             self.log.info(
                 "%d rows read, %d rejected locally; sending %s in batches of %d", total, rejects.count,
@@ -104,7 +99,7 @@ class UpsertContactsOperator(ContactsActionOperator):
                 for _ in spool:
                     done += 1
             else:
-                for chunk, outcomes in self._send(hook, _chunks(iter(spool), size), key):
+                for chunk, outcomes in self._send(hook, chunked(spool, size), key):
                     batches += 1
                     for outcome in outcomes:
                         index, row = chunk[outcome.index]
@@ -136,20 +131,19 @@ class UpsertContactsOperator(ContactsActionOperator):
         return self.finish(context, summary, rejects, total)
 
     def _check(self, row: Any, key: str) -> tuple[str | None, str | None]:
-        if isinstance(row, BadRow):
-            return row.reason, None
+        """(normalised key, problem)."""
         if not isinstance(row, dict):
-            return f"row is not an object (got {type(row).__name__}); each row must map field names to values", None
+            return None, f"row is not an object (got {type(row).__name__}); each row must map field names to values"
         norm = normalise_key(key, row.get(key))
         if norm is None:
-            return f'missing key field "{key}" (or it is empty)', None
+            return None, f'missing key field "{key}" (or it is empty)'
         if key == "email":
             problem = email_problem(str(row[key]).strip())
             if problem:
-                return problem, None
+                return None, problem
         if isinstance(row[key], str) and row[key] != row[key].strip():
             row[key] = row[key].strip()
-        return None, norm
+        return norm, None
 
     def _send(self, hook: Any, chunks: Iterator[list[tuple[int, Any]]], key: str):
         """Yield (chunk, outcomes) in completion order, at most ``max_active_requests`` in flight."""
@@ -172,13 +166,3 @@ class UpsertContactsOperator(ContactsActionOperator):
                 for future in pending:
                     future.cancel()
 
-
-def _chunks(items: Iterator[tuple[int, Any]], size: int) -> Iterator[list[tuple[int, Any]]]:
-    chunk: list[tuple[int, Any]] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

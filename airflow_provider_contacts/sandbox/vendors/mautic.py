@@ -19,14 +19,13 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import threading
 import time
 from datetime import datetime, timedelta
 from typing import Any, Callable
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Body, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from airflow_provider_contacts.sandbox.base import VendorEmulator, basic_credentials
 from airflow_provider_contacts.sandbox.vendors.mautic_state import (
