@@ -45,6 +45,10 @@ class ContactsError(AirflowException):
         prefix = f"[{', '.join(where)}] " if where else ""
         return f"{prefix}{self.message}"
 
+    def __str__(self) -> str:
+        # rendered on demand: the transport fills in conn_id, method and path after creation
+        return self._render()
+
     def __reduce__(self):  # keep pickling (used by Airflow when shipping errors) working
         return (
             _rebuild,
