@@ -129,20 +129,25 @@ class Timeouts:
 class RateLimiter:
     """Client-side sliding-window limit: at most ``per_second`` calls in any second and
     ``per_hour`` in any hour. Thread-safe. :meth:`reserve` books a slot and returns how long
-    the caller must wait before sending (the caller sleeps, sync or async)."""
+    the caller must wait before sending (the caller sleeps, sync or async).
+
+    The server counts arrivals, and the first request of a burst often arrives late (a new
+    connection), so the per-second window is ``1 + jitter_margin`` seconds: without it, a
+    client at exactly 20/s regularly gets Dmartech's 40006 and pays a back-off."""
 
     def __init__(
         self,
         per_second: float | None = None,
         per_hour: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        jitter_margin: float = 0.1,
     ) -> None:
         self._windows: list[tuple[float, int, deque[float]]] = []
         if per_second:
             if per_second >= 1:
-                self._windows.append((1.0, int(per_second), deque()))
+                self._windows.append((1.0 + jitter_margin, int(per_second), deque()))
             else:  # e.g. 0.5/s = one call every 2 s
-                self._windows.append((1.0 / per_second, 1, deque()))
+                self._windows.append((1.0 / per_second + jitter_margin, 1, deque()))
         if per_hour:
             self._windows.append((3600.0, int(per_hour), deque()))
         self._clock = clock

@@ -248,13 +248,15 @@ def test_server_requested_wait_parsing():
 def test_rate_limiter_per_second_and_per_hour():
     now = [0.0]
     limiter = RateLimiter(per_second=5, clock=lambda: now[0])
-    waits = [limiter.reserve() for _ in range(12)]
+    waits = [round(limiter.reserve(), 6) for _ in range(12)]
     assert waits[:5] == [0.0] * 5
-    assert waits[5:10] == [1.0] * 5
-    assert waits[10:] == [2.0] * 2
+    assert waits[5:10] == [1.1] * 5  # a second plus the 0.1 s jitter margin
+    assert waits[10:] == [2.2] * 2
+    exact = RateLimiter(per_second=5, clock=lambda: now[0], jitter_margin=0)
+    assert [exact.reserve() for _ in range(6)][5] == 1.0
     hourly = RateLimiter(per_hour=3, clock=lambda: now[0])
     assert [hourly.reserve() for _ in range(4)] == [0.0, 0.0, 0.0, 3600.0]
-    slow = RateLimiter(per_second=0.5, clock=lambda: now[0])
+    slow = RateLimiter(per_second=0.5, clock=lambda: now[0], jitter_margin=0)
     assert [slow.reserve() for _ in range(3)] == [0.0, 2.0, 4.0]
 
 
@@ -268,7 +270,7 @@ def test_client_side_rate_limit_spaces_real_requests(sandbox):
 
     t = Transport(
         sandbox.base_url("echo"), conn_id="echo", sleep=sleep, clock=lambda: now[0],
-        rate_limiter=RateLimiter(per_second=2, clock=lambda: now[0]),
+        rate_limiter=RateLimiter(per_second=2, clock=lambda: now[0], jitter_margin=0),
     )
     for _ in range(5):
         t.request("GET", "/anything")

@@ -42,7 +42,7 @@ def test_default_connections_pass_test_connection_in_one_request(sandbox, vendor
         ("mautic", {"password": "nope"}, "Bad credentials: Mautic refused the username/password (HTTP 401 access_denied): Authorization denied, invalid credentials."),
         ("engagelab", {"password": "nope"}, "Bad credentials: the API refused them (HTTP 401): Invalid Access Token"),
         ("which50", {"extra": {"auth_header_value": "nope"}}, "Bad credentials: the API refused them (HTTP 401): Request has been denied"),
-        ("dmartech", {"password": "fedcba9876543210"}, "Bad credentials: the API refused them (HTTP 200): accessKey or accessSign invalid"),
+        ("dmartech", {"password": "fedcba9876543210"}, "Bad credentials: Dmartech refused the access key or signature (code 40001: accessKey or accessSign invalid). Check the access-key (login)"),
     ],
 )
 def test_bad_credentials_are_explained(sandbox, monkeypatch, vendor, changes, expected):
@@ -51,7 +51,7 @@ def test_bad_credentials_are_explained(sandbox, monkeypatch, vendor, changes, ex
     assert ok is False
     assert message.startswith(expected)
     if vendor == "dmartech":
-        assert "IP is not whitelisted" in message
+        assert "within 5 minutes" in message and "IP is whitelisted" in message
     assert len(sandbox.requests(vendor)) == 1
 
 

@@ -3,12 +3,27 @@
 ``access-sign`` = URL-encoded Base64 of AES/ECB/PKCS5(epoch milliseconds as text), keyed with
 the raw bytes of the accessKeySecret (research/vendors.md A.3). Errors are keyed on the
 envelope's ``code`` whatever the HTTP status.
+
+Capabilities (A.5): contact lists (``contactPageList``, every customer type, paged), a
+contact's details, labels, unsubscribe status and grade scores, labels, and contact events
+(``contactEvents``: at most 20 per page, day buckets flattened into normalised events). The
+open platform has no contact write endpoint, so upsert, do-not-contact and point groups are
+not available for Dmartech.
+
+Undocumented, hence configurable in the connection's extra: ``timezone`` (dates in payloads
+are the tenant's local time; default ``Asia/Shanghai``), ``list_page_size`` (default 100;
+the maximum for lists is undocumented), ``max_active_requests`` (contacts whose events are
+fetched in parallel, default 4, always under the client-side ``rate_limit_per_second`` = 20).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
-from typing import Any
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterator
 from urllib.parse import quote_plus
 
 from airflow_provider_contacts.exceptions import (
@@ -20,8 +35,14 @@ from airflow_provider_contacts.exceptions import (
     RateLimitedError,
     ServerError,
 )
-from airflow_provider_contacts.hooks.base import ContactsHook
+from airflow_provider_contacts.capabilities import ContactEvent, to_utc_iso
+from airflow_provider_contacts.hooks.base import Call, ContactsHook, EventPlanMixin, Plan, run_plan
 from airflow_provider_contacts.transport import TransportSettings, default_error_mapper, register_secret, safe_json
+
+
+CONTACT_PATH = "/open-api/v1/contact"
+#: contactEvents refuses a larger pageSize (A.5)
+EVENTS_MAX_PAGE_SIZE = 20
 
 
 def sign(secret: str, timestamp_ms: int) -> str:
@@ -38,7 +59,7 @@ def sign(secret: str, timestamp_ms: int) -> str:
     return quote_plus(base64.b64encode(encryptor.update(data) + encryptor.finalize()).decode("ascii"), safe="")
 
 
-class DmartechHook(ContactsHook):
+class DmartechHook(EventPlanMixin, ContactsHook):
     conn_name_attr = "conn_id"
     default_conn_name = "dmartech_default"
     conn_type = "dmartech"
@@ -102,11 +123,315 @@ class DmartechHook(ContactsHook):
         return default_error_mapper(response)
 
     def probe(self) -> str:
-        self.transport.request("GET", "/open-api/v1/contact/contactFieldDetails")
-        return f"Connected to Dmartech at {self.base_url}"
+        page = self.list_contacts(page_size=1)
+        return f"Connected to Dmartech at {self.base_url} (access key {self.connection.login}); {page['total']} contacts visible"
 
     def explain(self, err):
-        message = super().explain(err)
-        if getattr(err, "vendor_code", None) in (40001, 40003):
-            message += " (Dmartech also answers this when the caller's IP is not whitelisted in the console)"
-        return message
+        code = getattr(err, "vendor_code", None)
+        if code in (40001, 401):
+            return (f"Bad credentials: Dmartech refused the access key or signature (code {code}: {err.message}). "
+                    "Check the access-key (login) and accessKeySecret (password) in the console's open-platform "
+                    "page, that this machine's clock is within 5 minutes of real time (the signature carries the "
+                    "time), and that the caller's IP is whitelisted")
+        if code == 10002:
+            return f"Bad credentials: Dmartech says unauthorized or expired (code 10002: {err.message}); renew the key"
+        if code == 40003:
+            return (f"No permission: this access key may not call {err.path or 'the endpoint'} (code 40003). Grant the "
+                    "contact interfaces to the key in the console (Dmartech also answers this for an IP not whitelisted)")
+        if code == 40006:
+            return "Rate limited: Dmartech's call count or frequency limit is reached (code 40006); try again later"
+        return super().explain(err)
+
+    # ---- helpers --------------------------------------------------------------------------
+    @property
+    def tz(self):
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        name = self.extras.str("timezone", "Asia/Shanghai")
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ContactsConfigError(
+                f'extra field "timezone" is {name!r}; use an IANA zone such as Asia/Shanghai (the tenant\'s time zone)',
+                conn_id=self.conn_id,
+            ) from None
+
+    @property
+    def list_page_size(self) -> int:
+        return int(self.extras.int("list_page_size", 100, minimum=1))
+
+    def _data(self, endpoint: str, params: dict[str, Any] | None = None) -> Any:
+        body = self.transport.get_json(f"{CONTACT_PATH}/{endpoint}", params=_clean(params or {}))
+        return body.get("data") if isinstance(body, dict) else None
+
+    def _lookup(self, customer_id: str | None, name: str | None, value: str | None) -> dict[str, Any]:
+        if bool(customer_id) == bool(name and value):
+            raise ContactsConfigError("give either customer_id, or name and value (a primary-key field and its value)",
+                                      conn_id=self.conn_id)
+        return {"customerId": customer_id} if customer_id else {"name": name, "value": value}
+
+    # ---- contacts -------------------------------------------------------------------------
+    def list_fields(self) -> list[dict[str, Any]]:
+        """``[{fieldName, sn, name, searchType, sortType}]`` of the tenant's contact fields."""
+        return list((self._data("contactFieldDetails") or {}).get("resultList") or [])
+
+    def _search_sn(self, search_field: str | None) -> str | None:
+        """The ``sn`` to search on, from a fieldName, display name or sn; checked locally."""
+        if not search_field:
+            return None
+        return self._pick_search_sn(search_field, self.list_fields())
+
+    def _pick_search_sn(self, search_field: str, fields: list[dict[str, Any]]) -> str:
+        field = next((f for f in fields if search_field in (f.get("sn"), f.get("fieldName"), f.get("name"))), None)
+        if field is None or not field.get("searchType"):
+            searchable = ", ".join(str(f.get("fieldName")) for f in fields if f.get("searchType")) or "none"
+            raise ContactsConfigError(
+                f"search_field={search_field!r} is not a searchable Dmartech field; searchable: {searchable}",
+                conn_id=self.conn_id,
+            )
+        return str(field["sn"])
+
+    def list_contacts(self, *, page_no: int = 1, page_size: int | None = None, customer_type: int = 4,
+                      search_field: str | None = None, search_value: str | None = None,
+                      sort_field: str | None = None, sort_order: str | None = None,
+                      app_ids: list[str] | None = None, label_sn: str | None = None) -> dict[str, Any]:
+        """One page: ``{"total", "total_pages", "contacts"}``. ``customer_type``: 1 real-name,
+        2 anonymous, 3 WeChat fans (needs ``app_ids``), 4 all. ``label_sn`` lists a label's
+        contacts instead (``contactByLabelPageList``)."""
+        if customer_type not in (1, 2, 3, 4):
+            raise ContactsConfigError(f"customer_type={customer_type!r}: use 1 (real-name), 2 (anonymous), "
+                                      "3 (WeChat fans) or 4 (all)", conn_id=self.conn_id)
+        if customer_type == 3 and not app_ids:
+            raise ContactsConfigError("customer_type=3 (WeChat fans) needs app_ids", conn_id=self.conn_id)
+        params: dict[str, Any] = {"pageNo": page_no, "pageSize": page_size or self.list_page_size}
+        if label_sn:
+            data = self._data("contactByLabelPageList", {**params, "sn": label_sn})
+        else:
+            params.update(customerType=customer_type, searchField=self._search_sn(search_field),
+                          searchValue=search_value if search_field else None, sortField=sort_field,
+                          sortOrder=sort_order, appIds=list(app_ids) if app_ids else None)
+            data = self._data("contactPageList", params)
+        data = data or {}
+        return {"total": _int(data.get("totalRow")), "total_pages": _int(data.get("totalPage")),
+                "contacts": list(data.get("resultList") or [])}
+
+    def iter_contacts(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every contact of :meth:`list_contacts` (same filters), page by page."""
+        filters.pop("page_no", None)
+        page_no = 1
+        while True:
+            page = self.list_contacts(page_no=page_no, **filters)
+            yield from page["contacts"]
+            if not page["contacts"] or page_no >= page["total_pages"]:
+                return
+            page_no += 1
+
+    def get_contact_details(self, customer_id: str | None = None, *, name: str | None = None,
+                            value: str | None = None) -> dict[str, Any]:
+        """fieldName -> value (look-up by ``customerId`` or by a primary-key field and value)."""
+        data = self._data("contactCustomerDetails", self._lookup(customer_id, name, value)) or {}
+        return {row.get("fieldName"): row.get("value") for row in data.get("resultList") or []}
+
+    def get_contact_labels(self, customer_id: str | None = None, *, name: str | None = None,
+                           value: str | None = None) -> dict[str, Any]:
+        """``{"customerLabelList": [{name, sn}], "fansLabelList": [...]}``"""
+        return self._data("contactLabelList", self._lookup(customer_id, name, value)) or {}
+
+    def get_grade_scores(self, customer_id: str | None = None, *, name: str | None = None,
+                         value: str | None = None) -> list[dict[str, Any]]:
+        """``[{gradeRule, rank, score}]`` with ``score`` as an int (Dmartech sends strings)."""
+        data = self._data("contactGradeScoreList", self._lookup(customer_id, name, value)) or {}
+        return [{**row, "score": _int(row.get("score"), None)} for row in data.get("resultList") or []]
+
+    def get_unsubscribe_status(self, customer_id: str | None = None, *, name: str | None = None,
+                               value: str | None = None) -> dict[str, bool]:
+        """``{"global", "email", "mobile"}``: True when subscribed (Dmartech's 0 means subscribed)."""
+        data = self._data("contactUnsubscribeStatus", self._lookup(customer_id, name, value)) or {}
+        return {key: _int(data.get(f"{key}Status"), 0) == 0 for key in ("global", "email", "mobile")}
+
+    def iter_labels(self, *, group_sn: str | None = None, keywords: str | None = None) -> Iterator[dict[str, Any]]:
+        page_no = 1
+        while True:
+            data = self._data("labelPageList", {"pageNo": page_no, "pageSize": self.list_page_size,
+                                                "groupSn": group_sn, "keywords": keywords}) or {}
+            rows = list(data.get("resultList") or [])
+            yield from rows
+            if not rows or page_no >= _int(data.get("totalPage")):
+                return
+            page_no += 1
+
+    # ---- events ---------------------------------------------------------------------------
+    def contact_events_plan(self, customer_id: str, since: datetime, until: datetime, *,
+                            include_types: list[str] | None = None, exclude_types: list[str] | None = None,
+                            page_size: int = EVENTS_MAX_PAGE_SIZE) -> Plan:
+        """One contact's events with ``since <= occurred_at < until``: the days are asked with
+        ``fromDate``/``toDate`` in the tenant's zone, the exact window is cut here."""
+        page_size = min(int(page_size), EVENTS_MAX_PAGE_SIZE)
+        tz = self.tz
+        first_day = since.astimezone(tz).date().isoformat()
+        last_day = (until - timedelta(microseconds=1)).astimezone(tz).date().isoformat()
+        include = set(include_types or ())
+        exclude = set(exclude_types or ())
+        previous: set[str] = set()
+        page_no = 1
+        while True:
+            body = yield Call("GET", f"{CONTACT_PATH}/contactEvents", params={
+                "customerId": customer_id, "pageNo": page_no, "pageSize": page_size,
+                "fromDate": first_day, "toDate": last_day})
+            data = (body or {}).get("data") or {}
+            buckets = list(data.get("resultList") or [])
+            current: set[str] = set()
+            for bucket in buckets:
+                for raw in (bucket or {}).get("events") or []:
+                    event = normalise_event(raw, customer_id, tz, (bucket or {}).get("date"))
+                    if event is None or event.event_id in previous or event.event_id in current:
+                        continue
+                    if (include and event.event_type not in include) or event.event_type in exclude:
+                        continue
+                    occurred = datetime.fromisoformat(event.occurred_at.replace("Z", "+00:00"))
+                    if since <= occurred < until:
+                        current.add(event.event_id)
+                        yield event
+            previous = current
+            if not buckets or page_no >= _int(data.get("totalPage")):
+                return
+            page_no += 1
+
+    def _customers_plan(self, label_sn: str | None, search_field: str | None, search_value: str | None) -> Plan:
+        params: dict[str, Any] = {"pageSize": self.list_page_size}
+        if label_sn:
+            endpoint, params["sn"] = "contactByLabelPageList", label_sn
+        else:
+            endpoint = "contactPageList"
+            params["customerType"] = 4
+            if search_field:
+                body = yield Call("GET", f"{CONTACT_PATH}/contactFieldDetails")
+                fields = list(((body or {}).get("data") or {}).get("resultList") or [])
+                params.update(searchField=self._pick_search_sn(search_field, fields), searchValue=search_value)
+        page_no = 1
+        while True:
+            body = yield Call("GET", f"{CONTACT_PATH}/{endpoint}", params=_clean({**params, "pageNo": page_no}))
+            data = (body or {}).get("data") or {}
+            rows = list(data.get("resultList") or [])
+            for row in rows:
+                if row.get("customerId"):
+                    yield str(row["customerId"])
+            if not rows or page_no >= _int(data.get("totalPage")):
+                return
+            page_no += 1
+
+    def event_plan(self, since: datetime, until: datetime, *, include_types: list[str] | None = None,
+                   exclude_types: list[str] | None = None, contact_ids: list[str] | None = None,
+                   page_size: int = EVENTS_MAX_PAGE_SIZE, label_sn: str | None = None,
+                   search_field: str | None = None, search_value: str | None = None) -> Plan:
+        """Events of ``contact_ids``, or of every contact of a label / a search / the tenant
+        (Dmartech lists events per contact only: one contact list, then each contact's events)."""
+        since, until = _aware(since), _aware(until)
+        if until <= since:
+            return
+        customers = contact_ids if contact_ids else None
+        if customers is None:
+            customers = []
+            lister = self._customers_plan(label_sn, search_field, search_value)
+            item = next(lister, None)
+            while item is not None:
+                if isinstance(item, Call):
+                    body = yield item
+                    item = _send(lister, body)
+                else:
+                    customers.append(item)
+                    item = next(lister, None)
+        for customer_id in customers:
+            yield from self.contact_events_plan(str(customer_id), since, until, include_types=include_types,
+                                                exclude_types=exclude_types, page_size=page_size)
+
+    def iter_events(self, since: datetime, until: datetime, **filters: Any) -> Iterator[ContactEvent]:
+        """Blocking: up to ``max_active_requests`` contacts' events fetched in parallel (the
+        transport's rate limiter keeps the total under ``rate_limit_per_second``), yielded in
+        contact order."""
+        workers = int(self.extras.int("max_active_requests", 4, minimum=1))
+        contact_ids = filters.pop("contact_ids", None)
+        label_sn = filters.pop("label_sn", None)
+        search_field, search_value = filters.pop("search_field", None), filters.pop("search_value", None)
+        since, until = _aware(since), _aware(until)
+        if until <= since:
+            return
+        customers = iter(contact_ids) if contact_ids else run_plan(
+            self.transport, self._customers_plan(label_sn, search_field, search_value))
+
+        def fetch(customer_id: Any) -> list[ContactEvent]:
+            return list(run_plan(self.transport, self.contact_events_plan(str(customer_id), since, until, **filters)))
+
+        if workers == 1:
+            for customer_id in customers:
+                yield from fetch(customer_id)
+            return
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dmartech-events") as pool:
+            pending: deque = deque()
+            for customer_id in customers:
+                pending.append(pool.submit(fetch, customer_id))
+                if len(pending) >= workers * 2:
+                    yield from pending.popleft().result()
+            while pending:
+                yield from pending.popleft().result()
+
+
+
+def event_id(customer_id: str, raw: dict[str, Any], attributes: dict[str, Any]) -> str:
+    """Dmartech events carry no id: a stable one from the contact, the event's names and its
+    attributes (two events identical in all of these, to the second, count as one)."""
+    text = "|".join([customer_id, str(raw.get("eventGroupName")), str(raw.get("eventName"))]
+                    + [f"{k}={attributes[k]}" for k in sorted(attributes)])
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
+
+
+def normalise_event(raw: Any, customer_id: str, tz, bucket_date: str | None = None) -> ContactEvent | None:
+    """A :class:`ContactEvent` from one event of a day bucket: ``attributes`` (a list of
+    ``{attributeName, attributeValue, attributeMeaning}``) become a dict; ``event_date`` (local
+    time of the tenant) becomes ``occurred_at`` in UTC."""
+    if not isinstance(raw, dict) or not raw.get("eventName"):
+        return None
+    attributes = {str(a.get("attributeName")): a.get("attributeValue")
+                  for a in raw.get("attributes") or [] if isinstance(a, dict) and a.get("attributeName")}
+    local_text = attributes.get("event_date") or raw.get("date") or bucket_date
+    if not local_text:
+        return None
+    try:
+        local = datetime.fromisoformat(str(local_text).strip())
+    except ValueError:
+        return None
+    if local.tzinfo is None:
+        local = local.replace(tzinfo=tz)
+    return ContactEvent(
+        vendor="dmartech",
+        event_id=event_id(customer_id, raw, attributes),
+        event_type=str(raw["eventName"]),
+        contact_id=customer_id,
+        occurred_at=to_utc_iso(local),
+        label=raw.get("eventGroupName"),
+        campaign=attributes.get("campaign_name") or attributes.get("campaign"),
+        raw={"customerId": customer_id, "date": raw.get("date"), "eventGroupName": raw.get("eventGroupName"),
+             "eventName": raw.get("eventName"), "attributes": attributes},
+    )
+
+
+def _send(plan: Plan, value: Any) -> Any:
+    try:
+        return plan.send(value)
+    except StopIteration:
+        return None
+
+
+def _int(value: Any, default: Any = 0) -> Any:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return default
+
+
+def _clean(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if v not in (None, "", [])}
+
+
+def _aware(value: datetime) -> datetime:
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)

@@ -1,0 +1,165 @@
+"""Dmartech hook against its emulator over real HTTP: signing, envelope errors, paging, the
+per-contact look-ups, and contact events flattened from day buckets."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from airflow_provider_contacts.exceptions import AuthenticationError, ContactsConfigError, InvalidRequestError, PermissionDeniedError
+from airflow_provider_contacts.hooks.dmartech import DmartechHook, EVENTS_MAX_PAGE_SIZE
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def calls(sandbox, endpoint: str | None = None) -> list[dict]:
+    return [r for r in sandbox.requests("dmartech") if endpoint is None or r["path"].endswith("/" + endpoint)]
+
+
+def query(entry: dict) -> dict:
+    from urllib.parse import parse_qs
+
+    return {k: v[0] if len(v) == 1 else v for k, v in parse_qs(entry["query"]).items()}
+
+
+@pytest.fixture
+def emu(sandbox):
+    sandbox.reset(empty=True)
+    return sandbox.emulator("dmartech")
+
+
+def test_emulator_refuses_unsigned_and_stale_signatures(sandbox):
+    import requests
+
+    from airflow_provider_contacts.hooks.dmartech import sign
+
+    url = sandbox.base_url("dmartech") + "/open-api/v1/contact/contactFieldDetails"
+    assert requests.get(url).json()["code"] == 40001
+    stale = sign("0123456789abcdef", int((datetime.now(timezone.utc) - timedelta(minutes=6)).timestamp() * 1000))
+    body = requests.get(url, headers={"access-key": "sandbox-access-key", "access-sign": stale}).json()
+    assert body["code"] == 40001 and body["data"] is None and len(body["traceNumber"]) == 32
+    fresh = sign("0123456789abcdef", int(datetime.now(timezone.utc).timestamp() * 1000))
+    assert requests.get(url, headers={"access-key": "sandbox-access-key", "access-sign": fresh}).json()["code"] == 0
+
+
+def test_list_contacts_pages_every_customer_type_and_searches_by_field_name(sandbox):
+    hook = DmartechHook(conn_id="dmartech_default")
+    rows = list(hook.iter_contacts(page_size=7))
+    emu = sandbox.emulator("dmartech")
+    assert len(rows) == 30 == len(emu.contacts)
+    assert len({r["customerId"] for r in rows}) == 30
+    assert len(calls(sandbox, "contactPageList")) == 5  # ceil(30 / 7)
+    assert all(query(c)["customerType"] == "4" for c in calls(sandbox, "contactPageList"))
+    assert rows[0]["手机号"] == "13800000000" and rows[0]["邮箱"] == "dm0@example.cn"
+    anonymous = hook.list_contacts(customer_type=2)
+    assert anonymous["total"] == 3 and all(r["邮箱"] is None for r in anonymous["contacts"])
+
+    found = hook.list_contacts(search_field="email", search_value="dm4@example.cn")
+    assert [r["customerId"] for r in found["contacts"]] == [next(c for c in emu.contacts.values() if c["values"]["email"] == "dm4@example.cn")["customerId"]]
+    assert query(calls(sandbox, "contactPageList")[-1])["searchField"] == "f_email"  # fieldName -> sn
+    with pytest.raises(ContactsConfigError, match="search_field='industry' is not a searchable Dmartech field; searchable: mobile, email, name"):
+        hook.list_contacts(search_field="industry", search_value="retail")
+    with pytest.raises(ContactsConfigError, match="customer_type=3 .* needs app_ids"):
+        hook.list_contacts(customer_type=3)
+
+
+def test_lookups_by_customer_id_or_primary_key(sandbox):
+    hook = DmartechHook()
+    emu = sandbox.emulator("dmartech")
+    contact = next(c for c in emu.contacts.values() if c["values"]["email"] == "dm2@example.cn")
+    contact["unsubscribe"]["emailStatus"] = 1
+    details = hook.get_contact_details(name="email", value="dm2@example.cn")
+    assert details["mobile"] == "13800000002" and details["name"] == "客户2"
+    assert hook.get_unsubscribe_status(contact["customerId"]) == {"global": True, "email": False, "mobile": True}
+    assert hook.get_contact_labels(contact["customerId"])["customerLabelList"] == [{"name": "Churn risk", "sn": "lbl_churn"}]
+    grades = hook.get_grade_scores(contact["customerId"])
+    assert grades[0]["gradeRule"] == "Engagement" and isinstance(grades[0]["score"], int)
+    with pytest.raises(ContactsConfigError, match="either customer_id, or name and value"):
+        hook.get_contact_details("x", name="email", value="y")
+    with pytest.raises(InvalidRequestError, match="contact does not exist") as info:
+        hook.get_contact_details("no-such-id")
+    assert info.value.vendor_code == 10004
+    assert [label["sn"] for label in hook.iter_labels()] == ["lbl_vip", "lbl_webinar", "lbl_churn"]
+
+
+def test_contact_events_are_flattened_from_day_buckets_and_cut_to_the_window(sandbox, emu):
+    hook = DmartechHook()
+    contact = emu.add_contact("13900000001", "ev@example.cn", "Ev")
+    cid = contact["customerId"]
+    base = datetime(2026, 11, 20, 15, 30, tzinfo=timezone.utc)  # 23:30 in Shanghai
+    for i in range(45):  # 45 events over three local days, 20 per page
+        emu.add_event(cid, "email_open" if i % 3 else "form_submit", base + timedelta(minutes=10 * i),
+                      attributes={"campaign_name": "Winter"})
+    since, until = base + timedelta(minutes=10), base + timedelta(minutes=10 * 44)
+    events = list(hook.iter_events(since, until, contact_ids=[cid]))
+    assert len(events) == 43  # i = 1 .. 43: since inclusive, until exclusive
+    assert {e.event_type for e in events} == {"email_open", "form_submit"}
+    first = min(events, key=lambda e: e.occurred_at)
+    assert first.occurred_at == "2026-11-20T15:40:00Z" and first.vendor == "dmartech" and first.contact_id == cid
+    assert first.raw["attributes"]["event_date"] == "2026-11-20 23:40:00"  # local time, turned into UTC above
+    assert first.campaign == "Winter" and first.label == "email"
+    assert len({e.event_id for e in events}) == 43
+    requests = calls(sandbox, "contactEvents")
+    assert len(requests) == 3  # 45 events / 20 per page
+    assert {query(r)["pageSize"] for r in requests} == {str(EVENTS_MAX_PAGE_SIZE)}
+    assert query(requests[0])["fromDate"] == "2026-11-20" and query(requests[0])["toDate"] == "2026-11-21"
+    only_forms = list(hook.iter_events(since, until, contact_ids=[cid], include_types=["form_submit"]))
+    assert len(only_forms) == 14
+    # the same events get the same ids on the next read: exactly-once consumers rely on it
+    again = list(hook.iter_events(since, until, contact_ids=[cid]))
+    assert sorted(e.event_id for e in again) == sorted(e.event_id for e in events)
+
+
+def test_events_of_every_contact_in_parallel_under_the_rate_limit(sandbox, emu, monkeypatch):
+    conn = json.loads(sandbox.connection_env()["AIRFLOW_CONN_DMARTECH_DEFAULT"])
+    conn["extra"]["max_active_requests"] = 4
+    monkeypatch.setenv("AIRFLOW_CONN_DMARTECH_PAR", json.dumps(conn))
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    ids = []
+    for i in range(30):
+        c = emu.add_contact(f"1370000{i:04d}", None, None)
+        ids.append(c["customerId"])
+        emu.add_event(c["customerId"], "email_open", now - timedelta(minutes=i + 1))
+    events = list(DmartechHook("dmartech_par").iter_events(now - timedelta(hours=1), now))
+    assert [e.contact_id for e in events] == ids  # in contact order
+    assert len(calls(sandbox, "contactEvents")) == 30 and len(calls(sandbox, "contactPageList")) == 1
+    # the client stays under 20 calls in any second as the server counts them: no 40006, no retry
+    times = sorted(r["time"] for r in calls(sandbox))
+    assert max(sum(1 for t in times if s <= t < s + 1.0) for s in times) <= 20
+
+
+def test_envelope_errors_auth_permission_page_size(sandbox, monkeypatch):
+    emu = sandbox.emulator("dmartech")
+    hook = DmartechHook()
+    cid = next(iter(emu.contacts))
+    with pytest.raises(InvalidRequestError, match="pageSize must not exceed 20") as info:
+        hook.transport.get_json("/open-api/v1/contact/contactEvents", params={"customerId": cid, "pageNo": 1, "pageSize": 21})
+    assert info.value.vendor_code == 10004
+    with pytest.raises(InvalidRequestError, match="missing required parameter: customerId"):
+        hook.transport.get_json("/open-api/v1/contact/contactEvents", params={"pageNo": 1, "pageSize": 5})
+    emu.settings["granted"] = ["contactFieldDetails"]
+    try:
+        with pytest.raises(PermissionDeniedError) as denied:
+            hook.list_contacts()
+        assert denied.value.status == 403 and denied.value.vendor_code == 40003
+        ok, message = DmartechHook().test_connection()
+        assert not ok and message.startswith("No permission: this access key may not call") and "Grant the contact interfaces" in message
+    finally:
+        emu.settings["granted"] = None
+    conn = json.loads(sandbox.connection_env()["AIRFLOW_CONN_DMARTECH_DEFAULT"])
+    monkeypatch.setenv("AIRFLOW_CONN_DMARTECH_BAD", json.dumps({**conn, "password": "fedcba9876543210"}))
+    before = len(calls(sandbox))
+    with pytest.raises(AuthenticationError):
+        DmartechHook("dmartech_bad").list_contacts()
+    assert len(calls(sandbox)) == before + 1  # never retried
+
+
+def test_bad_timezone_is_a_config_error(sandbox, monkeypatch):
+    conn = json.loads(sandbox.connection_env()["AIRFLOW_CONN_DMARTECH_DEFAULT"])
+    monkeypatch.setenv("AIRFLOW_CONN_DMARTECH_TZ", json.dumps({**conn, "extra": {"timezone": "Mars/Olympus"}}))
+    with pytest.raises(ContactsConfigError, match='"timezone" is \'Mars/Olympus\'; use an IANA zone'):
+        list(DmartechHook("dmartech_tz").iter_events(datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2026, 1, 2, tzinfo=timezone.utc), contact_ids=["x"]))
+    assert calls(sandbox) == []
