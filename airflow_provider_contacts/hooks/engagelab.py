@@ -1,17 +1,51 @@
-"""EngageLab LiveDesk hook: Basic base64(api_key:api_secret)."""
+"""EngageLab LiveDesk hook: Basic base64(api_key:api_secret) (research/vendors.md B).
+
+Capabilities:
+
+* list and search contacts (one endpoint: ``q``, ``labels``, ``sort``/``direction``, 15 per
+  page, ``meta.count`` is the total, ``current_page`` a string or an int);
+* create (needs ``inbox_id``: the call's, else the connection extra's) and update (PATCH merges
+  ``custom_attributes`` and ``additional_attributes``);
+* upsert, so :class:`UpsertContactsOperator` works: each row's key (``email``,
+  ``phone_number`` or ``identifier``) is searched, then the contact is updated, left alone
+  when nothing changes, or created; a 422 is that row's rejection with LiveDesk's message;
+* contact events for the sensor: ``contact.created`` (``created_at``) and ``contact.active``
+  (``last_activity_at``) of contacts in the window. LiveDesk has no event feed: each poll
+  scans the contact list (``ceil(contacts / 15)`` requests).
+
+Undocumented for LiveDesk (extra): ``sort_style`` — ``direction`` (default, the documented
+``sort=field&direction=desc``) or ``prefix`` (Chatwoot's ``sort=-field``).
+"""
 
 from __future__ import annotations
 
-from airflow_provider_contacts.hooks.base import ContactsHook
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+from airflow_provider_contacts.capabilities import ContactEvent, RowOutcome, to_utc_iso
+from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsHTTPError, InvalidRequestError
+from airflow_provider_contacts.hooks.base import Call, ContactsHook, EventPlanMixin, Plan
 from airflow_provider_contacts.transport import basic_auth_header
 
+CONTACTS = "/api/v2/accounts/contacts"
+PER_PAGE = 15
+#: fields a LiveDesk contact has at the top level; any other row field goes to custom_attributes
+TOP_LEVEL = ("name", "email", "phone_number", "identifier", "blocked", "avatar_url")
+UPSERT_KEYS = ("email", "phone_number", "identifier")
 
-class EngageLabHook(ContactsHook):
+
+class EngageLabHook(EventPlanMixin, ContactsHook):
     conn_name_attr = "conn_id"
     default_conn_name = "engagelab_default"
     conn_type = "engagelab"
     hook_name = "EngageLab LiveDesk"
     default_base_url = "https://livedesk-api.engagelab.com"
+    #: one contact per request: a batch is a group of rows upserted one after the other
+    upsert_batch_size = 15
+
+    def __init__(self, conn_id: str | None = None, *, inbox_id: int | str | None = None, **kwargs: Any) -> None:
+        super().__init__(conn_id, **kwargs)
+        self._inbox_id = inbox_id
 
     def auth_headers(self) -> dict[str, str]:
         conn = self.connection
@@ -19,6 +53,253 @@ class EngageLabHook(ContactsHook):
         secret = self.require(conn.password, "password", "set the LiveDesk API secret as the password")
         return {"Authorization": basic_auth_header(key, secret)}
 
+    def static_headers(self) -> dict[str, str]:
+        return {"Content-Type": "application/json"}
+
     def probe(self) -> str:
-        self.transport.request("GET", "/api/v2/accounts/contacts", params={"page": 1})
-        return f"Connected to EngageLab LiveDesk at {self.base_url}"
+        page = self.list_contacts(page=1, include_contact_inboxes=False)
+        inbox = self.inbox_id(required=False)
+        where = f"inbox_id {inbox}" if inbox is not None else "no inbox_id set (needed to create contacts)"
+        return f"Connected to EngageLab LiveDesk at {self.base_url}; {page['total']} contacts visible, {where}"
+
+    def explain(self, err):
+        status = getattr(err, "status", None)
+        if status == 401:
+            return (f"Bad credentials: LiveDesk refused the API key/secret (HTTP 401): {err.message}. Use the API "
+                    "Key as login and the API Secret as password (Project Settings > API Management > API Key)")
+        if status == 404:
+            return (f"Not found (HTTP 404) at {self.base_url}: the host must be the LiveDesk API base URL, "
+                    "e.g. https://livedesk-api.engagelab.com")
+        return super().explain(err)
+
+    def map_error(self, response: Any) -> ContactsHTTPError | None:
+        from airflow_provider_contacts.transport import default_error_mapper, safe_json
+
+        err = default_error_mapper(response)
+        if err is not None and response.status_code == 422:
+            body = safe_json(response)
+            if isinstance(body, dict):
+                err.message = str(body.get("message") or body.get("error") or err.message)
+                err.vendor_code = ",".join(body.get("attributes") or []) or None
+        return err
+
+    # ---- settings ---------------------------------------------------------------------------
+    def inbox_id(self, explicit: Any = None, *, required: bool = True) -> int | None:
+        value = explicit if explicit not in (None, "") else self._inbox_id
+        if value in (None, ""):
+            value = self.extras.int("inbox_id", None)
+        if value in (None, ""):
+            if required:
+                raise ContactsConfigError(
+                    'inbox_id is missing: LiveDesk creates a contact in an inbox; set extra "inbox_id" to the '
+                    "channel id (Project Settings > Channels) or pass inbox_id",
+                    conn_id=self.conn_id,
+                )
+            return None
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ContactsConfigError(f"inbox_id={value!r} must be a whole number (the channel id)", conn_id=self.conn_id) from None
+
+    def _sort_params(self, sort: str | None, direction: str | None) -> dict[str, Any]:
+        if not sort:
+            return {}
+        style = self.extras.choice("sort_style", ("direction", "prefix"), "direction")
+        field = sort.lstrip("-")
+        direction = (direction or ("desc" if sort.startswith("-") else "asc")).lower()
+        if direction not in ("asc", "desc"):
+            raise ContactsConfigError(f"direction={direction!r}: use asc or desc", conn_id=self.conn_id)
+        if style == "prefix":
+            return {"sort": f"-{field}" if direction == "desc" else field}
+        return {"sort": field, "direction": direction}
+
+    # ---- contacts -----------------------------------------------------------------------------
+    def _list_params(self, page: int, q: str | None, labels: list[str] | None, sort: str | None,
+                     direction: str | None, include_contact_inboxes: bool) -> dict[str, Any]:
+        params: dict[str, Any] = {"page": int(page), **self._sort_params(sort, direction)}
+        if q:
+            params["q"] = q
+        if labels:
+            params["labels[]"] = list(labels)
+        if not include_contact_inboxes:
+            params["include_contact_inboxes"] = "false"
+        return params
+
+    @staticmethod
+    def _page(body: Any, page: int) -> dict[str, Any]:
+        body = body if isinstance(body, dict) else {}
+        meta = body.get("meta") or {}
+        try:
+            current = int(meta.get("current_page", page))  # "1" when the page was sent, 1 when not
+        except (TypeError, ValueError):
+            current = page
+        return {"total": int(meta.get("count") or 0), "page": current, "contacts": list(body.get("payload") or [])}
+
+    def list_contacts(self, *, page: int = 1, q: str | None = None, labels: list[str] | None = None,
+                      sort: str | None = None, direction: str | None = None,
+                      include_contact_inboxes: bool = True) -> dict[str, Any]:
+        """One page of 15: ``{"total", "page", "contacts"}`` (total = all matching contacts)."""
+        params = self._list_params(page, q, labels, sort, direction, include_contact_inboxes)
+        return self._page(self.transport.get_json(CONTACTS, params=params), page)
+
+    def contacts_plan(self, *, q: str | None = None, labels: list[str] | None = None, sort: str | None = None,
+                      direction: str | None = None) -> Plan:
+        """Every matching contact, page by page, until a page is empty or ``page * 15 >= count``."""
+        page = 1
+        while True:
+            body = yield Call("GET", CONTACTS, params=self._list_params(page, q, labels, sort, direction, False))
+            result = self._page(body, page)
+            yield from result["contacts"]
+            if not result["contacts"] or page * PER_PAGE >= result["total"]:
+                return
+            page += 1
+
+    def iter_contacts(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        from airflow_provider_contacts.hooks.base import run_plan
+
+        return run_plan(self.transport, self.contacts_plan(**filters))
+
+    def search_contacts(self, q: str, **filters: Any) -> list[dict[str, Any]]:
+        return list(self.iter_contacts(q=q, **filters))
+
+    def find_contact(self, key: str, value: Any) -> dict[str, Any] | None:
+        """The contact whose ``key`` equals ``value`` (email compared case-insensitively)."""
+        wanted = _norm(key, value)
+        for contact in self.iter_contacts(q=str(value).strip()):
+            if _norm(key, contact.get(key)) == wanted:
+                return contact
+        return None
+
+    def create_contact(self, fields: dict[str, Any], *, inbox_id: int | None = None, replay_safe: bool = False) -> dict[str, Any]:
+        body = {**fields, "inbox_id": self.inbox_id(inbox_id)}
+        answer = self.transport.request("POST", CONTACTS, json=body, idempotent=replay_safe).json()
+        payload = (answer or {}).get("payload") or {}
+        return payload.get("contact") or payload
+
+    def update_contact(self, contact_id: int | str, changes: dict[str, Any]) -> dict[str, Any]:
+        """PATCH; LiveDesk merges ``custom_attributes`` and ``additional_attributes`` into the
+        existing ones. Setting values twice is harmless, so a lost answer is retried."""
+        answer = self.transport.request("PATCH", f"{CONTACTS}/{contact_id}", json=changes, idempotent=True).json()
+        return (answer or {}).get("payload") or {}
+
+    # ---- upsert ------------------------------------------------------------------------------
+    def upsert_batch(self, rows: list[dict[str, Any]], key: str = "email") -> list[RowOutcome]:
+        if key not in UPSERT_KEYS:
+            raise ContactsConfigError(
+                f'key "{key}" cannot identify a LiveDesk contact; use one of {", ".join(UPSERT_KEYS)} '
+                "(the fields LiveDesk keeps unique)", conn_id=self.conn_id,
+            )
+        inbox = self.inbox_id()  # checked before any request
+        return [self._upsert_one(i, row, key, inbox) for i, row in enumerate(rows)]
+
+    def _upsert_one(self, index: int, row: dict[str, Any], key: str, inbox: int) -> RowOutcome:
+        fields = to_contact_fields(row)
+        try:
+            existing = self.find_contact(key, row[key])
+            if existing is None:
+                try:
+                    # replay-safe: a repeat of a create that LiveDesk processed gets a 422 "taken"
+                    created = self.create_contact(fields, inbox_id=inbox, replay_safe=True)
+                    return RowOutcome(index, "created", contact_id=_sid(created), http_status=200)
+                except InvalidRequestError as err:
+                    if err.status != 422 or key not in str(err.vendor_code or "").split(",") or "taken" not in err.message:
+                        raise
+                    existing = self.find_contact(key, row[key])  # created by our lost try (or meanwhile)
+                    if existing is None:
+                        raise
+                    if not _changes(existing, fields):
+                        return RowOutcome(index, "created", contact_id=_sid(existing), http_status=200,
+                                          message="the answer to the create was lost; the repeat found the contact")
+            changes = _changes(existing, fields)
+            if not changes:
+                return RowOutcome(index, "unchanged", contact_id=_sid(existing), http_status=200)
+            self.update_contact(existing["id"], changes)
+            return RowOutcome(index, "updated", contact_id=_sid(existing), http_status=200)
+        except InvalidRequestError as err:
+            return RowOutcome(index, "rejected", http_status=err.status, message=err.message,
+                              vendor_code=str(err.vendor_code) if err.vendor_code else None)
+
+    # ---- events ------------------------------------------------------------------------------
+    def event_plan(self, since: datetime, until: datetime, *, include_types: list[str] | None = None,
+                   exclude_types: list[str] | None = None, contact_ids: list[str] | None = None) -> Plan:
+        """``contact.created`` and ``contact.active`` events in ``[since, until)``, from one scan
+        of the contact list ordered by creation (stable pages while contacts are added)."""
+        since_s, until_s = since.timestamp(), until.timestamp()
+        wanted = {str(c) for c in contact_ids} if contact_ids else None
+        types = [t for t in ("contact.created", "contact.active")
+                 if (not include_types or t in include_types) and t not in (exclude_types or ())]
+        if not types or until_s <= since_s:
+            return
+        previous: set[str] = set()
+        page = 1
+        while True:
+            params = self._list_params(page, None, None, "created_at", "asc", False)
+            result = self._page((yield Call("GET", CONTACTS, params=params)), page)
+            current: set[str] = set()
+            for contact in result["contacts"]:
+                if wanted is not None and str(contact.get("id")) not in wanted:
+                    continue
+                for event_type, field in (("contact.created", "created_at"), ("contact.active", "last_activity_at")):
+                    at = contact.get(field)
+                    if event_type not in types or not isinstance(at, (int, float)) or not since_s <= at < until_s:
+                        continue
+                    event_id = f"{contact['id']}:{field}:{int(at)}"
+                    if event_id in previous or event_id in current:  # shifted onto the next page
+                        continue
+                    current.add(event_id)
+                    yield ContactEvent(
+                        vendor="engagelab", event_id=event_id, event_type=event_type, contact_id=str(contact["id"]),
+                        occurred_at=to_utc_iso(datetime.fromtimestamp(at, timezone.utc)),
+                        label=contact.get("name") or None,
+                        raw={"email": contact.get("email"), "phone_number": contact.get("phone_number"),
+                             "identifier": contact.get("identifier"), field: at},
+                    )
+            previous = current
+            if not result["contacts"] or page * PER_PAGE >= result["total"]:
+                return
+            page += 1
+
+
+def to_contact_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """A LiveDesk create/update body from a flat row: known fields at the top level,
+    ``custom_attributes``/``additional_attributes`` merged, every other column a custom attribute."""
+    fields: dict[str, Any] = {}
+    custom: dict[str, Any] = dict(row.get("custom_attributes") or {})
+    for name, value in row.items():
+        if name in TOP_LEVEL:
+            fields[name] = value.strip().lower() if name == "email" and isinstance(value, str) else value
+        elif name not in ("custom_attributes", "additional_attributes", "inbox_id"):
+            custom[name] = value
+    if custom:
+        fields["custom_attributes"] = custom
+    if row.get("additional_attributes"):
+        fields["additional_attributes"] = dict(row["additional_attributes"])
+    return fields
+
+
+def _changes(existing: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """The part of ``fields`` that differs from the contact (attributes compared key by key)."""
+    changes: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name in ("custom_attributes", "additional_attributes"):
+            current = existing.get(name) or {}
+            diff = {k: v for k, v in value.items() if current.get(k) != v}
+            if diff:
+                changes[name] = diff
+        elif name == "avatar_url":
+            changes[name] = value  # not echoed back (the contact shows a thumbnail)
+        elif existing.get(name) != value:
+            changes[name] = value
+    return changes
+
+
+def _norm(key: str, value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    return text.lower() if key == "email" else text
+
+
+def _sid(contact: dict[str, Any] | None) -> str | None:
+    return str(contact["id"]) if contact and contact.get("id") is not None else None
+
