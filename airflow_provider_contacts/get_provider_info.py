@@ -81,6 +81,18 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
             "placeholders": {"host": "https://api.dmartech.cn/openapi", "port": "optional, e.g. 443"},
         },
         "conn-fields": {
+            "timezone": _field(
+                "Tenant time zone", "string",
+                "IANA zone of the dates in Dmartech payloads (undocumented; presumably China time).",
+                default="Asia/Shanghai",
+            ),
+            "list_page_size": _field(
+                "List page size", "integer", "Contacts per list request (the maximum is undocumented).", default=100
+            ),
+            "max_active_requests": _field(
+                "Parallel contacts", "integer", "Contacts whose events are fetched at once (under the rate limit).",
+                default=4,
+            ),
             **_COMMON,
             "rate_limit_per_second": _field(
                 "Client rate limit (requests/s)", "number", "Dmartech allows 20 calls per second.", default=20
@@ -99,6 +111,10 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
         "conn-fields": {
             "inbox_id": _field(
                 "Inbox (channel) id", "integer", "Channel id used when creating contacts (Project Settings > Channels)."
+            ),
+            "sort_style": _field(
+                "Sort style", "string", "direction = sort=field&direction=desc (documented); prefix = sort=-field (Chatwoot).",
+                default="direction", enum=["direction", "prefix"],
             ),
             **_COMMON,
         },
@@ -119,7 +135,9 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
             ),
             "auth_header_name": _field("Auth header name", "string", "Header carrying the API key.", default="X-Api-Key"),
             "auth_header_value": _field("Auth header value", "string", "The API key.", secret=True),
-            "list_id": _field("Default contact list id", "integer", "List used by upserts when none is given."),
+            "contact_list_id": _field(
+                "Contact list id", "integer", "List that upserts write to (hook_params={'contact_list_id': N} overrides)."
+            ),
             **_COMMON,
         },
     },

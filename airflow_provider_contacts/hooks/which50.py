@@ -1,17 +1,42 @@
-"""Which50 hook. The vendor does not document its auth scheme: header or Basic, configurable."""
+"""Which50 hook (research/vendors.md C).
+
+Which50 does not document its API authentication, so it is pluggable: ``auth_type`` ``header``
+(default: ``auth_header_name``, default ``X-Api-Key``, with ``auth_header_value`` or the
+password) or ``basic`` (login/password). The route prefix is undocumented too: the host is the
+full base URL, default ``https://app.which50.com/Which50API``. JSON is PascalCase; contact ids
+are opaque encrypted strings (``EncContactId``).
+
+Capabilities: contact lists and their fields, a contact, its communications and emails,
+create-or-update a contact in a list (``contactLists/{listId}/contact?match=<key field>``, one
+request per contact), so :class:`UpsertContactsOperator` works with the list given by
+``contact_list_id`` (extra, or the hook argument), and contact activity (communications of
+the given contacts: Which50 lists activity per contact only, so ``contact_ids`` is required).
+"""
 
 from __future__ import annotations
 
-from airflow_provider_contacts.hooks.base import ContactsHook
+from datetime import datetime, timezone
+from typing import Any
+
+from airflow_provider_contacts.capabilities import ContactEvent, RowOutcome, to_utc_iso
+from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsHTTPError, InvalidRequestError
+from airflow_provider_contacts.hooks.base import Call, ContactsHook, EventPlanMixin, Plan
 from airflow_provider_contacts.transport import basic_auth_header, register_secret
 
 
-class Which50Hook(ContactsHook):
+class Which50Hook(EventPlanMixin, ContactsHook):
     conn_name_attr = "conn_id"
     default_conn_name = "which50_default"
     conn_type = "which50"
     hook_name = "Which50"
     default_base_url = "https://app.which50.com/Which50API"
+    #: rows per upsert_batch call; Which50 takes one contact per request
+    upsert_batch_size = 10
+
+    def __init__(self, conn_id: str | None = None, *, contact_list_id: int | str | None = None, **kwargs: Any) -> None:
+        super().__init__(conn_id, **kwargs)
+        self._list_id = contact_list_id
+        self._fields: dict[int, list[str]] = {}
 
     def auth_headers(self) -> dict[str, str]:
         mode = self.extras.choice("auth_type", ("header", "basic"), "header")
@@ -26,6 +51,191 @@ class Which50Hook(ContactsHook):
         register_secret(value)
         return {name: value}
 
+    def static_headers(self) -> dict[str, str]:
+        return {"Accept": "application/json"}
+
+    def map_error(self, response: Any) -> ContactsHTTPError | None:
+        from airflow_provider_contacts.transport import default_error_mapper, safe_json
+
+        err = default_error_mapper(response)
+        body = safe_json(response)
+        if err is not None and isinstance(body, dict) and body.get("Message"):
+            detail = body.get("ModelState")
+            err.message = str(body["Message"])
+            if isinstance(detail, dict):
+                err.message += " " + "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in detail.items())
+        return err
+
     def probe(self) -> str:
-        self.transport.request("GET", "/contactLists")
-        return f"Connected to Which50 at {self.base_url}"
+        lists = self.list_contact_lists()
+        configured = self.contact_list_id(required=False)
+        if configured is None:
+            target = "no contact_list_id set (needed for upserts)"
+        else:
+            match = next((x for x in lists if str(x.get("Id")) == str(configured)), None)
+            if match is None:
+                return_lists = ", ".join(f"{x.get('Id')} ({x.get('Name')})" for x in lists) or "none"
+                raise ContactsConfigError(f"contact_list_id {configured} is not one of this account's lists: {return_lists}",
+                                          conn_id=self.conn_id)
+            target = f"contact list {configured} ({match.get('Name')}) for upserts"
+        return f"Connected to Which50 at {self.base_url}; {len(lists)} contact lists; {target}"
+
+    def explain(self, err):
+        status = getattr(err, "status", None)
+        if status == 401:
+            mode = self.extras.choice("auth_type", ("header", "basic"), "header")
+            how = "Basic login/password" if mode == "basic" else f"header {self.extras.str('auth_header_name', 'X-Api-Key')}"
+            return (f"Bad credentials: Which50 refused the {how} (HTTP 401): {err.message}. Which50 does not document "
+                    "its API authentication: check auth_type, auth_header_name and auth_header_value with Which50")
+        if status == 403:
+            return f"No permission: the Which50 user lacks the permission for this call (HTTP 403): {err.message}"
+        if status == 404:
+            return (f"Not found (HTTP 404) at {self.base_url}: the host must be the API base URL including its route "
+                    f"prefix, e.g. https://app.which50.com/Which50API: {err.message}")
+        return super().explain(err)
+
+    # ---- settings ---------------------------------------------------------------------------
+    def contact_list_id(self, explicit: Any = None, *, required: bool = True) -> int | None:
+        value = explicit if explicit not in (None, "") else self._list_id
+        if value in (None, ""):
+            value = self.extras.int("contact_list_id", None)
+        if value in (None, ""):
+            if required:
+                raise ContactsConfigError(
+                    'contact_list_id is missing: Which50 upserts a contact into a list; set extra "contact_list_id" '
+                    "or pass hook_params={'contact_list_id': N}", conn_id=self.conn_id,
+                )
+            return None
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ContactsConfigError(f"contact_list_id={value!r} must be a whole number", conn_id=self.conn_id) from None
+
+    # ---- reads ------------------------------------------------------------------------------
+    def list_contact_lists(self) -> list[dict[str, Any]]:
+        """``[{Id, Name, Count}]``"""
+        return list(self.transport.get_json("/contactLists") or [])
+
+    def get_contact_list(self, list_id: int | str) -> dict[str, Any]:
+        return self.transport.get_json(f"/contactLists/{int(list_id)}")
+
+    def list_fields(self, list_id: int | str) -> list[dict[str, Any]]:
+        """``[{Id, Name, DefaultValue, MapType, Position, ContactSchemaFieldValues}]``"""
+        return list(self.transport.get_json(f"/contactLists/{int(list_id)}/fields") or [])
+
+    def field_names(self, list_id: int) -> list[str]:
+        if list_id not in self._fields:
+            self._fields[list_id] = [str(f.get("Name")) for f in self.list_fields(list_id) if f.get("Name")]
+        return self._fields[list_id]
+
+    def get_contact(self, contact_id: str) -> dict[str, Any]:
+        """``{EncContactId, ListId, Values, ValidationWarnings}``"""
+        return self.transport.get_json(f"/contacts/{_enc(contact_id)}")
+
+    def get_communications(self, contact_id: str) -> list[dict[str, Any]]:
+        """Every interaction: ``[{Id, Interaction, Name, Occurred, Status, CampaignId, CampaignName}]``"""
+        return list(self.transport.get_json(f"/contacts/{_enc(contact_id)}/communications") or [])
+
+    def get_emails(self, contact_id: str) -> list[dict[str, Any]]:
+        """``[{Id, Name, Date, Delivered, Open, Read, Link}]`` (flags 0/1)"""
+        return list(self.transport.get_json(f"/contacts/{_enc(contact_id)}/emails") or [])
+
+    # ---- writes -----------------------------------------------------------------------------
+    def upsert_contact(self, values: dict[str, Any], *, list_id: int | None = None, match: list[str] | None = None,
+                       custom_events: list[str] | None = None) -> tuple[int, dict[str, Any]]:
+        """Create, or with ``match`` update the contacts of the list whose ``match`` fields equal
+        the values. Returns (HTTP status, Contact). With ``match`` the call is replay-safe."""
+        params: dict[str, Any] = {}
+        if match:
+            params["match"] = ",".join(match)
+        if custom_events:
+            params["customevents"] = ",".join(custom_events)
+        response = self.transport.request(
+            "POST", f"/contactLists/{self.contact_list_id(list_id)}/contact", params=params or None,
+            json={"Values": values}, idempotent=bool(match),
+        )
+        return response.status_code, (response.json() if response.content else {})
+
+    def upsert_batch(self, rows: list[dict[str, Any]], key: str = "email") -> list[RowOutcome]:
+        """Each row into the list, matched on ``key`` (a field of the list, any case): 201 is
+        reported as created, 200 as updated (Which50's codes are undocumented; see the README)."""
+        list_id = self.contact_list_id()
+        names = self.field_names(list_id)
+        by_lower = {n.lower(): n for n in names}
+        key_field = by_lower.get(key.lower())
+        if key_field is None:
+            raise ContactsConfigError(
+                f'key "{key}" is not a field of Which50 contact list {list_id}; its fields: {", ".join(names)}',
+                conn_id=self.conn_id,
+            )
+        outcomes = []
+        for index, row in enumerate(rows):
+            unknown = [k for k in row if k.lower() not in by_lower]
+            if unknown:
+                outcomes.append(RowOutcome(index, "rejected", message=(
+                    f"field(s) {', '.join(unknown)} are not in contact list {list_id} (fields: {', '.join(names)})")))
+                continue
+            values = {by_lower[k.lower()]: v for k, v in row.items()}
+            try:
+                status, contact = self.upsert_contact(values, list_id=list_id, match=[key_field])
+            except InvalidRequestError as err:
+                outcomes.append(RowOutcome(index, "rejected", http_status=err.status, message=err.message))
+                continue
+            warnings = contact.get("ValidationWarnings") or []
+            outcomes.append(RowOutcome(index, "created" if status == 201 else "updated",
+                                       contact_id=contact.get("EncContactId"), http_status=status,
+                                       message="; ".join(map(str, warnings)) or None))
+        return outcomes
+
+    # ---- events -----------------------------------------------------------------------------
+    def event_plan(self, since: datetime, until: datetime, *, include_types: list[str] | None = None,
+                   exclude_types: list[str] | None = None, contact_ids: list[str] | None = None) -> Plan:
+        """Communications of ``contact_ids`` with ``since <= Occurred < until``; the event type is
+        the interaction kind lower-cased (``email``, ``sms``, ``landingpage``, ``webform``...)."""
+        if not contact_ids:
+            raise ContactsConfigError(
+                "Which50 lists activity per contact only: give contact_ids (EncContactId values, e.g. from an "
+                "upsert's output or your warehouse)", conn_id=self.conn_id,
+            )
+        include = {t.lower() for t in include_types or ()}
+        exclude = {t.lower() for t in exclude_types or ()}
+        for contact_id in contact_ids:
+            body = yield Call("GET", f"/contacts/{_enc(contact_id)}/communications")
+            seen: set[str] = set()
+            for raw in body or []:
+                event = normalise_interaction(raw, str(contact_id))
+                if event is None or event.event_id in seen:
+                    continue
+                if (include and event.event_type not in include) or event.event_type in exclude:
+                    continue
+                occurred = datetime.fromisoformat(event.occurred_at.replace("Z", "+00:00"))
+                if since <= occurred < until:
+                    seen.add(event.event_id)
+                    yield event
+
+
+def normalise_interaction(raw: Any, contact_id: str) -> ContactEvent | None:
+    if not isinstance(raw, dict) or raw.get("Id") is None or not raw.get("Occurred"):
+        return None
+    try:
+        occurred = datetime.fromisoformat(str(raw["Occurred"]).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if occurred.tzinfo is None:
+        occurred = occurred.replace(tzinfo=timezone.utc)  # undocumented; Which50 samples carry an offset
+    return ContactEvent(
+        vendor="which50",
+        event_id=str(raw["Id"]),
+        event_type=str(raw.get("Interaction") or "interaction").lower(),
+        contact_id=contact_id,
+        occurred_at=to_utc_iso(occurred),
+        label=raw.get("Name"),
+        campaign=raw.get("CampaignName"),
+        raw=dict(raw),
+    )
+
+
+def _enc(contact_id: Any) -> str:
+    from urllib.parse import quote
+
+    return quote(str(contact_id), safe="")

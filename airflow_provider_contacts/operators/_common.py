@@ -457,13 +457,28 @@ def default_output_path(context: Context, name: str) -> str:
     return os.path.join(tempfile.gettempdir(), "airflow-contacts", _safe(dag_id), _safe(run_id), task_part, name)
 
 
+def open_hook(conn_id: str, hook_params: dict[str, Any] | None, capability: str, action: str) -> Any:
+    """The connection's hook, built with ``hook_params`` (vendor options such as EngageLab's
+    ``inbox_id`` or Which50's ``contact_list_id``), checked for ``capability``."""
+    from airflow_provider_contacts.hooks import get_hook, require_capability
+
+    if hook_params is not None and not isinstance(hook_params, dict):
+        raise ContactsConfigError(f"hook_params must be a dict of hook options, got {type(hook_params).__name__}")
+    try:
+        hook = get_hook(conn_id, **(hook_params or {}))
+    except TypeError as err:
+        raise ContactsConfigError(f"hook_params {sorted(hook_params or {})} do not fit this connection's hook: {err}",
+                                  conn_id=conn_id) from None
+    return require_capability(hook, capability, action)
+
+
 class ContactsActionOperator(BaseOperator):
     """Base of the action operators: input sources, the rejects file and threshold, the
     summary returned to XCom and attached to the outlets' Asset events."""
 
     template_fields: tuple[str, ...] = (
         "conn_id", "rows", "source_path", "source_format", "source_conn_id", "source_sql",
-        "source_parameters", "rejects_path",
+        "source_parameters", "rejects_path", "hook_params",
     )
     template_fields_renderers = {"source_sql": "sql", "rows": "json"}
     ui_color = "#e8f4ea"
@@ -480,10 +495,12 @@ class ContactsActionOperator(BaseOperator):
         source_parameters: Any = None,
         rejects_path: str | None = None,
         max_rejected: int | float = 0,
+        hook_params: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.conn_id = conn_id
+        self.hook_params = hook_params
         self.rows = rows
         self.source_path = source_path
         self.source_format = source_format
@@ -523,9 +540,7 @@ class ContactsActionOperator(BaseOperator):
         return rejects
 
     def get_hook(self, capability: str, action: str) -> Any:
-        from airflow_provider_contacts.hooks import get_hook, require_capability
-
-        return require_capability(get_hook(self.conn_id), capability, action)
+        return open_hook(self.conn_id, self.hook_params, capability, action)
 
     def finish(self, context: Context, summary: dict[str, Any], rejects: RejectsFile, total: int) -> dict[str, Any]:
         """Close the rejects file, publish the summary, then apply ``max_rejected``."""

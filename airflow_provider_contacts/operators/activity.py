@@ -13,6 +13,7 @@ from airflow_provider_contacts.operators._common import (
     Progress,
     attach_to_outlets,
     default_output_path,
+    open_hook,
     open_text,
     transport_summary,
 )
@@ -44,7 +45,8 @@ class FetchContactActivityOperator(BaseOperator):
     type, the first/last ``occurred_at`` and the output path — never the events.
     """
 
-    template_fields = ("conn_id", "since", "until", "event_types", "exclude_event_types", "contact_ids", "output_path")
+    template_fields = ("conn_id", "since", "until", "event_types", "exclude_event_types", "contact_ids", "output_path",
+                       "hook_params", "event_filters")
     ui_color = "#e8f4ea"
 
     def __init__(
@@ -58,6 +60,8 @@ class FetchContactActivityOperator(BaseOperator):
         contact_ids: Any = None,
         output_path: str | None = None,
         page_size: int | None = None,
+        hook_params: dict[str, Any] | None = None,
+        event_filters: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -71,6 +75,8 @@ class FetchContactActivityOperator(BaseOperator):
         self.exclude_event_types = exclude_event_types
         self.contact_ids = contact_ids
         self.output_path = output_path
+        self.hook_params = hook_params
+        self.event_filters = event_filters
 
     def window(self, context: Context):
         from airflow_provider_contacts.triggers.contact_events import parse_when
@@ -86,14 +92,13 @@ class FetchContactActivityOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_contacts.capabilities import to_utc_iso
-        from airflow_provider_contacts.hooks import get_hook, require_capability
 
         since, until = self.window(context)
         include = _as_list(self.event_types, "event_types")
         exclude = _as_list(self.exclude_event_types, "exclude_event_types")
         contacts = _as_list(self.contact_ids, "contact_ids")
         started = time.monotonic()
-        hook = require_capability(get_hook(self.conn_id), "activity", "fetch contact activity")
+        hook = open_hook(self.conn_id, self.hook_params, "activity", "fetch contact activity")
         path = str(self.output_path or default_output_path(context, "activity.ndjson"))
         by_type: dict[str, int] = {}
         first = last = None
@@ -101,6 +106,10 @@ class FetchContactActivityOperator(BaseOperator):
         progress = Progress(f"activity from {self.conn_id}")
         with open_text(path, "w") as out:
             extra = {"page_size": self.page_size} if self.page_size else {}
+            if self.event_filters:
+                if not isinstance(self.event_filters, dict):
+                    raise ContactsConfigError("event_filters must be a dict of vendor filters, e.g. {'label_sn': 'vip'}")
+                extra.update(self.event_filters)
             events = hook.iter_events(since, until, include_types=include, exclude_types=exclude, contact_ids=contacts, **extra)
             for event in events:
                 out.write(json.dumps(event.to_dict(), default=str, ensure_ascii=False) + "\n")
