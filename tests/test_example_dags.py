@@ -1,0 +1,191 @@
+"""Every example DAG imports cleanly and runs with ``dag.test()`` against the sandbox; each test
+asserts the state left in the emulators and the files written, not just "success"."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_contacts.sandbox.warehouse import create_demo_warehouse, sqlite_connection
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "airflow_provider_contacts" / "example_dags"
+
+
+@pytest.fixture(scope="module")
+def bag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(EXAMPLES))
+
+
+@pytest.fixture
+def warehouse(tmp_path, monkeypatch):
+    path = tmp_path / "warehouse.db"
+    monkeypatch.setenv("AIRFLOW_CONN_SQLITE_DEFAULT", json.dumps(sqlite_connection(path)))
+    return path
+
+
+def xcom(run, task_id: str, map_index: int = -1):
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.query(XComModel).filter_by(dag_id=run.dag_id, run_id=run.run_id, task_id=task_id,
+                                                 map_index=map_index, key="return_value").one()
+        return XComModel.deserialize_value(row)
+
+
+def states(run) -> dict[str, str]:
+    return {(ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"): ti.state for ti in run.get_task_instances()}
+
+
+def read_ndjson(path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def test_every_example_imports_without_errors(bag):
+    assert bag.import_errors == {}
+    assert sorted(bag.dag_ids) == [
+        "example_contacts_connection_check", "example_contacts_event_driven", "example_contacts_multi_vendor_activity",
+        "example_contacts_ui_actions", "example_mautic_big_sync", "example_mautic_scheduled_campaign",
+        "example_mautic_warehouse_sync",
+    ]
+    for dag in bag.dags.values():
+        assert "example" in dag.tags and dag.doc_md
+        conn_ids = {getattr(t, "conn_id", None) for t in dag.tasks} - {None}
+        assert all(c.endswith("_default") or c == "{{ params.conn_id }}" for c in conn_ids), conn_ids
+
+
+def test_warehouse_sync(bag, sandbox, airflow_db, warehouse):
+    sandbox.reset(empty=True)
+    expected = create_demo_warehouse(warehouse, contacts=300)
+    run = bag.get_dag("example_mautic_warehouse_sync").test()
+    assert run.state == "success"
+    summary = xcom(run, "upsert_changed_contacts")
+    assert (summary["rows_read"], summary["created"], summary["duplicates_collapsed"], summary["rejected"]) == (303, 300, 1, 2)
+    emu = sandbox.emulator("mautic")
+    assert len(emu.contacts) == 300
+    assert emu.contact_by_email(expected["renamed_email"])["values"]["firstname"] == "Renamed"  # the later row won
+    assert sorted(r["reason"] for r in read_ndjson(summary["rejects_path"])) == sorted(
+        ["email 'not-an-email' is not a valid address", 'missing key field "email" (or it is empty)'])
+    assert len([r for r in sandbox.requests("mautic") if r["path"].endswith("/contacts/batch/new")]) == 2
+
+
+def test_big_sync_shards_and_sums(bag, sandbox, airflow_db, warehouse):
+    sandbox.reset(empty=True)
+    create_demo_warehouse(warehouse, contacts=300)
+    run = bag.get_dag("example_mautic_big_sync").test(run_conf={"rows_per_shard": 100})
+    assert run.state == "success"
+    # 301 distinct non-empty keys (300 contacts and "not-an-email") in shards of 100
+    assert {k: v for k, v in states(run).items() if k.startswith("upsert_shard")} == {
+        f"upsert_shard[{i}]": "success" for i in range(4)}
+    total = xcom(run, "total")
+    assert (total["shards"], total["rows_read"], total["created"], total["rejected"]) == (4, 303, 300, 2)
+    per_shard = [xcom(run, "upsert_shard", i)["rows_read"] for i in range(4)]
+    assert sum(per_shard) == 303 and max(per_shard) <= 102  # no key in two shards, the empty email in shard 0
+    assert len(sandbox.emulator("mautic").contacts) == 300
+
+
+def test_ui_actions_adjust_points_exactly_once_with_the_state_store_ledger(bag, sandbox, airflow_db):
+    emu = sandbox.emulator("mautic")
+    a, b = [c for c in emu.contacts.values() if c["values"]["email"]][:2]
+    group = next(g for g in emu.state.point_groups.values() if g["name"] == "Engagement")
+    before = {c["id"]: emu.state.group_scores.get((c["id"], group["id"]), 0) for c in (a, b)}
+    conf = {"action": "adjust_points", "emails": [a["values"]["email"], b["values"]["email"], "nobody@example.com"],
+            "point_group": "Engagement", "op": "plus", "value": 7}
+    run = bag.get_dag("example_contacts_ui_actions").test(run_conf=conf)
+    assert run.state == "success"
+    assert states(run)["do_not_contact"] == "skipped" and states(run)["adjust_points"] == "success"
+    summary = xcom(run, "adjust_points")
+    assert (summary["applied"], summary["rejected"]) == (2, 1)
+    assert "state store" in summary["ledger"]
+    assert {c["id"]: emu.state.group_scores[(c["id"], group["id"])] for c in (a, b)} == {k: v + 7 for k, v in before.items()}
+
+
+def test_ui_actions_do_not_contact_add(bag, sandbox, airflow_db):
+    emu = sandbox.emulator("mautic")
+    contact = next(c for c in emu.contacts.values() if c["values"]["email"] and not c["dnc"])
+    conf = {"action": "add_to_do_not_contact", "emails": [contact["values"]["email"]], "reason": "unsubscribed",
+            "comments": "asked by phone"}
+    run = bag.get_dag("example_contacts_ui_actions").test(run_conf=conf)
+    assert run.state == "success" and states(run)["adjust_points"] == "skipped"
+    assert [(d["channel"], d["reason"], d["comments"]) for d in contact["dnc"]] == [("email", 1, "asked by phone")]
+
+
+def test_scheduled_campaign_scores_yesterday_and_blocks_bounces(bag, sandbox, airflow_db):
+    emu = sandbox.emulator("mautic")
+    now = datetime.now(timezone.utc)
+    day_end = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    day_start = day_end - timedelta(days=1)
+    # make yesterday's activity known and deterministic
+    target = next(c for c in emu.contacts.values() if c["values"]["email"] and not c["dnc"])
+    emu.add_event("form.submitted", target["id"], day_start + timedelta(hours=9))
+    bouncer = next(c for c in emu.contacts.values() if c["values"]["email"] and not c["dnc"] and c is not target)
+    emu.add_event("email.failed", bouncer["id"], day_start + timedelta(hours=10))
+    points = {"email.read": 2, "page.hit": 1, "form.submitted": 10}
+    expected: dict[int, int] = {}
+    bounced: set[int] = set()
+    for event in emu.state.events:
+        if day_start <= event["timestamp"] < day_end and event["contactId"]:
+            if event["event"] in points:
+                expected[event["contactId"]] = expected.get(event["contactId"], 0) + points[event["event"]]
+            elif event["event"] == "email.failed":
+                bounced.add(event["contactId"])
+    group = next(g for g in emu.state.point_groups.values() if g["name"] == "Engagement")
+    before = {cid: emu.state.group_scores.get((cid, group["id"]), 0) for cid in emu.contacts}
+
+    run = bag.get_dag("example_mautic_scheduled_campaign").test(logical_date=now)
+    assert run.state == "success", states(run)
+    scored = xcom(run, "score")
+    assert (scored["contacts_scored"], scored["points"], scored["bounced"]) == (len(expected), sum(expected.values()), len(bounced))
+    after = {cid: emu.state.group_scores.get((cid, group["id"]), 0) for cid in emu.contacts}
+    assert {cid: after[cid] - before[cid] for cid in emu.contacts if after[cid] != before[cid]} == expected
+    assert all(any(d["channel"] == "email" and d["reason"] == 2 for d in emu.contacts[cid]["dnc"]) for cid in bounced)
+    assert bouncer["id"] in bounced and expected[target["id"]] >= 10
+
+
+def test_event_driven_fetches_the_window_from_every_vendor(bag, sandbox, airflow_db):
+    sandbox.reset(empty=True)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    since, until = now - timedelta(minutes=30), now
+    mautic = sandbox.emulator("mautic")
+    mautic.state.upsert({"email": "m@example.com"})
+    mautic.add_event("form.submitted", 1, now - timedelta(minutes=10))
+    mautic.add_event("email.read", 1, now - timedelta(minutes=40))  # before the window
+    dm = sandbox.emulator("dmartech")
+    cid = dm.add_contact("13800000000", "d@example.cn", "D")["customerId"]
+    dm.add_event(cid, "email_open", now - timedelta(minutes=5))
+    dm.add_event(cid, "form_submit", now - timedelta(minutes=6))
+    sandbox.emulator("engagelab").add_contact(email="e@example.com", created_at=int((now - timedelta(minutes=1)).timestamp()))
+    run = bag.get_dag("example_contacts_event_driven").test(run_conf={"since": since.isoformat(), "until": until.isoformat()})
+    assert run.state == "success"
+    result = xcom(run, "fetch_all_vendors")
+    assert result["by_vendor"] == {"mautic_default": 1, "dmartech_default": 2, "engagelab_default": 1}
+    rows = read_ndjson(result["output_path"])
+    assert sorted((r["vendor"], r["event_type"]) for r in rows) == [
+        ("dmartech", "email_open"), ("dmartech", "form_submit"), ("engagelab", "contact.created"), ("mautic", "form.submitted")]
+
+
+def test_multi_vendor_activity_one_file_one_schema(bag, sandbox, airflow_db, warehouse):
+    from airflow_provider_contacts.sandbox.vendors.which50 import encrypt_id
+
+    w50 = sandbox.emulator("which50")
+    create_demo_warehouse(warehouse, contacts=50, which50_ids=[encrypt_id(i) for i in range(1, 21)])
+    now = datetime.now(timezone.utc)
+    run = bag.get_dag("example_contacts_multi_vendor_activity").test(logical_date=now)
+    assert run.state == "success", states(run)
+    merged = xcom(run, "merge")
+    since = now - timedelta(days=1)
+    expect_w50 = sum(1 for items in w50.interactions.values() for i in items
+                     if since <= datetime.fromisoformat(i["Occurred"]) < now)
+    dm = sandbox.emulator("dmartech")
+    expect_dm = sum(1 for items in dm.events.values() for e in items if since <= e["_at"] < now)
+    mautic = sandbox.emulator("mautic")
+    expect_mautic = sum(1 for e in mautic.state.events if since <= e["timestamp"] < now)
+    assert merged["by_vendor"] == {"mautic_default": expect_mautic, "dmartech_default": expect_dm, "which50_default": expect_w50}
+    rows = read_ndjson(merged["output_path"])
+    assert len(rows) == merged["events"] == expect_mautic + expect_dm + expect_w50 > 0
+    assert {tuple(r) for r in rows} == {("vendor", "event_id", "event_type", "contact_id", "occurred_at", "label", "campaign", "raw")}
