@@ -3,8 +3,12 @@
 1. AIRFLOW_HOME under the repo (.demo/airflow_home), SQLite metadata DB, examples off;
 2. the sandbox in a subprocess on a free loopback port, the ``*_default`` connections pointed
    at it through AIRFLOW_CONN_* variables (stopped on exit, failure or Ctrl-C);
-3. ``airflow dags test`` for each demo DAG, then a short report: state, task summaries (the
-   XComs the tasks returned) and where the output files are.
+3. a SQLite "warehouse" (``sqlite_default``) with 2,000 contacts, a few bad rows and the
+   Which50 ids of the sandbox's contacts;
+4. ``airflow dags test`` for each demo DAG (the UI-actions DAG twice, with the configs a marketer
+   would submit; the event-driven DAG with the window found by one real poll of its watcher
+   trigger), then a short report: state, task summaries (the XComs the tasks returned) and
+   where the output files are.
 
 A second run works without cleanup (the DB is migrated in place; the sandbox starts fresh).
 """
@@ -28,18 +32,22 @@ DEMO = ROOT / ".demo"
 HOME = DEMO / "airflow_home"
 LOGS = DEMO / "logs"
 DAGS_FOLDER = ROOT / "airflow_provider_contacts" / "example_dags"
-LOGICAL_DATE = "2026-11-20T00:00:00+00:00"
+WAREHOUSE = DEMO / "warehouse.db"
 
-#: DAGs run by the demo, in order (those not present yet are skipped with a note)
-DEMO_DAGS = [
-    "example_contacts_connection_check",
-    "example_mautic_warehouse_sync",
-    "example_mautic_big_sync",
-    "example_contacts_ui_actions",
-    "example_mautic_scheduled_campaign",
-    "example_contacts_multi_vendor_activity",
-    "example_contacts_event_driven",
+#: DAG runs of the demo, in order: (dag_id, conf, label)
+DEMO_RUNS: list[tuple[str, dict | None, str]] = [
+    ("example_contacts_connection_check", None, ""),
+    ("example_mautic_warehouse_sync", None, ""),
+    ("example_mautic_big_sync", {"rows_per_shard": 500}, ""),
+    ("example_contacts_ui_actions", {"action": "adjust_points", "emails": ["<sample 0>", "<sample 1>", "nobody@example.com"],
+                                     "point_group": "Engagement", "op": "plus", "value": 10}, "points"),
+    ("example_contacts_ui_actions", {"action": "add_to_do_not_contact", "emails": ["<sample 2>"],
+                                     "reason": "unsubscribed", "comments": "demo"}, "dnc"),
+    ("example_mautic_scheduled_campaign", None, ""),
+    ("example_contacts_multi_vendor_activity", None, ""),
+    ("example_contacts_event_driven", "TRIGGER", "window from one poll of its watcher"),
 ]
+DEMO_DAGS = list(dict.fromkeys(run[0] for run in DEMO_RUNS))
 
 
 def free_port() -> int:
@@ -68,6 +76,41 @@ def dag_ids_present() -> set[str]:
             if f'"{dag_id}"' in text:
                 present.add(dag_id)
     return present
+
+
+def seed_warehouse(env: dict[str, str]) -> dict:
+    sys.path.insert(0, str(ROOT))
+    from airflow_provider_contacts.sandbox.vendors.which50 import encrypt_id
+    from airflow_provider_contacts.sandbox.warehouse import create_demo_warehouse, sqlite_connection
+
+    facts = create_demo_warehouse(WAREHOUSE, contacts=2000, which50_ids=[encrypt_id(i) for i in range(1, 21)])
+    env["AIRFLOW_CONN_SQLITE_DEFAULT"] = json.dumps(sqlite_connection(WAREHOUSE))
+    return facts
+
+
+def poll_watcher(env: dict[str, str]) -> dict | None:
+    """One poll of the event-driven DAG's watcher trigger against the sandbox (what the
+    triggerer does every poke_interval); returns the conf of the run it would cause."""
+    code = (
+        "import asyncio, json, sys\n"
+        "from datetime import datetime, timezone\n"
+        "from airflow_provider_contacts.triggers.contact_events import ContactEventsEventTrigger, _open_hook\n"
+        "async def main():\n"
+        "    trigger = ContactEventsEventTrigger(conn_id='mautic_default', lag_seconds=3600)\n"
+        "    hook, transport = await _open_hook('mautic_default')\n"
+        "    try:\n"
+        "        summary = await trigger.poll_once(hook, transport, datetime.now(timezone.utc))\n"
+        "    finally:\n"
+        "        await transport.aclose()\n"
+        "    print(json.dumps(summary and {'since': summary['window'][0], 'until': summary['window'][1],\n"
+        "                                  'count': summary['count']}))\n"
+        "asyncio.run(main())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(proc.stderr[-2000:])
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def xcoms(dag_id: str) -> dict[str, object]:
@@ -155,20 +198,32 @@ def main() -> int:
             print(migrate.stdout[-3000:], migrate.stderr[-3000:])
             return 1
         print(f"airflow: SQLite DB ready in {time.monotonic() - t0:.1f} s  (AIRFLOW_HOME={HOME})")
+        facts = seed_warehouse(env)
+        print(f"warehouse: {WAREHOUSE.relative_to(ROOT)} with {facts['rows']} rows "
+              f"({facts['valid_contacts']} contacts, {facts['rejected']} bad rows, {facts['duplicates']} duplicate)")
         present = dag_ids_present()
-        for dag_id in DEMO_DAGS:
+        for dag_id, conf, label in DEMO_RUNS:
             if dag_id not in present:
                 continue
+            if isinstance(conf, dict) and "emails" in conf:  # emails the warehouse sync just created
+                conf = {**conf, "emails": [facts["sample_emails"][int(e[8:-1])] if e.startswith("<sample ") else e
+                                           for e in conf["emails"]]}
+            if conf == "TRIGGER":
+                conf = poll_watcher(env)
+                label = f"{label}: {conf['count']} new Mautic events" if conf else f"{label}: no new events"
+                conf = {k: conf[k] for k in ("since", "until")} if conf else None
             t0 = time.monotonic()
-            log_path = LOGS / f"{dag_id}.log"
+            name = f"{dag_id}.{label.split(':')[0].replace(' ', '_')}" if label else dag_id
+            log_path = LOGS / f"{name}.log"
+            command = [str(bin_dir / "airflow"), "dags", "test", dag_id]
+            if conf:
+                command += ["--conf", json.dumps(conf)]
             with open(log_path, "w") as log:
-                proc = subprocess.run(
-                    [str(bin_dir / "airflow"), "dags", "test", dag_id, LOGICAL_DATE],
-                    env=env, stdout=log, stderr=subprocess.STDOUT,
-                )
+                proc = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT)
             outcome = xcoms(dag_id)
             state = outcome.pop("_state", None) or ("failed" if proc.returncode else "?")
-            results.append((dag_id, state, time.monotonic() - t0, outcome, log_path))
+            title = f"{dag_id} ({label})" if label else dag_id
+            results.append((title, state, time.monotonic() - t0, outcome, log_path))
     except KeyboardInterrupt:
         print("interrupted")
         return 130
@@ -187,7 +242,7 @@ def main() -> int:
             for line in errors_in(log_path):
                 print(f"    ! {line}")
         failed += state != "success"
-    missing = [d for d in DEMO_DAGS if d not in {r[0] for r in results}]
+    missing = [d for d in DEMO_DAGS if not any(r[0].split(" ")[0] == d for r in results)]
     if missing:
         print(f"not in example_dags yet: {', '.join(missing)}")
     print("=" * 78)

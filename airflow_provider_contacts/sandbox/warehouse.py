@@ -50,7 +50,7 @@ def create_demo_warehouse(path: str | Path, *, contacts: int = 500, seed: int = 
     finally:
         con.close()
     return {"rows": len(rows), "valid_contacts": contacts, "rejected": len(BAD_ROWS), "duplicates": 1,
-            "renamed_email": duplicate[0]}
+            "renamed_email": duplicate[0], "sample_emails": [r[0] for r in rows[:3]]}
 
 
 def sqlite_connection(path: str | Path) -> dict[str, Any]:
