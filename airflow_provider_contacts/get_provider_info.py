@@ -192,4 +192,5 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_contacts.triggers.contact_events"],
             }
         ],
+        "extra-links": ["airflow_provider_contacts.links.VendorContactLink"],
     }

@@ -113,6 +113,17 @@ def test_ui_actions_do_not_contact_add(bag, sandbox, airflow_db):
     run = bag.get_dag("example_contacts_ui_actions").test(run_conf=conf)
     assert run.state == "success" and states(run)["adjust_points"] == "skipped"
     assert [(d["channel"], d["reason"], d["comments"]) for d in contact["dnc"]] == [("email", 1, "asked by phone")]
+    # the task's extra link goes to that contact's page in Mautic
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    from airflow_provider_contacts.links import VendorContactLink
+
+    with create_session() as session:
+        row = session.query(XComModel).filter_by(run_id=run.run_id, task_id="do_not_contact",
+                                                 key=VendorContactLink().xcom_key).one()
+        assert XComModel.deserialize_value(row) == f"{sandbox.base_url('mautic')}/s/contacts/view/{contact['id']}"
+    assert bag.get_dag("example_contacts_ui_actions").get_task("do_not_contact").operator_extra_links[0].name == "Contacts in the vendor"
 
 
 def test_scheduled_campaign_scores_yesterday_and_blocks_bounces(bag, sandbox, airflow_db):

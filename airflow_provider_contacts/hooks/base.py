@@ -407,6 +407,10 @@ class ContactsHook(BaseHook):
 
         return default_error_mapper(response)
 
+    def contacts_url(self, contact_id: str | None = None) -> str | None:
+        """The vendor's web page of a contact (or of the contact list); None when unknown."""
+        return None
+
     def probe(self) -> str:
         """One cheap authenticated call; returns a short success message."""
         raise NotImplementedError

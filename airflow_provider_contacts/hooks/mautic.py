@@ -388,6 +388,10 @@ class MauticHook(EventPlanMixin, ContactsHook):
         except ContactsError:
             return "basic"
 
+    def contacts_url(self, contact_id: str | None = None) -> str | None:
+        """``{base}/s/contacts/view/{id}``, or ``{base}/s/contacts`` (Mautic's admin UI)."""
+        return f"{self.base_url}/s/contacts/view/{contact_id}" if contact_id else f"{self.base_url}/s/contacts"
+
     def probe(self) -> str:
         response = self.transport.request("GET", "/api/contacts", params={"limit": 1, "minimal": 1})
         version = response.headers.get("Mautic-Version")

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 from airflow.sdk import BaseOperator
 
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsError
+from airflow_provider_contacts.links import VendorContactLink, publish_link
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -482,6 +483,7 @@ class ContactsActionOperator(BaseOperator):
     )
     template_fields_renderers = {"source_sql": "sql", "rows": "json"}
     ui_color = "#e8f4ea"
+    operator_extra_links = (VendorContactLink(),)
 
     def __init__(
         self,
@@ -542,8 +544,18 @@ class ContactsActionOperator(BaseOperator):
     def get_hook(self, capability: str, action: str) -> Any:
         return open_hook(self.conn_id, self.hook_params, capability, action)
 
-    def finish(self, context: Context, summary: dict[str, Any], rejects: RejectsFile, total: int) -> dict[str, Any]:
-        """Close the rejects file, publish the summary, then apply ``max_rejected``."""
+    def note_contact(self, contact_id: Any) -> None:
+        """Remember a contact the task changed (two are enough to know it was not just one)."""
+        touched = self.__dict__.setdefault("_touched", [])
+        if contact_id is not None and len(touched) < 2 and str(contact_id) not in touched:
+            touched.append(str(contact_id))
+
+    def finish(self, context: Context, summary: dict[str, Any], rejects: RejectsFile, total: int,
+               hook: Any = None) -> dict[str, Any]:
+        """Close the rejects file, publish the summary and the vendor link, then apply ``max_rejected``."""
+        touched = self.__dict__.get("_touched") or []
+        if hook is not None and touched:
+            publish_link(context, hook.contacts_url(touched[0] if len(touched) == 1 else None))
         rejects.close()
         summary["rejected"] = rejects.count
         summary["rejects_path"] = rejects.path

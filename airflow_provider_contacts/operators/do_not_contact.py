@@ -116,6 +116,7 @@ class DoNotContactOperator(ContactsActionOperator):
                     index, row = rows_for[ids[outcome.index]]
                     if outcome.accepted:
                         stats["updated"] += 1
+                        self.note_contact(ids[outcome.index])
                     else:
                         if outcome.http_status == 404:
                             stats["not_found"] += 1
@@ -138,4 +139,4 @@ class DoNotContactOperator(ContactsActionOperator):
             "conn_id": self.conn_id, "action": action, "channel": channel, "reason": reason,
             "rows_read": total, **stats, **transport_summary(hook, started),
         }
-        return self.finish(context, summary, rejects, total)
+        return self.finish(context, summary, rejects, total, hook)

@@ -210,6 +210,7 @@ class AdjustPointGroupsOperator(ContactsActionOperator):
             for index, cid, gid, target in record["targets"]:
                 hook.adjust_group_score(cid, gid, "set", target, event_name=self.event_name, action_name=self.action_name)
                 stats["applied"] += 1
+                self.note_contact(cid)
             ledger.put(chunk_no, {**record, "applied": True})
             pending.clear()
             progress.tick(self.rows_read, chunk_no)
@@ -224,7 +225,7 @@ class AdjustPointGroupsOperator(ContactsActionOperator):
         total = self.rows_read
         summary = {"conn_id": self.conn_id, "rows_read": total, **stats, "ledger": ledger.where,
                    **transport_summary(hook, started)}
-        return self.finish(context, summary, rejects, total)
+        return self.finish(context, summary, rejects, total, hook)
 
     def _resolve(self, hook: Any, pending: list, groups: list[dict[str, Any]], group_ids: set[str], rejects: Any) -> list:
         """[(index, row, adjustment, contact_id, group_id)] for adjustments whose contact and

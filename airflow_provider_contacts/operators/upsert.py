@@ -105,6 +105,7 @@ class UpsertContactsOperator(ContactsActionOperator):
                         index, row = chunk[outcome.index]
                         if outcome.accepted:
                             counts[outcome.outcome] += 1
+                            self.note_contact(outcome.contact_id)
                         else:
                             rejects.write(index, row, "rejected by the vendor", status=outcome.http_status,
                                           message=outcome.message, vendor_code=outcome.vendor_code)
@@ -128,7 +129,7 @@ class UpsertContactsOperator(ContactsActionOperator):
             **transport_summary(hook, started),
         }
         summary["rows_per_second"] = round(total / summary["seconds"], 1) if summary["seconds"] else None
-        return self.finish(context, summary, rejects, total)
+        return self.finish(context, summary, rejects, total, hook)
 
     def _check(self, row: Any, key: str) -> tuple[str | None, str | None]:
         """(normalised key, problem)."""
