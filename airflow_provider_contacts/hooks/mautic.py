@@ -379,7 +379,7 @@ class MauticHook(EventPlanMixin, ContactsHook):
             if code == "access_denied" and err.status == 401 and self._safe_auth_type() == "basic":
                 hint = (" If the credentials are right, the web server may be stripping the Authorization "
                         "header (a FastCGI setting).")
-            return f"Bad credentials: Mautic refused the {what} (HTTP {err.status} {code or ''}): {err.message}.{hint}".replace(" )", ")")
+            return f"Bad credentials: Mautic refused the {what} (HTTP {err.status} {code or ''}): {err.message.rstrip('.')}.{hint}".replace(" )", ")")
         return explain_error(err, self.base_url if "base_url" in self.__dict__ else None)
 
     def _safe_auth_type(self) -> str:
