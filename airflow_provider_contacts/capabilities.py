@@ -61,6 +61,28 @@ def to_utc_iso(value: datetime) -> str:
     return text.replace("+00:00", "Z")
 
 
+class EventFilter:
+    """The filters every vendor applies on its side of the API: the half-open window
+    ``[since, until)`` on ``occurred_at`` and the event types (``include`` empty = all)."""
+
+    def __init__(self, since: datetime, until: datetime, include: Iterable[str] | None = None,
+                 exclude: Iterable[str] | None = None, *, fold_case: bool = False) -> None:
+        self.since, self.until = since, until
+        self.fold = (lambda t: t.lower()) if fold_case else (lambda t: t)
+        self.include = {self.fold(t) for t in include or ()}
+        self.exclude = {self.fold(t) for t in exclude or ()}
+
+    def wants_type(self, event_type: str) -> bool:
+        kind = self.fold(event_type)
+        return (not self.include or kind in self.include) and kind not in self.exclude
+
+    def __call__(self, event: ContactEvent) -> bool:
+        if not self.wants_type(event.event_type):
+            return False
+        occurred = datetime.fromisoformat(event.occurred_at.replace("Z", "+00:00"))
+        return self.since <= occurred < self.until
+
+
 #: point-group operators, and the rounding rule of this provider for ``divide``
 POINT_OPERATORS = ("plus", "minus", "times", "divide", "set")
 DNC_REASONS = {"unsubscribed": 1, "bounced": 2, "manual": 3}

@@ -35,7 +35,7 @@ from airflow_provider_contacts.exceptions import (
     RateLimitedError,
     ServerError,
 )
-from airflow_provider_contacts.capabilities import ContactEvent, to_utc_iso
+from airflow_provider_contacts.capabilities import ContactEvent, EventFilter, to_utc_iso
 from airflow_provider_contacts.hooks.base import Call, ContactsHook, EventPlanMixin, Plan, run_plan
 from airflow_provider_contacts.transport import TransportSettings, default_error_mapper, register_secret, safe_json
 
@@ -270,8 +270,7 @@ class DmartechHook(EventPlanMixin, ContactsHook):
         tz = self.tz
         first_day = since.astimezone(tz).date().isoformat()
         last_day = (until - timedelta(microseconds=1)).astimezone(tz).date().isoformat()
-        include = set(include_types or ())
-        exclude = set(exclude_types or ())
+        wanted = EventFilter(since, until, include_types, exclude_types)
         previous: set[str] = set()
         page_no = 1
         while True:
@@ -286,10 +285,7 @@ class DmartechHook(EventPlanMixin, ContactsHook):
                     event = normalise_event(raw, customer_id, tz, (bucket or {}).get("date"))
                     if event is None or event.event_id in previous or event.event_id in current:
                         continue
-                    if (include and event.event_type not in include) or event.event_type in exclude:
-                        continue
-                    occurred = datetime.fromisoformat(event.occurred_at.replace("Z", "+00:00"))
-                    if since <= occurred < until:
+                    if wanted(event):
                         current.add(event.event_id)
                         yield event
             previous = current

@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
-from airflow_provider_contacts.capabilities import ContactEvent, RowOutcome, to_utc_iso
+from airflow_provider_contacts.capabilities import ContactEvent, EventFilter, RowOutcome, to_utc_iso
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsHTTPError, InvalidRequestError
 from airflow_provider_contacts.hooks.base import Call, ContactsHook, EventPlanMixin, Plan
 from airflow_provider_contacts.transport import basic_auth_header
@@ -227,7 +227,7 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
         since_s, until_s = since.timestamp(), until.timestamp()
         wanted = {str(c) for c in contact_ids} if contact_ids else None
         types = [t for t in ("contact.created", "contact.active")
-                 if (not include_types or t in include_types) and t not in (exclude_types or ())]
+                 if EventFilter(since, until, include_types, exclude_types).wants_type(t)]
         if not types or until_s <= since_s:
             return
         previous: set[str] = set()

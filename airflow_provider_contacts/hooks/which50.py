@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_provider_contacts.capabilities import ContactEvent, RowOutcome, to_utc_iso
+from airflow_provider_contacts.capabilities import ContactEvent, EventFilter, RowOutcome, to_utc_iso
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsHTTPError, InvalidRequestError
 from airflow_provider_contacts.hooks.base import Call, ContactsHook, EventPlanMixin, Plan
 from airflow_provider_contacts.transport import basic_auth_header, register_secret
@@ -197,19 +197,13 @@ class Which50Hook(EventPlanMixin, ContactsHook):
                 "Which50 lists activity per contact only: give contact_ids (EncContactId values, e.g. from an "
                 "upsert's output or your warehouse)", conn_id=self.conn_id,
             )
-        include = {t.lower() for t in include_types or ()}
-        exclude = {t.lower() for t in exclude_types or ()}
+        wanted = EventFilter(since, until, include_types, exclude_types, fold_case=True)
         for contact_id in contact_ids:
             body = yield Call("GET", f"/contacts/{_enc(contact_id)}/communications")
             seen: set[str] = set()
             for raw in body or []:
                 event = normalise_interaction(raw, str(contact_id))
-                if event is None or event.event_id in seen:
-                    continue
-                if (include and event.event_type not in include) or event.event_type in exclude:
-                    continue
-                occurred = datetime.fromisoformat(event.occurred_at.replace("Z", "+00:00"))
-                if since <= occurred < until:
+                if event is not None and event.event_id not in seen and wanted(event):
                     seen.add(event.event_id)
                     yield event
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import base64
 import threading
-from typing import Any
+import time
+from typing import Any, Callable
 
 
 def basic_credentials(header: str | None) -> tuple[str, str] | None:
@@ -30,6 +31,8 @@ class VendorEmulator:
     mount: str = "/"
     #: path appended to the root URL to form the base URL a user puts in the connection host
     base_path: str = ""
+    #: run-time settings (``PATCH /_sandbox/settings/<name>``), overridden by ``options``
+    defaults: dict[str, Any] = {}
 
     def __init__(self, seed: int = 42, options: dict[str, Any] | None = None) -> None:
         self.options = dict(options or {})
@@ -40,9 +43,14 @@ class VendorEmulator:
 
     # to implement -------------------------------------------------------------------------
     def reset(self, seed: int | None = None, empty: bool = False) -> None:
-        """Drop all state and load the seeded data (none when ``empty``)."""
+        """Drop all state and load the seeded data (none when ``empty``). Subclasses call this
+        first: it restores the settings from ``defaults`` and ``options`` and keeps a clock
+        (epoch seconds) that tests may replace."""
         if seed is not None:
             self.seed = seed
+        self.settings: dict[str, Any] = {**self.defaults, **self.options}
+        if not hasattr(self, "clock"):
+            self.clock: Callable[[], float] = time.time
 
     def build_router(self):
         from fastapi import APIRouter

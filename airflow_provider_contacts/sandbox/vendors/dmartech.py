@@ -29,7 +29,7 @@ import time
 import uuid
 from collections import deque
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
@@ -112,14 +112,12 @@ def verify_signature(value: str | None, secret: str, now_ms: int) -> bool:
 class DmartechEmulator(VendorEmulator):
     name = "dmartech"
     mount = "/dmartech"
+    defaults = DEFAULTS
     base_path = "/openapi"
 
     def reset(self, seed: int | None = None, empty: bool = False) -> None:
         super().reset(seed)
         with self.lock:
-            self.settings = {**DEFAULTS, **self.options}
-            if not hasattr(self, "clock"):
-                self.clock: Callable[[], float] = time.time
             self.calls: deque[float] = deque()
             self.contacts: dict[str, dict[str, Any]] = {}
             self.events: dict[str, list[dict[str, Any]]] = {}

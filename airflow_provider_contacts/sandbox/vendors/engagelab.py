@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import random
 import re
-import time
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -45,13 +44,11 @@ DEFAULTS: dict[str, Any] = {"seed_contacts": 25, "inbox_ids": [INBOX_ID]}
 class EngageLabEmulator(VendorEmulator):
     name = "engagelab"
     mount = "/engagelab"
+    defaults = DEFAULTS
 
     def reset(self, seed: int | None = None, empty: bool = False) -> None:
         super().reset(seed)
         with self.lock:
-            self.settings = {**DEFAULTS, **self.options}
-            if not hasattr(self, "clock"):
-                self.clock: Callable[[], float] = time.time
             self.contacts: dict[int, dict[str, Any]] = {}
             self.next_id = 1
             self.rng = random.Random(self.seed)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import time
 from datetime import datetime, timedelta
 from typing import Any, Callable
 from urllib.parse import parse_qsl
@@ -117,13 +116,11 @@ def php_query(pairs: list[tuple[str, str]]) -> dict[str, Any]:
 class MauticEmulator(VendorEmulator):
     name = "mautic"
     mount = "/mautic"
+    defaults = DEFAULTS
 
     def reset(self, seed: int | None = None, empty: bool = False) -> None:
         super().reset(seed)
         with self.lock:
-            self.settings = {**DEFAULTS, **self.options}
-            if not hasattr(self, "clock"):
-                self.clock: Callable[[], float] = time.time
             self.state = MauticState(self.settings, self.seed, empty, self.clock)
             self.tokens: dict[str, dict[str, Any]] = {}
             self.token_requests = 0

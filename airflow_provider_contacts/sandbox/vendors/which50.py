@@ -15,11 +15,12 @@ update: the real status codes are undocumented, this is the emulator's choice).
 from __future__ import annotations
 
 import base64
+import functools
+import inspect
 import random
 import re
-import time
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -53,17 +54,23 @@ def encrypt_id(internal: int) -> str:
     return base64.urlsafe_b64encode(f"w50c:{internal:08d}".encode()).decode().rstrip("=")
 
 
+class Which50Fault(Exception):
+    """An error answer: HTTP ``status`` with ``{"Message": text, **extra}``."""
+
+    def __init__(self, status: int, text: str, **extra: Any) -> None:
+        super().__init__(text)
+        self.status, self.text, self.extra = status, text, extra
+
+
 class Which50Emulator(VendorEmulator):
     name = "which50"
     mount = "/which50"
     base_path = "/Which50API"
+    defaults = {"seed_contacts": 20}
 
     def reset(self, seed: int | None = None, empty: bool = False) -> None:
         super().reset(seed, empty)
         with self.lock:
-            if not hasattr(self, "clock"):
-                self.clock: Callable[[], float] = time.time
-            self.settings = {"seed_contacts": 20, **self.options}
             self.rng = random.Random(self.seed)
             self.contacts: dict[str, dict[str, Any]] = {}
             self.interactions: dict[str, list[dict[str, Any]]] = {}
@@ -130,73 +137,80 @@ class Which50Emulator(VendorEmulator):
         router = APIRouter()
         prefix = "/Which50API"
 
-        def auth(request: Request, write: bool = False) -> JSONResponse | None:
+        def auth(request: Request, write: bool = False) -> None:
             key = request.headers.get(HEADER_NAME)
             if key not in (API_KEY, READONLY_KEY):
-                return self.message(401, DENIED)
+                raise Which50Fault(401, DENIED)
             if write and key == READONLY_KEY:
-                return self.message(403, FORBIDDEN)
-            return None
+                raise Which50Fault(403, FORBIDDEN)
 
-        def contact_or_404(contact_id: str) -> dict[str, Any] | JSONResponse:
+        def contact_of(request: Request, contact_id: str) -> dict[str, Any]:
+            auth(request)
             contact = self.contacts.get(contact_id)
-            return contact if contact is not None else self.message(404, f"Contact {contact_id} was not found")
+            if contact is None:
+                raise Which50Fault(404, f"Contact {contact_id} was not found")
+            return contact
 
-        def list_or_404(list_id: str) -> int | JSONResponse:
+        def list_of(request: Request, list_id: str, write: bool = False) -> int:
+            auth(request, write)
             if not list_id.isdigit() or int(list_id) not in LISTS:
-                return self.message(404, f"Contact list {list_id} was not found")
+                raise Which50Fault(404, f"Contact list {list_id} was not found")
             return int(list_id)
 
+        def answers(handler):
+            """Turn a :class:`Which50Fault` raised by ``handler`` into its ``{"Message"}`` answer."""
+            if inspect.iscoroutinefunction(handler):
+                @functools.wraps(handler)
+                async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                    try:
+                        return await handler(*args, **kwargs)
+                    except Which50Fault as fault:
+                        return self.message(fault.status, fault.text, **fault.extra)
+                return async_wrapper
+
+            @functools.wraps(handler)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return handler(*args, **kwargs)
+                except Which50Fault as fault:
+                    return self.message(fault.status, fault.text, **fault.extra)
+            return wrapper
+
         @router.get(prefix + "/contactLists")
+        @answers
         def contact_lists(request: Request) -> Any:
-            return auth(request) or self.lists
+            auth(request)
+            return self.lists
 
         @router.get(prefix + "/contactLists/{list_id}")
+        @answers
         def contact_list(list_id: str, request: Request) -> Any:
-            denied = auth(request)
-            if denied:
-                return denied
-            found = list_or_404(list_id)
-            return found if isinstance(found, JSONResponse) else next(x for x in self.lists if x["Id"] == found)
+            found = list_of(request, list_id)
+            return next(x for x in self.lists if x["Id"] == found)
 
         @router.get(prefix + "/contactLists/{list_id}/fields")
+        @answers
         def fields(list_id: str, request: Request) -> Any:
-            denied = auth(request)
-            if denied:
-                return denied
-            found = list_or_404(list_id)
-            if isinstance(found, JSONResponse):
-                return found
+            found = list_of(request, list_id)
             return [{"Id": fid, "Name": name, "DefaultValue": None, "MapType": map_type, "Position": pos,
                      "ContactSchemaFieldValues": []} for pos, (fid, name, map_type) in enumerate(LISTS[found][1])]
 
         @router.get(prefix + "/contacts/{contact_id}")
+        @answers
         def contact(contact_id: str, request: Request) -> Any:
-            denied = auth(request)
-            if denied:
-                return denied
-            found = contact_or_404(contact_id)
-            return found if isinstance(found, JSONResponse) else self.contact_json(found)
+            return self.contact_json(contact_of(request, contact_id))
 
         @router.get(prefix + "/contacts/{contact_id}/communications")
+        @answers
         def communications(contact_id: str, request: Request) -> Any:
-            denied = auth(request)
-            if denied:
-                return denied
-            found = contact_or_404(contact_id)
-            if isinstance(found, JSONResponse):
-                return found
+            contact_of(request, contact_id)
             with self.lock:
                 return list(self.interactions[contact_id])
 
         @router.get(prefix + "/contacts/{contact_id}/emails")
+        @answers
         def emails(contact_id: str, request: Request) -> Any:
-            denied = auth(request)
-            if denied:
-                return denied
-            found = contact_or_404(contact_id)
-            if isinstance(found, JSONResponse):
-                return found
+            contact_of(request, contact_id)
             with self.lock:
                 return [{"Id": i["Id"], "Name": i["Name"], "Date": i["Occurred"], "Delivered": 1,
                          "Open": int(i["Status"] in ("Opened", "Clicked")), "Read": int(i["Status"] in ("Opened", "Clicked")),
@@ -204,13 +218,9 @@ class Which50Emulator(VendorEmulator):
                         for i in self.interactions[contact_id] if i["Interaction"] == "Email"]
 
         @router.api_route(prefix + "/contactLists/{list_id}/contact", methods=["POST", "PUT"])
+        @answers
         async def upsert(list_id: str, request: Request) -> Any:
-            denied = auth(request, write=True)
-            if denied:
-                return denied
-            found = list_or_404(list_id)
-            if isinstance(found, JSONResponse):
-                return found
+            found = list_of(request, list_id, write=True)
             try:
                 body = await request.json()
             except Exception:
