@@ -309,6 +309,21 @@ class ContactsHook(BaseHook):
             raise ContactsConfigError(f"{field} is missing: {hint}", conn_id=self.conn_id)
         return value
 
+    def int_setting(self, name: str, *values: Any, required: bool, hint: str) -> int | None:
+        """The first of ``values`` (call argument, hook argument...) that is set, else the
+        extra ``name``, as a whole number; a clear error when it is missing and ``required``."""
+        value = next((v for v in values if v not in (None, "")), None)
+        if value is None:
+            value = self.extras.int(name, None)
+        if value is None:
+            if required:
+                raise ContactsConfigError(f"{name} is missing: {hint}", conn_id=self.conn_id)
+            return None
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ContactsConfigError(f"{name}={value!r} must be a whole number", conn_id=self.conn_id) from None
+
     @cached_property
     def base_url(self) -> str:
         conn = self.connection

@@ -85,21 +85,11 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
 
     # ---- settings ---------------------------------------------------------------------------
     def inbox_id(self, explicit: Any = None, *, required: bool = True) -> int | None:
-        value = explicit if explicit not in (None, "") else self._inbox_id
-        if value in (None, ""):
-            value = self.extras.int("inbox_id", None)
-        if value in (None, ""):
-            if required:
-                raise ContactsConfigError(
-                    'inbox_id is missing: LiveDesk creates a contact in an inbox; set extra "inbox_id" to the '
-                    "channel id (Project Settings > Channels) or pass inbox_id",
-                    conn_id=self.conn_id,
-                )
-            return None
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise ContactsConfigError(f"inbox_id={value!r} must be a whole number (the channel id)", conn_id=self.conn_id) from None
+        return self.int_setting(
+            "inbox_id", explicit, self._inbox_id, required=required,
+            hint='LiveDesk creates a contact in an inbox; set extra "inbox_id" to the channel id '
+                 "(Project Settings > Channels) or pass inbox_id",
+        )
 
     def _sort_params(self, sort: str | None, direction: str | None) -> dict[str, Any]:
         if not sort:

@@ -96,20 +96,11 @@ class Which50Hook(EventPlanMixin, ContactsHook):
 
     # ---- settings ---------------------------------------------------------------------------
     def contact_list_id(self, explicit: Any = None, *, required: bool = True) -> int | None:
-        value = explicit if explicit not in (None, "") else self._list_id
-        if value in (None, ""):
-            value = self.extras.int("contact_list_id", None)
-        if value in (None, ""):
-            if required:
-                raise ContactsConfigError(
-                    'contact_list_id is missing: Which50 upserts a contact into a list; set extra "contact_list_id" '
-                    "or pass hook_params={'contact_list_id': N}", conn_id=self.conn_id,
-                )
-            return None
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise ContactsConfigError(f"contact_list_id={value!r} must be a whole number", conn_id=self.conn_id) from None
+        return self.int_setting(
+            "contact_list_id", explicit, self._list_id, required=required,
+            hint='Which50 upserts a contact into a list; set extra "contact_list_id" or pass '
+                 "hook_params={'contact_list_id': N}",
+        )
 
     # ---- reads ------------------------------------------------------------------------------
     def list_contact_lists(self) -> list[dict[str, Any]]:
