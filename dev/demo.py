@@ -143,6 +143,26 @@ def xcoms(dag_id: str) -> dict[str, object]:
     return out
 
 
+#: summary keys left out of the report (the full summary is the task's XCom)
+QUIET = {"conn_id", "dry_run", "key", "retries", "seconds", "rows_per_second", "requests", "window", "since", "until",
+         "first_occurred_at", "last_occurred_at", "emails_looked_up", "resent_after_retry", "already_applied"}
+
+
+def describe(task: str, value: object) -> list[str]:
+    """Counts on one line, then each output file (rejects, exports) on its own line."""
+    if not isinstance(value, dict):
+        text = json.dumps(value, default=str)
+        return [f"    {task}: {text if len(text) < 160 else text[:157] + '...'}"]
+    paths = {k: v for k, v in value.items() if k.endswith("_path") or k.endswith("_paths")}
+    counts = {k: v for k, v in value.items() if k not in paths and k not in QUIET}
+    text = json.dumps(counts, default=str)
+    lines = [f"    {task}: {text if len(text) < 220 else text[:217] + '...'}"]
+    for key, path in paths.items():
+        for one in path if isinstance(path, list) else [path]:
+            lines.append(f"        {key.removesuffix('s') if isinstance(path, list) else key}: {one}")
+    return lines
+
+
 def errors_in(log_path: Path, limit: int = 5) -> list[str]:
     """The exception lines of a failed run's log (tracebacks end with ``pkg.Error: message``)."""
     pattern = re.compile(r"^([\w.]+(?:Error|Exception|Timeout|Unavailable)): (.*)$")
@@ -236,8 +256,8 @@ def main() -> int:
     for dag_id, state, seconds, outcome, log_path in results:
         print(f"{dag_id}: {state} in {seconds:.1f} s   (log: {log_path.relative_to(ROOT)})")
         for task, value in outcome.items():
-            text = json.dumps(value, default=str)
-            print(f"    {task}: {text if len(text) < 300 else text[:297] + '...'}")
+            for line in describe(task, value):
+                print(line)
         if state != "success":
             for line in errors_in(log_path):
                 print(f"    ! {line}")

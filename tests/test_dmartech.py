@@ -163,3 +163,54 @@ def test_bad_timezone_is_a_config_error(sandbox, monkeypatch):
     with pytest.raises(ContactsConfigError, match='"timezone" is \'Mars/Olympus\'; use an IANA zone'):
         list(DmartechHook("dmartech_tz").iter_events(datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2026, 1, 2, tzinfo=timezone.utc), contact_ids=["x"]))
     assert calls(sandbox) == []
+
+
+def test_emulator_answers_40006_above_its_per_second_limit_and_the_hook_retries(sandbox, monkeypatch):
+    emu = sandbox.emulator("dmartech")
+    emu.settings["rate_limit_per_second"] = 3
+    conn = json.loads(sandbox.connection_env()["AIRFLOW_CONN_DMARTECH_DEFAULT"])
+    conn["extra"]["rate_limit_per_second"] = 1000  # the client-side limit off: the server must say no
+    monkeypatch.setenv("AIRFLOW_CONN_DMARTECH_FAST", json.dumps(conn))
+    import time
+
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:  # record the back-offs, and really wait for the server's second
+        sleeps.append(seconds)
+        time.sleep(seconds)
+
+    hook = DmartechHook("dmartech_fast", transport_options={"sleep": sleep})
+    for _ in range(5):
+        assert hook.list_fields()[0]["fieldName"] == "mobile"
+    assert len(sleeps) >= 1  # at least one 40006 was answered and waited for
+    assert len(calls(sandbox)) == 5 + len(sleeps)
+
+
+def test_sort_errors_and_events_of_a_label_or_a_search(sandbox, tmp_path):
+    from types import SimpleNamespace
+
+    from airflow_provider_contacts.operators.activity import FetchContactActivityOperator
+
+    hook = DmartechHook()
+    with pytest.raises(InvalidRequestError, match="invalid sort field: email") as info:
+        hook.list_contacts(sort_field="email")
+    assert info.value.vendor_code == 10003
+    assert hook.list_contacts(sort_field="createDate", sort_order="desc")["total"] == 30
+    emu = sandbox.emulator("dmartech")
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    vip = [c for c in emu.contacts.values() if "lbl_vip" in c["labels"]]
+    for contact in emu.contacts.values():
+        emu.add_event(contact["customerId"], "email_click", now - timedelta(minutes=3))
+    ti = SimpleNamespace(dag_id="d", run_id="r", task_id="t", map_index=-1, try_number=1)
+    out = tmp_path / "vip.ndjson"
+    summary = FetchContactActivityOperator(
+        task_id="t", conn_id="dmartech_default", since=(now - timedelta(minutes=5)).isoformat(), until=now.isoformat(),
+        event_types=["email_click"], event_filters={"label_sn": "lbl_vip"}, output_path=str(out),
+    ).execute({"ti": ti})
+    assert summary["events"] == len(vip) > 0
+    assert {json.loads(line)["contact_id"] for line in out.read_text().splitlines()} == {c["customerId"] for c in vip}
+    assert len(calls(sandbox, "contactByLabelPageList")) == 1
+    one = next(c for c in emu.contacts.values() if c["values"]["email"] == "dm5@example.cn")
+    found = list(hook.iter_events(now - timedelta(minutes=5), now, search_field="email", search_value="dm5@example.cn",
+                                  include_types=["email_click"]))
+    assert [e.contact_id for e in found] == [one["customerId"]]
