@@ -8,6 +8,8 @@ connection types that can.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Literal, Protocol, runtime_checkable
@@ -88,6 +90,24 @@ POINT_OPERATORS = ("plus", "minus", "times", "divide", "set")
 DNC_REASONS = {"unsubscribed": 1, "bounced": 2, "manual": 3}
 
 
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+
+
+def whole_number(value: Any) -> int | None:
+    """``value`` as an int when it is a whole number (an int, an integral finite float, or a
+    string of ASCII digits with one optional sign), else None. ``"--5"``, ``"+-3"``, ``"²"``,
+    ``"1e3"``, ``True``, NaN and infinities are not whole numbers."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) and value.is_integer() else None
+    if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
+        return int(value.strip())
+    return None
+
+
 def compute_score(current: int, op: str, value: int) -> int:
     """The score after ``op value``. Division rounds toward zero (7 / 2 = 3, -7 / 2 = -3);
     dividing by 0 is a ValueError (a :class:`ContactsConfigError`)."""
@@ -117,15 +137,7 @@ def check_adjustment(op: Any, value: Any, operators: tuple[str, ...] = POINT_OPE
     name = str(op or "").strip().lower()
     if name not in operators:
         raise InvalidAdjustment(f"op {op!r} is not allowed; use one of {', '.join(operators)}")
-    number: int | None = None
-    if isinstance(value, bool):
-        number = None
-    elif isinstance(value, int):
-        number = value
-    elif isinstance(value, float) and value.is_integer():
-        number = int(value)
-    elif isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        number = int(value.strip())
+    number = whole_number(value)
     if number is None:
         raise InvalidAdjustment(f"value {value!r} is not an integer; scores are whole numbers")
     if name == "divide" and number == 0:
@@ -139,8 +151,8 @@ def parse_dnc_reason(reason: Any) -> int:
 
     if isinstance(reason, bool) or reason is None:
         raise ContactsConfigError(f"reason={reason!r}: use unsubscribed, bounced, manual or a number > 0")
-    if isinstance(reason, int) or (isinstance(reason, str) and reason.strip().lstrip("-").isdigit()):
-        number = int(str(reason).strip())
+    number = whole_number(reason)
+    if number is not None:
         if number <= 0:
             raise ContactsConfigError(
                 f"reason={reason!r}: must be > 0 (1 unsubscribed, 2 bounced, 3 manual); to make a "

@@ -71,10 +71,12 @@ def test_upsert_fails_after_writing_rejects_when_over_max_rejected(sandbox, tmp_
     rows = [{"email": "ok@example.com"}, {"email": "bad"}, {"email": "bad2"}]
     path = tmp_path / "r.ndjson"
     op = UpsertContactsOperator(task_id="up", conn_id="mautic_default", rows=rows, rejects_path=str(path))
-    with pytest.raises(RejectedRowsError, match="2 of 3 rows were rejected"):
+    with pytest.raises(RejectedRowsError, match="2 of 3 rows were rejected before anything was sent"):
         op.execute(context(tmp_path))
     assert [r["index"] for r in read_ndjson(path)] == [1, 2]
-    assert sandbox.emulator("mautic").contact_by_email("ok@example.com") is not None
+    # the local rejections already break the threshold: nothing is sent
+    assert sandbox.emulator("mautic").contact_by_email("ok@example.com") is None
+    assert sandbox.requests("mautic") == []
     frac = UpsertContactsOperator(task_id="up2", conn_id="mautic_default", rows=rows, rejects_path=str(path), max_rejected=0.7)
     assert frac.execute(context(tmp_path))["rejected"] == 2
 

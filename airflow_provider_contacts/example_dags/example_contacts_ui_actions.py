@@ -62,12 +62,12 @@ with DAG(
         channel="{{ params.channel }}",
         reason="{{ params.reason }}",
         comments="{{ params.comments }}",
-        max_rejected=1.0,  # report unknown emails in the rejects file, do not fail
+        max_rejected=1.0,  # a fraction: up to 100% may be rejected (unknown emails are reported in the rejects file)
     )
     AdjustPointGroupsOperator(
         task_id="adjust_points",
         conn_id="{{ params.conn_id }}",
         rows=adjustments,
-        max_rejected=1.0,
+        max_rejected=1.0,  # a fraction: unknown emails or groups are reported, the task does not fail
         retries=2,
     )

@@ -76,10 +76,30 @@ class EventPlanMixin:
         raise NotImplementedError
 
     def iter_events(self, since: datetime, until: datetime, **filters: Any) -> Iterator[ContactEvent]:
+        self.check_event_filters(filters)
         return run_plan(self.transport, self.event_plan(since, until, **filters))  # type: ignore[attr-defined]
 
     def aiter_events(self, transport: AsyncTransport, since: datetime, until: datetime, **filters: Any) -> AsyncIterator[ContactEvent]:
+        self.check_event_filters(filters)
         return arun_plan(transport, self.event_plan(since, until, **filters))
+
+    def event_filter_names(self) -> list[str]:
+        """The filters this vendor's ``event_plan`` takes (besides the window)."""
+        import inspect
+
+        params = inspect.signature(self.event_plan).parameters
+        return [name for name, p in params.items() if p.kind is p.KEYWORD_ONLY]
+
+    def check_event_filters(self, filters: dict[str, Any]) -> None:
+        """A clear error, before any request, for a filter this vendor does not have."""
+        allowed = self.event_filter_names()
+        unknown = sorted(name for name in filters if name not in allowed)
+        if unknown:
+            raise ContactsConfigError(
+                f"event filter(s) {', '.join(map(repr, unknown))} are not filters of {getattr(self, 'hook_name', 'this vendor')}; "
+                f"it takes: {', '.join(allowed)} (give vendor filters in event_filters)",
+                conn_id=getattr(self, "conn_id", None),
+            )
 
 
 def run_plan(transport: Transport, plan: Plan) -> Iterator[Any]:
@@ -425,6 +445,13 @@ class ContactsHook(BaseHook):
     def contacts_url(self, contact_id: str | None = None) -> str | None:
         """The vendor's web page of a contact (or of the contact list); None when unknown."""
         return None
+
+    def structured_value_problem(self, field: str, value: Any) -> str | None:
+        """Why a list or object given as the value of ``field`` cannot be sent to this vendor
+        (None when the vendor documents how it takes it). By default it cannot."""
+        kind = "an object" if isinstance(value, dict) else "a list"
+        return (f"field {field!r} is {kind}; {self.hook_name} takes text, numbers and booleans there: flatten it "
+                "into its own columns or join the values into one text")
 
     def probe(self) -> str:
         """One cheap authenticated call; returns a short success message."""

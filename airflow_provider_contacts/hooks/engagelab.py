@@ -173,6 +173,9 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
         return (answer or {}).get("payload") or {}
 
     # ---- upsert ------------------------------------------------------------------------------
+    def structured_value_problem(self, field: str, value: Any) -> str | None:
+        return attributes_problem(field, value)
+
     def upsert_batch(self, rows: list[dict[str, Any]], key: str = "email") -> list[RowOutcome]:
         if key not in UPSERT_KEYS:
             raise ContactsConfigError(
@@ -248,6 +251,18 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
             if not result["contacts"] or page * PER_PAGE >= result["total"]:
                 return
             page += 1
+
+
+def attributes_problem(field: str, value: Any) -> str | None:
+    """LiveDesk takes ``custom_attributes`` and ``additional_attributes`` as objects of plain
+    values; no other field takes a list or an object."""
+    if field in ("custom_attributes", "additional_attributes") and isinstance(value, dict):
+        nested = [k for k, v in value.items() if isinstance(v, (dict, list, tuple))]
+        if not nested:
+            return None
+        return f"field {field!r} holds a list or object under {', '.join(map(repr, nested))}; its values must be plain"
+    return (f"field {field!r} is {'an object' if isinstance(value, dict) else 'a list'}; EngageLab LiveDesk takes "
+            "objects only as custom_attributes or additional_attributes: flatten it into its own columns")
 
 
 def to_contact_fields(row: dict[str, Any]) -> dict[str, Any]:

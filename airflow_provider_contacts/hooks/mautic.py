@@ -592,6 +592,14 @@ class MauticHook(EventPlanMixin, ContactsHook):
                 return None
         return self._unique_fields or None
 
+    def structured_value_problem(self, field: str, value: Any) -> str | None:
+        """Mautic takes a list of values for ``tags`` and for multiselect fields (it joins them
+        with ``|``); an object, or a list holding lists or objects, has no field to go to."""
+        if isinstance(value, (list, tuple)) and all(not isinstance(v, (dict, list, tuple)) for v in value):
+            return None
+        return super().structured_value_problem(field, value) + (
+            " (Mautic takes a list of values only, for tags and multiselect fields)" if isinstance(value, dict) else "")
+
     def upsert_batch(self, rows: list[dict[str, Any]], key: str = "email") -> list[RowOutcome]:
         """Upsert ``rows`` through ``batch/new``: Mautic matches existing contacts on its unique
         identifier fields (email by default), so ``key`` must be one of them."""

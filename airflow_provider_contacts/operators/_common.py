@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import math
 import os
 import re
 import tempfile
@@ -176,9 +177,25 @@ def _iter_ndjson(handle: Any) -> Iterator[Any]:
 def _iter_csv(handle: Any, path: str) -> Iterator[Any]:
     reader = csv.reader(handle)
     try:
+        yield from _iter_csv_rows(reader, path)
+    except csv.Error as exc:
+        limit = csv.field_size_limit()
+        if "field larger than field limit" in str(exc):
+            raise ContactsConfigError(
+                f"source_path {path!r}: line {reader.line_num} has a value longer than the CSV limit of {limit} "
+                "characters (Python's csv.field_size_limit); shorten that value or load the file as NDJSON"
+            ) from None
+        raise ContactsConfigError(f"source_path {path!r}: line {reader.line_num} is not valid CSV ({exc})") from None
+
+
+def _iter_csv_rows(reader: Any, path: str) -> Iterator[Any]:
+    try:
         header = next(reader)
     except StopIteration:
-        return
+        raise ContactsConfigError(
+            f"source_path {path!r} is empty: a CSV source needs a header line naming the columns "
+            "(an empty input is an empty .ndjson file)"
+        ) from None
     names = [h.strip().lstrip("\ufeff") for h in header]
     empty = [i + 1 for i, h in enumerate(names) if not h]
     dupes = sorted({h for h in names if h and names.count(h) > 1})
@@ -227,7 +244,10 @@ def _iter_json_array(handle: Any, path: str, chunk: int = 1 << 16) -> Iterator[A
         if pos >= len(buf):
             if eof or not fill():
                 if not started:
-                    return
+                    raise ContactsConfigError(
+                        f"source_path {path!r} is empty: a .json source must be a JSON array ([] for no rows; "
+                        "an empty input can also be an empty .ndjson file)"
+                    )
                 raise ContactsConfigError(f"source_path {path!r}: the JSON array is not closed")
             continue
         if not started:
@@ -287,6 +307,91 @@ def _iter_sql(conn_id: str, sql: str, parameters: Any, fetch_size: int) -> Itera
             cursor.close()
         finally:
             conn.close()
+
+
+def as_list(value: Any, field: str) -> list[str] | None:
+    """A list argument given as a list or a comma-separated string (None when empty)."""
+    if value in (None, "", []):
+        return None
+    if isinstance(value, str):
+        value = [v for v in (part.strip() for part in value.split(",")) if v]
+    if not isinstance(value, (list, tuple, set)):
+        raise ContactsConfigError(f"{field} must be a list (or a comma-separated string), got {type(value).__name__}")
+    return [str(v) for v in value]
+
+
+# ---- row values ---------------------------------------------------------------------------
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def non_finite_problem(name: str, value: Any) -> str | None:
+    """NaN and infinities (which ``json.loads`` accepts in NDJSON/JSON sources) are not JSON
+    numbers: no vendor can take them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"field {name!r} is {value!r}, which is not a number a vendor accepts (NaN/Infinity); give a finite number or leave it empty"
+    if isinstance(value, dict):
+        return next((p for k, v in value.items() if (p := non_finite_problem(f"{name}.{k}", v))), None)
+    if isinstance(value, (list, tuple)):
+        return next((p for v in value if (p := non_finite_problem(name, v))), None)
+    return None
+
+
+def field_values_problem(row: dict[str, Any], hook: Any) -> str | None:
+    """The first value of ``row`` that cannot be sent as it is: NaN/Infinity, a type that is
+    not JSON, or a list/object the vendor does not take (``hook.structured_value_problem``).
+    Never sent as a Python repr."""
+    for name, value in row.items():
+        problem = non_finite_problem(name, value)
+        if problem:
+            return problem
+        if isinstance(value, (dict, list, tuple)):
+            problem = hook.structured_value_problem(str(name), value)
+            if problem:
+                return problem
+        elif not isinstance(value, _SCALARS):
+            return f"field {name!r} is a {type(value).__name__}, not a text, number, boolean or null value"
+    return None
+
+
+# ---- spooling -----------------------------------------------------------------------------
+class RowSpool:
+    """Items in input order with bounded memory: the first ``memory_rows`` in a list, the rest
+    appended to a temporary NDJSON file. Iterate as often as needed; ``close()`` removes the
+    file. Items must be JSON values (rows are checked before they are spooled)."""
+
+    def __init__(self, memory_rows: int = 20_000, tmp_dir: str | None = None) -> None:
+        self.memory_rows = memory_rows
+        self.tmp_dir = tmp_dir
+        self.count = 0
+        self._items: list[Any] = []
+        self._file: Any = None
+
+    def add(self, item: Any) -> None:
+        self.count += 1
+        if len(self._items) < self.memory_rows:
+            self._items.append(item)
+            return
+        if self._file is None:
+            self._file = tempfile.TemporaryFile("w+", encoding="utf-8", prefix="contacts-rows-", dir=self.tmp_dir)
+        self._file.write(json.dumps(item, separators=(",", ":")) + "\n")
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[Any]:
+        yield from self._items
+        if self._file is not None:
+            self._file.flush()
+            self._file.seek(0)
+            for line in self._file:
+                yield json.loads(line)
+            self._file.seek(0, os.SEEK_END)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._items = []
 
 
 # ---- duplicate keys -----------------------------------------------------------------------
@@ -397,23 +502,40 @@ class RejectsFile:
 
 
 def parse_max_rejected(value: Any) -> int | float:
-    if isinstance(value, bool):
-        raise ContactsConfigError("max_rejected must be a count (int >= 0) or a fraction (0 < x < 1)")
-    if isinstance(value, int) and value >= 0:
+    """``max_rejected``: an ``int`` is a count of rows (0 = none may be rejected); a ``float``
+    is a fraction of the rows read, from 0.0 to 1.0 (``1.0`` = all of them). A string is read
+    the same way (``"5"`` a count, ``"0.5"`` a fraction)."""
+    hint = "use a count (an int >= 0, e.g. 10) or a fraction (a float from 0.0 to 1.0, e.g. 0.01 or 1.0 for all)"
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = int(text) if text.lstrip("+").isdigit() and text.isascii() else float(text)
+        except ValueError:
+            raise ContactsConfigError(f"max_rejected={text!r} is not a number; {hint}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ContactsConfigError(f"max_rejected={value!r}: {hint}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ContactsConfigError(f"max_rejected={value!r} is negative; {hint}")
         return value
-    if isinstance(value, float) and 0 <= value < 1:
-        return value
-    if isinstance(value, float) and value >= 1 and value.is_integer():
-        return int(value)
-    raise ContactsConfigError(f"max_rejected={value!r}: use a count (int >= 0) or a fraction (0 < x < 1)")
+    if not (0.0 <= value <= 1.0):  # also refuses NaN
+        raise ContactsConfigError(
+            f"max_rejected={value!r}: a float is a fraction of the rows and must be from 0.0 to 1.0; for a count "
+            "of rows give an int, e.g. max_rejected=5"
+        )
+    return value
 
 
-def check_threshold(max_rejected: int | float, rejected: int, total: int, rejects_path: str) -> None:
+def check_threshold(max_rejected: int | float, rejected: int, total: int, rejects_path: str, *,
+                    before_sending: bool = False) -> None:
+    """Raise :class:`RejectedRowsError` when ``rejected`` is over ``max_rejected`` (a count, or a
+    fraction of ``total`` rounded down)."""
     allowed = max_rejected if isinstance(max_rejected, int) else int(max_rejected * total)
     if rejected > allowed:
         shown = f"{max_rejected:.2%} of {total} = {allowed}" if isinstance(max_rejected, float) else str(allowed)
+        when = " before anything was sent (nothing was changed at the vendor)" if before_sending else ""
         raise RejectedRowsError(
-            f"{rejected} of {total} rows were rejected, more than max_rejected ({shown}); the rejected rows "
+            f"{rejected} of {total} rows were rejected{when}, more than max_rejected ({shown}); the rejected rows "
             f"and their reasons are in {rejects_path}"
         )
 
@@ -444,6 +566,28 @@ class Progress:
 # ---- the base operator --------------------------------------------------------------------
 def _safe(part: Any) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", str(part))[:120] or "_"
+
+
+def task_instance_key(context: Context) -> dict[str, Any]:
+    """What owns the state a task keeps (ledgers...): its DAG, run, task and map index. Retries
+    of the task instance share it; another run or task never does."""
+    ti = context.get("ti") or context.get("task_instance")
+    key = {name: getattr(ti, name, None) for name in ("dag_id", "run_id", "task_id")}
+    missing = [name for name, value in key.items() if not value]
+    if missing:
+        raise ContactsConfigError(
+            f"the task context has no {', '.join(missing)}: state such as the adjustments ledger is kept per task "
+            "instance (dag_id, run_id, task_id, map_index) and cannot be keyed without it"
+        )
+    map_index = getattr(ti, "map_index", -1)
+    key["map_index"] = map_index if isinstance(map_index, int) else -1
+    return key
+
+
+def task_instance_part(key: dict[str, Any]) -> str:
+    """``<dag>/<run>/<task>[.<map_index>]``: a path part unique to one task instance."""
+    task = _safe(key["task_id"]) + (f".{key['map_index']}" if key["map_index"] >= 0 else "")
+    return "/".join((_safe(key["dag_id"]), _safe(key["run_id"]), task))
 
 
 def default_output_path(context: Context, name: str) -> str:
@@ -534,6 +678,29 @@ class ContactsActionOperator(BaseOperator):
                 rejects.write(index, row, problem)
                 continue
             yield index, row, checked
+
+    def spool_checked_rows(self, rejects: RejectsFile, check: Any) -> RowSpool:
+        """Read and check the WHOLE input before anything is sent: the rows ``check`` accepts
+        are spooled as ``[index, row, checked]`` (flat memory), the others are in the rejects
+        file. Then ``max_rejected`` is applied to what is already rejected, so a bad input fails
+        before the first change."""
+        spool = RowSpool()
+        try:
+            for index, row, checked in self.checked_rows(rejects, check):
+                spool.add([index, row, checked])
+        except BaseException:
+            spool.close()
+            raise
+        return spool
+
+    def check_before_sending(self, rejects: RejectsFile) -> None:
+        """Fail before the first change when the rows already rejected locally are more than
+        ``max_rejected`` allows (the rejects file is complete for them)."""
+        try:
+            check_threshold(self.max_rejected, rejects.count, self.rows_read, rejects.path, before_sending=True)
+        except RejectedRowsError:
+            rejects.close()
+            raise
 
     def open_rejects(self, context: Context) -> RejectsFile:
         path = self.rejects_path or default_output_path(context, "rejects.ndjson")

@@ -11,6 +11,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.operators._common import (
     Progress,
+    as_list,
     attach_to_outlets,
     default_output_path,
     open_hook,
@@ -20,16 +21,6 @@ from airflow_provider_contacts.operators._common import (
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-
-def _as_list(value: Any, field: str) -> list[str] | None:
-    if value in (None, "", []):
-        return None
-    if isinstance(value, str):
-        value = [v for v in (part.strip() for part in value.split(",")) if v]
-    if not isinstance(value, (list, tuple, set)):
-        raise ContactsConfigError(f"{field} must be a list (or a comma-separated string), got {type(value).__name__}")
-    return [str(v) for v in value]
 
 
 class FetchContactActivityOperator(BaseOperator):
@@ -94,9 +85,9 @@ class FetchContactActivityOperator(BaseOperator):
         from airflow_provider_contacts.capabilities import to_utc_iso
 
         since, until = self.window(context)
-        include = _as_list(self.event_types, "event_types")
-        exclude = _as_list(self.exclude_event_types, "exclude_event_types")
-        contacts = _as_list(self.contact_ids, "contact_ids")
+        include = as_list(self.event_types, "event_types")
+        exclude = as_list(self.exclude_event_types, "exclude_event_types")
+        contacts = as_list(self.contact_ids, "contact_ids")
         started = time.monotonic()
         hook = open_hook(self.conn_id, self.hook_params, "activity", "fetch contact activity")
         path = str(self.output_path or default_output_path(context, "activity.ndjson"))

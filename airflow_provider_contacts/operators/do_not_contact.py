@@ -10,6 +10,7 @@ from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.operators._common import (
     BadRow,
     ContactsActionOperator,
+    KeyedSpool,
     Progress,
     chunked,
     transport_summary,
@@ -50,9 +51,12 @@ class DoNotContactOperator(ContactsActionOperator):
     or email, on a ``channel`` (default ``email``) with a ``reason`` (``unsubscribed``,
     ``bounced``, ``manual`` or a number) and ``comments``.
 
-    Emails are resolved in bulk (unknown ones are rejected "contact not found"); changes go in
-    the vendor's batch edits, so 10,000 contacts take ⌈10000/200⌉ edit requests on Mautic
-    plus the email look-ups. Both actions are idempotent, so a task retry is safe.
+    The whole input is read and checked first; a contact named several times (by the same id or
+    email, or by an id and an email of the same contact, anywhere in the input) is changed once
+    and the other rows are counted as ``duplicates``. Emails are resolved in bulk (unknown ones
+    are rejected "contact not found"); changes go in the vendor's batch edits, so 10,000
+    contacts take ⌈10000/200⌉ edit requests on Mautic plus the email look-ups. Both actions are
+    idempotent, so a task retry is safe.
     """
 
     template_fields = (*ContactsActionOperator.template_fields, "action", "channel", "reason", "comments")
@@ -64,9 +68,11 @@ class DoNotContactOperator(ContactsActionOperator):
         channel: str = "email",
         reason: str | int = "manual",
         comments: str | None = None,
+        memory_rows: int = 20_000,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.memory_rows = memory_rows
         self.action = action
         self.channel = channel
         self.reason = reason
@@ -89,54 +95,56 @@ class DoNotContactOperator(ContactsActionOperator):
         started = time.monotonic()
         hook = self.get_hook("do_not_contact", "set do-not-contact")
         rejects = self.open_rejects(context)
-        chunk_rows = max(hook.dnc_batch_size * 5, 1)
         stats = {"updated": 0, "not_found": 0, "duplicates": 0, "emails_looked_up": 0}
-        progress = Progress(f"do-not-contact {action} on {self.conn_id}")
-
-        def flush(pending: list[tuple[int, Any, tuple[str | None, str | None]]]) -> None:
-            emails = {email for _, _, (_, email) in pending if email}
-            found = hook.find_contact_ids_by_email(emails) if emails else {}
-            stats["emails_looked_up"] += len(emails)
-            ids: list[str] = []
-            rows_for: dict[str, tuple[int, Any]] = {}
-            for index, row, (cid, email) in pending:
-                cid = cid or found.get(email or "")
-                if cid is None:
-                    stats["not_found"] += 1
-                    rejects.write(index, row, "contact not found", message=f"no contact with email {email}")
-                    continue
-                if cid in rows_for:
-                    stats["duplicates"] += 1
-                    continue
-                rows_for[cid] = (index, row)
-                ids.append(cid)
-            if ids:
+        by_ref, by_id = KeyedSpool(memory_rows=self.memory_rows), KeyedSpool(memory_rows=self.memory_rows)
+        try:
+            # 1. the whole input, checked, one entry per contact reference (id or email)
+            for index, row, (cid, email) in self.checked_rows(rejects, _check_ref):
+                by_ref.add(index, f"id:{cid}" if cid else f"email:{email}", [cid, email, row])
+            # 2. emails resolved in bulk, one entry per contact id across the whole input
+            for chunk in chunked(by_ref, max(hook.dnc_batch_size * 5, 1)):
+                emails = {email for _, (_, email, _) in chunk if email}
+                found = hook.find_contact_ids_by_email(emails) if emails else {}
+                stats["emails_looked_up"] += len(emails)
+                for index, (cid, email, row) in chunk:
+                    cid = cid or found.get(email or "")
+                    if cid is None:
+                        stats["not_found"] += 1
+                        rejects.write(index, row, "contact not found", message=f"no contact with email {email}")
+                    else:
+                        by_id.add(index, str(cid), [str(cid), row])
+            self.check_before_sending(rejects)
+            # 3. the changes, in the vendor's batches
+            progress = Progress(f"do-not-contact {action} on {self.conn_id}")
+            for batch_no, chunk in enumerate(chunked(by_id, max(hook.dnc_batch_size, 1)), start=1):
+                ids = [cid for _, (cid, _) in chunk]
                 outcomes = hook.set_do_not_contact(ids, action=action, channel=channel, reason=reason, comments=self.comments)
                 for outcome in outcomes:
-                    index, row = rows_for[ids[outcome.index]]
+                    index, (cid, row) = chunk[outcome.index]
                     if outcome.accepted:
                         stats["updated"] += 1
-                        self.note_contact(ids[outcome.index])
-                    else:
-                        if outcome.http_status == 404:
-                            stats["not_found"] += 1
-                        rejects.write(index, row, outcome.message or "rejected by the vendor",
-                                      status=outcome.http_status, message=outcome.message, vendor_code=outcome.vendor_code)
-            progress.tick(self.rows_read, 0)
-
-        def check(row: Any) -> tuple[tuple[str | None, str | None], str | None]:
-            cid, email, problem = contact_ref(row)
-            return (cid, email), problem
-
-        try:
-            for pending in chunked(self.checked_rows(rejects, check), chunk_rows):
-                flush(pending)
+                        self.note_contact(cid)
+                        continue
+                    if outcome.http_status == 404:
+                        stats["not_found"] += 1
+                    rejects.write(index, row, outcome.message or "rejected by the vendor",
+                                  status=outcome.http_status, message=outcome.message, vendor_code=outcome.vendor_code)
+                progress.tick(stats["updated"], batch_no)
+            stats["duplicates"] = by_ref.duplicates + by_id.duplicates
         except BaseException:
             rejects.close()
             raise
+        finally:
+            by_ref.close()
+            by_id.close()
         total = self.rows_read
         summary = {
             "conn_id": self.conn_id, "action": action, "channel": channel, "reason": reason,
             "rows_read": total, **stats, **transport_summary(hook, started),
         }
         return self.finish(context, summary, rejects, total, hook)
+
+
+def _check_ref(row: Any) -> tuple[tuple[str | None, str | None], str | None]:
+    cid, email, problem = contact_ref(row)
+    return (cid, email), problem

@@ -1,8 +1,11 @@
 """AdjustPointGroupsOperator: point-group adjustments that a task retry never applies twice.
 
-How exactly-once works (read-then-set with a ledger):
+How exactly-once works (validate everything, then read-then-set with a ledger):
 
-1. Adjustments are taken in chunks (input order). For each one, the current score is read
+0. The whole input is read and checked first (spooled to disk, so memory stays flat): bad
+   rows, unknown groups and unknown contacts are rejected with their reason, and
+   ``max_rejected`` is applied, before the first change is sent.
+1. Adjustments are then taken in chunks (input order). For each one, the current score is read
    (or, when the same contact and group came earlier in the chunk, the score planned for it)
    and the target score computed locally: ``plus``/``minus``/``times``/``set`` exactly,
    ``divide`` **rounded toward zero** (7 / 2 → 3, −7 / 2 → −3).
@@ -11,9 +14,11 @@ How exactly-once works (read-then-set with a ledger):
    answer), then the chunk is marked applied in the ledger.
 
 A retried task reads the ledger: applied chunks are skipped, planned chunks re-send the same
-``set`` targets (never re-reading a score it already changed). The ledger is keyed by the task
-instance (DAG, run, task, map index): Airflow 3.3's ``task_state_store`` when present, else a
-file at ``ledger_path`` (local, or object storage shared by your workers).
+``set`` targets (never re-reading a score it already changed). The ledger belongs to the task
+instance (DAG, run, task, map index), whatever ``ledger_path`` says: Airflow 3.3's
+``task_state_store`` when present, else a file of its own below the folder ``ledger_path``
+(local, or object storage shared by your workers). A new run, another task or another map
+index never reads it, so it is never mistaken for a retry.
 
 The trade-off: between the read and the set, a change made by someone else (a Mautic campaign
 adjusting the same group) is overwritten. Native ``plus``/``minus`` would not do that, but a
@@ -24,23 +29,31 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
+import tempfile
 import time
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_contacts.capabilities import check_adjustment, compute_score
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsError, InvalidAdjustment, NotFoundError
 from airflow_provider_contacts.operators._common import (
-    chunked,
     ContactsActionOperator,
     Progress,
-    default_output_path,
+    RowSpool,
+    chunked,
     open_text,
+    task_instance_key,
+    task_instance_part,
     transport_summary,
 )
 from airflow_provider_contacts.operators.do_not_contact import contact_ref
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+log = logging.getLogger(__name__)
+
 
 def read_adjustment(row: Any) -> tuple[dict[str, Any] | None, str | None]:
     """(normalised adjustment, problem). Checks everything knowable without the network."""
@@ -58,7 +71,8 @@ def read_adjustment(row: Any) -> tuple[dict[str, Any] | None, str | None]:
 
 # ---- ledgers --------------------------------------------------------------------------------
 class Ledger:
-    """Per-chunk records ``{"fp", "targets": [[index, contact_id, group_id, target]], "applied"}``."""
+    """Per-chunk records ``{"fp", "targets": [[index, contact_id, group_id, target]], "applied"}``
+    of ONE task instance (its retries share them; another run, task or map index never sees them)."""
 
     where = "?"
 
@@ -70,7 +84,8 @@ class Ledger:
 
 
 class StateStoreLedger(Ledger):
-    """Airflow ≥ 3.3: ``context["task_state_store"]`` (kept across tries of the task)."""
+    """Airflow >= 3.3: ``context["task_state_store"]``, which Airflow scopes to the task instance
+    (DAG run, task, map index) and keeps across its tries."""
 
     def __init__(self, store: Any) -> None:
         self.store = store
@@ -85,31 +100,41 @@ class StateStoreLedger(Ledger):
 
 
 class FileLedger(Ledger):
-    """An NDJSON file (local: appended and fsync'ed; object storage: rewritten)."""
+    """A file per task instance under the folder ``base`` (local, or any ObjectStoragePath URI):
+    ``<base>/<dag_id>/<run_id>/<task_id>[.<map_index>].ndjson``. Each record also names its
+    owner, and records of any other owner are never consulted. Local files are appended and
+    fsync'ed; object-storage files are rewritten."""
 
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.where = path
+    def __init__(self, base: str, owner: dict[str, Any]) -> None:
+        self.owner = owner
+        base = base.rstrip("/")
+        _refuse_file_base(base)
+        self.path = f"{base}/{task_instance_part(owner)}.ndjson"
+        self.where = self.path
         self.records: dict[int, dict[str, Any]] = {}
-        self.local = "://" not in path or path.startswith("file://")
+        self.local = "://" not in base or base.startswith("file://")
+        foreign = 0
         try:
-            with open_text(path, "r") as handle:
+            with open_text(self.path, "r") as handle:
                 for line in handle:
                     if line.strip():
                         item = json.loads(line)
+                        if item.get("owner") != owner:
+                            foreign += 1
+                            continue
                         self.records[int(item["chunk"])] = item
         except FileNotFoundError:
             pass
-        except (OSError, ValueError) as exc:
-            raise ContactsConfigError(f"ledger {path!r} cannot be read ({exc}); fix or remove it") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ContactsConfigError(f"ledger {self.path!r} cannot be read ({exc}); fix or remove it") from None
+        if foreign:
+            log.warning("ledger %s: ignoring %d record(s) of another task instance", self.path, foreign)
 
     def get(self, chunk: int) -> dict[str, Any] | None:
         return self.records.get(chunk)
 
     def put(self, chunk: int, record: dict[str, Any]) -> None:
-        import os
-
-        self.records[chunk] = {"chunk": chunk, **record}
+        self.records[chunk] = {"owner": self.owner, "chunk": chunk, **record}
         if self.local:
             with open_text(self.path, "a") as handle:
                 handle.write(json.dumps(self.records[chunk]) + "\n")
@@ -119,6 +144,22 @@ class FileLedger(Ledger):
             with open_text(self.path, "w") as handle:
                 for item in self.records.values():
                     handle.write(json.dumps(item) + "\n")
+
+
+def _refuse_file_base(base: str) -> None:
+    """``ledger_path`` is a folder; an existing file there is a ledger of the old layout, which
+    names no task instance and so can never be trusted."""
+    if "://" in base and not base.startswith("file://"):
+        from airflow.sdk import ObjectStoragePath
+
+        is_file = ObjectStoragePath(base).is_file()
+    else:
+        is_file = os.path.isfile(base.removeprefix("file://"))
+    if is_file:
+        raise ContactsConfigError(
+            f"ledger_path {base!r} is a file; give a folder (local or object storage): each task instance keeps its "
+            "own ledger below it, <ledger_path>/<dag_id>/<run_id>/<task_id>[.<map_index>].ndjson"
+        )
 
 
 class AdjustPointGroupsOperator(ContactsActionOperator):
@@ -150,12 +191,13 @@ class AdjustPointGroupsOperator(ContactsActionOperator):
         self.action_name = action_name
 
     def open_ledger(self, context: Context) -> Ledger:
+        owner = task_instance_key(context)
         if self.ledger_path:
-            return FileLedger(str(self.ledger_path))
+            return FileLedger(str(self.ledger_path), owner)
         store = context.get("task_state_store")
         if store is not None:
             return StateStoreLedger(store)
-        return FileLedger(default_output_path(context, "points-ledger.ndjson"))
+        return FileLedger(os.path.join(tempfile.gettempdir(), "airflow-contacts", "points-ledgers"), owner)
 
     def execute(self, context: Context) -> dict[str, Any]:
         started = time.monotonic()
@@ -163,69 +205,85 @@ class AdjustPointGroupsOperator(ContactsActionOperator):
         rejects = self.open_rejects(context)
         ledger = self.open_ledger(context)
         self.log.info("Adjustments ledger: %s", ledger.where)
-        groups = hook.list_point_groups()
-        group_ids = {str(g["id"]) for g in groups}
         stats = {"applied": 0, "already_applied": 0, "resent_after_retry": 0}
-        chunk_no = 0
-        progress = Progress(f"point groups on {self.conn_id}")
-        pending: list[tuple[int, Any, dict[str, Any]]] = []
-
-        def flush() -> None:
-            nonlocal chunk_no
-            chunk_no += 1
-            valid = self._resolve(hook, pending, groups, group_ids, rejects)
-            fp = hashlib.sha256(json.dumps([[i, a["contact"], a["group"], a["op"], a["value"]] for i, _, a, _, _ in valid],
-                                           default=str).encode()).hexdigest()[:16]
-            record = ledger.get(chunk_no)
-            if record is not None and record.get("fp") != fp:
-                raise ContactsConfigError(
-                    f"the adjustments of chunk {chunk_no} differ from the previous try of this task (ledger "
-                    f"{ledger.where}); the input changed. Remove the ledger to apply the new input as new adjustments."
-                )
-            rows = {index: row for index, row, _, _, _ in valid}
-            if record is None:
-                planned: dict[tuple[str, str], int] = {}
-                targets, gone = [], []
-                for index, _, adj, cid, gid in valid:
-                    current = planned.get((cid, gid))
-                    if current is None:
-                        try:
-                            current = hook.get_group_score(cid, gid)
-                        except NotFoundError as exc:  # the contact id does not exist
-                            gone.append([index, exc.message])
-                            continue
-                    target = compute_score(current, adj["op"], adj["value"])
-                    planned[(cid, gid)] = target
-                    targets.append([index, cid, gid, target])
-                record = {"fp": fp, "targets": targets, "not_found": gone, "applied": False}
-                ledger.put(chunk_no, record)
-            elif not record.get("applied"):
-                stats["resent_after_retry"] += len(record["targets"])
-            for index, message in record.get("not_found", []):
-                rejects.write(index, rows.get(index), "contact not found", status=404, message=message)
-            if record.get("applied"):
-                stats["already_applied"] += len(record["targets"])
-                pending.clear()
-                return
-            for index, cid, gid, target in record["targets"]:
-                hook.adjust_group_score(cid, gid, "set", target, event_name=self.event_name, action_name=self.action_name)
-                stats["applied"] += 1
-                self.note_contact(cid)
-            ledger.put(chunk_no, {**record, "applied": True})
-            pending.clear()
-            progress.tick(self.rows_read, chunk_no)
-
+        checked = resolved = None
         try:
-            for chunk in chunked(self.checked_rows(rejects, read_adjustment), self.chunk_size):
-                pending[:] = chunk
-                flush()
+            checked = self.spool_checked_rows(rejects, read_adjustment)
+            resolved = self._resolve_all(hook, checked, rejects)
+            self.check_before_sending(rejects)
+            progress = Progress(f"point groups on {self.conn_id}")
+            for chunk_no, chunk in enumerate(chunked(resolved, self.chunk_size), start=1):
+                self._apply_chunk(hook, ledger, chunk_no, chunk, rejects, stats)
+                progress.tick(stats["applied"] + stats["already_applied"], chunk_no)
         except BaseException:
             rejects.close()
             raise
+        finally:
+            for spool in (checked, resolved):
+                if spool is not None:
+                    spool.close()
         total = self.rows_read
         summary = {"conn_id": self.conn_id, "rows_read": total, **stats, "ledger": ledger.where,
                    **transport_summary(hook, started)}
         return self.finish(context, summary, rejects, total, hook)
+
+    def _resolve_all(self, hook: Any, checked: RowSpool, rejects: Any) -> RowSpool:
+        """Every checked adjustment with its contact id and group id, ``[index, row, adj, cid,
+        gid]``, before anything is changed; unknown contacts and groups are rejected."""
+        groups = hook.list_point_groups()
+        group_ids = {str(g["id"]) for g in groups}
+        resolved = RowSpool()
+        for chunk in chunked(checked, 200):
+            for item in self._resolve(hook, chunk, groups, group_ids, rejects):
+                resolved.add(item)
+        return resolved
+
+    def _apply_chunk(self, hook: Any, ledger: Ledger, chunk_no: int, valid: list, rejects: Any,
+                     stats: dict[str, int]) -> None:
+        """Plan the chunk's targets in the ledger (read-then-set), then send them as ``set``."""
+        fp = hashlib.sha256(json.dumps([[i, a["contact"], a["group"], a["op"], a["value"]] for i, _, a, _, _ in valid],
+                                       default=str).encode()).hexdigest()[:16]
+        record = ledger.get(chunk_no)
+        if record is not None and record.get("fp") != fp:
+            raise ContactsConfigError(
+                f"the adjustments of chunk {chunk_no} differ from the previous try of this task (ledger "
+                f"{ledger.where}); the input changed. Remove the ledger to apply the new input as new adjustments."
+            )
+        rows = {index: row for index, row, _, _, _ in valid}
+        if record is None:
+            record = {"fp": fp, **self._plan(hook, valid), "applied": False}
+            ledger.put(chunk_no, record)
+        elif not record.get("applied"):
+            stats["resent_after_retry"] += len(record["targets"])
+        for index, message in record.get("not_found", []):
+            rejects.write(index, rows.get(index), "contact not found", status=404, message=message)
+        if record.get("applied"):
+            stats["already_applied"] += len(record["targets"])
+            return
+        for index, cid, gid, target in record["targets"]:
+            hook.adjust_group_score(cid, gid, "set", target, event_name=self.event_name, action_name=self.action_name)
+            stats["applied"] += 1
+            self.note_contact(cid)
+        ledger.put(chunk_no, {**record, "applied": True})
+
+    @staticmethod
+    def _plan(hook: Any, valid: list) -> dict[str, list]:
+        """Targets ``[index, contact_id, group_id, score]`` from the current scores (a pair seen
+        earlier in the chunk continues from its planned score); ids that do not exist."""
+        planned: dict[tuple[str, str], int] = {}
+        targets, gone = [], []
+        for index, _, adj, cid, gid in valid:
+            current = planned.get((cid, gid))
+            if current is None:
+                try:
+                    current = hook.get_group_score(cid, gid)
+                except NotFoundError as exc:  # the contact id does not exist
+                    gone.append([index, exc.message])
+                    continue
+            target = compute_score(current, adj["op"], adj["value"])
+            planned[(cid, gid)] = target
+            targets.append([index, cid, gid, target])
+        return {"targets": targets, "not_found": gone}
 
     def _resolve(self, hook: Any, pending: list, groups: list[dict[str, Any]], group_ids: set[str], rejects: Any) -> list:
         """[(index, row, adjustment, contact_id, group_id)] for adjustments whose contact and
@@ -255,5 +313,5 @@ class AdjustPointGroupsOperator(ContactsActionOperator):
             if gid not in group_ids:
                 rejects.write(index, row, "unknown group", message=f"point group id {gid} does not exist")
                 continue
-            valid.append((index, row, adj, cid, gid))
+            valid.append([index, row, adj, cid, gid])
         return valid

@@ -12,6 +12,7 @@ from airflow_provider_contacts.operators._common import (
     KeyedSpool,
     Progress,
     chunked,
+    field_values_problem,
     transport_summary,
 )
 
@@ -44,7 +45,11 @@ class UpsertContactsOperator(ContactsActionOperator):
     connection's ``batch_limit``), with up to ``max_active_requests`` batches in flight — each
     key is in exactly one batch, so the same key is never in flight twice. Every row ends as
     created, updated, or rejected into the rejects file; ``max_rejected`` then decides whether
-    the task fails. ``dry_run=True`` reads and validates everything and sends nothing.
+    the task fails. The whole input is read and checked before the first batch is sent: rows
+    with a missing or invalid key, NaN/Infinity, or a list/object the vendor does not take are
+    rejected with their reason, and when they are already more than ``max_rejected`` allows
+    the task fails having sent nothing. ``dry_run=True`` reads and validates everything and
+    sends nothing.
 
     Returns a summary: ``rows_read``, ``unique_keys``, ``duplicates_collapsed``, ``created``,
     ``updated``, ``unchanged``, ``rejected``, ``batches``, ``requests``, ``retries``,
@@ -85,9 +90,10 @@ class UpsertContactsOperator(ContactsActionOperator):
         counts = {"created": 0, "updated": 0, "unchanged": 0}
         batches = 0
         try:
-            for index, row, norm in self.checked_rows(rejects, lambda row: self._check(row, key)):
+            for index, row, norm in self.checked_rows(rejects, lambda row: self._check(row, key, hook)):
                 spool.add(index, norm, row)
             total = self.rows_read
+            self.check_before_sending(rejects)
             size = min(self.batch_size or hook.upsert_batch_size, hook.upsert_batch_size)
             self.log.info(
                 "%d rows read, %d rejected locally; sending %s in batches of %d", total, rejects.count,
@@ -131,10 +137,13 @@ class UpsertContactsOperator(ContactsActionOperator):
         summary["rows_per_second"] = round(total / summary["seconds"], 1) if summary["seconds"] else None
         return self.finish(context, summary, rejects, total, hook)
 
-    def _check(self, row: Any, key: str) -> tuple[str | None, str | None]:
+    def _check(self, row: Any, key: str, hook: Any) -> tuple[str | None, str | None]:
         """(normalised key, problem)."""
         if not isinstance(row, dict):
             return None, f"row is not an object (got {type(row).__name__}); each row must map field names to values"
+        problem = field_values_problem(row, hook)
+        if problem:
+            return None, problem
         norm = normalise_key(key, row.get(key))
         if norm is None:
             return None, f'missing key field "{key}" (or it is empty)'

@@ -65,6 +65,7 @@ class ContactEventsSensor(BaseSensorOperator):
     def _window(self, context: Context):
         from datetime import datetime, timezone
 
+        from airflow_provider_contacts.capabilities import whole_number
         from airflow_provider_contacts.exceptions import ContactsConfigError
         from airflow_provider_contacts.triggers.contact_events import parse_when
 
@@ -79,20 +80,21 @@ class ContactEventsSensor(BaseSensorOperator):
         until_at = parse_when(self.until, "until") if self.until not in (None, "") else None
         if until_at is not None and since_at >= until_at:
             raise ContactsConfigError(f"since ({since_at.isoformat()}) must be before until ({until_at.isoformat()})", conn_id=self.conn_id)
-        try:
-            min_events = int(self.min_events)
-        except (TypeError, ValueError):
-            raise ContactsConfigError(f"min_events={self.min_events!r} must be a whole number >= 1", conn_id=self.conn_id) from None
+        min_events = whole_number(self.min_events)
+        if min_events is None:
+            raise ContactsConfigError(f"min_events={self.min_events!r} must be a whole number >= 1", conn_id=self.conn_id)
         if min_events < 1:
             raise ContactsConfigError(f"min_events={min_events} must be >= 1", conn_id=self.conn_id)
         self.min_events = min_events
         return since_at, until_at or datetime.now(timezone.utc), until_at
 
     def _filters(self) -> dict[str, Any]:
+        from airflow_provider_contacts.operators._common import as_list
+
         return {
-            "include_types": list(self.event_types) if self.event_types else None,
-            "exclude_types": list(self.exclude_event_types) if self.exclude_event_types else None,
-            "contact_ids": [str(c) for c in self.contact_ids] if self.contact_ids else None,
+            "include_types": as_list(self.event_types, "event_types"),
+            "exclude_types": as_list(self.exclude_event_types, "exclude_event_types"),
+            "contact_ids": as_list(self.contact_ids, "contact_ids"),
         }
 
     # poke ---------------------------------------------------------------------------------

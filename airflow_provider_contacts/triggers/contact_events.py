@@ -41,7 +41,13 @@ def parse_when(value: Any, field: str) -> datetime:
         raise ContactsConfigError(f"{field} is missing: give an ISO 8601 date-time or a datetime")
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc)
+    try:
+        return when.astimezone(timezone.utc)
+    except OverflowError:
+        raise ContactsConfigError(
+            f"{field}={value!r} is outside the dates a window can use (0001-01-01 to 9999-12-31 in UTC); "
+            "give a real date-time such as 2026-11-20T00:00:00Z"
+        ) from None
 
 
 def iso(when: datetime) -> str:
