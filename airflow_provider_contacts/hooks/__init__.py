@@ -28,8 +28,16 @@ def hook_class(conn_type: str) -> type[ContactsHook]:
 def get_hook(conn_id: str, **hook_kwargs) -> ContactsHook:
     """The hook for a connection id, chosen by the connection's type (fetched now)."""
     from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
-    conn = BaseHook.get_connection(conn_id)
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        raise ContactsConfigError(
+            f"conn_id {conn_id!r} is not defined: create it (Admin > Connections, an AIRFLOW_CONN_"
+            f"{str(conn_id).upper()} variable or your secrets backend) or pick an existing connection",
+            conn_id=conn_id,
+        ) from None
     conn_type = (conn.conn_type or "").replace("-", "_")
     if conn_type not in HOOK_CLASSES:
         raise ContactsConfigError(

@@ -345,6 +345,7 @@ class DmartechHook(EventPlanMixin, ContactsHook):
         """Blocking: up to ``max_active_requests`` contacts' events fetched in parallel (the
         transport's rate limiter keeps the total under ``rate_limit_per_second``), yielded in
         contact order."""
+        self.check_event_filters(filters)
         workers = int(self.extras.int("max_active_requests", 4, minimum=1))
         contact_ids = filters.pop("contact_ids", None)
         label_sn = filters.pop("label_sn", None)
