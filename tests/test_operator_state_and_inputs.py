@@ -261,3 +261,18 @@ def test_max_rejected_one_point_zero_allows_every_row(sandbox, tmp_path):
                               rows=["nobody1@example.com", "nobody2@example.com", "nobody3@example.com"],
                               rejects_path=str(tmp_path / "r.ndjson"))
     assert op.execute(context(task_id="dnc"))["rejected"] == 3
+
+
+def test_row_spool_keeps_input_order_across_memory_and_disk():
+    from airflow_provider_contacts.operators._common import RowSpool
+
+    spool = RowSpool(memory_rows=3)
+    items = [[i, {"email": f"r{i}@example.com", "n": i * 1.5}, None] for i in range(10)]
+    for item in items:
+        spool.add(item)
+    assert len(spool) == 10 and spool._file is not None  # 7 items went to disk
+    assert list(spool) == items and list(spool) == items  # iterable more than once
+    spool.add([10, {}, None])
+    assert [item[0] for item in spool] == list(range(11))
+    spool.close()
+    assert list(spool) == []
