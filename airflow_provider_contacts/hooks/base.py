@@ -24,6 +24,7 @@ from airflow_provider_contacts.exceptions import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
+    RedirectRefusedError,
     ServerError,
 )
 from airflow_provider_contacts.transport import (
@@ -470,4 +471,6 @@ def explain_error(err: ContactsError, base_url: str | None = None) -> str:
         return f"Rate limited: the API asks to slow down (HTTP {err.status}): {err.message}"
     if isinstance(err, ServerError):
         return f"Vendor error: the API failed (HTTP {err.status}): {err.message}"
+    if isinstance(err, RedirectRefusedError):
+        return f"Redirect refused (HTTP {err.status}): {err.message}"
     return f"Failed: {err.message}"
