@@ -373,3 +373,19 @@ def test_a_trigger_poll_with_httpx_at_debug_logs_no_query_string_or_body(sandbox
     text = "\n".join(f"{r.name}: {r.getMessage()}" for r in caplog.records)
     for forbidden in ("?", "filters", "dateFrom", "includeEvents", "Request a demo", "Monthly newsletter", "c0@example.com"):
         assert forbidden not in text, f"{forbidden!r} reached the logs:\n{text}"
+
+
+@pytest.mark.parametrize("verify", ["cert", False])
+def test_verify_ssl_wins_over_the_ca_bundle_of_the_environment(monkeypatch, tls_redirector, verify):
+    import certifi
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())  # does not trust our certificate
+    monkeypatch.setenv("CURL_CA_BUNDLE", certifi.where())
+    monkeypatch.setenv("AIRFLOW_CONN_W50_TLS", json.dumps({
+        "conn_type": "which50", "host": tls_redirector.url,
+        "extra": {"auth_header_value": "tls-secret-key",
+                  "verify_ssl": tls_redirector.cert if verify == "cert" else False},
+    }))
+    # the TLS handshake succeeds (the server's redirect is what stops the request)
+    with pytest.raises(RedirectRefusedError):
+        get_hook("w50_tls").transport.request("GET", "/contactLists")
