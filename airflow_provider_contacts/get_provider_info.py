@@ -133,8 +133,13 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
                 "Auth type", "string", "The vendor does not document its scheme: a header or Basic.",
                 default="header", enum=["header", "basic"],
             ),
-            "auth_header_name": _field("Auth header name", "string", "Header carrying the API key.", default="X-Api-Key"),
-            "auth_header_value": _field("Auth header value", "string", "The API key.", secret=True),
+            # not "auth_header_name": Airflow hides (and its form pre-fills as ***) every extra
+            # whose name contains a sensitive word such as "auth_header"; only secrets may
+            "header_name": _field(
+                "Header name", "string", "Header carrying the API key (auth type header). Formerly auth_header_name.",
+                default="X-Api-Key",
+            ),
+            "auth_header_value": _field("API key (header value)", "string", "The API key.", secret=True),
             "contact_list_id": _field(
                 "Contact list id", "integer", "List that upserts write to (hook_params={'contact_list_id': N} overrides)."
             ),
