@@ -12,8 +12,8 @@ of failures to :mod:`airflow_provider_contacts.exceptions` and one rule for what
   proves the vendor never processed it (429, or no connection could be made), so a retry never
   applies a change twice;
 * logs name the method, the path (never the query string) and the status: no bodies, no
-  personal data, no credentials; the query string is also cut from the lines urllib3 and httpx
-  log themselves. Derived secrets (tokens, signatures, Basic headers) are registered with
+  personal data, no credentials; the query string is also cut from the lines urllib3, httpx and
+  httpcore log themselves. Derived secrets (tokens, signatures, Basic headers) are registered with
   Airflow's secrets masker through :func:`register_secret`;
 * credentials go only to the connection's own origin (scheme, host, port): the HTTP clients'
   own redirect handling is off, and the transport follows a redirect itself only to that

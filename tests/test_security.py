@@ -82,7 +82,7 @@ def other_host():
     server.server_close()
 
 
-def _nothing_reached(server) -> str:
+def _what_reached(server) -> str:
     return "; ".join(f"{r['method']} {r['path']} headers={sorted(r['headers'])} body={r['body'][:80]!r}"
                      for r in server.seen)
 
@@ -143,7 +143,7 @@ def test_a_redirect_to_another_host_is_refused_and_no_credential_leaves(
     hook = get_hook("redirected")
     with pytest.raises(RedirectRefusedError) as info:
         _send(hook, transport_kind, *call)
-    assert other_host.seen == [], f"credentials followed the redirect: {_nothing_reached(other_host)}"
+    assert other_host.seen == [], f"credentials followed the redirect: {_what_reached(other_host)}"
     message = str(info.value)
     host, port = other_host.server_address[:2]
     assert f"HTTP {status}" in message and f"{host}:{port}" in message and "not followed" in message
@@ -159,7 +159,7 @@ def test_every_redirect_status_to_another_host_is_refused(sandbox, monkeypatch, 
     hook = get_hook("which50_default")
     with pytest.raises(RedirectRefusedError):
         _send(hook, transport_kind, "GET", "/contactLists")
-    assert other_host.seen == [], _nothing_reached(other_host)
+    assert other_host.seen == [], _what_reached(other_host)
     assert len(sandbox.requests("which50")) == 1
 
 
@@ -339,7 +339,7 @@ def test_https_to_http_redirect_is_refused(monkeypatch, tls_redirector, other_ho
     hook = get_hook("w50_tls")
     with pytest.raises(RedirectRefusedError, match="plain http"):
         _send(hook, transport_kind, "GET", "/contactLists")
-    assert other_host.seen == [], _nothing_reached(other_host)
+    assert other_host.seen == [], _what_reached(other_host)
 
 
 # --------------------------------------------------------------------------------------------
