@@ -133,3 +133,10 @@ class ContactsConnectionError(ContactsHTTPError):
     """The vendor could not be reached, or the connection dropped before a full answer."""
 
     retryable = True
+
+
+class RedirectRefusedError(ContactsHTTPError):
+    """The API answered with a redirect the transport does not follow: to another host, from
+    https to plain http, a write that would become a GET, or too many hops. Credentials are only
+    ever sent to the connection's own host; the fix is to point the connection at the API's
+    real address."""

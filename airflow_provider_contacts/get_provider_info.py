@@ -2,6 +2,14 @@
 
 Connection forms are declarative (``conn-fields`` / ``ui-field-behaviour``) so the UI knows
 them without importing a hook. ``package-name`` must equal the canonical distribution name.
+
+The ``minimum`` / ``maximum`` of every numeric field are also what the hooks enforce when they
+read the extra (:class:`~airflow_provider_contacts.hooks.base.ConnExtras`): one table for the
+form and for the check.
+
+Extra names must not contain one of Airflow's sensitive words (``auth_header``, ``api_key``,
+``token``, ``secret``, ``password``...) unless the value is a secret: Airflow hides such values
+in its forms and API (tests/test_connection_forms.py checks every field).
 """
 
 from __future__ import annotations
@@ -11,7 +19,12 @@ from typing import Any
 from airflow_provider_contacts import __version__
 
 
-def _field(label: str, type_: str, description: str, *, default: Any = None, enum=None, secret=False):
+#: the largest id a vendor may hand out that we accept (a signed 64-bit integer)
+MAX_ID = 2**63 - 1
+
+
+def _field(label: str, type_: str, description: str, *, default: Any = None, enum=None, secret=False,
+           minimum: float | None = None, maximum: float | None = None):
     schema: dict[str, Any] = {"type": [type_, "null"]}
     if default is not None:
         schema["default"] = default
@@ -19,21 +32,42 @@ def _field(label: str, type_: str, description: str, *, default: Any = None, enu
         schema["enum"] = enum
     if secret:
         schema["format"] = "password"
+    if type_ in ("integer", "number"):
+        if minimum is None or maximum is None:
+            raise ValueError(f"numeric field {label!r} needs a minimum and a maximum")
+        schema["minimum"], schema["maximum"] = minimum, maximum
     return {"label": label, "description": description, "schema": schema}
 
 
 # Transport options every connection type accepts (README: "Connection options").
-_COMMON = {
-    "timeout": _field("Read timeout (s)", "number", "Seconds to wait for an answer.", default=120),
-    "connect_timeout": _field("Connect timeout (s)", "number", "Seconds to wait for a connection.", default=10),
+COMMON_FIELDS = {
+    "timeout": _field("Read timeout (s)", "number", "Seconds to wait for an answer.", default=120,
+                      minimum=0.001, maximum=3600),
+    "connect_timeout": _field("Connect timeout (s)", "number", "Seconds to wait for a connection.", default=10,
+                              minimum=0.001, maximum=600),
     "max_retries": _field(
-        "Max retries", "integer", "Retries on 429/502/503/504, dropped connections and timeouts.", default=4
+        "Max retries", "integer", "Retries on 429/502/503/504, dropped connections and timeouts.", default=4,
+        minimum=0, maximum=50,
+    ),
+    "retry_backoff_seconds": _field(
+        "First retry wait (s)", "number", "Backoff before the first retry; doubles each time, capped at 30 s.",
+        default=0.5, minimum=0, maximum=300,
+    ),
+    "retry_max_wait_seconds": _field(
+        "Longest retry wait (s)", "number", "A wait (also one the server asks for) longer than this is not made.",
+        default=300, minimum=0, maximum=86400,
+    ),
+    "retry_total_seconds": _field(
+        "Retry budget (s)", "number", "Time one call may spend on retries before its error is raised.",
+        default=600, minimum=0, maximum=86400,
     ),
     "rate_limit_per_second": _field(
-        "Client rate limit (requests/s)", "number", "Optional client-side limit; empty = none."
+        "Client rate limit (requests/s)", "number", "Optional client-side limit; empty or 0 = none.",
+        minimum=0, maximum=10000,
     ),
     "rate_limit_per_hour": _field(
-        "Client rate limit (requests/hour)", "integer", "Optional client-side limit; empty = none."
+        "Client rate limit (requests/hour)", "integer", "Optional client-side limit; empty = none.",
+        minimum=1, maximum=10_000_000,
     ),
     "verify_ssl": _field("Verify TLS", "boolean", "Verify the server certificate.", default=True),
     "allow_insecure_http": _field(
@@ -66,9 +100,10 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
             "client_id": _field("OAuth2 client id", "string", "Public id of the API credential (oauth2)."),
             "client_secret": _field("OAuth2 client secret", "string", "Secret of the API credential (oauth2).", secret=True),
             "batch_limit": _field(
-                "Batch limit", "integer", "Items per batch request (server api_batch_max_limit).", default=200
+                "Batch limit", "integer", "Items per batch request (server api_batch_max_limit).", default=200,
+                minimum=1, maximum=10000,
             ),
-            **_COMMON,
+            **COMMON_FIELDS,
         },
     },
     {
@@ -87,15 +122,17 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
                 default="Asia/Shanghai",
             ),
             "list_page_size": _field(
-                "List page size", "integer", "Contacts per list request (the maximum is undocumented).", default=100
+                "List page size", "integer", "Contacts per list request (the maximum is undocumented).", default=100,
+                minimum=1, maximum=1000,
             ),
             "max_active_requests": _field(
                 "Parallel contacts", "integer", "Contacts whose events are fetched at once (under the rate limit).",
-                default=4,
+                default=4, minimum=1, maximum=32,
             ),
-            **_COMMON,
+            **COMMON_FIELDS,
             "rate_limit_per_second": _field(
-                "Client rate limit (requests/s)", "number", "Dmartech allows 20 calls per second.", default=20
+                "Client rate limit (requests/s)", "number", "Dmartech allows 20 calls per second; 0 = no client limit.",
+                default=20, minimum=0, maximum=10000,
             ),
         },
     },
@@ -110,13 +147,14 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
         },
         "conn-fields": {
             "inbox_id": _field(
-                "Inbox (channel) id", "integer", "Channel id used when creating contacts (Project Settings > Channels)."
+                "Inbox (channel) id", "integer", "Channel id used when creating contacts (Project Settings > Channels).",
+                minimum=1, maximum=MAX_ID,
             ),
             "sort_style": _field(
                 "Sort style", "string", "direction = sort=field&direction=desc (documented); prefix = sort=-field (Chatwoot).",
                 default="direction", enum=["direction", "prefix"],
             ),
-            **_COMMON,
+            **COMMON_FIELDS,
         },
     },
     {
@@ -133,12 +171,18 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
                 "Auth type", "string", "The vendor does not document its scheme: a header or Basic.",
                 default="header", enum=["header", "basic"],
             ),
-            "auth_header_name": _field("Auth header name", "string", "Header carrying the API key.", default="X-Api-Key"),
-            "auth_header_value": _field("Auth header value", "string", "The API key.", secret=True),
-            "contact_list_id": _field(
-                "Contact list id", "integer", "List that upserts write to (hook_params={'contact_list_id': N} overrides)."
+            # not "auth_header_name": Airflow hides (and its form pre-fills as ***) every extra
+            # whose name contains a sensitive word such as "auth_header"; only secrets may
+            "header_name": _field(
+                "Header name", "string", "Header carrying the API key (auth type header). Formerly auth_header_name.",
+                default="X-Api-Key",
             ),
-            **_COMMON,
+            "auth_header_value": _field("API key (header value)", "string", "The API key.", secret=True),
+            "contact_list_id": _field(
+                "Contact list id", "integer", "List that upserts write to (hook_params={'contact_list_id': N} overrides).",
+                minimum=1, maximum=MAX_ID,
+            ),
+            **COMMON_FIELDS,
         },
     },
 ]

@@ -12,8 +12,14 @@ of failures to :mod:`airflow_provider_contacts.exceptions` and one rule for what
   proves the vendor never processed it (429, or no connection could be made), so a retry never
   applies a change twice;
 * logs name the method, the path (never the query string) and the status: no bodies, no
-  personal data, no credentials. Derived secrets (tokens, signatures, Basic headers) are
-  registered with Airflow's secrets masker through :func:`register_secret`.
+  personal data, no credentials; the query string is also cut from the lines urllib3, httpx and
+  httpcore log themselves. Derived secrets (tokens, signatures, Basic headers) are registered with
+  Airflow's secrets masker through :func:`register_secret`;
+* credentials go only to the connection's own origin (scheme, host, port): the HTTP clients'
+  own redirect handling is off, and the transport follows a redirect itself only to that
+  origin (or its https upgrade); a redirect elsewhere, from https to http, of a write that
+  would become a GET, or past :data:`MAX_REDIRECTS` hops raises
+  :class:`~airflow_provider_contacts.exceptions.RedirectRefusedError` without sending anything.
 """
 
 from __future__ import annotations
@@ -23,12 +29,13 @@ import email.utils
 import ipaddress
 import logging
 import random
+import re
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from airflow_provider_contacts.exceptions import (
     AuthenticationError,
@@ -40,6 +47,7 @@ from airflow_provider_contacts.exceptions import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
+    RedirectRefusedError,
     ServerError,
 )
 
@@ -75,20 +83,40 @@ def basic_auth_header(username: str, password: str) -> str:
     return header
 
 
+#: loggers of the HTTP clients that write URLs: urllib3 at DEBUG
+#: (``"GET /api/contacts?search=... HTTP/1.1" 200``), httpx at INFO (``HTTP Request: GET <url>``),
+#: httpcore at DEBUG (response headers, e.g. a redirect's ``Location``)
+CLIENT_LOGGERS = ("urllib3.connectionpool", "httpx", "httpcore.http11", "httpcore.http2")
+
+_QUERY_IN_TEXT = re.compile(r"(/[^\s?\"']*)\?[^\s\"']*")
+
+
+def _without_query(value: Any) -> Any:
+    # httpx passes an ``httpx.URL``, urllib3 a str; numbers (status codes) stay as they are
+    if isinstance(value, str) or type(value).__name__ == "URL":
+        text = str(value)
+        if "?" in text:
+            return text.split("?", 1)[0]
+    return value
+
+
 class _StripQueryFilter(logging.Filter):
-    """urllib3 logs every URL with its query string at DEBUG; queries carry personal data
-    (``search=email:...``), so keep only the path."""
+    """Queries carry personal data (``search=email:...``, contact ids, filters): keep only the
+    path of every URL these loggers write. Neither client logs bodies."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any(isinstance(a, str) and "?" in a for a in record.args):
-            record.args = tuple(a.split("?", 1)[0] if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(_without_query(a) for a in record.args)
+        elif not record.args and isinstance(record.msg, str) and "?" in record.msg:
+            record.msg = _QUERY_IN_TEXT.sub(r"\1", record.msg)
         return True
 
 
 def _install_log_filters() -> None:
-    logger = logging.getLogger("urllib3.connectionpool")
-    if not any(isinstance(f, _StripQueryFilter) for f in logger.filters):
-        logger.addFilter(_StripQueryFilter())
+    for name in CLIENT_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _StripQueryFilter) for f in logger.filters):
+            logger.addFilter(_StripQueryFilter())
 
 
 # --------------------------------------------------------------------------------------------
@@ -372,6 +400,59 @@ class _Attempts:
         return isinstance(err, RateLimitedError) or getattr(err, "not_sent", False)
 
 
+# --------------------------------------------------------------------------------------------
+# redirects: credentials stay on the connection's origin
+# --------------------------------------------------------------------------------------------
+#: statuses with a ``Location`` the transport may follow (itself: the clients' own following
+#: is off, because they re-send custom auth headers such as ``X-Api-Key`` to any host)
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: redirects followed for one request at most
+MAX_REDIRECTS = 5
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def _shown(url: str) -> str:
+    """``scheme://host:port/path`` of a URL: no user info, no query string (personal data)."""
+    parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def redirect_refusal(base_url: str, target_url: str) -> str | None:
+    """Why a request to ``target_url`` must not carry the credentials of a connection whose
+    base URL is ``base_url``; None when it may. Only the connection's origin (scheme, host and
+    port) qualifies, plus the upgrade from http to https of the same host on the default ports;
+    https never goes down to plain http."""
+    base, target = _origin(base_url), _origin(target_url)
+    if target is None or target[0] not in ("http", "https") or not target[1]:
+        return f"{_shown(target_url)} is not an http(s) URL"
+    if base is not None and base[0] == "https" and target[0] == "http":
+        return (f"it leads from https to plain http ({_shown(target_url)}), where credentials "
+                "would travel unencrypted")
+    if target == base:
+        return None
+    if (base is not None and base[:2] == ("http", target[1]) and base[2] == 80
+            and target[0] == "https" and target[2] == 443):
+        return None
+    return f"{_shown(target_url)} is another host than the connection's ({_shown(base_url)})"
+
+
 def _is_loopback(host: str) -> bool:
     if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
         return True
@@ -435,8 +516,40 @@ class _BaseTransport:
 
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
+            reason = redirect_refusal(self.base_url, path)
+            if reason is not None:
+                raise ContactsConfigError(
+                    f"refusing to send a request to {_shown(path)}: not the connection's host ({reason})",
+                    conn_id=self.conn_id,
+                )
             return path
         return f"{self.base_url}/{path.lstrip('/')}"
+
+    def _redirect(self, method: str, url: str, response: ResponseLike, hops: int, path: str) -> str | None:
+        """The URL to request next when ``response`` is a redirect the transport may follow;
+        None when it is not a redirect. Raises :class:`RedirectRefusedError` (nothing is sent)
+        for any other redirect."""
+        status = response.status_code
+        location = _header(response.headers, "Location") if status in REDIRECT_STATUSES else None
+        if not location:
+            return None
+        target = urljoin(url, location.strip())
+        reason = redirect_refusal(self.base_url, target)
+        if reason is None and hops >= MAX_REDIRECTS:
+            reason = f"more than {MAX_REDIRECTS} redirects"
+        if reason is None and method not in ("GET", "HEAD") and status in (301, 302, 303):
+            reason = ("following it would turn the write into a GET and drop its body (what HTTP "
+                      "clients do for 301/302/303), so the write may not have been applied")
+        if reason is not None:
+            raise RedirectRefusedError(
+                f"the API redirected to {_shown(target)}; not followed: {reason}. Credentials are "
+                f"only sent to the connection's host ({_shown(self.base_url)}): if the API moved, "
+                "set the connection's host to its new address",
+                status=status, conn_id=self.conn_id, method=method, path=path,
+            )
+        log.info("%s: %s %s -> %s; following the redirect to %s",
+                 self.conn_id, method, path, status, urlsplit(target).path)
+        return target
 
     def _headers(self, extra: Mapping[str, str] | None, authenticate: bool = True) -> dict[str, str]:
         merged = dict(self.headers)
@@ -520,6 +633,7 @@ class Transport(_BaseTransport):
         mapper = error_mapper or self._map
         url = self.url(path)
         reauthed = False
+        hops = 0
         while True:
             attempts.attempt += 1
             if self.rate_limiter is not None:
@@ -536,6 +650,10 @@ class Transport(_BaseTransport):
                     data=data,
                     headers=self._headers(headers, authenticate),
                     timeout=(self.timeouts.connect, self.timeouts.read),
+                    allow_redirects=False,
+                    # per request: a session-level setting loses to REQUESTS_CA_BUNDLE /
+                    # CURL_CA_BUNDLE in the environment, which would ignore "verify_ssl"
+                    verify=self.verify,
                 )
             except requests.RequestException as exc:
                 self.stats.count("error")
@@ -548,6 +666,12 @@ class Transport(_BaseTransport):
                 self.conn_id, method, attempts.path, response.status_code,
                 (self.clock() - t0) * 1000,
             )
+            target = self._redirect(method, url, response, hops, attempts.path)
+            if target is not None:
+                response.close()
+                url, params, hops = target, None, hops + 1  # the Location carries its own query
+                attempts.attempt -= 1
+                continue
             err = mapper(response)
             if err is None:
                 return response
@@ -639,7 +763,9 @@ class AsyncTransport(_BaseTransport):
                 verify=self.verify,
                 timeout=httpx.Timeout(self.timeouts.read, connect=self.timeouts.connect),
                 limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
+                follow_redirects=False,
             )
+            _install_log_filters()
         return self._client
 
     async def aclose(self) -> None:
@@ -675,6 +801,7 @@ class AsyncTransport(_BaseTransport):
         mapper = error_mapper or self._map
         url = self.url(path)
         reauthed = False
+        hops = 0
         while True:
             attempts.attempt += 1
             if self.rate_limiter is not None:
@@ -690,6 +817,12 @@ class AsyncTransport(_BaseTransport):
                 await self._do_sleep(attempts.next_wait(err, None))
                 continue
             self.stats.count(response.status_code)
+            target = self._redirect(method, url, response, hops, attempts.path)
+            if target is not None:
+                await response.aclose()
+                url, params, hops = target, None, hops + 1  # the Location carries its own query
+                attempts.attempt -= 1
+                continue
             err = mapper(response)
             if err is None:
                 return response

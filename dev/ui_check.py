@@ -5,7 +5,9 @@ SimpleAuthManager with everyone admin), adds one connection per vendor pointing 
 sandbox plus one with a wrong secret, starts ``airflow api-server``, then:
 
 1. reads the UI's form metadata (``/ui/connections/hook_meta``): our four connection types
-   with their fields, relabelled standard fields and secret fields;
+   with their fields, relabelled standard fields and secret fields; no field but a secret is
+   pre-filled with ``***``, and the API shows a Which50 connection's header name but masks
+   its key;
 2. presses "Test" for each connection through the same endpoint the UI button calls
    (``POST /api/v2/connections/test``) and prints the message the user would see;
 3. if Chromium is installed (Debian package ``chromium``), screenshots the connection list and
@@ -208,6 +210,16 @@ def main() -> int:
             labels = {k: v.get("title") for k, v in relabel.items() if isinstance(v, dict) and v.get("title")}
             print(f"  {conn_type:<10} {m['hook_name']!r}: extra fields {fields}; secret {secret}; labels {labels}")
         ok = len(ours) == 4
+        # Airflow hides the value of extras named like a secret ("auth_header", "api_key"...):
+        # only the secret fields may be pre-filled or shown as ***
+        masked = sorted(f"{t}.{k}" for t, m in ours.items() for k, f in (m.get("extra_fields") or {}).items()
+                        if f.get("value") == "***")
+        print(f"  form fields pre-filled with ***: {masked or 'none'}")
+        ok &= not masked
+        status, stored = http("GET", f"{base}/api/v2/connections/which50_default")
+        shown = json.loads(stored.get("extra") or "{}") if isinstance(stored, dict) else {}
+        print(f"  which50_default as the API shows it: HTTP {status}, extra {shown}")
+        ok &= shown.get("header_name") == "X-Api-Key" and shown.get("auth_header_value") == "***"
 
         for conn_id, conn in conns.items():
             body = {"connection_id": conn_id, "port": sandbox_port, **{k: v for k, v in conn.items() if k != "extra"}}

@@ -10,7 +10,7 @@ import pytest
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.hooks import get_hook, hook_class, require_capability
 from airflow_provider_contacts.hooks.base import Call, ContactsHook, ConnExtras, EventPlanMixin, run_plan
-from airflow_provider_contacts.transport import basic_auth_header
+from airflow_provider_contacts.transport import TransportSettings, basic_auth_header
 
 
 class EchoHook(EventPlanMixin, ContactsHook):
@@ -65,10 +65,12 @@ def test_malformed_extra_is_a_clear_error():
     "extra, field, expected",
     [
         ({"timeout": "soon"}, "timeout", "a number"),
-        ({"max_retries": -1}, "max_retries", ">= 0"),
+        ({"max_retries": -1}, "max_retries", "a whole number from 0 to 50"),
         ({"max_retries": "x"}, "max_retries", "a whole number"),
         ({"allow_insecure_http": "maybe"}, "allow_insecure_http", "true or false"),
-        ({"rate_limit_per_hour": 0}, "rate_limit_per_hour", ">= 1"),
+        ({"rate_limit_per_hour": 0}, "rate_limit_per_hour", "a whole number from 1 to 10000000"),
+        ({"timeout": "nan"}, "timeout", "a number from 0.001 to 3600"),
+        ({"connect_timeout": "inf"}, "connect_timeout", "a number from 0.001 to 600"),
     ],
 )
 def test_bad_transport_extras_name_the_field(extra, field, expected):
@@ -76,6 +78,112 @@ def test_bad_transport_extras_name_the_field(extra, field, expected):
     with pytest.raises(ContactsConfigError) as info:
         extras.transport_settings(EchoHook.transport_defaults)
     assert f'"{field}"' in str(info.value) and expected in str(info.value) and "c1" in str(info.value)
+
+
+# ---- every numeric extra: finite and within the range its form declares -----------------------
+def _numeric_fields():
+    from airflow_provider_contacts.get_provider_info import CONNECTION_TYPES
+
+    for conf in CONNECTION_TYPES:
+        for name, field in conf["conn-fields"].items():
+            schema = field["schema"]
+            if "integer" in schema["type"] or "number" in schema["type"]:
+                yield conf["connection-type"], name, "integer" in schema["type"], schema["minimum"], schema["maximum"]
+
+
+NUMERIC_FIELDS = list(_numeric_fields())
+
+
+def _shown(x):
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _bad_values(whole, low, high):
+    values = ["nan", "inf", "-inf", "Infinity", float("nan"), float("inf"), 1e999, "abc", True, high * 2 + 1]
+    values.append(low - 1 if whole else (low - 0.001 if low > 0 else -0.5))
+    if whole:
+        values += [2.5, "3.5"]
+    return values
+
+
+BAD_NUMBERS = [(t, n, v, whole, lo, hi) for t, n, whole, lo, hi in NUMERIC_FIELDS for v in _bad_values(whole, lo, hi)]
+
+
+def test_every_numeric_extra_has_a_range_and_the_transport_options_are_on_every_form():
+    from airflow_provider_contacts.get_provider_info import COMMON_FIELDS
+
+    assert {t for t, *_ in NUMERIC_FIELDS} == {"mautic", "dmartech", "engagelab", "which50"}
+    common = {n for n, f in COMMON_FIELDS.items() if {"integer", "number"} & set(f["schema"]["type"])}
+    assert common == {"timeout", "connect_timeout", "max_retries", "retry_backoff_seconds", "retry_max_wait_seconds",
+                      "retry_total_seconds", "rate_limit_per_second", "rate_limit_per_hour"}
+    for conn_type in ("mautic", "dmartech", "engagelab", "which50"):
+        assert common <= {n for t, n, *_ in NUMERIC_FIELDS if t == conn_type}
+
+
+def test_every_numeric_extra_the_code_reads_is_declared_with_its_range():
+    """Scan the hooks for the numeric extras they read: each must be a numeric field of its
+    connection type's form (so its range is checked before the first request)."""
+    import re
+    from pathlib import Path
+
+    from airflow_provider_contacts.hooks.base import numeric_extras
+
+    root = Path(__file__).resolve().parent.parent / "airflow_provider_contacts" / "hooks"
+    pattern = re.compile(r'(?:extras|self)\.(?:int|float)\(\s*"(\w+)"|int_setting\(\s*"(\w+)"')
+    found = {}
+    for path in root.glob("*.py"):
+        names = {a or b for a, b in pattern.findall(path.read_text())}
+        found[path.stem] = names
+        conn_type = path.stem if path.stem != "base" else "echo"  # base: the transport options
+        missing = names - set(numeric_extras(conn_type))
+        assert not missing, f"{path.name} reads numeric extras with no declared range: {sorted(missing)}"
+    assert {"timeout", "connect_timeout", "max_retries", "rate_limit_per_hour"} <= found["base"]
+    assert found["mautic"] >= {"batch_limit"} and found["dmartech"] >= {"list_page_size", "max_active_requests"}
+    assert "inbox_id" in found["engagelab"] and "contact_list_id" in found["which50"]
+
+
+@pytest.mark.parametrize(
+    "conn_type, name, value, whole, low, high", BAD_NUMBERS,
+    ids=[f"{t}.{n}={v!r}" for t, n, v, *_ in BAD_NUMBERS],
+)
+def test_a_bad_number_in_any_extra_fails_before_any_request(sandbox, monkeypatch, conn_type, name, value, whole, low, high):
+    conn = sandbox.emulator(conn_type).connection(sandbox.url)
+    # UI-prefixed spelling for half of the cases: both are read
+    key = name if len(name) % 2 else f"extra__{conn_type}__{name}"
+    extra = {k: v for k, v in conn.get("extra", {}).items() if k != name}
+    conn["extra"] = {**extra, key: value}
+    monkeypatch.setenv("AIRFLOW_CONN_BAD_NUMBER", json.dumps(conn))
+    hook = get_hook("bad_number")
+    with pytest.raises(ContactsConfigError) as info:
+        hook.transport.request("GET", "/anything")
+    message = str(info.value)
+    kind = "a whole number" if whole else "a number"
+    assert "conn_id='bad_number'" in message and f'extra field "{name}"' in message, message
+    assert f"it must be {kind} from {_shown(low)} to {_shown(high)}" in message, message
+    ok, explained = get_hook("bad_number").test_connection()
+    assert not ok and explained.startswith("Connection settings: extra field")
+    assert sandbox.requests(conn_type) == []
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), "inf", 0, -3, True, 2.5, 2**63])
+@pytest.mark.parametrize("conn_type, name", [("engagelab", "inbox_id"), ("which50", "contact_list_id")])
+def test_a_bad_id_given_to_the_hook_is_a_config_error_naming_it(sandbox, conn_type, name, value):
+    hook = hook_class(conn_type)(f"{conn_type}_default", **{name: value})
+    getter = getattr(hook, name)
+    with pytest.raises(ContactsConfigError, match=f"{name}=.* must be a whole number from 1 to 9223372036854775807"):
+        getter()
+    assert sandbox.requests(conn_type) == []
+
+
+def test_good_numbers_in_every_spelling_are_accepted():
+    extras = ConnExtras("c1", "dmartech", {"timeout": "1e1", "max_retries": 3.0, "rate_limit_per_second": 0,
+                                           "extra__dmartech__max_active_requests": " 32 ", "list_page_size": 1000,
+                                           "retry_backoff_seconds": 0})
+    extras.check_numbers()
+    settings = extras.transport_settings(TransportSettings(rate_per_second=20))
+    assert settings.timeouts.read == 10.0 and settings.policy.max_attempts == 4
+    assert settings.rate_limiter() is None  # 0 = no client-side limit
+    assert extras.int("max_active_requests") == 32 and extras.int("list_page_size") == 1000
 
 
 def test_transport_extras_are_applied_and_ui_prefixed_keys_are_read():

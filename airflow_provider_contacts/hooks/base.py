@@ -8,8 +8,9 @@ is fetched on first use, the HTTP session is built on first request.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar, Generator, Iterator
 
 from airflow.sdk import BaseHook
@@ -24,6 +25,7 @@ from airflow_provider_contacts.exceptions import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
+    RedirectRefusedError,
     ServerError,
 )
 from airflow_provider_contacts.transport import (
@@ -140,10 +142,70 @@ async def arun_plan(transport: AsyncTransport, plan: Plan) -> AsyncIterator[Any]
         plan.close()
 
 
+@cache
+def numeric_extras(conn_type: str) -> dict[str, tuple[str, float, float]]:
+    """``{name: ("integer" | "number", minimum, maximum)}`` of the numeric extras of a
+    connection type, from its form (``get_provider_info``); the transport options alone for a
+    type that has no form."""
+    from airflow_provider_contacts.get_provider_info import COMMON_FIELDS, CONNECTION_TYPES
+
+    fields = next((c["conn-fields"] for c in CONNECTION_TYPES if c["connection-type"] == conn_type), COMMON_FIELDS)
+    table = {}
+    for name, field in fields.items():
+        schema = field["schema"]
+        kind = next((t for t in schema["type"] if t in ("integer", "number")), None)
+        if kind is not None:
+            table[name] = (kind, schema["minimum"], schema["maximum"])
+    return table
+
+
+def _shown_number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _range_text(whole: bool, low: float | None, high: float | None) -> str:
+    kind = "a whole number" if whole else "a number"
+    if low is not None and high is not None:
+        return f"{kind} from {_shown_number(low)} to {_shown_number(high)}"
+    if low is not None:
+        return f"{kind} >= {_shown_number(low)}"
+    if high is not None:
+        return f"{kind} <= {_shown_number(high)}"
+    return kind
+
+
+def parse_number(value: Any, *, whole: bool, low: float | None, high: float | None) -> int | float | None:
+    """``value`` (a JSON number or a string) as an int (``whole``) or a finite float within
+    ``[low, high]``; None when it is not one. NaN, infinities and booleans are never numbers."""
+    if isinstance(value, bool):
+        return None
+    number: int | float
+    try:
+        if whole:
+            if isinstance(value, float):
+                if not value.is_integer():
+                    return None
+                number = int(value)
+            else:
+                number = int(str(value).strip())
+        else:
+            number = float(str(value).strip())
+    except (ValueError, OverflowError):
+        return None
+    if not whole and not math.isfinite(number):
+        return None
+    if (low is not None and number < low) or (high is not None and number > high):
+        return None
+    return number
+
+
 class ConnExtras:
     """Typed access to a connection's extra, with errors that name the connection and field.
 
-    Reads both ``key`` and the UI-prefixed ``extra__<conn_type>__key`` spelling.
+    Reads both ``key`` and the UI-prefixed ``extra__<conn_type>__key`` spelling. A numeric
+    field is checked against the range its connection form declares (:func:`numeric_extras`)
+    and must be finite; :meth:`check_numbers` checks every numeric field at once, which the
+    hooks do before their first request.
     """
 
     def __init__(self, conn_id: str, conn_type: str, raw: str | dict | None) -> None:
@@ -205,31 +267,33 @@ class ConnExtras:
         self._bad(key, value, "true or false")
         raise AssertionError  # unreachable
 
-    def int(self, key: str, default: int | None = None, *, minimum: int | None = None) -> int | None:
+    def bounds(self, key: str, minimum: float | None = None, maximum: float | None = None) -> tuple[Any, Any]:
+        """The allowed range of ``key``: the arguments where given, else its form's."""
+        _kind, low, high = numeric_extras(self.conn_type).get(key, (None, None, None))
+        return (low if minimum is None else minimum), (high if maximum is None else maximum)
+
+    def _number(self, key: str, default: Any, whole: bool, minimum: Any, maximum: Any) -> Any:
         value = self._raw(key)
         if value is None:
             return default
-        try:
-            number = int(str(value).strip())
-        except ValueError:
-            self._bad(key, value, "a whole number")
-            raise AssertionError from None  # unreachable
-        if minimum is not None and number < minimum:
-            self._bad(key, value, f"a whole number >= {minimum}")
+        low, high = self.bounds(key, minimum, maximum)
+        number = parse_number(value, whole=whole, low=low, high=high)
+        if number is None:
+            self._bad(key, value, _range_text(whole, low, high))
         return number
 
-    def float(self, key: str, default: float | None = None, *, minimum: float = 0.0) -> float | None:
-        value = self._raw(key)
-        if value is None:
-            return default
-        try:
-            number = float(str(value).strip())
-        except ValueError:
-            self._bad(key, value, "a number")
-            raise AssertionError from None  # unreachable
-        if number < minimum:
-            self._bad(key, value, f"a number >= {minimum}")
-        return number
+    def int(self, key: str, default: int | None = None, *, minimum: int | None = None,
+            maximum: int | None = None) -> int | None:
+        return self._number(key, default, True, minimum, maximum)
+
+    def float(self, key: str, default: float | None = None, *, minimum: float | None = None,
+              maximum: float | None = None) -> float | None:
+        return self._number(key, default, False, minimum, maximum)
+
+    def check_numbers(self) -> None:
+        """Check every numeric field of this connection type that is set (range, finiteness)."""
+        for key, (kind, _low, _high) in numeric_extras(self.conn_type).items():
+            self._number(key, None, kind == "integer", None, None)
 
     def _bad(self, key: str, value: Any, expected: str) -> None:
         shown = value if not isinstance(value, str) or len(value) < 60 else value[:57] + "..."
@@ -248,7 +312,7 @@ class ConnExtras:
                 verify = raw_verify  # a CA bundle path
             else:
                 verify = self.bool("verify_ssl", True)
-        max_retries = self.int("max_retries", None, minimum=0)
+        max_retries = self.int("max_retries", None)
         policy = defaults.policy
         policy_changes: dict[str, Any] = {}
         if max_retries is not None:
@@ -265,12 +329,12 @@ class ConnExtras:
             policy = RetryPolicy(**{**policy.__dict__, **policy_changes})
         return TransportSettings(
             timeouts=Timeouts(
-                connect=self.float("connect_timeout", defaults.timeouts.connect, minimum=0.001),
-                read=self.float("timeout", defaults.timeouts.read, minimum=0.001),
+                connect=self.float("connect_timeout", defaults.timeouts.connect),
+                read=self.float("timeout", defaults.timeouts.read),
             ),
             policy=policy,
             rate_per_second=self.float("rate_limit_per_second", defaults.rate_per_second),
-            rate_per_hour=self.int("rate_limit_per_hour", defaults.rate_per_hour, minimum=1),
+            rate_per_hour=self.int("rate_limit_per_hour", defaults.rate_per_hour),
             verify=verify,
             allow_insecure_http=self.bool("allow_insecure_http", defaults.allow_insecure_http),
         )
@@ -321,8 +385,12 @@ class ContactsHook(BaseHook):
 
     @cached_property
     def extras(self) -> ConnExtras:
+        """The connection's extra, every numeric field checked (the transport is built from
+        it, so a bad number fails before the first request, whichever setting it is)."""
         conn = self.connection
-        return ConnExtras(self.conn_id, self.conn_type, conn.extra)
+        extras = ConnExtras(self.conn_id, self.conn_type, conn.extra)
+        extras.check_numbers()
+        return extras
 
     def require(self, value: Any, field: str, hint: str) -> Any:
         if value in (None, ""):
@@ -339,10 +407,13 @@ class ContactsHook(BaseHook):
             if required:
                 raise ContactsConfigError(f"{name} is missing: {hint}", conn_id=self.conn_id)
             return None
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise ContactsConfigError(f"{name}={value!r} must be a whole number", conn_id=self.conn_id) from None
+        low, high = self.extras.bounds(name)
+        number = parse_number(value, whole=True, low=low, high=high)
+        if number is None:
+            raise ContactsConfigError(
+                f"{name}={value!r} must be {_range_text(True, low, high)}", conn_id=self.conn_id
+            )
+        return number
 
     @cached_property
     def base_url(self) -> str:
@@ -497,4 +568,6 @@ def explain_error(err: ContactsError, base_url: str | None = None) -> str:
         return f"Rate limited: the API asks to slow down (HTTP {err.status}): {err.message}"
     if isinstance(err, ServerError):
         return f"Vendor error: the API failed (HTTP {err.status}): {err.message}"
+    if isinstance(err, RedirectRefusedError):
+        return f"Redirect refused (HTTP {err.status}): {err.message}"
     return f"Failed: {err.message}"

@@ -1,8 +1,10 @@
 """Which50 hook (research/vendors.md C).
 
 Which50 does not document its API authentication, so it is pluggable: ``auth_type`` ``header``
-(default: ``auth_header_name``, default ``X-Api-Key``, with ``auth_header_value`` or the
-password) or ``basic`` (login/password). The route prefix is undocumented too: the host is the
+(default: ``header_name``, default ``X-Api-Key``, with ``auth_header_value`` or the password)
+or ``basic`` (login/password). ``header_name`` was called ``auth_header_name``, which is still
+read; it was renamed because Airflow hides the value of every extra whose name contains
+``auth_header``, so its connection form showed and saved ``***`` as the header name. The route prefix is undocumented too: the host is the
 full base URL, default ``https://app.which50.com/Which50API``. JSON is PascalCase; contact ids
 are opaque encrypted strings (``EncContactId``).
 
@@ -15,6 +17,7 @@ the given contacts: Which50 lists activity per contact only, so ``contact_ids`` 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -22,6 +25,9 @@ from airflow_provider_contacts.capabilities import ContactEvent, EventFilter, Ro
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsHTTPError, InvalidRequestError
 from airflow_provider_contacts.hooks.base import Call, ContactsHook, EventPlanMixin, Plan
 from airflow_provider_contacts.transport import basic_auth_header, register_secret
+
+#: an HTTP header name (RFC 9110 "token")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
 
 class Which50Hook(EventPlanMixin, ContactsHook):
@@ -45,11 +51,33 @@ class Which50Hook(EventPlanMixin, ContactsHook):
             login = self.require(conn.login, "login", "set the Which50 username (auth_type basic)")
             password = self.require(conn.password, "password", "set the Which50 password")
             return {"Authorization": basic_auth_header(login, password)}
-        name = self.extras.str("auth_header_name", "X-Api-Key")
+        name = self.header_name()
         value = self.extras.str("auth_header_value") or conn.password
         self.require(value, "auth_header_value", 'set extra "auth_header_value" (or the password) to the API key')
         register_secret(value)
         return {name: value}
+
+    def header_name(self) -> str:
+        """Extra ``header_name`` (or its old name ``auth_header_name``), default ``X-Api-Key``."""
+        for key in ("header_name", "auth_header_name"):
+            name = self.extras.str(key)
+            if name is None:
+                continue
+            name = name.strip()
+            if name == "***":
+                raise ContactsConfigError(
+                    f'extra field "{key}" is \'***\': Airflow\'s connection form masked it (it hides '
+                    'extras named like "auth_header"); set extra "header_name" to the header Which50 '
+                    "expects, e.g. X-Api-Key",
+                    conn_id=self.conn_id,
+                )
+            if not _HEADER_NAME.match(name):
+                raise ContactsConfigError(
+                    f'extra field "{key}" is {name!r}; it must be an HTTP header name such as X-Api-Key',
+                    conn_id=self.conn_id,
+                )
+            return name
+        return "X-Api-Key"
 
     def static_headers(self) -> dict[str, str]:
         return {"Accept": "application/json"}
@@ -84,9 +112,9 @@ class Which50Hook(EventPlanMixin, ContactsHook):
         status = getattr(err, "status", None)
         if status == 401:
             mode = self.extras.choice("auth_type", ("header", "basic"), "header")
-            how = "Basic login/password" if mode == "basic" else f"header {self.extras.str('auth_header_name', 'X-Api-Key')}"
+            how = "Basic login/password" if mode == "basic" else f"header {self.header_name()}"
             return (f"Bad credentials: Which50 refused the {how} (HTTP 401): {err.message}. Which50 does not document "
-                    "its API authentication: check auth_type, auth_header_name and auth_header_value with Which50")
+                    "its API authentication: check auth_type, header_name and auth_header_value with Which50")
         if status == 403:
             return f"No permission: the Which50 user lacks the permission for this call (HTTP 403): {err.message}"
         if status == 404:

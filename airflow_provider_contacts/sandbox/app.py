@@ -19,7 +19,7 @@ from fastapi import APIRouter, Body, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from airflow_provider_contacts.sandbox.base import VendorEmulator
-from airflow_provider_contacts.sandbox.faults import FaultConfig, FaultInjector
+from airflow_provider_contacts.sandbox.faults import FaultConfig, FaultInjector, redirect_location
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +142,13 @@ class SandboxASGI:
         action = self.sandbox.faults.decide(vendor, method, path) if emulator else None
         if action and action.get("latency_ms"):
             await asyncio.sleep(action["latency_ms"] / 1000.0)
+        if action and "location" in action:
+            entry["status"] = action["status"]
+            entry["fault"] = f"redirect {action['status']}"
+            self.sandbox.record(entry)
+            location = redirect_location(action["location"], path, entry["query"])
+            await JSONResponse({}, status_code=action["status"], headers={"Location": location})(scope, receive, send)
+            return
         if action and "status" in action:
             entry["status"] = action["status"]
             entry["fault"] = str(action["status"])

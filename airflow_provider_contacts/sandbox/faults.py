@@ -7,7 +7,12 @@ Actions:
 * ``drop`` - the connection is cut before the request is processed;
 * ``drop_after`` - the request IS processed (state changes) and then the connection is cut
   before the client reads the answer: the case that makes naive retries apply a change twice;
-* ``{"latency_ms": N}`` - the answer is delayed.
+* ``{"latency_ms": N}`` - the answer is delayed;
+* ``{"status": 301|302|303|307|308, "location": URL}`` - the vendor redirects (a moved API, a
+  load balancer, or a hostile proxy sending the client elsewhere). ``{path}`` and ``{query}``
+  in the URL are replaced by the request's path and ``?query`` (empty when there is none), so
+  ``"http://127.0.0.2:8000{path}{query}"`` sends the client to the same path on another host
+  and ``"{path}{query}"`` to the same URL on this one.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 @dataclass
 class FaultConfig:
@@ -57,12 +63,25 @@ def normalise_action(action: Any) -> dict[str, Any]:
         return {"status": int(action)}
     if action in ("drop", "drop_after"):
         return {"drop": action}
-    if isinstance(action, dict) and set(action) <= {"status", "drop", "latency_ms", "retry_after"}:
-        return dict(action)
+    if isinstance(action, dict) and set(action) <= {"status", "drop", "latency_ms", "retry_after", "location"}:
+        action = dict(action)
+        if "location" in action:
+            action.setdefault("status", 302)
+            if action["status"] not in REDIRECT_STATUSES or not isinstance(action["location"], str):
+                raise ValueError(
+                    f"bad redirect fault {action!r}: status must be one of "
+                    f"{', '.join(map(str, sorted(REDIRECT_STATUSES)))} and location a URL"
+                )
+        return action
     raise ValueError(
-        f"bad fault action {action!r}: use a status (429, 503...), 'drop', 'drop_after' or "
-        '{"latency_ms": N}'
+        f"bad fault action {action!r}: use a status (429, 503...), 'drop', 'drop_after', "
+        '{"latency_ms": N} or {"status": 302, "location": URL}'
     )
+
+
+def redirect_location(template: str, path: str, query: str) -> str:
+    """The ``Location`` of a redirect fault for a request to ``path`` with ``query``."""
+    return template.replace("{path}", path).replace("{query}", f"?{query}" if query else "")
 
 
 class FaultInjector:

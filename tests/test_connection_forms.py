@@ -1,0 +1,102 @@
+"""Airflow's connection forms and API mask exactly the secret extras of the four connection
+types (Airflow hides the value of any extra whose name contains a sensitive word such as
+``auth_header``, so a setting that is not secret must not be named so), and the Which50 hook
+still reads the old name of its header setting."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from airflow_provider_contacts.get_provider_info import CONNECTION_TYPES
+from airflow_provider_contacts.hooks import get_hook
+
+
+def _extras() -> list[tuple[str, str, bool]]:
+    return [
+        (c["connection-type"], name, field["schema"].get("format") == "password")
+        for c in CONNECTION_TYPES
+        for name, field in c["conn-fields"].items()
+    ]
+
+
+@pytest.mark.parametrize("conn_type, name, secret", _extras(), ids=[f"{t}.{n}" for t, n, _ in _extras()])
+def test_airflow_masks_exactly_the_secret_extras(conn_type, name, secret):
+    from airflow._shared.secrets_masker import DEFAULT_SENSITIVE_FIELDS
+    from airflow._shared.secrets_masker import should_hide_value_for_key as api_server_rule
+    from airflow.sdk._shared.secrets_masker import should_hide_value_for_key as task_rule
+
+    assert api_server_rule("password") and task_rule("password")  # the rule is switched on here
+    for key in (name, f"extra__{conn_type}__{name}"):
+        assert api_server_rule(key) is secret, key
+        assert task_rule(key) is secret, key
+        # the same with the built-in list alone, whatever [core] sensitive_var_conn_names adds
+        normalised = key.lower().replace("-", "_")
+        assert any(word in normalised for word in DEFAULT_SENSITIVE_FIELDS) is secret, key
+
+
+def test_the_connection_form_prefills_no_mask_and_the_api_masks_only_secrets():
+    from airflow.api_fastapi.core_api.datamodels.connections import ConnectionResponse
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+
+    metas = {m.connection_type: m for m in HookMetaService.hook_meta_data()}
+    assert metas["which50"].extra_fields["header_name"]["value"] == "X-Api-Key"
+    for conn_type, name, secret in _extras():
+        field = metas[conn_type].extra_fields[name]
+        assert field["value"] != "***", (conn_type, name)
+    for conf in CONNECTION_TYPES:
+        extra = {name: f"value-of-{name}" for name in conf["conn-fields"]}
+        shown = json.loads(ConnectionResponse(conn_id="c", conn_type=conf["connection-type"], description=None,
+                                              host=None, login=None, schema=None, port=None, password=None,
+                                              extra=json.dumps(extra), team_name=None).extra)
+        for name, field in conf["conn-fields"].items():
+            expected = "***" if field["schema"].get("format") == "password" else f"value-of-{name}"
+            assert shown[name] == expected, (conf["connection-type"], name)
+
+
+def _which50(monkeypatch, sandbox, conn_id: str, extra: dict[str, Any]) -> None:
+    conn = sandbox.emulator("which50").connection(sandbox.url)
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({**conn, "extra": extra}))
+
+
+def test_which50_reads_the_new_and_the_old_header_name(sandbox, monkeypatch):
+    _which50(monkeypatch, sandbox, "w50_new", {"header_name": "X-Api-Key", "auth_header_value": "sandbox-which50-key"})
+    _which50(monkeypatch, sandbox, "w50_old", {"auth_header_name": "X-Api-Key", "auth_header_value": "sandbox-which50-key"})
+    _which50(monkeypatch, sandbox, "w50_ui", {"extra__which50__header_name": "X-Api-Key",
+                                              "extra__which50__auth_header_value": "sandbox-which50-key"})
+    for conn_id in ("w50_new", "w50_old", "w50_ui"):
+        ok, message = get_hook(conn_id).test_connection()
+        assert ok, (conn_id, message)
+    assert [r["status"] for r in sandbox.requests("which50")] == [200, 200, 200]
+
+
+def test_a_header_name_saved_masked_is_a_clear_error_before_any_request(sandbox, monkeypatch):
+    _which50(monkeypatch, sandbox, "w50_masked", {"auth_header_name": "***", "auth_header_value": "sandbox-which50-key"})
+    ok, message = get_hook("w50_masked").test_connection()
+    assert not ok
+    assert 'extra field "auth_header_name" is \'***\'' in message and '"header_name"' in message
+    assert sandbox.requests("which50") == []
+
+
+def test_the_sandbox_which50_connection_uses_the_new_name(sandbox):
+    extra = sandbox.emulator("which50").connection(sandbox.url)["extra"]
+    assert extra.get("header_name") == "X-Api-Key" and "auth_header_name" not in extra
+
+
+@pytest.mark.parametrize("key", ["header_name", "auth_header_name", "extra__which50__header_name"])
+def test_which50_sends_the_configured_header_name(sandbox, monkeypatch, key):
+    _which50(monkeypatch, sandbox, "w50_custom", {key: "X-Which50-Key", "auth_header_value": "sandbox-which50-key"})
+    ok, message = get_hook("w50_custom").test_connection()
+    # the emulator only knows X-Api-Key, so the key sent under another name is refused
+    assert not ok and message.startswith("Bad credentials: Which50 refused the header X-Which50-Key (HTTP 401)")
+    assert "check auth_type, header_name and auth_header_value" in message
+    assert len(sandbox.requests("which50")) == 1
+
+
+def test_a_header_name_that_is_no_header_is_refused_before_any_request(sandbox, monkeypatch):
+    _which50(monkeypatch, sandbox, "w50_bad", {"header_name": "X Api Key", "auth_header_value": "sandbox-which50-key"})
+    ok, message = get_hook("w50_bad").test_connection()
+    assert not ok and "extra field \"header_name\" is 'X Api Key'; it must be an HTTP header name" in message
+    assert sandbox.requests("which50") == []
