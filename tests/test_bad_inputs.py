@@ -176,6 +176,14 @@ CONFIG_CASES: list[tuple[str, Callable[[Env], Any], str]] = [
     ("extra-auth-type", lambda env: with_conn("mautic", upsert, {"auth_type": "magic"}, rows=ROWS)(env), 'extra field "auth_type"'),
     ("extra-verify-ssl", lambda env: with_conn("engagelab", upsert, {"allow_insecure_http": "perhaps"}, rows=ROWS)(env),
      'extra field "allow_insecure_http"'),
+    ("extra-timeout-nan", lambda env: with_conn("mautic", upsert, {"timeout": "nan"}, rows=ROWS)(env), 'extra field "timeout"'),
+    ("extra-timeout-inf", lambda env: with_conn("which50", upsert, {"timeout": "inf"}, rows=ROWS)(env), 'extra field "timeout"'),
+    ("extra-batch-limit-zero", lambda env: with_conn("mautic", upsert, {"batch_limit": 0}, rows=ROWS)(env),
+     'extra field "batch_limit"'),
+    ("extra-page-size-huge", lambda env: with_conn("dmartech", activity, {"list_page_size": 10**9})(env),
+     'extra field "list_page_size"'),
+    ("extra-which50-masked-header", lambda env: with_conn("which50", upsert, {"header_name": "***"}, rows=ROWS)(env),
+     "header_name"),
     ("extra-dmartech-timezone", lambda env: with_conn("dmartech", activity, {"timezone": "Mars/Olympus"})(env), "timezone"),
 ]
 
