@@ -28,7 +28,7 @@ def hook_class(conn_type: str) -> type[ContactsHook]:
 def get_hook(conn_id: str, **hook_kwargs) -> ContactsHook:
     """The hook for a connection id, chosen by the connection's type (fetched now)."""
     from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
+    from airflow.exceptions import AirflowNotFoundException
 
     try:
         conn = BaseHook.get_connection(conn_id)
