@@ -606,9 +606,9 @@ class RecordsMixin:
         referer = headers.get("referer")
         page_url = query.get("page_url") or (referer if path_qs.partition("?")[2] else None)
         hit_query = dict(query)
-        if page_url:
-            hit_query.update({k.lower(): v for k, v in parse_qsl(urlsplit(str(page_url)).query)})
-            hit_query["page_url"] = page_url
+        if page_url:  # getHitQuery: the page URL's parameters, then the request's over them
+            hit_query = {**{k.lower(): v for k, v in parse_qsl(urlsplit(str(page_url)).query)}, **query,
+                         "page_url": page_url}
         url = hit_query.get("page_url") or path_qs
         title = hit_query.get("page_title")
         when = self.now()  # type: ignore[attr-defined]
