@@ -356,6 +356,10 @@ def test_segments_list_new_add_remove_and_batch_add(mautic):
     assert (r.status_code, error(r)["message"]) == (404, "Contact not found.")
     r = api("POST", base, f"segments/{seg['id']}/contacts/add", json={})
     assert (r.status_code, error(r)["message"]) == (400, "This is a bad request.")
+    hidden = api("POST", base, "segments/new", json={"name": "Draft", "isPublished": False}).json()["list"]
+    assert hidden["id"] not in [s["id"] for s in api("GET", base, "contacts/list/segments").json().values()]
+    r = api("POST", base, f"segments/{hidden['id']}/contact/{a}/add")  # not in getUserLists()
+    assert (r.status_code, error(r)["message"]) == (403, "You do not have access to the requested area/action.")
 
 
 def test_users_and_self(mautic):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_contacts.sandbox.vendors.mautic_common import (
+    ACCESS,
     BATCH_LIMIT,
     NOT_FOUND,
     MauticFault,
@@ -103,8 +104,9 @@ class ResourceHandlers:
         return 200, {str(f.id): f.list_json() for f in fields}, None
 
     def h_segments_list(self, method, args, query, body):
-        """``ListApiController::getListsAction``: ``getUserLists`` keyed by id."""
-        segments = sorted(self.state.segments.values(), key=lambda s: s["name"].lower())
+        """``ListApiController::getListsAction``: ``getUserLists``, published ones, by name,
+        keyed by id."""
+        segments = sorted((s for s in self.state.segments.values() if s["isPublished"]), key=lambda s: s["name"].lower())
         return 200, {str(s["id"]): {"id": s["id"], "name": s["name"], "alias": s["alias"]} for s in segments}, None
 
     def h_notes(self, method, args, query, body):
@@ -272,11 +274,18 @@ class ResourceHandlers:
         the contact ("Contact not found."); ``{"success": 1}``."""
         segment = self.state.segment(args[0])
         contact = self._lead(args[1])
+        self._check_user_list(segment)
         if args[2] == "add":
             self.state.add_to_segment(segment, contact)
         else:
             self.state.remove_from_segment(segment, contact)
         return 200, {"success": 1}, None
+
+    @staticmethod
+    def _check_user_list(segment: dict[str, Any]) -> None:
+        """``isset($lists[$id])`` over ``getUserLists()``: an unpublished segment is 403."""
+        if not segment["isPublished"]:
+            raise MauticFault(403, ACCESS)
 
     def h_segment_contacts_add(self, method, args, query, body):
         """``addLeadsAction``: body ``ids`` (400 without it); per id ``{"success": bool}``, keyed
@@ -285,6 +294,7 @@ class ResourceHandlers:
         if ids is None:
             raise MauticFault(400, BAD_REQUEST)
         segment = self.state.segment(args[0])
+        self._check_user_list(segment)
         details: dict[str, Any] = {}
         for cid in ids if isinstance(ids, list) else [ids]:
             contact = self.state.contacts.get(_int(cid))
