@@ -1,7 +1,8 @@
 """Mautic emulator: the HTTP side (guards, routing, PHP-style query strings, error bodies).
 
-The data and its rules live in :mod:`.mautic_state`. Facts: ``shared/research/mautic.md``;
-the checklist of its §11 is what this emulator reproduces:
+The data and its rules live in :mod:`.mautic_state` (and the modules next to it); the routes
+beside the contact core in :mod:`.mautic_handlers`, the pages outside ``/api`` in
+:mod:`.mautic_pages`. Facts from Mautic 5.x's source (mautic/mautic):
 
 * guard order: API disabled (403 ``api_disabled``, also for ``/oauth``) → Basic header while
   Basic auth is off (403) → authentication (401 ``access_denied`` / ``invalid_grant``) → the

@@ -1,8 +1,10 @@
 """State of the Mautic emulator: contacts, do-not-contact, points, point groups, timeline.
 
 Plain Python, no HTTP (like moto's backends): :mod:`.mautic` translates requests to these
-methods and their :class:`MauticFault` exceptions to Mautic's error bodies. Every behaviour
-follows ``shared/research/mautic.md`` (section numbers in the comments).
+methods and their :class:`MauticFault` exceptions to Mautic's error bodies. The fields and how a
+value is read are in :mod:`.mautic_fields`; users, segments, companies, campaigns, stages,
+notes, devices, UTM tags and page hits in :mod:`.mautic_records`. Every behaviour follows
+Mautic 5.x's source (mautic/mautic); the § marks number the topics of the project's Mautic notes.
 """
 
 from __future__ import annotations
@@ -98,7 +100,6 @@ class MauticState(RecordsMixin):
         self.row_ids: dict[str, int] = {}
         self.next_dnc_id = 1
         self.next_utm_id = 1
-        self.next_note_id = 1
         self.tags: dict[str, int] = {}
         self._seed_records()
         self._timeline_cache: dict[str, Any] | None = None
@@ -219,7 +220,6 @@ class MauticState(RecordsMixin):
             "dnc": [],
             "ipAddresses": {},
             "utmtags": [],
-            "notes": [],
             "segments": {},
             "campaigns": {},
             "companies": [],
