@@ -12,7 +12,7 @@ import pytest
 
 from airflow_provider_contacts.exceptions import AuthenticationError, ContactsConnectionError, NotFoundError, RateLimitedError
 from airflow_provider_contacts.capabilities import compute_score
-from airflow_provider_contacts.exceptions import InvalidAdjustment
+from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsError, InvalidAdjustment
 from airflow_provider_contacts.hooks.mautic import MauticHook, parse_batch
 from airflow_provider_contacts.sandbox.vendors.mautic import CLIENT_ID, CLIENT_SECRET, USER_CLIENT
 
@@ -358,17 +358,81 @@ def test_contact_crud_and_sub_resources(sandbox):
     with pytest.warns(UserWarning, match="blanks every field"):
         replaced, created = hook.replace_contact(cid, {"email": "crud@example.com"})
     assert not created and replaced["fields"]["all"]["city"] is None
-    assert hook.add_utm_tags(cid, {"utmSource": "newsletter"})["utmtags"][0]["utmSource"] == "newsletter"
-    assert {o["id"] for o in hook.list_owners()} == {1, 2}
+    assert {o["id"] for o in hook.list_owners()} == {1, 2, 3}
     assert "email" in {f["alias"] for f in hook.list_fields()}
-    assert [s["alias"] for s in hook.list_segments()][:2] == ["newsletter", "customers"]
-    assert [s["id"] for s in hook.get_contact_segments(4)] == [1]
+    assert [s["alias"] for s in hook.list_segments()] == ["customers", "newsletter", "webinar-attendees"]
+    assert [s["id"] for s in hook.get_contact_segments(4)] == [1]  # Mautic answers them as "lists"
     assert hook.get_contact_notes(cid) == [] and hook.get_contact_campaigns(cid) == []
     assert hook.get_contact_companies(cid) == [] and hook.get_contact_devices(cid) == []
     deleted = hook.batch_delete([cid, 12345])
     assert [d["id"] for d in deleted] == [cid]
     with pytest.raises(NotFoundError):
         hook.get_contact(cid)
+
+
+IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+          "Version/17.1 Mobile/15E148 Safari/604.1")
+
+
+def test_add_utm_tags_sends_the_snake_case_keys_mautic_reads(sandbox):
+    """Mautic reads utm_source..., useragent, lastActive (LeadModel::addUTMTags); the stored
+    record is what the emulator kept from the keys Mautic reads."""
+    sandbox.reset(empty=True)
+    emu = sandbox.emulator("mautic")
+    hook = MauticHook()
+    contact, _ = hook.create_contact({"email": "utm@example.com"})
+    cid = contact["id"]
+    answer = hook.add_utm_tags(cid, {
+        "utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "spring", "utm_content": "hero",
+        "utm_term": "crm", "url": "https://example.com/pricing", "referer": "https://mail.example.com/",
+        "query": "a=1&b=2", "useragent": IPHONE, "lastActive": datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)})
+    stored = emu.contacts[cid]["utmtags"]
+    assert len(stored) == 1 and {k: v for k, v in stored[0].items() if k not in ("id", "dateAdded")} == {
+        "utmSource": "newsletter", "utmMedium": "email", "utmCampaign": "spring", "utmContent": "hero",
+        "utmTerm": "crm", "url": "https://example.com/pricing", "referer": "https://mail.example.com/",
+        "query": {"a": "1", "b": "2"}, "userAgent": IPHONE, "remoteHost": None}
+    assert answer["utmtags"][0]["utmSource"] == "newsletter"
+    assert answer["lastActive"] == "2026-03-01T09:30:00+00:00"
+    assert [(d["device"], d["deviceBrand"], d["deviceModel"]) for d in hook.get_contact_devices(cid)] == [("smartphone", "Apple", "iPhone")]
+    # camelCase keys would be stored as nothing by Mautic: refused before any request
+    before = len(calls(sandbox, "/utm/add"))
+    with pytest.raises(ContactsConfigError, match="'utmSource' → 'utm_source'"):
+        hook.add_utm_tags(cid, {"utmSource": "newsletter"})
+    assert len(calls(sandbox, "/utm/add")) == before and len(emu.contacts[cid]["utmtags"]) == 1
+
+
+def test_mautic_form_errors_are_each_rows_rejection_in_the_rejects_file(sandbox, tmp_path):
+    """A 400 form error of one batch item (Mautic validates choices, emails, numbers) is that
+    row's rejection, with Mautic's message, in the operator's rejects file; the rest is saved."""
+    from types import SimpleNamespace
+
+    from airflow_provider_contacts.operators.upsert import UpsertContactsOperator
+
+    sandbox.reset(empty=True)
+    emu = sandbox.emulator("mautic")
+    rows = [
+        {"email": "ok@example.com", "country": "Ireland", "timezone": "Europe/Dublin", "preferred_locale": "en_IE"},
+        {"email": "iso@example.com", "country": "IE"},
+        {"email": "john..doe@example.com"},  # passes the operator's local check, not Mautic's
+        {"email": "tz@example.com", "timezone": "Mars/Olympus", "attribution": "a lot"},
+    ]
+    path = tmp_path / "rejects.ndjson"
+    ti = SimpleNamespace(dag_id="dag", run_id="manual__1", task_id="task", map_index=-1, try_number=1)
+    op = UpsertContactsOperator(task_id="up", conn_id="mautic_default", rows=rows, rejects_path=str(path), max_rejected=5)
+    summary = op.execute({"ti": ti, "task_instance": ti})
+    assert (summary["created"], summary["rejected"], summary["requests"]) == (1, 3, 1)
+    with open(path, encoding="utf-8") as handle:
+        rejected = [json.loads(line) for line in handle]
+    assert [(r["index"], r["status"], r["message"]) for r in rejected] == [
+        (1, 400, "country: This value is not valid."),
+        (2, 400, "email: john..doe@example.com is invalid."),
+        (3, 400, "timezone: This value is not valid., attribution: This value is not valid."),  # form (field) order
+    ]
+    assert [r["row"] for r in rejected] == rows[1:]
+    assert sorted(c["values"]["email"] for c in emu.contacts.values()) == ["ok@example.com"]
+    # one call outside a batch: the 400 is raised with Mautic's message
+    with pytest.raises(ContactsError, match="country: This value is not valid."):
+        MauticHook().create_contact({"email": "single@example.com", "country": "IE"})
 
 
 # ---- Test Connection ----------------------------------------------------------------------

@@ -63,6 +63,12 @@ DEFAULT_BATCH_LIMIT = 200
 #: its lifetime, for servers configured with very short lifetimes)
 TOKEN_REFRESH_MARGIN = 60.0
 POINT_GROUP_OPERATORS = POINT_OPERATORS
+#: the keys ``POST /contacts/{id}/utm/add`` reads (``LeadModel::addUTMTags``, ``UtmTag::getFieldSetterList``)
+UTM_KEYS = frozenset({"utm_campaign", "utm_source", "utm_medium", "utm_content", "utm_term", "url", "referer",
+                      "query", "useragent", "user_agent", "remotehost", "remote_host", "lastActive"})
+#: the names of the stored record (as the contact's ``utmtags`` show them) → the key to send
+UTM_CAMEL = {"utmCampaign": "utm_campaign", "utmSource": "utm_source", "utmMedium": "utm_medium",
+             "utmContent": "utm_content", "utmTerm": "utm_term", "userAgent": "useragent", "remoteHost": "remotehost"}
 LEGACY_POINT_OPERATORS = ("plus", "minus", "times", "divide")
 
 
@@ -579,14 +585,23 @@ class MauticHook(EventPlanMixin, ContactsHook):
 
     # ---- capability: upsert ---------------------------------------------------------------
     def unique_identifier_fields(self) -> set[str] | None:
-        """Aliases flagged "unique identifier" (None when the server does not say)."""
+        """Aliases flagged "unique identifier" (None when the server does not say). Read from
+        ``GET /fields/contact``: ``/contacts/list/fields`` does not show the flag (its
+        serializer group ``leadFieldList`` has only id, label, alias, type, group, order, object)."""
         if self._unique_fields is None:
-            fields = self.list_fields()
-            flags = {}
-            for f in fields:
-                for key in ("isUniqueIdentifier", "isUniqueIdentifer", "is_unique_identifer"):
-                    if key in f:
-                        flags[f.get("alias")] = bool(f[key]) and str(f[key]) not in ("0", "false")
+            flags: dict[str, bool] = {}
+            start = 0
+            while True:
+                body = self._get("fields/contact", {"start": start, "limit": 200}) or {}
+                page = body.get("fields") or {}
+                page = list(page.values()) if isinstance(page, dict) else list(page)
+                for f in page:
+                    for key in ("isUniqueIdentifier", "isUniqueIdentifer", "is_unique_identifer"):
+                        if isinstance(f, dict) and key in f:
+                            flags[f.get("alias")] = bool(f[key]) and str(f[key]) not in ("0", "false")
+                if len(page) < 200:
+                    break
+                start += len(page)
             self._unique_fields = {alias for alias, flag in flags.items() if flag} if flags else set()
             if not flags:
                 return None
@@ -824,13 +839,14 @@ class MauticHook(EventPlanMixin, ContactsHook):
         body = self._get("contacts/list/segments") or []
         return list(body.values()) if isinstance(body, dict) else list(body)
 
-    def _sub_list(self, contact_id: int | str, name: str) -> list[dict[str, Any]]:
+    def _sub_list(self, contact_id: int | str, name: str, key: str | None = None) -> list[dict[str, Any]]:
         body = self._get(f"contacts/{_id(contact_id)}/{name}") or {}
-        items = body.get(name) or []
+        items = body.get(key or name) or []
         return list(items.values()) if isinstance(items, dict) else list(items)
 
     def get_contact_segments(self, contact_id: int | str) -> list[dict[str, Any]]:
-        return self._sub_list(contact_id, "segments")
+        """``GET /contacts/{id}/segments``; Mautic answers them under the key ``lists``."""
+        return self._sub_list(contact_id, "segments", "lists")
 
     def get_contact_campaigns(self, contact_id: int | str) -> list[dict[str, Any]]:
         return self._sub_list(contact_id, "campaigns")
@@ -845,9 +861,23 @@ class MauticHook(EventPlanMixin, ContactsHook):
         return self._sub_list(contact_id, "devices")
 
     def add_utm_tags(self, contact_id: int | str, utm: dict[str, Any]) -> dict[str, Any]:
-        """``POST /contacts/{id}/utm/add`` with ``utmSource``, ``utmMedium``, ``utmCampaign``,
-        ``utmContent``, ``utmTerm``, ``url``, ``referer``... Not idempotent (adds a record)."""
-        return self._send("POST", f"contacts/{_id(contact_id)}/utm/add", json=utm, idempotent=False)["contact"]
+        """``POST /contacts/{id}/utm/add``: records one set of UTM tags; returns the contact.
+
+        Keys, as Mautic reads them (snake_case; ``LeadModel::addUTMTags``): ``utm_source``,
+        ``utm_medium``, ``utm_campaign``, ``utm_content``, ``utm_term``, ``url``, ``referer``,
+        ``query`` (a dict, or a query string), ``useragent`` (also records the contact's device;
+        ``user_agent`` only stores it), ``remotehost`` / ``remote_host``, and ``lastActive`` (a
+        datetime or text; it dates the record and sets the contact's last activity). Mautic
+        ignores any other key, so a camelCase one (``utmSource``) would be stored as nothing:
+        it is refused here, before the request. Not idempotent (adds a record): never retried."""
+        unknown = sorted(k for k in utm if k not in UTM_KEYS)
+        if unknown:
+            hints = [f"{k!r} → {UTM_CAMEL.get(k) or _snake(k)!r}" if (UTM_CAMEL.get(k) or _snake(k)) in UTM_KEYS else repr(k)
+                     for k in unknown]
+            raise ContactsConfigError(
+                f"UTM key(s) {', '.join(hints)} not read by Mautic, which would store nothing for them; "
+                f"use {', '.join(sorted(UTM_KEYS))}", conn_id=self.conn_id)
+        return self._send("POST", f"contacts/{_id(contact_id)}/utm/add", json=_clean(utm), idempotent=False)["contact"]
 
     def remove_utm_tag(self, contact_id: int | str, utm_id: int | str) -> dict[str, Any]:
         return self._send("POST", f"contacts/{_id(contact_id)}/utm/{_id(utm_id)}/remove", idempotent=True)["contact"]
@@ -896,6 +926,10 @@ def _list_params(*, search, start, limit, order_by, order_dir, where, published,
     if select:
         params["select[]"] = sorted(set(select) | {"id"})
     return params
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def _id(value: int | str) -> str:

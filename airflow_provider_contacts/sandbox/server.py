@@ -32,6 +32,7 @@ class SandboxServer:
         host: str = "127.0.0.1",
         port: int = 0,
         log_level: str = "warning",
+        http: str = "auto",
     ) -> None:
         self.sandbox = Sandbox(config)
         self.host = host
@@ -41,6 +42,10 @@ class SandboxServer:
         self.url = f"http://{shown}:{self.port}"
         self.sandbox.root_url = self.url
         self.log_level = log_level
+        #: uvicorn's HTTP protocol: "auto" (httptools when installed: fast, lowercases header
+        #: names on the wire) or "h11" (keeps the names as the emulators write them, e.g.
+        #: Mautic's ``Content-Type``)
+        self.http = http
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -54,6 +59,7 @@ class SandboxServer:
             access_log=False,
             lifespan="off",
             timeout_keep_alive=30,
+            http=self.http,
         )
         return uvicorn.Server(config)
 

@@ -3,7 +3,8 @@
 Table ``crm_contacts(id, email, firstname, lastname, company, country, updated_at, which50_id)``
 with ``contacts`` rows, among them the kinds of rows real warehouses hold: an invalid email, an
 empty email and a duplicate email (the later row must win). ``which50_id`` holds the Which50
-EncContactId of the first contacts, as a warehouse that stores vendor ids would.
+EncContactId of the first contacts, as a warehouse that stores vendor ids would. ``country``
+holds country names ("Ireland"): Mautic's country field is a list of names and refuses ISO codes.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def create_demo_warehouse(path: str | Path, *, contacts: int = 500, seed: int = 
         first, last = rng.choice(FIRST), rng.choice(LAST)
         updated = now - timedelta(minutes=rng.randint(5, 6 * 24 * 60))
         w50 = which50_ids[i] if which50_ids and i < len(which50_ids) else None
-        rows.append((f"{first}.{last}.{i}@example.com".lower(), first, last, f"Co {i % 17}", rng.choice(["IE", "DE", "SG"]),
+        rows.append((f"{first}.{last}.{i}@example.com".lower(), first, last, f"Co {i % 17}", rng.choice(["Ireland", "Germany", "Singapore"]),
                      updated.strftime("%Y-%m-%d %H:%M:%S"), w50))
     duplicate = rows[3]
     rows.append((duplicate[0].upper(), "Renamed", duplicate[2], duplicate[3], duplicate[4],

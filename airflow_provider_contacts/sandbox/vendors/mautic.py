@@ -1,7 +1,8 @@
 """Mautic emulator: the HTTP side (guards, routing, PHP-style query strings, error bodies).
 
-The data and its rules live in :mod:`.mautic_state`. Facts: ``shared/research/mautic.md``;
-the checklist of its §11 is what this emulator reproduces:
+The data and its rules live in :mod:`.mautic_state` (and the modules next to it); the routes
+beside the contact core in :mod:`.mautic_handlers`, the pages outside ``/api`` in
+:mod:`.mautic_pages`. Facts from Mautic 5.x's source (mautic/mautic):
 
 * guard order: API disabled (403 ``api_disabled``, also for ``/oauth``) → Basic header while
   Basic auth is off (403) → authentication (401 ``access_denied`` / ``invalid_grant``) → the
@@ -9,9 +10,15 @@ the checklist of its §11 is what this emulator reproduces:
 * ``/oauth/v2/token`` client credentials; tokens expire after ``token_lifetime`` seconds;
 * every response carries ``Mautic-Version``.
 
+Beside the API under ``/api``, the instance serves the tracking pixel ``/mtracking.gif`` and a
+read-only page for ``/s/contacts`` and ``/s/contacts/view/{id}`` (the provider's extra link).
+Response header names are sent as Mautic sends them (``Content-Type``, ``Mautic-Version``...);
+uvicorn's default httptools protocol lowercases them on the wire, its h11 protocol keeps them.
+
 Options (``SandboxConfig.vendor_options["mautic"]`` or ``emulator.settings`` at run time):
 ``api_enabled``, ``basic_auth_enabled``, ``batch_max_limit`` (200), ``rate_limit_per_hour``
-(0 = off), ``token_lifetime`` (3600), ``seed_contacts`` (40), ``version``.
+(0 = off), ``token_lifetime`` (3600), ``seed_contacts`` (40), ``version``, ``char_length_limit``
+(64: the length limit a fresh install gives every field; 255 on instances upgraded from 2.x).
 """
 
 from __future__ import annotations
@@ -27,21 +34,24 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from airflow_provider_contacts.sandbox.base import VendorEmulator, basic_credentials
-from airflow_provider_contacts.sandbox.vendors.mautic_state import (
+from airflow_provider_contacts.sandbox.vendors.mautic_common import (
     ACCESS,
     BATCH_LIMIT,
-    CAMPAIGNS,
-    FIELD_BY_ALIAS,
     GENERIC_500,
-    NOT_FOUND,
-    OWNERS,
-    SEGMENTS,
-    UNIQUE_FIELDS,
     MauticFault,
-    MauticState,
-    iso,
+    canonical_headers,
     keyed,
+    php_query,
 )
+from airflow_provider_contacts.sandbox.vendors.mautic_handlers import ResourceHandlers, batch_payload, ordered
+from airflow_provider_contacts.sandbox.vendors.mautic_pages import PagesMixin
+from airflow_provider_contacts.sandbox.vendors.mautic_state import MauticState
+
+try:  # msgspec comes with apache-airflow-task-sdk; json is the fallback
+    from msgspec.json import encode as _encode
+except ImportError:  # pragma: no cover
+    def _encode(body: Any) -> bytes:
+        return json.dumps(body, separators=(",", ":")).encode()
 
 USERNAME = "sandbox"
 PASSWORD = "sandbox-password"
@@ -67,6 +77,8 @@ DEFAULTS: dict[str, Any] = {
     "request_overhead_ms": 0,
     #: False: batch/new answers normally but forgets the contacts (memory benchmarks)
     "retain_contacts": True,
+    #: LeadField::$charLengthLimit of every field (see mautic_fields.DEFAULT_CHAR_LIMIT)
+    "char_length_limit": 64,
 }
 
 AUTH_MESSAGES = {
@@ -79,41 +91,7 @@ AUTH_MESSAGES = {
 }
 
 
-def php_query(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    """Parse ``a[b][]=1&a[c]=2`` like PHP does into nested dicts (lists for ``[]``)."""
-    out: dict[str, Any] = {}
-    for raw_key, value in pairs:
-        match = re.match(r"^([^\[]+)((?:\[[^\]]*\])*)$", raw_key)
-        if not match:
-            out[raw_key] = value
-            continue
-        keys = [match.group(1)] + re.findall(r"\[([^\]]*)\]", match.group(2))
-        node: Any = out
-        for i, key in enumerate(keys):
-            last = i == len(keys) - 1
-            if isinstance(node, list):
-                if key == "":
-                    if last:
-                        node.append(value)
-                        break
-                    node.append({})
-                    node = node[-1]
-                    continue
-                node = {str(j): v for j, v in enumerate(node)}  # mixed keys: not expected
-            if last:
-                if key == "":
-                    node.setdefault("", []).append(value)
-                else:
-                    node[key] = value
-                break
-            nxt_empty = keys[i + 1] == ""
-            if key not in node or not isinstance(node[key], (dict, list)):
-                node[key] = [] if nxt_empty else {}
-            node = node[key]
-    return out
-
-
-class MauticEmulator(VendorEmulator):
+class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
     name = "mautic"
     mount = "/mautic"
     defaults = DEFAULTS
@@ -123,6 +101,8 @@ class MauticEmulator(VendorEmulator):
         with self.lock:
             self.state = MauticState(self.settings, self.seed, empty, self.clock)
             self.tokens: dict[str, dict[str, Any]] = {}
+            self.current_login: str | None = None
+            self.current_client: str | None = None
             self.token_requests = 0
             self.buckets: dict[str, dict[str, float]] = {}
             self.users = {USERNAME: {"password": PASSWORD, "admin": True},
@@ -179,8 +159,8 @@ class MauticEmulator(VendorEmulator):
     # responses ------------------------------------------------------------------------------
     def _json(self, body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
         all_headers = {"Mautic-Version": str(self.settings["version"]), **(headers or {})}
-        return Response(json.dumps(body, separators=(",", ":")), status_code=status,
-                        media_type="application/json", headers=all_headers)
+        return canonical_headers(Response(_encode(body), status_code=status, media_type="application/json",
+                                          headers=all_headers))
 
     def _auth_error(self, status: int, type_: str, key: str) -> Response:
         # ApiSubscriber's fresh JsonResponse: message/code/type, no details, no WWW-Authenticate
@@ -214,6 +194,7 @@ class MauticEmulator(VendorEmulator):
             user = self.users.get(creds[0]) if creds else None
             if user is None or user["password"] != creds[1]:
                 return self._auth_error(401, "access_denied", "bad_basic"), "", False
+            self.current_login = creds[0]
             return None, "basic", bool(user["admin"])
         token = None
         if header.startswith("Bearer "):
@@ -227,6 +208,8 @@ class MauticEmulator(VendorEmulator):
             return self._auth_error(401, "invalid_grant", "bad_token"), "", False
         if info["expires"] <= self.clock():
             return self._auth_error(401, "invalid_grant", "expired_token"), "", False
+        self.current_login = None
+        self.current_client = info["client"]
         return None, token, bool(self.clients[info["client"]]["admin"])
 
     def _rate_limit(self, bucket: str) -> tuple[Response | None, dict[str, str]]:
@@ -294,6 +277,8 @@ class MauticEmulator(VendorEmulator):
         router = APIRouter()
         routes = self._routes()
 
+        self.add_pages(router)
+
         @router.api_route("/oauth/v2/token", methods=["GET", "POST"])
         async def token(request: Request) -> Any:
             return await self._token(request)
@@ -346,9 +331,6 @@ class MauticEmulator(VendorEmulator):
             ({"PUT", "PATCH"}, r"/contacts/batch/edit", self.h_batch_edit),
             ({"DELETE"}, r"/contacts/batch/delete", self.h_batch_delete),
             ({"GET"}, r"/contacts/activity", self.h_activity),
-            ({"GET"}, r"/contacts/list/owners", self.h_owners),
-            ({"GET"}, r"/contacts/list/fields", self.h_fields),
-            ({"GET"}, r"/contacts/list/segments", self.h_segments_list),
             ({"GET"}, r"/contacts/(\d+)", self.h_get),
             ({"PUT", "PATCH"}, r"/contacts/(\d+)/edit", self.h_edit),
             ({"DELETE"}, r"/contacts/(\d+)/delete", self.h_delete),
@@ -359,18 +341,7 @@ class MauticEmulator(VendorEmulator):
             ({"GET"}, r"/contacts/(\d+)/points/groups/(\d+)", self.h_contact_group),
             ({"POST"}, r"/contacts/(\d+)/points/groups/([^/]+)/([^/]+)/([^/]+)", self.h_group_adjust),
             ({"POST"}, r"/contacts/(\d+)/points/([^/]+)/([^/]+)", self.h_points),
-            ({"GET"}, r"/contacts/(\d+)/notes", self.h_notes),
-            ({"GET"}, r"/contacts/(\d+)/devices", self.h_devices),
-            ({"GET"}, r"/contacts/(\d+)/segments", self.h_contact_segments),
-            ({"GET"}, r"/contacts/(\d+)/campaigns", self.h_contact_campaigns),
-            ({"GET"}, r"/contacts/(\d+)/companies", self.h_contact_companies),
-            ({"POST"}, r"/contacts/(\d+)/utm/add", self.h_utm_add),
-            ({"POST"}, r"/contacts/(\d+)/utm/(\d+)/remove", self.h_utm_remove),
-            ({"GET"}, r"/points/groups", self.h_groups),
-            ({"POST"}, r"/points/groups/new", self.h_group_new),
-            ({"GET"}, r"/points/groups/(\d+)", self.h_group_get),
-            ({"PUT", "PATCH"}, r"/points/groups/(\d+)/edit", self.h_group_edit),
-            ({"DELETE"}, r"/points/groups/(\d+)/delete", self.h_group_delete),
+            *self.resource_routes(),
         ]
         return [(methods, re.compile(pattern + r"/?$"), handler) for methods, pattern, handler in table]
 
@@ -392,14 +363,9 @@ class MauticEmulator(VendorEmulator):
     def h_get(self, method, args, query, body):
         return 200, {"contact": self.state.contact_json(self.state.contact(args[0]))}, None
 
-    def _body_dict(self, body: Any) -> dict[str, Any]:
-        if not isinstance(body, dict):
-            raise MauticFault(400, "This is a bad request.")
-        return body
-
     def h_new(self, method, args, query, body):
         contact, status = self.state.upsert(self._body_dict(body))
-        headers = {"Location": f"/api/contacts/{contact['id']}"} if status == 201 else None
+        headers = self._location(f"contacts/{contact['id']}") if status == 201 else None
         return status, {"contact": self.state.contact_json(contact)}, headers
 
     def h_edit(self, method, args, query, body):
@@ -411,19 +377,6 @@ class MauticEmulator(VendorEmulator):
         out = self.state.contact_json(contact)
         out["id"] = None  # serialised after Doctrine removal (§3.6)
         return 200, {"contact": out}, None
-
-    def _batch_items(self, body: Any) -> list[tuple[Any, Any]]:
-        if isinstance(body, list):
-            items = list(enumerate(body))
-        elif isinstance(body, dict):
-            items = list(body.items())
-        else:
-            raise MauticFault(400, "This is a bad request.")
-        limit = int(self.settings["batch_max_limit"])
-        if len(items) > limit:
-            # returnError without a code → HTTP 500; nothing processed (§4.1)
-            raise MauticFault(500, BATCH_LIMIT.format(n=limit))
-        return items
 
     def h_batch_new(self, method, args, query, body):
         items = self._batch_items(body)
@@ -442,7 +395,7 @@ class MauticEmulator(VendorEmulator):
         if not self.settings.get("retain_contacts", True):
             self.state.contacts.clear()
             self.state.by_email.clear()
-        return 201, _batch_payload(contacts, codes, errors), None
+        return 201, batch_payload("contacts", contacts, codes, errors), None
 
     def h_batch_edit(self, method, args, query, body):
         items = self._batch_items(body)
@@ -467,8 +420,8 @@ class MauticEmulator(VendorEmulator):
                 continue
             codes.append(status)
             (created if status == 201 else contacts)[key] = self.state.contact_json(contact)
-        ordered = {**contacts, **created}
-        payload: dict[str, Any] = {"contacts": _ordered(ordered), "statusCodes": codes}
+        merged = {**contacts, **created}
+        payload: dict[str, Any] = {"contacts": ordered(merged), "statusCodes": codes}
         if errors:
             payload["errors"] = keyed(errors) if all(isinstance(k, int) for k in errors) else errors
         return 200, payload, None
@@ -495,22 +448,6 @@ class MauticEmulator(VendorEmulator):
     def h_contact_activity(self, method, args, query, body):
         contact = self.state.contact(args[0])
         return 200, self.state.activity(contact_id=contact["id"], query=query), None
-
-    def h_owners(self, method, args, query, body):
-        return 200, [{"id": o["id"], "firstName": o["firstName"], "lastName": o["lastName"]} for o in OWNERS], None
-
-    def h_fields(self, method, args, query, body):
-        fields = {
-            str(fid): {
-                "id": fid, "label": label, "alias": alias, "type": type_, "group": group, "order": fid,
-                "object": "lead", "isUniqueIdentifier": alias in UNIQUE_FIELDS,
-            }
-            for alias, (fid, _, label, type_, group) in FIELD_BY_ALIAS.items()
-        }
-        return 200, fields, None
-
-    def h_segments_list(self, method, args, query, body):
-        return 200, [{"id": s["id"], "name": s["name"], "alias": s["alias"]} for s in SEGMENTS], None
 
     def h_dnc_add(self, method, args, query, body):
         contact = self.state.contact(args[0])
@@ -553,75 +490,6 @@ class MauticEmulator(VendorEmulator):
         score, group = self.state.adjust_group(args[0], args[1], args[2], args[3], body if isinstance(body, dict) else {})
         return 200, {"groupScore": {"score": score, "group": self.state.group_json(group)}}, None
 
-    def h_groups(self, method, args, query, body):
-        groups = [self.state.group_json(g, full=True) for g in self.state.point_groups.values()]
-        return 200, {"total": len(groups), "pointGroups": groups}, None
-
-    def h_group_new(self, method, args, query, body):
-        group = self.state.create_point_group(self._body_dict(body))
-        return 201, {"pointGroup": self.state.group_json(group, full=True)}, None
-
-    def h_group_get(self, method, args, query, body):
-        return 200, {"pointGroup": self.state.group_json(self.state.point_group(args[0]), full=True)}, None
-
-    def h_group_edit(self, method, args, query, body):
-        group = self.state.point_group(args[0])
-        body = self._body_dict(body)
-        for key in ("name", "description"):
-            if key in body or method == "PUT":
-                group[key] = body.get(key)
-        group["dateModified"] = self.state.now()
-        return 200, {"pointGroup": self.state.group_json(group, full=True)}, None
-
-    def h_group_delete(self, method, args, query, body):
-        group = self.state.point_group(args[0])
-        del self.state.point_groups[group["id"]]
-        return 200, {"pointGroup": self.state.group_json(group, full=True)}, None
-
-    def h_notes(self, method, args, query, body):
-        notes = self.state.contact(args[0])["notes"]
-        return 200, {"total": len(notes), "notes": notes}, None
-
-    def h_devices(self, method, args, query, body):
-        devices = self.state.contact(args[0])["devices"]
-        return 200, {"total": len(devices), "devices": devices}, None
-
-    def h_contact_segments(self, method, args, query, body):
-        contact = self.state.contact(args[0])
-        out = {}
-        for sid, info in contact["segments"].items():
-            segment = next(s for s in SEGMENTS if s["id"] == sid)
-            out[str(sid)] = {**segment, "dateAdded": iso(info["dateAdded"]),
-                             "manuallyAdded": info["manuallyAdded"], "manuallyRemoved": False}
-        return 200, {"total": len(out), "segments": out}, None
-
-    def h_contact_campaigns(self, method, args, query, body):
-        contact = self.state.contact(args[0])
-        out = {str(cid): {**next(c for c in CAMPAIGNS if c["id"] == cid), **info} for cid, info in contact["campaigns"].items()}
-        return 200, {"total": len(out), "campaigns": out}, None
-
-    def h_contact_companies(self, method, args, query, body):
-        companies = self.state.contact(args[0])["companies"]
-        return 200, {"total": len(companies), "companies": companies}, None
-
-    def h_utm_add(self, method, args, query, body):
-        contact = self.state.contact(args[0])
-        body = body if isinstance(body, dict) else {}
-        keys = ("query", "referer", "remoteHost", "url", "userAgent", "utmCampaign", "utmContent", "utmMedium", "utmSource", "utmTerm")
-        utm = {"id": self.state.next_utm_id, **{k: body.get(k) for k in keys}}
-        self.state.next_utm_id += 1
-        contact["utmtags"].append(utm)
-        self.state.add_event("lead.utmtagsadded", contact["id"], details={"utmtags": dict(utm)})
-        return 200, {"contact": self.state.contact_json(contact)}, None
-
-    def h_utm_remove(self, method, args, query, body):
-        contact = self.state.contact(args[0])
-        before = len(contact["utmtags"])
-        contact["utmtags"] = [u for u in contact["utmtags"] if str(u["id"]) != args[1]]
-        if len(contact["utmtags"]) == before:
-            raise MauticFault(404, NOT_FOUND)
-        return 200, {"contact": self.state.contact_json(contact)}, None
-
     # sandbox wiring -------------------------------------------------------------------------
     def connection(self, root_url: str) -> dict[str, Any]:
         return {
@@ -653,22 +521,3 @@ def _match(routes, method: str, path: str):
                 return handler, found.groups(), allowed
             allowed |= methods
     return None, (), allowed
-
-
-def _ordered(items: dict[Any, Any]) -> Any:
-    """Processing order kept; a list only when the keys are 0..n-1 in that order."""
-    keys = list(items)
-    if keys == list(range(len(keys))):
-        return [items[k] for k in keys]
-    return {str(k): v for k, v in items.items()}
-
-
-def _batch_payload(contacts: dict[Any, Any], codes: list[int], errors: dict[Any, Any]) -> dict[str, Any]:
-    ints = all(isinstance(k, int) for k in list(contacts) + list(errors))
-    payload: dict[str, Any] = {
-        "contacts": keyed(contacts) if ints else {str(k): v for k, v in contacts.items()},
-        "statusCodes": codes,
-    }
-    if errors:
-        payload["errors"] = keyed(errors) if ints else {str(k): v for k, v in errors.items()}
-    return payload

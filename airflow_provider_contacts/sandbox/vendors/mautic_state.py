@@ -1,8 +1,10 @@
 """State of the Mautic emulator: contacts, do-not-contact, points, point groups, timeline.
 
 Plain Python, no HTTP (like moto's backends): :mod:`.mautic` translates requests to these
-methods and their :class:`MauticFault` exceptions to Mautic's error bodies. Every behaviour
-follows ``shared/research/mautic.md`` (section numbers in the comments).
+methods and their :class:`MauticFault` exceptions to Mautic's error bodies. The fields and how a
+value is read are in :mod:`.mautic_fields`; users, segments, companies, campaigns, stages,
+notes, devices, UTM tags and page hits in :mod:`.mautic_records`. Every behaviour follows
+Mautic 5.x's source (mautic/mautic); the § marks number the topics of the project's Mautic notes.
 """
 
 from __future__ import annotations
@@ -11,77 +13,48 @@ import bisect
 import math
 import random
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
-UTC = timezone.utc
-
-#: §2.3 / §4.2 messages (en_US)
-NOT_FOUND = "Item was not found."
-ACCESS = "You do not have access to the requested area/action."
-BATCH_LIMIT = "A max of {n} entities are supported at a time."
-GENERIC_500 = (
-    "Looks like I encountered an error (error #500). If I do it again, please report me to the "
-    "system administrator!"
+from airflow_provider_contacts.sandbox.vendors.mautic_common import (
+    NOT_FOUND,
+    UTC,
+    MauticFault,
+    crash,
+    iso,
+    mysql_datetime,
+    php_empty,
+    php_int,
+    php_is_numeric,
+)
+from airflow_provider_contacts.sandbox.vendors.mautic_records import RecordsMixin
+from airflow_provider_contacts.sandbox.vendors.mautic_fields import (
+    CONTACT_FIELD,
+    CONTACT_FIELDS,
+    CONTACT_GROUPS,
+    DEFAULT_CHAR_LIMIT,
+    UNIQUE_CONTACT_FIELDS,
+    bind,
+    clean_email,
+    normalized,
+    shown,
 )
 
 
-class MauticFault(Exception):
-    """An error answer: ``{"errors":[{"code","message","details","type"}]}`` with HTTP ``code``."""
-
-    def __init__(self, code: int, message: str, *, details: Any = None, type_: str | None = None,
-                 with_details: bool = True) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = [] if details is None else details
-        self.type = type_
-        self.with_details = with_details
-
-    def item(self) -> dict[str, Any]:
-        item: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.with_details:
-            item["details"] = self.details
-        item["type"] = self.type
-        return item
-
-
-def crash() -> MauticFault:
-    """An uncaught PHP error under /api (§2.3): generic message, no ``details``."""
-    return MauticFault(500, GENERIC_500, with_details=False)
-
-
-# ---- fields (§3.2, §9) -------------------------------------------------------------------
-#: (alias, label, type, group); ids are positions + 1. ``email`` is the only unique identifier.
-FIELDS: list[tuple[str, str, str, str]] = [
-    ("title", "Title", "lookup", "core"),
-    ("firstname", "First Name", "text", "core"),
-    ("lastname", "Last Name", "text", "core"),
-    ("company", "Primary company", "text", "core"),
-    ("position", "Position", "text", "core"),
-    ("email", "Email", "email", "core"),
-    ("mobile", "Mobile", "tel", "core"),
-    ("phone", "Phone", "tel", "core"),
-    ("points", "Points", "number", "core"),
-    ("address1", "Address Line 1", "text", "core"),
-    ("city", "City", "text", "core"),
-    ("state", "State", "region", "core"),
-    ("zipcode", "Zip Code", "text", "core"),
-    ("country", "Country", "country", "core"),
-    ("preferred_locale", "Preferred Locale", "locale", "core"),
-    ("attribution", "Attribution", "number", "core"),
-    ("website", "Website", "url", "core"),
-    ("newsletter", "Newsletter", "boolean", "core"),
-    ("facebook", "Facebook", "text", "social"),
-    ("twitter", "Twitter", "text", "social"),
-    ("linkedin", "LinkedIn", "text", "social"),
-    ("lifetime_value", "Lifetime value", "number", "professional"),
+# ---- fields (§3.2, §9): see mautic_fields ------------------------------------------------
+FIELD_GROUPS = CONTACT_GROUPS
+UNIQUE_FIELDS = UNIQUE_CONTACT_FIELDS
+#: every stored field value of a new contact (points and last_active live on the contact)
+_EMPTY_VALUES = {f.alias: None for f in CONTACT_FIELDS if f.alias not in ("points", "last_active")}
+#: (alias, group, kind, static entry, field) for contact_json; kind 0 text-like, 1 points,
+#: 2 last_active, 3 number, 4 boolean
+_SERIALISE = [
+    (f.alias, f.group, 1 if f.alias == "points" else 2 if f.alias == "last_active" else 3 if f.type == "number"
+     else 4 if f.type == "boolean" else 0, f.group_entry(), f)
+    for f in CONTACT_FIELDS
 ]
-FIELD_GROUPS = ("core", "social", "personal", "professional")
-FIELD_BY_ALIAS = {alias: (i + 1, alias, label, type_, group) for i, (alias, label, type_, group) in enumerate(FIELDS)}
-UNIQUE_FIELDS = ("email",)
-TEXT_MAX = 191
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: what a PUT blanks when absent (last_active is left alone: it is also the contact's lastActive)
+_PUT_BLANKS = tuple(f.alias for f in CONTACT_FIELDS if f.alias != "last_active")
 
 #: §7: API-visible timeline types and their labels
 EVENT_TYPES: dict[str, str] = {
@@ -102,21 +75,6 @@ EVENT_TYPES: dict[str, str] = {
 
 DNC_REASONS = {0: "contactable", 1: "unsubscribed", 2: "bounced", 3: "manual"}
 
-OWNERS = [
-    {"id": 1, "username": "admin", "firstName": "Ada", "lastName": "Admin"},
-    {"id": 2, "username": "sales", "firstName": "Sam", "lastName": "Sales"},
-]
-STAGES = [
-    {"id": 1, "name": "Lead", "category": None, "weight": 0, "description": None},
-    {"id": 2, "name": "Marketing qualified", "category": None, "weight": 10, "description": None},
-    {"id": 3, "name": "Customer", "category": None, "weight": 20, "description": None},
-]
-SEGMENTS = [
-    {"id": 1, "name": "Newsletter", "alias": "newsletter"},
-    {"id": 2, "name": "Customers", "alias": "customers"},
-    {"id": 3, "name": "Webinar attendees", "alias": "webinar-attendees"},
-]
-CAMPAIGNS = [{"id": 1, "name": "Welcome"}, {"id": 2, "name": "Re-engagement"}]
 POINT_GROUPS = [
     ("Engagement", "Opens, clicks and visits"),
     ("Product interest", "Pricing and product pages"),
@@ -126,64 +84,7 @@ FIRST = ["Ana", "Ben", "Chen", "Dara", "Eli", "Fatima", "Gus", "Hana", "Ivo", "J
 LAST = ["Silva", "Novak", "Okafor", "Berg", "Rossi", "Haddad", "Kim", "Moreau", "Tanaka", "Weber"]
 
 
-def iso(value: datetime | None) -> str | None:
-    """JMS date format 'c' in UTC: ``2024-02-29T12:17:52+00:00``."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).replace(microsecond=0).isoformat()
-
-
-def php_is_numeric(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, (int, float)):
-        return True
-    if isinstance(value, str):
-        return re.fullmatch(r"\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*", value) is not None
-    return False
-
-
-def php_empty(value: Any) -> bool:
-    return value in (None, False, 0, 0.0, "", "0", [], {})
-
-
-def php_int(value: Any) -> int:
-    """PHP ``(int)`` of a scalar (leading digits, else 0)."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, (int, float)):
-        return int(value)
-    match = re.match(r"\s*([+-]?\d+)", str(value))
-    return int(match.group(1)) if match else 0
-
-
-def mysql_datetime(text: Any) -> datetime:
-    """``new \\DateTime($text)`` formatted ``Y-m-d H:i:s`` and read back as UTC: an explicit
-    offset in the string is dropped (wall time compared as UTC, §7). Invalid → 500."""
-    from datetime import datetime as dt
-
-    if not isinstance(text, str) or not text.strip():
-        raise crash()
-    value = text.strip().replace("T", " ")
-    value = re.sub(r"(Z|[+-]\d{2}:?\d{2})$", "", value).strip()
-    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
-        try:
-            return dt.strptime(value, fmt).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    raise crash()
-
-
-def keyed(items: dict[int, Any]) -> Any:
-    """How PHP/JMS serialise an array keyed by request index: a JSON list when the keys are
-    exactly 0..n-1, an object otherwise (§4.2)."""
-    keys = sorted(items)
-    if keys == list(range(len(keys))):
-        return [items[k] for k in keys]
-    return {str(k): items[k] for k in keys}
-
-
-class MauticState:
+class MauticState(RecordsMixin):
     """All the data of one Mautic instance."""
 
     def __init__(self, settings: dict[str, Any], seed: int, empty: bool, clock: Any) -> None:
@@ -199,13 +100,15 @@ class MauticState:
         self.row_ids: dict[str, int] = {}
         self.next_dnc_id = 1
         self.next_utm_id = 1
-        self.next_note_id = 1
         self.tags: dict[str, int] = {}
+        self._seed_records()
         self._timeline_cache: dict[str, Any] | None = None
         self._timeline_size = -1
         #: lower-cased email -> contact ids (Mautic has a DB index on email; so do we)
         self.by_email: dict[str, set[int]] = {}
-        if not empty:
+        if empty:
+            self.companies.clear()
+        else:
             self._seed()
             self.reindex()
 
@@ -248,7 +151,7 @@ class MauticState:
             wanted = values.get(alias)
             if php_empty(wanted):
                 continue
-            wanted = str(wanted).strip().lower()
+            wanted = clean_email(wanted).lower()  # values are cleaned first (checkForDuplicateContact)
             matches += [self.contacts[i] for i in self.by_email.get(wanted, ()) if i in self.contacts]
         if not matches:
             return None
@@ -274,6 +177,9 @@ class MauticState:
                 country=rng.choice(["Portugal", "Germany", "Nigeria", "Japan", "France"]),
             )
             contact["dateIdentified"] = added
+            company = self.find_company({"companyname": contact["values"]["company"]})
+            if company is not None:
+                contact["companies"].append({"company_id": company["id"], "date_associated": added, "is_primary": True})
             contact["owner"] = 1 if i % 3 else 2
             contact["stage"] = 1 + (i % 3)
             if i % 4 == 0:
@@ -302,7 +208,7 @@ class MauticState:
         when = when or self.now()
         contact = {
             "id": self.next_contact_id,
-            "values": {alias: None for alias in FIELD_BY_ALIAS if alias != "points"},
+            "values": dict(_EMPTY_VALUES),
             "points": 0,
             "dateAdded": when,
             "dateModified": None,
@@ -314,7 +220,6 @@ class MauticState:
             "dnc": [],
             "ipAddresses": {},
             "utmtags": [],
-            "notes": [],
             "segments": {},
             "campaigns": {},
             "companies": [],
@@ -469,59 +374,57 @@ class MauticState:
         return out
 
     # ---- contacts: writing ----------------------------------------------------------------
-    def validate(self, body: dict[str, Any]) -> None:
-        """Form validation (§3.4): 400 with ``"<field>: <msg>"`` and details per field."""
-        errors: dict[str, list[str]] = {}
-        email = body.get("email")
-        if not php_empty(email) and not EMAIL_RE.match(str(email).strip()):
-            errors.setdefault("email", []).append(f"{email} is invalid.")
-        for alias, (_, _, _, type_, _) in FIELD_BY_ALIAS.items():
-            value = body.get(alias)
-            if isinstance(value, str) and type_ in ("text", "email", "tel", "url") and len(value) > TEXT_MAX:
-                errors.setdefault(alias, []).append(
-                    f"This value is too long. It should have {TEXT_MAX} characters or less."
-                )
-        for key, choices in (("owner", {o["id"] for o in OWNERS}), ("stage", {s["id"] for s in STAGES})):
+    @property
+    def char_limit(self) -> int:
+        return int(self.settings.get("char_length_limit", DEFAULT_CHAR_LIMIT) or 0)
+
+    def validate(self, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The API form (§3.4): each field's value read as Mautic's form reads it
+        (:func:`~.mautic_fields.bind`), then the owner and stage choices. A failure is a 400
+        whose message is ``"<alias>: <msg>, ..."`` and whose details are ``{alias: [msgs]}``
+        (``FormErrorMessagesTrait``). Returns (field values, booleans set directly)."""
+        values, direct, errors = bind(CONTACT_FIELD, body, self.char_limit)
+        for key, choices in (("owner", self.users), ("stage", self.stages)):
             if key in body and body[key] not in (None, ""):
                 try:
-                    ok = int(str(body[key])) in choices
+                    ok = int(str(body[key]).strip()) in choices
                 except ValueError:
                     ok = False
                 if not ok:
-                    errors.setdefault(key, []).append("This value is not valid.")
+                    errors[key] = ["This value is not valid."]
         if errors:
-            message = ", ".join(f"{field}: {msg}" for field, msgs in errors.items() for msg in msgs)
+            message = ", ".join(f"{alias}: {msg}" for alias, msgs in errors.items() for msg in msgs)
             raise MauticFault(400, message, details=errors)
+        return values, direct
 
-    def apply(self, contact: dict[str, Any], body: dict[str, Any], method: str) -> None:
-        """Write a validated body into a contact with POST/PATCH or PUT semantics (§9)."""
+    def apply(self, contact: dict[str, Any], body: dict[str, Any], method: str,
+              read: tuple[dict[str, Any], dict[str, Any]] | None = None) -> None:
+        """Write a validated body into a contact with POST/PATCH or PUT semantics (§9,
+        ``CustomFieldsApiControllerTrait::setCustomFieldValues``, ``LeadModel::setFieldValues``)."""
         put = method == "PUT"
+        values, direct = read if read is not None else self.validate(body)
         old_email = contact["values"].get("email")
         overwrite_blank = put or not php_empty(body.get("overwriteWithBlank"))
-        for alias in FIELD_BY_ALIAS:
-            if alias == "points":
-                continue
-            if alias not in body:
-                if put:
-                    contact["values"][alias] = None
-                continue
-            value = body[alias]
-            if isinstance(value, list):
-                value = "|".join(str(v) for v in value)
-            if not put and php_is_numeric(value) and php_int(float(str(value))) == 0:
+        stored = contact["values"]
+        stored.update(direct)  # booleans: set before the form (RequestTrait), whatever the method
+        if put:  # the form is submitted with clearMissing: every absent field is blank
+            for alias in _PUT_BLANKS:
+                if alias not in values and alias not in direct:
+                    values[alias] = None
+        for alias, value in values.items():
+            if not put and value is not None and php_is_numeric(value) and php_int(float(value)) == 0:
                 continue  # §9: POST/PATCH drop every numeric 0 (issue #15030)
-            if value in (None, "") and not overwrite_blank:
-                continue
-            if isinstance(value, str):
-                value = value.strip()
-            contact["values"][alias] = _cast(alias, value)
-        if "points" in body and body["points"] not in (None, ""):
-            points = php_int(body["points"])
-            if points != 0 or put:
-                contact["points"] = points
+            if (value is None or value == "" or value == 0) and not overwrite_blank:
+                continue  # setFieldValues: `null == $v || '' == $v` is blank
+            if alias == "points":
+                contact["points"] = 0 if value is None else int(value)
+            elif alias == "last_active":
+                contact["lastActive"] = None if value is None else datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+            else:
+                stored[alias] = value
         for key in ("owner", "stage"):
             if key in body:
-                contact[key] = None if body[key] in (None, "") else int(str(body[key]))
+                contact[key] = None if body[key] in (None, "") else int(str(body[key]).strip())
         if "tags" in body:
             self._apply_tags(contact, body["tags"])
         if body.get("ipAddress"):
@@ -529,7 +432,7 @@ class MauticState:
             contact["ipAddresses"][ip] = {"ipAddress": ip, "ipDetails": {}}
         if body.get("lastActive"):
             contact["lastActive"] = mysql_datetime(str(body["lastActive"]))
-        if contact["values"].get("email") and contact["dateIdentified"] is None:
+        if stored.get("email") and contact["dateIdentified"] is None:
             contact["dateIdentified"] = self.now()
         for entry in _as_list(body.get("doNotContact")):
             if not isinstance(entry, dict):
@@ -541,7 +444,7 @@ class MauticState:
             else:
                 self.add_dnc(contact, channel, reason, entry.get("comments"), entry.get("channelId"))
         contact["dateModified"] = self.now()
-        if contact["values"].get("email") != old_email or old_email is None:
+        if stored.get("email") != old_email or old_email is None:
             self._index(contact, old_email)
 
     def _apply_tags(self, contact: dict[str, Any], tags: Any) -> None:
@@ -561,13 +464,13 @@ class MauticState:
 
     def upsert(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """``POST /contacts/new`` and one batch/new item (§3.4): 201 created, 200 updated."""
-        self.validate(body)
+        read = self.validate(body)
         existing = self.find_by_unique(body)
         if existing is not None:
-            self.apply(existing, body, "PATCH")
+            self.apply(existing, body, "PATCH", read)
             return existing, 200
         contact = self._new_contact()
-        self.apply(contact, body, "POST")
+        self.apply(contact, body, "POST", read)
         return contact, 201
 
     def edit(self, contact_id: Any, body: dict[str, Any], method: str) -> tuple[dict[str, Any], int]:
@@ -578,15 +481,15 @@ class MauticState:
         except MauticFault:
             if method != "PUT":
                 raise
-            self.validate(body)
+            read = self.validate(body)
             contact = self._new_contact()
-            self.apply(contact, body, "PUT")
+            self.apply(contact, body, "PUT", read)
             return contact, 201
-        self.validate(body)
+        read = self.validate(body)
         other = self.find_by_unique(body)
         if other is not None and other["id"] != contact["id"]:
             self._merge(into=contact, other=other)
-        self.apply(contact, body, method)
+        self.apply(contact, body, method, read)
         return contact, status
 
     def _merge(self, into: dict[str, Any], other: dict[str, Any]) -> None:
@@ -606,6 +509,10 @@ class MauticState:
     def delete(self, contact_id: Any) -> dict[str, Any]:
         contact = self.contact(contact_id)
         del self.contacts[contact["id"]]
+        for nid in [n for n, note in self.notes.items() if note["lead_id"] == contact["id"]]:
+            del self.notes[nid]  # lead_notes and lead_devices rows cascade with the contact
+        for did in contact["devices"]:
+            self.devices.pop(did, None)
         self._index({"id": contact["id"], "values": {}}, contact["values"].get("email"))
         for key in [k for k in self.group_scores if k[0] == contact["id"]]:
             del self.group_scores[key]
@@ -676,20 +583,48 @@ class MauticState:
         self.add_event("point.gained", contact_id, label=f"{event_name} / {delta}", details=details)
 
     def create_point_group(self, body: dict[str, Any]) -> dict[str, Any]:
-        name = str(body.get("name") or "").strip()
-        if not name:
-            raise MauticFault(400, "name: A name is required.", details={"name": ["A name is required."]})
-        group = {
-            "id": self.next_group_id,
-            "name": name,
-            "description": body.get("description"),
-            "isPublished": True,
-            "dateAdded": self.now(),
-            "dateModified": None,
-        }
-        self.point_groups[group["id"]] = group
+        """``POST /points/groups/new``: the ``Group`` form (``name`` not blank, §6.2)."""
+        group = {"id": 0, "name": None, "description": None, "isPublished": True,
+                 "dateAdded": self.now(), "dateModified": None}
+        self._fill_point_group(group, body, "POST")
+        group["id"] = self.next_group_id
         self.next_group_id += 1
+        self.point_groups[group["id"]] = group
         return group
+
+    def edit_point_group(self, group_id: Any, body: dict[str, Any], method: str) -> tuple[dict[str, Any], int]:
+        """``editEntityAction``: PATCH on a missing id is 404; PUT on a missing id creates a
+        group with a new id (201), as for contacts."""
+        try:
+            group = self.point_group(group_id)
+        except MauticFault:
+            if method != "PUT":
+                raise
+            return self.create_point_group(body), 201
+        draft = dict(group)
+        self._fill_point_group(draft, body, method)
+        draft["dateModified"] = self.now()
+        group.update(draft)
+        return group, 200
+
+    @staticmethod
+    def _fill_point_group(group: dict[str, Any], body: dict[str, Any], method: str) -> None:
+        """The form of ``PointBundle/Form/Type/GroupType.php``: PATCH keeps absent fields; POST
+        and PUT submit with clearMissing, so an absent ``name`` is blank (NotBlank "A name is
+        required.", ``Group::loadValidatorMetadata``) and an absent ``isPublished`` false on PUT
+        (a new group gets the entity default, published)."""
+        partial = method == "PATCH"
+        for key in ("name", "description"):
+            if key in body or not partial:
+                value = body.get(key)
+                group[key] = None if value in (None, "") else str(value).strip() if key == "name" else value
+        if "isPublished" in body:
+            value = body["isPublished"]
+            group["isPublished"] = value is True or str(value).strip().lower() in ("1", "true", "yes", "on")
+        elif method == "PUT":
+            group["isPublished"] = False
+        if not group["name"]:
+            raise MauticFault(400, "name: A name is required.", details={"name": ["A name is required."]})
 
     def point_group(self, group_id: Any, message: str = NOT_FOUND) -> dict[str, Any]:
         try:
@@ -736,17 +671,24 @@ class MauticState:
     # ---- serialising (§3.2) ---------------------------------------------------------------
     def contact_json(self, contact: dict[str, Any], minimal: bool = False) -> dict[str, Any]:
         values = contact["values"]
-        groups: dict[str, Any] = {g: {} for g in FIELD_GROUPS}
+        groups: dict[str, Any] = {"core": {}, "social": {}, "personal": {}, "professional": {}}
         flat: dict[str, Any] = {"id": contact["id"]}
-        for alias, (fid, _, label, type_, group) in FIELD_BY_ALIAS.items():
-            value = contact["points"] if alias == "points" else values.get(alias)
-            shown = _number(value) if type_ == "number" else value
-            groups[group][alias] = {
-                "id": str(fid), "label": label, "alias": alias, "type": type_, "group": group,
-                "object": "lead", "is_fixed": "1" if group == "core" else "0", "properties": [],
-                "default_value": None, "value": shown, "normalizedValue": shown,
-            }
-            flat[alias] = shown
+        for alias, group, kind, meta, f in _SERIALISE:
+            if kind == 0:
+                value = values[alias]
+            elif kind == 1:  # points: always an int (fixNumbers)
+                value = contact["points"]
+            elif kind == 2:  # last_active: the lastActive column, as DBAL reads it
+                moment = contact["lastActive"]
+                value = None if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
+            else:  # numbers and booleans
+                value = shown(f, values[alias])
+            entry = meta.copy()
+            entry["value"] = value
+            entry["normalizedValue"] = "" if value is None else (value if kind != 4 else normalized(f, value))
+            groups[group][alias] = entry
+            flat[alias] = value
+        groups["all"] = flat
         out: dict[str, Any] = {
             "id": contact["id"],
             "isPublished": True,
@@ -758,19 +700,18 @@ class MauticState:
             "modifiedByUser": "Ada Admin" if contact["dateModified"] else None,
             "points": contact["points"],
             "color": None,
-            "fields": {**groups, "all": flat},
+            "fields": groups,
         }
         if minimal:
             return out
-        owner = next((o for o in OWNERS if o["id"] == contact["owner"]), None)
-        stage = next((s for s in STAGES if s["id"] == contact["stage"]), None)
+        stage = self.stages.get(contact["stage"]) if contact["stage"] is not None else None
         out.update(
             lastActive=iso(contact["lastActive"]),
-            owner=dict(owner) if owner else None,
+            owner=self.owner_json(contact["owner"]),
             ipAddresses=contact["ipAddresses"],
             tags=[{"id": self.tags[t], "tag": t, "description": None} for t in contact["tags"]],
-            utmtags=contact["utmtags"],
-            stage=dict(stage) if stage else None,
+            utmtags=[self.utm_json(u) for u in contact["utmtags"]],
+            stage=self.stage_json(stage, iso, full=False) if stage else None,
             dateIdentified=iso(contact["dateIdentified"]),
             preferredProfileImage="gravatar",
             doNotContact=[
@@ -785,7 +726,8 @@ class MauticState:
         rows = list(self.contacts.values())
         search = str(query.get("search") or "").strip()
         if search:
-            rows = [c for c in rows if _search_match(c, search)]
+            segments = {s["alias"]: s["id"] for s in self.segments.values()}
+            rows = [c for c in rows if _search_match(c, search, segments)]
         for clause in _as_list(query.get("where")):
             rows = [c for c in rows if _where_match(c, clause)]
         order = _as_list(query.get("order"))
@@ -833,17 +775,6 @@ def _number(value: Any) -> Any:
     return int(number) if number.is_integer() else number
 
 
-def _cast(alias: str, value: Any) -> Any:
-    type_ = FIELD_BY_ALIAS[alias][3]
-    if value is None:
-        return None
-    if type_ == "number":
-        return _number(value)
-    if type_ == "boolean":
-        return bool(value) if not isinstance(value, str) else value.lower() in ("1", "true", "yes")
-    return str(value)
-
-
 def _column(contact: dict[str, Any], col: str) -> Any:
     col = col.strip()
     if col.startswith("l."):
@@ -857,7 +788,7 @@ def _column(contact: dict[str, Any], col: str) -> Any:
         key = {"date_added": "dateAdded", "date_modified": "dateModified", "last_active": "lastActive",
                "date_identified": "dateIdentified"}[col]
         return contact[key]
-    if col in FIELD_BY_ALIAS:
+    if col in CONTACT_FIELD:
         return contact["values"].get(col)
     raise crash()  # unknown column → SQL error
 
@@ -922,7 +853,7 @@ def _where_match(contact: dict[str, Any], clause: Any) -> bool:
         return False
 
 
-def _search_match(contact: dict[str, Any], search: str) -> bool:
+def _search_match(contact: dict[str, Any], search: str, segments: dict[str, int]) -> bool:
     """A small subset of the search commands (§3.1): ``email:``, ``ids:``, ``segment:``,
     ``tag:``, ``is:anonymous`` / ``!is:anonymous`` and free text over names and email."""
     values = contact["values"]
@@ -935,8 +866,7 @@ def _search_match(contact: dict[str, Any], search: str) -> bool:
         if command == "ids":
             return str(contact["id"]) in {a.strip() for a in arg.split(",")}
         if command == "segment":
-            ids = {s["id"] for s in SEGMENTS if s["alias"] == arg}
-            return bool(ids & set(contact["segments"]))
+            return segments.get(arg) in contact["segments"]
         if command == "tag":
             return arg in {t.lower() for t in contact["tags"]}
         if command in ("is", "!is") and arg == "anonymous":
