@@ -79,6 +79,11 @@ class InvalidAdjustment(ContactsConfigError):
     """A point adjustment that cannot be sent (unknown operator, non-integer value, divide by 0)."""
 
 
+class RejectedRowsError(ContactsError):
+    """More rows were rejected than ``max_rejected`` allows (raised once the rejects file holds
+    every rejected row with its reason)."""
+
+
 class UnsupportedActionError(ContactsError):
     """The connection's vendor cannot do the requested action."""
 

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import pytest
 
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsError, UnsupportedActionError
-from airflow_provider_contacts.operators._common import RejectedRowsError
+from airflow_provider_contacts.exceptions import RejectedRowsError
 from airflow_provider_contacts.operators.activity import FetchContactActivityOperator
 from airflow_provider_contacts.operators.do_not_contact import DoNotContactOperator
 from airflow_provider_contacts.operators.point_groups import AdjustPointGroupsOperator

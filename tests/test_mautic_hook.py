@@ -14,7 +14,7 @@ from airflow_provider_contacts.exceptions import AuthenticationError, ContactsCo
 from airflow_provider_contacts.capabilities import compute_score
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsError, InvalidAdjustment
 from airflow_provider_contacts.hooks.mautic import MauticHook, parse_batch
-from airflow_provider_contacts.sandbox.vendors.mautic import CLIENT_ID, CLIENT_SECRET, USER_CLIENT
+from airflow_provider_contacts.sandbox.vendors.mautic import CLIENT_SECRET, USER_CLIENT
 
 
 class FakeClock:

@@ -11,7 +11,8 @@ from types import SimpleNamespace
 import pytest
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
-from airflow_provider_contacts.operators._common import RejectedRowsError, parse_max_rejected
+from airflow_provider_contacts.exceptions import RejectedRowsError
+from airflow_provider_contacts.rows.rejects import parse_max_rejected
 from airflow_provider_contacts.operators.do_not_contact import DoNotContactOperator
 from airflow_provider_contacts.operators.point_groups import AdjustPointGroupsOperator
 from airflow_provider_contacts.operators.upsert import UpsertContactsOperator
@@ -264,7 +265,7 @@ def test_max_rejected_one_point_zero_allows_every_row(sandbox, tmp_path):
 
 
 def test_row_spool_keeps_input_order_across_memory_and_disk():
-    from airflow_provider_contacts.operators._common import RowSpool
+    from airflow_provider_contacts.rows.spool import RowSpool
 
     spool = RowSpool(memory_rows=3)
     items = [[i, {"email": f"r{i}@example.com", "n": i * 1.5}, None] for i in range(10)]

@@ -46,7 +46,7 @@ with DAG(
 
         from airflow.sdk import get_current_context
 
-        from airflow_provider_contacts.operators._common import default_output_path, open_text
+        from airflow_provider_contacts.rows.outputs import default_output_path, open_text
 
         path = default_output_path(get_current_context(), "activity-all-vendors.ndjson")
         with open_text(path, "w") as out:

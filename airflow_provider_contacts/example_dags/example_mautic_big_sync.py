@@ -66,7 +66,7 @@ with DAG(
 
     @task
     def total(summaries, max_rejected: float = 0.05) -> dict:
-        from airflow_provider_contacts.operators._common import RejectedRowsError
+        from airflow_provider_contacts.exceptions import RejectedRowsError
 
         summaries = list(summaries)
         out = {k: sum(s[k] for s in summaries) for k in ("rows_read", "created", "updated", "unchanged", "rejected")}

@@ -44,7 +44,7 @@ with DAG(
 
         from airflow.sdk import get_current_context
 
-        from airflow_provider_contacts.operators._common import default_output_path, open_text
+        from airflow_provider_contacts.rows.outputs import default_output_path, open_text
 
         context = get_current_context()
         points: dict[str, int] = {}

@@ -9,15 +9,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
-from airflow_provider_contacts.operators._common import (
-    Progress,
-    as_list,
-    attach_to_outlets,
-    default_output_path,
-    open_hook,
-    open_text,
-    transport_summary,
-)
+from airflow_provider_contacts._args import as_list
+from airflow_provider_contacts.operators.base import Progress, attach_to_outlets, open_hook, transport_summary
+from airflow_provider_contacts.rows.outputs import default_output_path, open_text
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

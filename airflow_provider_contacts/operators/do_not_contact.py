@@ -7,44 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_contacts.capabilities import parse_dnc_reason
 from airflow_provider_contacts.exceptions import ContactsConfigError
-from airflow_provider_contacts.operators._common import (
-    BadRow,
-    ContactsActionOperator,
-    KeyedSpool,
-    Progress,
-    chunked,
-    transport_summary,
-)
+from airflow_provider_contacts.operators.base import ContactsActionOperator, Progress, transport_summary
+from airflow_provider_contacts.rows.refs import contact_ref
+from airflow_provider_contacts.rows.spool import KeyedSpool, chunked
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-def contact_ref(row: Any) -> tuple[str | None, str | None, str | None]:
-    """(contact id, email, problem) from an id, an email, or an object with ``id`` /
-    ``contact_id`` / ``email``."""
-    if isinstance(row, BadRow):
-        return None, None, row.reason
-    value = row
-    if isinstance(row, dict):
-        for name in ("id", "contact_id", "contactId"):
-            if row.get(name) not in (None, ""):
-                value = row[name]
-                break
-        else:
-            value = row.get("email")
-            if value in (None, ""):
-                return None, None, 'row has no "id", "contact_id" or "email"'
-    if isinstance(value, bool) or value is None:
-        return None, None, f"{value!r} is not a contact id or email"
-    if isinstance(value, int):
-        return (str(value), None, None) if value > 0 else (None, None, f"contact id {value} is not valid")
-    text = str(value).strip()
-    if text.isdigit():
-        return text, None, None
-    if "@" in text and " " not in text:
-        return None, text.lower(), None
-    return None, None, f"{text[:80]!r} is neither a contact id nor an email"
-
 
 class DoNotContactOperator(ContactsActionOperator):
     """Add (``action="add"``) or remove (``"remove"``) do-not-contact for contacts given by id

@@ -7,34 +7,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Iterator
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
-from airflow_provider_contacts.operators._common import (
-    ContactsActionOperator,
-    KeyedSpool,
-    Progress,
-    chunked,
-    field_values_problem,
-    transport_summary,
-)
+from airflow_provider_contacts.operators.base import ContactsActionOperator, Progress, transport_summary
+from airflow_provider_contacts.rows.refs import email_problem, normalise_key
+from airflow_provider_contacts.rows.spool import KeyedSpool, chunked
+from airflow_provider_contacts.rows.values import field_values_problem
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-
-def normalise_key(key: str, value: Any) -> str | None:
-    """The identity of a row's key: emails compare case-insensitively (as vendors match them)."""
-    if value is None or isinstance(value, (dict, list)):
-        return None
-    text = str(value).strip()
-    if not text:
-        return None
-    return text.lower() if key == "email" else text
-
-
-def email_problem(value: str) -> str | None:
-    local, at, domain = value.partition("@")
-    if not at or not local or "." not in domain or "@" in domain or any(c.isspace() for c in value):
-        return f"email {value!r} is not a valid address"
-    return None
 
 
 class UpsertContactsOperator(ContactsActionOperator):

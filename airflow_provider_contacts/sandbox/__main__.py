@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import json
 import sys
 
 from airflow_provider_contacts.sandbox.app import SandboxConfig

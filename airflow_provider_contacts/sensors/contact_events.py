@@ -89,7 +89,7 @@ class ContactEventsSensor(BaseSensorOperator):
         return since_at, until_at or datetime.now(timezone.utc), until_at
 
     def _filters(self) -> dict[str, Any]:
-        from airflow_provider_contacts.operators._common import as_list
+        from airflow_provider_contacts._args import as_list
 
         return {
             "include_types": as_list(self.event_types, "event_types"),

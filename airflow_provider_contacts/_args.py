@@ -1,0 +1,19 @@
+"""Arguments shared by operators and sensors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_contacts.exceptions import ContactsConfigError
+
+
+def as_list(value: Any, field: str) -> list[str] | None:
+    """A list argument given as a list or a comma-separated string (None when empty)."""
+    if value in (None, "", []):
+        return None
+    if isinstance(value, str):
+        value = [v for v in (part.strip() for part in value.split(",")) if v]
+    if not isinstance(value, (list, tuple, set)):
+        raise ContactsConfigError(f"{field} must be a list (or a comma-separated string), got {type(value).__name__}")
+    return [str(v) for v in value]
+

@@ -1,0 +1,203 @@
+"""The base of the action operators: the hook from the connection, the input read and checked
+before anything is sent, the rejects file and threshold, progress, and the summary returned to
+XCom and attached to the outlets' Asset events."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Iterator
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_contacts.exceptions import ContactsConfigError, RejectedRowsError
+from airflow_provider_contacts.links import VendorContactLink, publish_link
+from airflow_provider_contacts.rows.outputs import default_output_path
+from airflow_provider_contacts.rows.rejects import RejectsFile, check_threshold, parse_max_rejected
+from airflow_provider_contacts.rows.sources import BadRow, iter_source
+from airflow_provider_contacts.rows.spool import RowSpool
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+log = logging.getLogger(__name__)
+
+
+class Progress:
+    """Logs progress at most every ``every`` seconds: counts and rate, never row contents."""
+
+    def __init__(self, what: str, every: float = 10.0, clock: Any = time.monotonic) -> None:
+        self.what = what
+        self.every = every
+        self.clock = clock
+        self.started = clock()
+        self._last = self.started
+
+    def elapsed(self) -> float:
+        return self.clock() - self.started
+
+    def tick(self, done: int, batches: int, total_batches: int | None = None, force: bool = False) -> None:
+        now = self.clock()
+        if not force and now - self._last < self.every:
+            return
+        self._last = now
+        rate = done / max(now - self.started, 1e-9)
+        of = f"/{total_batches}" if total_batches else ""
+        log.info("%s: %d batches%s done, %d rows, %.0f rows/s", self.what, batches, of, done, rate)
+
+
+
+def open_hook(conn_id: str, hook_params: dict[str, Any] | None, capability: str, action: str) -> Any:
+    """The connection's hook, built with ``hook_params`` (vendor options such as EngageLab's
+    ``inbox_id`` or Which50's ``contact_list_id``), checked for ``capability``."""
+    from airflow_provider_contacts.hooks import get_hook, require_capability
+
+    if hook_params is not None and not isinstance(hook_params, dict):
+        raise ContactsConfigError(f"hook_params must be a dict of hook options, got {type(hook_params).__name__}")
+    try:
+        hook = get_hook(conn_id, **(hook_params or {}))
+    except TypeError as err:
+        raise ContactsConfigError(f"hook_params {sorted(hook_params or {})} do not fit this connection's hook: {err}",
+                                  conn_id=conn_id) from None
+    return require_capability(hook, capability, action)
+
+
+class ContactsActionOperator(BaseOperator):
+    """Base of the action operators: input sources, the rejects file and threshold, the
+    summary returned to XCom and attached to the outlets' Asset events."""
+
+    template_fields: tuple[str, ...] = (
+        "conn_id", "rows", "source_path", "source_format", "source_conn_id", "source_sql",
+        "source_parameters", "rejects_path", "hook_params",
+    )
+    template_fields_renderers = {"source_sql": "sql", "rows": "json"}
+    ui_color = "#e8f4ea"
+    operator_extra_links = (VendorContactLink(),)
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        rows: Any = None,
+        source_path: str | None = None,
+        source_format: str | None = None,
+        source_conn_id: str | None = None,
+        source_sql: str | None = None,
+        source_parameters: Any = None,
+        rejects_path: str | None = None,
+        max_rejected: int | float = 0,
+        hook_params: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+        self.hook_params = hook_params
+        self.rows = rows
+        self.source_path = source_path
+        self.source_format = source_format
+        self.source_conn_id = source_conn_id
+        self.source_sql = source_sql
+        self.source_parameters = source_parameters
+        self.rejects_path = rejects_path
+        self.max_rejected = parse_max_rejected(max_rejected)
+
+    def iter_input(self) -> Iterator[Any]:
+        return iter_source(
+            rows=self.rows, source_path=self.source_path, source_format=self.source_format,
+            source_conn_id=self.source_conn_id, source_sql=self.source_sql,
+            source_parameters=self.source_parameters,
+        )
+
+    def checked_rows(self, rejects: RejectsFile, check: Any) -> Iterator[tuple[int, Any, Any]]:
+        """``(index, row, checked)`` for the input rows that ``check(row) -> (checked, problem)``
+        accepts; unparseable rows and rows with a problem go to the rejects file. Counts
+        ``self.rows_read``."""
+        self.rows_read = 0
+        for index, row in enumerate(self.iter_input()):
+            self.rows_read += 1
+            if isinstance(row, BadRow):
+                rejects.write(index, row.raw, row.reason)
+                continue
+            checked, problem = check(row)
+            if problem:
+                rejects.write(index, row, problem)
+                continue
+            yield index, row, checked
+
+    def spool_checked_rows(self, rejects: RejectsFile, check: Any) -> RowSpool:
+        """Read and check the WHOLE input before anything is sent: the rows ``check`` accepts
+        are spooled as ``[index, row, checked]`` (flat memory), the others are in the rejects
+        file. Then ``max_rejected`` is applied to what is already rejected, so a bad input fails
+        before the first change."""
+        spool = RowSpool()
+        try:
+            for index, row, checked in self.checked_rows(rejects, check):
+                spool.add([index, row, checked])
+        except BaseException:
+            spool.close()
+            raise
+        return spool
+
+    def check_before_sending(self, rejects: RejectsFile) -> None:
+        """Fail before the first change when the rows already rejected locally are more than
+        ``max_rejected`` allows (the rejects file is complete for them)."""
+        try:
+            check_threshold(self.max_rejected, rejects.count, self.rows_read, rejects.path, before_sending=True)
+        except RejectedRowsError:
+            rejects.close()
+            raise
+
+    def open_rejects(self, context: Context) -> RejectsFile:
+        path = self.rejects_path or default_output_path(context, "rejects.ndjson")
+        rejects = RejectsFile(str(path))
+        self.log.info("Rejected rows (if any) go to %s", path)
+        return rejects
+
+    def get_hook(self, capability: str, action: str) -> Any:
+        return open_hook(self.conn_id, self.hook_params, capability, action)
+
+    def note_contact(self, contact_id: Any) -> None:
+        """Remember a contact the task changed (two are enough to know it was not just one)."""
+        touched = self.__dict__.setdefault("_touched", [])
+        if contact_id is not None and len(touched) < 2 and str(contact_id) not in touched:
+            touched.append(str(contact_id))
+
+    def finish(self, context: Context, summary: dict[str, Any], rejects: RejectsFile, total: int,
+               hook: Any = None) -> dict[str, Any]:
+        """Close the rejects file, publish the summary and the vendor link, then apply ``max_rejected``."""
+        touched = self.__dict__.get("_touched") or []
+        if hook is not None and touched:
+            publish_link(context, hook.contacts_url(touched[0] if len(touched) == 1 else None))
+        rejects.close()
+        summary["rejected"] = rejects.count
+        summary["rejects_path"] = rejects.path
+        self.log.info("Summary: %s", json.dumps(summary, sort_keys=True, default=str))
+        self.attach_to_outlets(context, summary)
+        check_threshold(self.max_rejected, rejects.count, total, rejects.path)
+        return summary
+
+    def attach_to_outlets(self, context: Context, summary: dict[str, Any]) -> None:
+        attach_to_outlets(self, context, summary)
+
+
+def attach_to_outlets(operator: BaseOperator, context: Context, summary: dict[str, Any]) -> None:
+    """Put the summary's scalar values in the extra of each outlet Asset's event."""
+    outlets = getattr(operator, "outlets", None) or []
+    events = context.get("outlet_events")
+    if not outlets or events is None:
+        return
+    from airflow.sdk import Asset
+
+    scalars = {k: v for k, v in summary.items() if isinstance(v, (int, float, str, bool)) or v is None}
+    for outlet in outlets:
+        if isinstance(outlet, Asset):
+            events[outlet].extra.update(scalars)
+
+
+
+def transport_summary(hook: Any, started: float) -> dict[str, Any]:
+    stats = hook.stats
+    seconds = round(time.monotonic() - started, 3)
+    return {"requests": stats.get("requests", 0), "retries": stats.get("retries", 0), "seconds": seconds}
+

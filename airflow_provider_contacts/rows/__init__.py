@@ -1,0 +1,2 @@
+"""The batch pipeline every action operator shares: sources, values, spools, rejects,
+contact references, the adjustments ledger and output paths."""

@@ -1,0 +1,69 @@
+"""Where files go: text files on a local path or any ObjectStoragePath URI, the task
+instance's own key and path part, and default output paths."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_contacts.exceptions import ContactsConfigError
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+def open_text(path: str, mode: str = "r"):
+    """A text file from a local path or an Airflow ObjectStoragePath URI (``s3://…``,
+    ``file://…``)."""
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", path):
+        from airflow.sdk import ObjectStoragePath
+
+        target = ObjectStoragePath(path)
+        if "w" in mode or "a" in mode:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        return target.open(mode, encoding="utf-8", newline="")
+    if "w" in mode or "a" in mode:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    return open(path, mode, encoding="utf-8", newline="")
+
+
+
+def _safe(part: Any) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", str(part))[:120] or "_"
+
+
+def task_instance_key(context: Context) -> dict[str, Any]:
+    """What owns the state a task keeps (ledgers...): its DAG, run, task and map index. Retries
+    of the task instance share it; another run or task never does."""
+    ti = context.get("ti") or context.get("task_instance")
+    key = {name: getattr(ti, name, None) for name in ("dag_id", "run_id", "task_id")}
+    missing = [name for name, value in key.items() if not value]
+    if missing:
+        raise ContactsConfigError(
+            f"the task context has no {', '.join(missing)}: state such as the adjustments ledger is kept per task "
+            "instance (dag_id, run_id, task_id, map_index) and cannot be keyed without it"
+        )
+    map_index = getattr(ti, "map_index", -1)
+    key["map_index"] = map_index if isinstance(map_index, int) else -1
+    return key
+
+
+def task_instance_part(key: dict[str, Any]) -> str:
+    """``<dag>/<run>/<task>[.<map_index>]``: a path part unique to one task instance."""
+    task = _safe(key["task_id"]) + (f".{key['map_index']}" if key["map_index"] >= 0 else "")
+    return "/".join((_safe(key["dag_id"]), _safe(key["run_id"]), task))
+
+
+def default_output_path(context: Context, name: str) -> str:
+    """``<tmp>/airflow-contacts/<dag>/<run>/<task>[.<map_index>]/<name>`` (the same path on
+    every try of the task, so a retry overwrites its own file)."""
+    ti = context.get("ti") or context.get("task_instance")
+    dag_id = getattr(ti, "dag_id", None) or "dag"
+    run_id = getattr(ti, "run_id", None) or "run"
+    task_id = getattr(ti, "task_id", None) or "task"
+    map_index = getattr(ti, "map_index", -1)
+    task_part = _safe(task_id) + (f".{map_index}" if isinstance(map_index, int) and map_index >= 0 else "")
+    return os.path.join(tempfile.gettempdir(), "airflow-contacts", _safe(dag_id), _safe(run_id), task_part, name)
+

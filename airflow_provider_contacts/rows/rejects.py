@@ -1,0 +1,71 @@
+"""The rejects file (every rejected row with its reason) and the ``max_rejected`` threshold."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from airflow_provider_contacts.exceptions import ContactsConfigError, RejectedRowsError
+from airflow_provider_contacts.rows.outputs import open_text
+
+
+class RejectsFile:
+    """Rejected rows as NDJSON: ``{"index", "row", "reason", "status", "message", "vendor_code"}``.
+    The file is always created (empty when nothing was rejected) so a downstream task can rely
+    on it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.count = 0
+        self._handle = open_text(path, "w")
+
+    def write(self, index: int | None, row: Any, reason: str, *, status: int | None = None,
+              message: str | None = None, vendor_code: str | None = None) -> None:
+        record = {"index": index, "row": row, "reason": reason, "status": status, "message": message,
+                  "vendor_code": vendor_code}
+        self._handle.write(json.dumps(record, default=str, ensure_ascii=False) + "\n")
+        self.count += 1
+
+    def close(self) -> None:
+        if not self._handle.closed:
+            self._handle.close()
+
+
+def parse_max_rejected(value: Any) -> int | float:
+    """``max_rejected``: an ``int`` is a count of rows (0 = none may be rejected); a ``float``
+    is a fraction of the rows read, from 0.0 to 1.0 (``1.0`` = all of them). A string is read
+    the same way (``"5"`` a count, ``"0.5"`` a fraction)."""
+    hint = "use a count (an int >= 0, e.g. 10) or a fraction (a float from 0.0 to 1.0, e.g. 0.01 or 1.0 for all)"
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = int(text) if text.lstrip("+").isdigit() and text.isascii() else float(text)
+        except ValueError:
+            raise ContactsConfigError(f"max_rejected={text!r} is not a number; {hint}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ContactsConfigError(f"max_rejected={value!r}: {hint}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ContactsConfigError(f"max_rejected={value!r} is negative; {hint}")
+        return value
+    if not (0.0 <= value <= 1.0):  # also refuses NaN
+        raise ContactsConfigError(
+            f"max_rejected={value!r}: a float is a fraction of the rows and must be from 0.0 to 1.0; for a count "
+            "of rows give an int, e.g. max_rejected=5"
+        )
+    return value
+
+
+def check_threshold(max_rejected: int | float, rejected: int, total: int, rejects_path: str, *,
+                    before_sending: bool = False) -> None:
+    """Raise :class:`RejectedRowsError` when ``rejected`` is over ``max_rejected`` (a count, or a
+    fraction of ``total`` rounded down)."""
+    allowed = max_rejected if isinstance(max_rejected, int) else int(max_rejected * total)
+    if rejected > allowed:
+        shown = f"{max_rejected:.2%} of {total} = {allowed}" if isinstance(max_rejected, float) else str(allowed)
+        when = " before anything was sent (nothing was changed at the vendor)" if before_sending else ""
+        raise RejectedRowsError(
+            f"{rejected} of {total} rows were rejected{when}, more than max_rejected ({shown}); the rejected rows "
+            f"and their reasons are in {rejects_path}"
+        )
+

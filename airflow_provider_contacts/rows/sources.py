@@ -1,0 +1,251 @@
+"""Input rows, one at a time, from exactly one source: inline rows (a list, an XCom, a JSON
+string), a file (NDJSON, CSV, JSON array; local or any ObjectStoragePath URI) or SQL on any
+DB-API connection. Nothing is held whole in memory. Rows that cannot even be parsed come out
+as :class:`BadRow` (the operator rejects them with the reason)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from airflow_provider_contacts.exceptions import ContactsConfigError
+from airflow_provider_contacts.rows.outputs import open_text
+from airflow_provider_contacts.rows.values import json_safe
+
+FORMATS = ("ndjson", "csv", "json")
+
+
+@dataclass
+class BadRow:
+    """An input row that could not even be parsed (reported as rejected, never sent)."""
+
+    reason: str
+    raw: Any = None
+
+
+
+def detect_format(path: str, source_format: str | None) -> str:
+    if source_format:
+        fmt = source_format.strip().lower()
+        if fmt == "jsonl":
+            fmt = "ndjson"
+        if fmt not in FORMATS:
+            raise ContactsConfigError(f"source_format {source_format!r} is not one of {', '.join(FORMATS)}")
+        return fmt
+    lower = path.lower().split("?", 1)[0]
+    for suffix, fmt in ((".ndjson", "ndjson"), (".jsonl", "ndjson"), (".csv", "csv"), (".json", "json")):
+        if lower.endswith(suffix) or lower.endswith(suffix + ".gz"):
+            return fmt
+    raise ContactsConfigError(
+        f"source_path {path!r}: cannot tell the format from the name; set source_format to ndjson, csv or json"
+    )
+
+
+def iter_source(
+    *,
+    rows: Any = None,
+    source_path: str | None = None,
+    source_format: str | None = None,
+    source_conn_id: str | None = None,
+    source_sql: str | None = None,
+    source_parameters: Any = None,
+    fetch_size: int = 2000,
+) -> Iterator[Any]:
+    """Input rows, one at a time, from exactly one of: ``rows`` (a list, an XCom, or a JSON
+    string of a list), ``source_path`` (NDJSON, CSV or JSON array; local or object storage),
+    or ``source_sql`` run on ``source_conn_id`` (any DB-API connection, read with
+    ``fetchmany``). Unparseable rows come out as :class:`BadRow`."""
+    given = [name for name, value in (("rows", rows), ("source_path", source_path), ("source_sql", source_sql)) if value not in (None, "")]
+    if len(given) != 1:
+        raise ContactsConfigError(
+            "give exactly one input: rows (a list or an upstream XCom), source_path (a file) or "
+            f"source_sql with source_conn_id; got {', '.join(given) or 'none'}"
+        )
+    if rows not in (None, ""):
+        yield from _iter_inline(rows)
+    elif source_path:
+        yield from _iter_file(str(source_path), detect_format(str(source_path), source_format))
+    else:
+        if not source_conn_id:
+            raise ContactsConfigError("source_sql needs source_conn_id: the Airflow connection to run it on")
+        yield from _iter_sql(source_conn_id, str(source_sql), source_parameters, fetch_size)
+
+
+def _iter_inline(rows: Any) -> Iterator[Any]:
+    if isinstance(rows, str):
+        try:
+            rows = json.loads(rows)
+        except ValueError as exc:
+            raise ContactsConfigError(f"rows is a string but not a JSON list ({exc.msg}); pass a list of objects") from None
+    if isinstance(rows, dict):
+        rows = [rows]
+    if not isinstance(rows, (list, tuple)) and not hasattr(rows, "__iter__"):
+        raise ContactsConfigError(f"rows must be a list of objects, got {type(rows).__name__}")
+    for row in rows:
+        yield json_safe(row) if isinstance(row, dict) else row
+
+
+def _iter_file(path: str, fmt: str) -> Iterator[Any]:
+    try:
+        handle = open_text(path, "r")
+    except (OSError, ValueError) as exc:
+        raise ContactsConfigError(f"source_path {path!r} cannot be read: {exc}") from None
+    with handle:
+        try:
+            if fmt == "ndjson":
+                yield from _iter_ndjson(handle)
+            elif fmt == "csv":
+                yield from _iter_csv(handle, path)
+            else:
+                yield from _iter_json_array(handle, path)
+        except UnicodeDecodeError as exc:
+            raise ContactsConfigError(f"source_path {path!r} is not UTF-8 text ({exc.reason})") from None
+
+
+def _iter_ndjson(handle: Any) -> Iterator[Any]:
+    for number, line in enumerate(handle, start=1):
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            yield json.loads(text)
+        except ValueError as exc:
+            yield BadRow(f"line {number} is not valid JSON ({exc.msg})", text[:500])
+
+
+def _iter_csv(handle: Any, path: str) -> Iterator[Any]:
+    reader = csv.reader(handle)
+    try:
+        yield from _iter_csv_rows(reader, path)
+    except csv.Error as exc:
+        limit = csv.field_size_limit()
+        if "field larger than field limit" in str(exc):
+            raise ContactsConfigError(
+                f"source_path {path!r}: line {reader.line_num} has a value longer than the CSV limit of {limit} "
+                "characters (Python's csv.field_size_limit); shorten that value or load the file as NDJSON"
+            ) from None
+        raise ContactsConfigError(f"source_path {path!r}: line {reader.line_num} is not valid CSV ({exc})") from None
+
+
+def _iter_csv_rows(reader: Any, path: str) -> Iterator[Any]:
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ContactsConfigError(
+            f"source_path {path!r} is empty: a CSV source needs a header line naming the columns "
+            "(an empty input is an empty .ndjson file)"
+        ) from None
+    names = [h.strip().lstrip("\ufeff") for h in header]
+    empty = [i + 1 for i, h in enumerate(names) if not h]
+    dupes = sorted({h for h in names if h and names.count(h) > 1})
+    if empty or dupes:
+        problems = []
+        if empty:
+            problems.append(f"empty column name at position(s) {', '.join(map(str, empty))}")
+        if dupes:
+            problems.append(f"duplicate column(s) {', '.join(dupes)}")
+        raise ContactsConfigError(
+            f"source_path {path!r}: the CSV header is not usable ({'; '.join(problems)}); the first line "
+            "must name each column once"
+        )
+    for values in reader:
+        if not values or all(not v.strip() for v in values):
+            continue
+        if len(values) != len(names):
+            yield BadRow(f"line {reader.line_num} has {len(values)} values for {len(names)} columns", values)
+            continue
+        yield {name: value for name, value in zip(names, values) if value != ""}
+
+
+def _iter_json_array(handle: Any, path: str, chunk: int = 1 << 16) -> Iterator[Any]:
+    """Stream the elements of a top-level JSON array without loading the file."""
+    decoder = json.JSONDecoder()
+    buf = ""
+    pos = 0
+    started = False
+    eof = False
+
+    def fill() -> bool:
+        nonlocal buf, pos, eof
+        data = handle.read(chunk)
+        if not data:
+            eof = True
+            return False
+        buf = buf[pos:] + data
+        pos = 0
+        return True
+
+    while True:
+        while pos < len(buf) and buf[pos] in " \t\r\n,":
+            if buf[pos] == "," and not started:
+                break
+            pos += 1
+        if pos >= len(buf):
+            if eof or not fill():
+                if not started:
+                    raise ContactsConfigError(
+                        f"source_path {path!r} is empty: a .json source must be a JSON array ([] for no rows; "
+                        "an empty input can also be an empty .ndjson file)"
+                    )
+                raise ContactsConfigError(f"source_path {path!r}: the JSON array is not closed")
+            continue
+        if not started:
+            if buf[pos] == "\ufeff":
+                pos += 1
+                continue
+            if buf[pos] != "[":
+                raise ContactsConfigError(f"source_path {path!r}: a .json source must be a JSON array of objects")
+            started = True
+            pos += 1
+            continue
+        if buf[pos] == "]":
+            return
+        try:
+            value, end = decoder.raw_decode(buf, pos)
+        except ValueError as exc:
+            if not eof and fill():
+                continue
+            raise ContactsConfigError(f"source_path {path!r} is not valid JSON ({exc.msg})") from None
+        if end >= len(buf) and not eof:  # a number may continue in the next chunk
+            if fill():
+                continue
+        pos = end
+        yield value
+
+
+def _iter_sql(conn_id: str, sql: str, parameters: Any, fetch_size: int) -> Iterator[Any]:
+    from airflow.sdk import BaseHook
+
+    try:
+        hook = BaseHook.get_connection(conn_id).get_hook()
+    except Exception as exc:
+        raise ContactsConfigError(f"source_conn_id {conn_id!r} cannot give a database hook: {exc}") from None
+    if not hasattr(hook, "get_conn"):
+        raise ContactsConfigError(f"source_conn_id {conn_id!r} is not a DB-API connection")
+    conn = hook.get_conn()
+    cursor = conn.cursor()
+    try:
+        try:
+            if parameters is None:
+                cursor.execute(sql)
+            else:
+                cursor.execute(sql, parameters)
+        except Exception as exc:
+            raise ContactsConfigError(f"source_sql failed on connection {conn_id!r}: {type(exc).__name__}: {exc}") from None
+        if cursor.description is None:
+            raise ContactsConfigError("source_sql returned no result set; it must be a SELECT")
+        columns = [d[0] for d in cursor.description]
+        while True:
+            batch = cursor.fetchmany(fetch_size)
+            if not batch:
+                return
+            for values in batch:
+                yield {c: json_safe(v) for c, v in zip(columns, values)}
+    finally:
+        try:
+            cursor.close()
+        finally:
+            conn.close()
+
