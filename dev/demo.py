@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / ".demo"
 HOME = DEMO / "airflow_home"
 LOGS = DEMO / "logs"
-DAGS_FOLDER = ROOT / "airflow_provider_contacts" / "example_dags"
+DAGS_FOLDER = ROOT / "example_dags"
 WAREHOUSE = DEMO / "warehouse.db"
 
 #: DAG runs of the demo, in order: (dag_id, conf, label)

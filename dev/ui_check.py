@@ -169,7 +169,7 @@ def main() -> int:
         AIRFLOW__CORE__TEST_CONNECTION="Enabled",
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
         AIRFLOW__API__PORT=str(api_port),
-        AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "airflow_provider_contacts" / "example_dags"),
+        AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "example_dags"),
     )
     procs = []
     try:

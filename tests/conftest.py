@@ -19,7 +19,7 @@ _ROOT = Path(__file__).resolve().parent.parent
 os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps([
     {"name": name, "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
      "kwargs": {"path": str(path), "refresh_interval": 0}}
-    for name, path in (("contacts_examples", _ROOT / "airflow_provider_contacts" / "example_dags"),
+    for name, path in (("contacts_examples", _ROOT / "example_dags"),
                        ("contacts_test_dags", _ROOT / "tests" / "dags"))
 ])
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")

@@ -11,7 +11,7 @@ import pytest
 
 from airflow_provider_contacts.sandbox.warehouse import create_demo_warehouse, sqlite_connection
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "airflow_provider_contacts" / "example_dags"
+EXAMPLES = Path(__file__).resolve().parent.parent / "example_dags"
 
 
 @pytest.fixture(scope="module")
