@@ -237,4 +237,24 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_provider_contacts.links.VendorContactLink"],
+        "config": {
+            "contacts": {
+                "description": "Settings of the contacts provider (Mautic, Dmartech, EngageLab LiveDesk, Which50).",
+                "options": {
+                    "storage_base": {
+                        "description": (
+                            "Where the provider's operators write the files one task hands to the next "
+                            "(activity NDJSON, rejects files, the points ledger when the task state store is "
+                            "not available): a local folder, or an ObjectStoragePath URI such as "
+                            "s3://bucket/airflow-contacts. Leave empty for a temporary folder on the worker, "
+                            "which is only right when every task runs on the same machine."
+                        ),
+                        "version_added": "0.2.0",
+                        "type": "string",
+                        "example": "s3://my-bucket/airflow-contacts",
+                        "default": "",
+                    },
+                },
+            },
+        },
     }

@@ -57,11 +57,11 @@ with DAG(
         from airflow.sdk import get_current_context
 
         from airflow_provider_contacts.hooks import get_hook, require_capability
-        from airflow_provider_contacts.rows.outputs import default_output_path, open_text
+        from airflow_provider_contacts.rows.outputs import output_path, open_text
         from airflow_provider_contacts.triggers.contact_events import parse_when
 
         since, until = parse_when(win["since"], "since"), parse_when(win["until"], "until")
-        path = default_output_path(get_current_context(), "new-events.ndjson")
+        path = output_path(get_current_context(), "new-events.ndjson")
         counts = {}
         with open_text(path, "w") as out:
             for conn_id in VENDORS:

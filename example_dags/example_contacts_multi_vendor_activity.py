@@ -46,9 +46,9 @@ with DAG(
 
         from airflow.sdk import get_current_context
 
-        from airflow_provider_contacts.rows.outputs import default_output_path, open_text
+        from airflow_provider_contacts.rows.outputs import output_path, open_text
 
-        path = default_output_path(get_current_context(), "activity-all-vendors.ndjson")
+        path = output_path(get_current_context(), "activity-all-vendors.ndjson")
         with open_text(path, "w") as out:
             for summary in summaries:
                 with open_text(summary["output_path"]) as part:

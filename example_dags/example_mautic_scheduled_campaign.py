@@ -44,7 +44,7 @@ with DAG(
 
         from airflow.sdk import get_current_context
 
-        from airflow_provider_contacts.rows.outputs import default_output_path, open_text
+        from airflow_provider_contacts.rows.outputs import output_path, open_text
 
         context = get_current_context()
         points: dict[str, int] = {}
@@ -56,8 +56,8 @@ with DAG(
                     bounced.add(event["contact_id"])
                 elif event["contact_id"]:
                     points[event["contact_id"]] = points.get(event["contact_id"], 0) + POINTS[event["event_type"]]
-        adjustments_path = default_output_path(context, "adjustments.ndjson")
-        bounced_path = default_output_path(context, "bounced.ndjson")
+        adjustments_path = output_path(context, "adjustments.ndjson")
+        bounced_path = output_path(context, "bounced.ndjson")
         with open_text(adjustments_path, "w") as out:
             for contact_id, value in sorted(points.items(), key=lambda kv: int(kv[0])):
                 out.write(json.dumps({"contact": contact_id, "group": GROUP, "op": "plus", "value": value}) + "\n")

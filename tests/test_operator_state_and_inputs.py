@@ -277,3 +277,38 @@ def test_row_spool_keeps_input_order_across_memory_and_disk():
     assert [item[0] for item in spool] == list(range(11))
     spool.close()
     assert list(spool) == []
+
+
+# ---- files handed between tasks go under [contacts] storage_base ---------------------------
+def test_outputs_rejects_and_ledgers_go_under_storage_base(sandbox, tmp_path, monkeypatch):
+    from airflow_provider_contacts.operators.activity import FetchContactActivityOperator
+
+    monkeypatch.setenv("AIRFLOW__CONTACTS__STORAGE_BASE", f"file://{tmp_path}/shared/")
+    up = UpsertContactsOperator(task_id="up", conn_id="mautic_default", rows=[{"email": "sb@example.com"}, {"email": "x"}],
+                                max_rejected=1).execute(context(task_id="up"))
+    assert up["rejects_path"] == f"file://{tmp_path}/shared/dag/scheduled__2026-11-24/up/rejects.ndjson"
+    assert [r["row"] for r in read_ndjson(tmp_path / "shared/dag/scheduled__2026-11-24/up/rejects.ndjson")] == [{"email": "x"}]
+    act = FetchContactActivityOperator(task_id="act", conn_id="mautic_default").execute(
+        context(task_id="act", map_index=2, data_interval_start="2026-11-01T00:00:00Z", data_interval_end="2026-11-02T00:00:00Z"))
+    assert act["output_path"] == f"file://{tmp_path}/shared/dag/scheduled__2026-11-24/act.2/activity.ndjson"
+    pts = AdjustPointGroupsOperator(task_id="pts", conn_id="mautic_default",
+                                    rows=[{"contact": 1, "group": 1, "op": "plus", "value": 1}]).execute(context())
+    assert pts["ledger"] == f"file://{tmp_path}/shared/points-ledgers/dag/scheduled__2026-11-24/pts.ndjson"
+
+
+def test_a_worker_local_default_warns_when_the_executor_is_not_local(sandbox, tmp_path, monkeypatch, caplog):
+    from airflow_provider_contacts.rows import outputs
+
+    monkeypatch.delenv("AIRFLOW__CONTACTS__STORAGE_BASE", raising=False)
+    monkeypatch.setattr(outputs, "_warned", False)
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "LocalExecutor")
+    with caplog.at_level("WARNING", logger=outputs.__name__):
+        outputs.storage_base()
+    assert caplog.records == []
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
+    with caplog.at_level("WARNING", logger=outputs.__name__):
+        base = outputs.storage_base()
+        outputs.storage_base()
+    assert base.endswith("airflow-contacts")
+    assert [r.getMessage() for r in caplog.records if "storage_base is not set" in r.getMessage()] and len(caplog.records) == 1
+    assert "CeleryExecutor" in caplog.records[0].getMessage()

@@ -11,7 +11,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts._args import as_list
 from airflow_provider_contacts.operators.base import Progress, attach_to_outlets, open_hook, transport_summary
-from airflow_provider_contacts.rows.outputs import default_output_path, open_text
+from airflow_provider_contacts.rows.outputs import output_path, open_text
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -84,7 +84,7 @@ class FetchContactActivityOperator(BaseOperator):
         contacts = as_list(self.contact_ids, "contact_ids")
         started = time.monotonic()
         hook = open_hook(self.conn_id, self.hook_params, "activity", "fetch contact activity")
-        path = str(self.output_path or default_output_path(context, "activity.ndjson"))
+        path = str(self.output_path or output_path(context, "activity.ndjson"))
         by_type: dict[str, int] = {}
         first = last = None
         count = 0

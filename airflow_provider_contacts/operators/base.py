@@ -13,7 +13,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_contacts.exceptions import ContactsConfigError, RejectedRowsError
 from airflow_provider_contacts.links import VendorContactLink, publish_link
-from airflow_provider_contacts.rows.outputs import default_output_path
+from airflow_provider_contacts.rows.outputs import output_path
 from airflow_provider_contacts.rows.rejects import RejectsFile, check_threshold, parse_max_rejected
 from airflow_provider_contacts.rows.sources import BadRow, iter_source
 from airflow_provider_contacts.rows.spool import RowSpool
@@ -149,7 +149,7 @@ class ContactsActionOperator(BaseOperator):
             raise
 
     def open_rejects(self, context: Context) -> RejectsFile:
-        path = self.rejects_path or default_output_path(context, "rejects.ndjson")
+        path = self.rejects_path or output_path(context, "rejects.ndjson")
         rejects = RejectsFile(str(path))
         self.log.info("Rejected rows (if any) go to %s", path)
         return rejects

@@ -30,8 +30,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +37,7 @@ from airflow_provider_contacts.capabilities import check_adjustment, compute_sco
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsError, InvalidAdjustment, NotFoundError
 from airflow_provider_contacts.operators.base import ContactsActionOperator, Progress, transport_summary
 from airflow_provider_contacts.rows.ledger import FileLedger, Ledger, StateStoreLedger
-from airflow_provider_contacts.rows.outputs import task_instance_key
+from airflow_provider_contacts.rows.outputs import storage_base, task_instance_key
 from airflow_provider_contacts.rows.refs import contact_ref
 from airflow_provider_contacts.rows.spool import RowSpool, chunked
 
@@ -98,7 +96,7 @@ class AdjustPointGroupsOperator(ContactsActionOperator):
         store = context.get("task_state_store")
         if store is not None:
             return StateStoreLedger(store)
-        return FileLedger(os.path.join(tempfile.gettempdir(), "airflow-contacts", "points-ledgers"), owner)
+        return FileLedger(f"{storage_base()}/points-ledgers", owner)
 
     def execute(self, context: Context) -> dict[str, Any]:
         started = time.monotonic()

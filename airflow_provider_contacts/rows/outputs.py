@@ -1,8 +1,10 @@
 """Where files go: text files on a local path or any ObjectStoragePath URI, the task
-instance's own key and path part, and default output paths."""
+instance's own key and path part, and the default output paths under ``[contacts]
+storage_base``."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
@@ -12,6 +14,8 @@ from airflow_provider_contacts.exceptions import ContactsConfigError
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+log = logging.getLogger(__name__)
 
 
 def open_text(path: str, mode: str = "r"):
@@ -56,14 +60,41 @@ def task_instance_part(key: dict[str, Any]) -> str:
     return "/".join((_safe(key["dag_id"]), _safe(key["run_id"]), task))
 
 
-def default_output_path(context: Context, name: str) -> str:
-    """``<tmp>/airflow-contacts/<dag>/<run>/<task>[.<map_index>]/<name>`` (the same path on
-    every try of the task, so a retry overwrites its own file)."""
-    ti = context.get("ti") or context.get("task_instance")
-    dag_id = getattr(ti, "dag_id", None) or "dag"
-    run_id = getattr(ti, "run_id", None) or "run"
-    task_id = getattr(ti, "task_id", None) or "task"
-    map_index = getattr(ti, "map_index", -1)
-    task_part = _safe(task_id) + (f".{map_index}" if isinstance(map_index, int) and map_index >= 0 else "")
-    return os.path.join(tempfile.gettempdir(), "airflow-contacts", _safe(dag_id), _safe(run_id), task_part, name)
+#: executors that run every task on the machine that runs the DAG (a local default is shared)
+LOCAL_EXECUTORS = frozenset({"LocalExecutor", "SequentialExecutor", "DebugExecutor"})
+_warned = False
 
+
+def storage_base() -> str:
+    """Where files handed between tasks go: ``[contacts] storage_base`` (an ObjectStoragePath
+    URI such as ``s3://bucket/airflow-contacts``, or a local folder), else
+    ``<tmp>/airflow-contacts`` on the worker, with a warning when the executor may run the
+    next task on another machine."""
+    from airflow.sdk import conf
+
+    base = (conf.get("contacts", "storage_base", fallback="") or "").strip()
+    if base:
+        return base.rstrip("/")
+    executors = {part.strip().split(".")[-1] for part in (conf.get("core", "executor", fallback="") or "").split(",")}
+    global _warned
+    if not _warned and executors - LOCAL_EXECUTORS - {""}:
+        _warned = True
+        log.warning(
+            "[contacts] storage_base is not set, so output and rejects files go to %s on this worker; with %s the "
+            "next task may run on another machine and not find them. Set [contacts] storage_base (or "
+            "AIRFLOW__CONTACTS__STORAGE_BASE) to shared storage such as s3://bucket/airflow-contacts.",
+            os.path.join(tempfile.gettempdir(), "airflow-contacts"), ", ".join(sorted(executors)),
+        )
+    return os.path.join(tempfile.gettempdir(), "airflow-contacts")
+
+
+def output_path(context: Context, name: str) -> str:
+    """``<storage_base>/<dag>/<run>/<task>[.<map_index>]/<name>``: the same path on every try of
+    the task (a retry overwrites its own file), another path for any other task instance.
+    Use it for files one task hands to the next."""
+    ti = context.get("ti") or context.get("task_instance")
+    key = {"dag_id": getattr(ti, "dag_id", None) or "dag", "run_id": getattr(ti, "run_id", None) or "run",
+           "task_id": getattr(ti, "task_id", None) or "task"}
+    map_index = getattr(ti, "map_index", -1)
+    key["map_index"] = map_index if isinstance(map_index, int) else -1
+    return f"{storage_base()}/{task_instance_part(key)}/{name}"
