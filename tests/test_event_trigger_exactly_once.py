@@ -54,10 +54,10 @@ class MemoryStore:
 
 def poll(trigger, source):
     async def go():
-        summary = await trigger.poll_once(source, None, source.now)
-        if summary is not None:
-            await trigger.save_state(summary.pop("_next_state"))
-        return summary
+        batch, next_state = await trigger.poll_once(source, None, source.now, await trigger.load_state())
+        if batch is not None:
+            await trigger.save_state(next_state)
+        return batch
 
     return asyncio.run(go())
 
@@ -163,7 +163,9 @@ def test_serialize_round_trips_exactly():
         "start_from": "2026-11-20T00:00:00Z",
         "state_key": "k",
         "state_path": None,
-        "max_consecutive_errors": 5,
+        "max_batch_events": 200,
+        "handover_seconds": 5.0,
+        "max_backoff_seconds": 600.0,
     }
     trigger = ContactEventsEventTrigger(**kwargs)
     assert trigger.serialize() == (

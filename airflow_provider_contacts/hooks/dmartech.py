@@ -142,6 +142,12 @@ class DmartechHook(EventPlanMixin, ContactsHook):
             return "Rate limited: Dmartech's call count or frequency limit is reached (code 40006); try again later"
         return super().explain(err)
 
+    def prepare_for_async(self) -> None:
+        import cryptography.hazmat.primitives.ciphers  # noqa: F401 - used by sign() on every new signature
+        import cryptography.hazmat.primitives.padding  # noqa: F401
+
+        self.tz  # noqa: B018 - reads the zone file once (zoneinfo caches it)
+
     # ---- helpers --------------------------------------------------------------------------
     @property
     def tz(self):
