@@ -266,13 +266,14 @@ def ref_key(ref: dict[str, Any], vendor: str) -> str:
     return "|".join([vendor, str(ref["event_type"]), str(ref["event_id"]), str(ref.get("contact_id") or "")])
 
 
-def batch_id_of(conn_id: str, keys: list[str]) -> str:
-    """A batch's id: a digest of the connection and the sorted keys of its events, so the same
-    batch delivered again (after a triggerer crash) has the same id, and any other batch not."""
+def batch_id_of(conn_id: str, events: list[Any]) -> str:
+    """A batch's id: a digest of the connection and the sorted keys and times of its events, so
+    the same batch delivered again (after a triggerer crash) has the same id, and any other
+    batch not."""
     import hashlib
 
-    text = "\n".join([conn_id, *sorted(keys)])
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    lines = sorted(f"{event_key(e)}|{e.occurred_at}" for e in events)
+    return hashlib.sha256("\n".join([conn_id, *lines]).encode("utf-8")).hexdigest()[:32]
 
 
 def make_batch(events: list[Any], *, conn_id: str, vendor: str, since: datetime, until: datetime,
@@ -288,7 +289,7 @@ def make_batch(events: list[Any], *, conn_id: str, vendor: str, since: datetime,
     ]
     batch["events_truncated"] = False
     batch["more"] = more
-    return {"batch_id": batch_id_of(conn_id, [event_key(e) for e in ordered]), **batch}
+    return {"batch_id": batch_id_of(conn_id, ordered), **batch}
 
 
 def batch_fetch_window(batch: dict[str, Any]) -> tuple[datetime, datetime]:
