@@ -69,6 +69,8 @@ class DmartechHook(EventPlanMixin, ContactsHook):
     hook_name = "Dmartech Open Platform"
     default_base_url = "https://api.dmartech.cn/openapi"
     transport_defaults = TransportSettings(rate_per_second=20)
+    #: contactEvents is per contact: a consumer of a watcher batch asks for its contacts only
+    events_per_contact = True
 
     AUTH_CODES = {40001, 10002, 401}
     PERMISSION_CODES = {40003}
