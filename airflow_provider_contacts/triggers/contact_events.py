@@ -3,9 +3,11 @@
 * :class:`ContactEventsTrigger` — used by the deferrable :class:`ContactEventsSensor`: polls every
   ``poke_interval`` seconds until at least ``min_events`` events exist in ``[since, until)``.
 * :class:`ContactEventsEventTrigger` — a ``BaseEventTrigger`` for
-  ``Asset(..., watchers=[AssetWatcher(name, trigger)])``: each batch of new events triggers the
-  DAG once, with the batch's summary as the asset event's extra. See its docstring for the
-  exactly-once rules and where the watermark is kept.
+  ``Asset(..., watchers=[AssetWatcher(name, trigger)])``: each batch of new events becomes one
+  asset event whose payload names every event of the batch and a content-derived
+  ``batch_id``; :func:`iter_batch_events` fetches exactly those events. See its docstring for
+  the delivery guarantee (at least once, same ``batch_id`` when repeated) and where its state
+  is kept.
 """
 
 from __future__ import annotations
@@ -102,16 +104,10 @@ _WARM_MODULES = (
 )
 
 
-def _warm_imports(conn_type: str | None = None) -> None:
+def _warm_imports() -> None:
     from importlib import import_module
 
-    names = list(_WARM_MODULES)
-    if conn_type:
-        from airflow_provider_contacts.hooks import HOOK_CLASSES
-
-        if conn_type in HOOK_CLASSES:
-            names.append(HOOK_CLASSES[conn_type].rpartition(".")[0])
-    for name in names:
+    for name in _WARM_MODULES:
         try:
             import_module(name)
         except ImportError:  # an optional speed-up only (module names of other libraries)
@@ -129,8 +125,7 @@ def _build_hook(conn_id: str, conn: Any):
         raise ContactsConfigError(
             f"connection type {conn.conn_type!r} is not a contacts platform", conn_id=conn_id
         )
-    _warm_imports(conn_type)
-    hook = hook_class(conn_type)(conn_id)
+    hook = hook_class(conn_type)(conn_id)  # imports the vendor's module
     hook.use_connection(conn)
     require_capability(hook, "activity", "list contact events")
     hook.prepare_for_async()
