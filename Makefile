@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo venv clean sandbox bench
+.PHONY: test demo venv clean sandbox bench e2e-events
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ venv: $(STAMP)
 
 test: $(STAMP)
 	AIRFLOW__CORE__LOAD_EXAMPLES=False $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# The event-driven example under a real api-server, scheduler, dag-processor and triggerer
+# (about 2-3 minutes; not part of `make test`).
+e2e-events: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider -s -m slow tests/test_e2e_event_driven.py $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(PY) dev/demo.py

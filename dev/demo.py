@@ -6,7 +6,7 @@
 3. a SQLite "warehouse" (``sqlite_default``) with 2,000 contacts, a few bad rows and the
    Which50 ids of the sandbox's contacts;
 4. ``airflow dags test`` for each demo DAG (the UI-actions DAG twice, with the configs a marketer
-   would submit; the event-driven DAG with the window found by one real poll of its watcher
+   would submit; the event-driven DAG with the batch found by one real poll of its watcher
    trigger), then a short report: state, task summaries (the XComs the tasks returned) and
    where the output files are.
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -47,7 +48,7 @@ DEMO_RUNS: list[tuple[str, dict | None, str]] = [
                                      "reason": "unsubscribed", "comments": "demo"}, "dnc"),
     ("example_mautic_scheduled_campaign", None, ""),
     ("example_contacts_multi_vendor_activity", None, ""),
-    ("example_contacts_event_driven", "TRIGGER", "window from one poll of its watcher"),
+    ("example_contacts_event_driven", "TRIGGER", "the batch of one poll of its watcher"),
 ]
 DEMO_DAGS = list(dict.fromkeys(run[0] for run in DEMO_RUNS))
 
@@ -92,7 +93,7 @@ def seed_warehouse(env: dict[str, str]) -> dict:
 
 def poll_watcher(env: dict[str, str]) -> dict | None:
     """One poll of the event-driven DAG's watcher trigger against the sandbox (what the
-    triggerer does every poke_interval); returns the conf of the run it would cause."""
+    triggerer does every poke_interval); returns the batch payload of the run it would cause."""
     code = (
         "import asyncio, json, sys\n"
         "from datetime import datetime, timezone\n"
@@ -101,11 +102,10 @@ def poll_watcher(env: dict[str, str]) -> dict | None:
         "    trigger = ContactEventsEventTrigger(conn_id='mautic_default', lag_seconds=3600)\n"
         "    hook, transport = await _open_hook('mautic_default')\n"
         "    try:\n"
-        "        summary = await trigger.poll_once(hook, transport, datetime.now(timezone.utc))\n"
+        "        batch, _ = await trigger.poll_once(hook, transport, datetime.now(timezone.utc))\n"
         "    finally:\n"
         "        await transport.aclose()\n"
-        "    print(json.dumps(summary and {'since': summary['window'][0], 'until': summary['window'][1],\n"
-        "                                  'count': summary['count']}))\n"
+        "    print(json.dumps(batch))\n"
         "asyncio.run(main())\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
@@ -180,6 +180,7 @@ def main() -> int:
     DEMO.mkdir(exist_ok=True)
     LOGS.mkdir(exist_ok=True)
     (HOME / "airflow.db").unlink(missing_ok=True)  # each demo starts from no previous run
+    shutil.rmtree(DEMO / "event_batches", ignore_errors=True)  # nor its processed event batches
     env = dict(os.environ)
     env.update(
         AIRFLOW_HOME=str(HOME),
@@ -232,9 +233,9 @@ def main() -> int:
                 conf = {**conf, "emails": [facts["sample_emails"][int(e[8:-1])] if e.startswith("<sample ") else e
                                            for e in conf["emails"]]}
             if conf == "TRIGGER":
-                conf = poll_watcher(env)
-                label = f"{label}: {conf['count']} new Mautic events" if conf else f"{label}: no new events"
-                conf = {k: conf[k] for k in ("since", "until")} if conf else None
+                batch = poll_watcher(env)
+                label = f"{label}: batch of {batch['count']} new Mautic events" if batch else f"{label}: no new events"
+                conf = {"batch": batch, "output_dir": str(DEMO / "event_batches")} if batch else None
             t0 = time.monotonic()
             name = f"{dag_id}.{label.split(':')[0].replace(' ', '_')}" if label else dag_id
             log_path = LOGS / f"{name}.log"

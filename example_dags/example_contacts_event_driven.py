@@ -1,11 +1,16 @@
-"""Event-driven: new Mautic contact events trigger this DAG, which fetches every vendor's events
-of that window into one normalised NDJSON file.
+"""Event-driven: each batch of new Mautic contact events runs this DAG, which writes exactly
+that batch's events (full records) to one NDJSON file named after the batch.
 
-The Asset's watcher polls Mautic from the triggerer (no worker slot is held) and creates one
-asset event per batch of new events, exactly once: the watermark is kept in the asset's state
-store (Airflow 3.3; ``state_path`` on 3.1/3.2). The triggering event's extra carries the batch
-summary (count, window, types), from which ``window`` takes ``[since, until)``; a manual run
-takes ``since``/``until`` from its config, or the last hour.
+The Asset's watcher (`ContactEventsEventTrigger`) polls Mautic from the triggerer (no worker
+slot is held). Each asset event's payload is a *batch*: a `batch_id` derived from its content
+and a reference to every event in it. Delivery is at-least-once: after a triggerer crash the
+same batch can arrive again, with the same `batch_id`; this DAG skips a batch whose file is
+already written, so each event is processed exactly once. A vendor error never runs this DAG
+(the watcher logs it, backs off and resumes).
+
+A manual run needs a config: `{"batch": <a batch payload>}` replays one batch, or
+`{"since": ..., "until": ...}` fetches an explicit window; there is no default window.
+`output_dir` (a local folder or an object-storage URI shared by the workers) holds the files.
 """
 
 from __future__ import annotations
@@ -15,15 +20,15 @@ from airflow.sdk import DAG, Asset, AssetWatcher, Param, task
 
 from airflow_provider_contacts.triggers.contact_events import ContactEventsEventTrigger
 
+CONN_ID = "mautic_default"
 NEW_MAUTIC_EVENTS = Asset(
     name="mautic_new_contact_events",
     uri="mautic://mautic_default/contact-events",
     watchers=[AssetWatcher(
         name="mautic_contact_events_watcher",
-        trigger=ContactEventsEventTrigger(conn_id="mautic_default", poke_interval=60, lag_seconds=300),
+        trigger=ContactEventsEventTrigger(conn_id=CONN_ID, poke_interval=60, lag_seconds=300),
     )],
 )
-VENDORS = ["mautic_default", "dmartech_default", "engagelab_default"]
 
 with DAG(
     dag_id="example_contacts_event_driven",
@@ -32,48 +37,75 @@ with DAG(
     catchup=False,
     tags=["contacts", "example", "event-driven"],
     doc_md=__doc__,
-    params={"since": Param("", type="string", description="Manual runs: ISO 8601 start (default: an hour ago)"),
-            "until": Param("", type="string", description="Manual runs: ISO 8601 end (default: now)")},
+    params={
+        "batch": Param(None, type=["null", "object"], description="Manual runs: a batch payload to replay"),
+        "since": Param("", type="string", description="Manual runs: ISO 8601 start of an explicit window"),
+        "until": Param("", type="string", description="Manual runs: ISO 8601 end of an explicit window"),
+        "output_dir": Param("", type="string",
+                            description="Where batch files go (default: <[contacts] storage_base>/example_contacts_event_driven)"),
+    },
 ):
 
     @task
-    def window(triggering_asset_events=None, params=None) -> dict:
-        from datetime import datetime, timedelta, timezone
-
-        for events in (triggering_asset_events or {}).values():
-            for event in events:
-                payload = (event.extra or {}).get("payload") or {}
-                if payload.get("window"):
-                    return {"since": payload["window"][0], "until": payload["window"][1], "from": "asset event",
-                            "count": payload.get("count")}
-        now = datetime.now(timezone.utc)
-        return {"since": params.get("since") or (now - timedelta(hours=1)).isoformat(),
-                "until": params.get("until") or now.isoformat(), "from": "manual run"}
-
-    @task
-    def fetch_all_vendors(win: dict) -> dict:
+    def process_new_events(triggering_asset_events=None, params=None) -> dict:
         import json
+        import os
 
-        from airflow.sdk import get_current_context
+        from airflow.sdk import ObjectStoragePath, get_current_context
 
+        from airflow_provider_contacts.exceptions import ContactsConfigError
         from airflow_provider_contacts.hooks import get_hook, require_capability
-        from airflow_provider_contacts.rows.outputs import output_path, open_text
-        from airflow_provider_contacts.triggers.contact_events import parse_when
+        from airflow_provider_contacts.rows.outputs import open_text, output_path, storage_base
+        from airflow_provider_contacts.triggers.contact_events import check_batch, iter_batch_events, parse_when
 
-        since, until = parse_when(win["since"], "since"), parse_when(win["until"], "until")
-        path = output_path(get_current_context(), "new-events.ndjson")
-        counts = {}
-        with open_text(path, "w") as out:
-            for conn_id in VENDORS:
-                hook = require_capability(get_hook(conn_id), "activity", "fetch contact events")
-                counts[conn_id] = 0
-                try:
-                    for event in hook.iter_events(since, until):
-                        out.write(json.dumps(event.to_dict(), default=str, ensure_ascii=False) + "\n")
-                        counts[conn_id] += 1
-                finally:
-                    hook.close()
-        return {"window": [win["since"], win["until"]], "from": win["from"], "by_vendor": counts,
-                "events": sum(counts.values()), "output_path": path}
+        out_dir = (params.get("output_dir") or "").rstrip("/") or f"{storage_base()}/example_contacts_event_driven"
+        batches = [check_batch((event.extra or {}).get("payload"))
+                   for events in (triggering_asset_events or {}).values() for event in events]
+        if not batches and params.get("batch"):
+            batches = [check_batch(params["batch"])]
+        window = None
+        if not batches:
+            if not (params.get("since") and params.get("until")):
+                raise ContactsConfigError(
+                    "no batch to process: this run was not triggered by the watcher; give a config with "
+                    '"batch" (a batch payload) or "since" and "until" (ISO 8601)')
+            window = (parse_when(params["since"], "since"), parse_when(params["until"], "until"))
 
-    fetch_all_vendors(window())
+        def exists(path: str) -> bool:
+            return ObjectStoragePath(path).exists() if "://" in path else os.path.exists(path)
+
+        def write(path: str, events) -> int:
+            """All lines, then the file appears under its name (a crash leaves no half file)."""
+            partial = path if "://" in path else f"{path}.partial"  # object stores publish whole objects
+            count = 0
+            with open_text(partial, "w") as out:
+                for event in events:
+                    out.write(json.dumps(event.to_dict(), default=str, ensure_ascii=False) + "\n")
+                    count += 1
+            if partial != path:
+                os.replace(partial, path)
+            return count
+
+        hook = require_capability(get_hook(CONN_ID), "activity", "fetch contact events")
+        report = {"processed": [], "skipped": [], "events": 0, "missing": 0, "output_paths": []}
+        try:
+            if window is not None:
+                path = output_path(get_current_context(), "window-events.ndjson")
+                report["events"] = write(path, hook.iter_events(*window))
+                report["output_paths"].append(path)
+                return report
+            for batch in batches:
+                path = f"{out_dir}/{batch['batch_id']}.ndjson"
+                if exists(path):  # delivered again after a triggerer restart: already done
+                    report["skipped"].append(batch["batch_id"])
+                    continue
+                missing: list[dict] = []
+                report["events"] += write(path, iter_batch_events(hook, batch, missing))
+                report["missing"] += len(missing)  # events the vendor no longer lists
+                report["processed"].append(batch["batch_id"])
+                report["output_paths"].append(path)
+        finally:
+            hook.close()
+        return report
+
+    process_new_events()

@@ -105,7 +105,8 @@ def test_contact_events_are_flattened_from_day_buckets_and_cut_to_the_window(san
     requests = calls(sandbox, "contactEvents")
     assert len(requests) == 3  # 45 events / 20 per page
     assert {query(r)["pageSize"] for r in requests} == {str(EVENTS_MAX_PAGE_SIZE)}
-    assert query(requests[0])["fromDate"] == "2026-11-20" and query(requests[0])["toDate"] == "2026-11-21"
+    # one day wider on each side: whether Dmartech includes fromDate and toDate is not documented
+    assert query(requests[0])["fromDate"] == "2026-11-19" and query(requests[0])["toDate"] == "2026-11-22"
     only_forms = list(hook.iter_events(since, until, contact_ids=[cid], include_types=["form_submit"]))
     assert len(only_forms) == 14
     # the same events get the same ids on the next read: exactly-once consumers rely on it
@@ -214,3 +215,86 @@ def test_sort_errors_and_events_of_a_label_or_a_search(sandbox, tmp_path):
     found = list(hook.iter_events(now - timedelta(minutes=5), now, search_field="email", search_value="dm5@example.cn",
                                   include_types=["email_click"]))
     assert [e.contact_id for e in found] == [one["customerId"]]
+
+
+def test_events_arriving_while_paging_are_not_returned_twice(sandbox, emu):
+    """contactEvents lists newest first: events added between two page requests push the events
+    already read onto the next page. Each event is returned once."""
+    hook = DmartechHook()
+    cid = emu.add_contact("13900000002", "paging@example.cn", "P")["customerId"]
+    until = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=1)
+    for i in range(30):
+        emu.add_event(cid, "email_open", until - timedelta(minutes=2 * i + 1), attributes={"n": str(i)})
+    real_request = hook.transport.request
+    pages: list[int] = []
+
+    def request(method, path, **kwargs):
+        response = real_request(method, path, **kwargs)
+        if path.endswith("/contactEvents"):
+            pages.append(kwargs["params"]["pageNo"])
+            if len(pages) == 1:  # 25 new events arrive between page 1 and page 2
+                for j in range(25):
+                    emu.add_event(cid, "email_click", attributes={"late": str(j)})
+        return response
+
+    hook.transport.request = request
+    events = list(hook.iter_events(until - timedelta(hours=2), until, contact_ids=[cid]))
+    assert len(pages) >= 2
+    assert len(events) == len({e.event_id for e in events}) == 30
+    assert sorted(e.raw["attributes"]["n"] for e in events) == sorted(str(i) for i in range(30))
+
+
+@pytest.mark.parametrize("from_inclusive", [True, False])
+@pytest.mark.parametrize("to_inclusive", [True, False])
+def test_events_of_today_are_found_whatever_fromdate_and_todate_mean(sandbox, emu, from_inclusive, to_inclusive):
+    """Dmartech does not say whether fromDate/toDate are inclusive: the emulator plays each
+    reading, the hook asks one day wider on each side and cuts [since, until) itself."""
+    emu.settings.update(from_date_inclusive=from_inclusive, to_date_inclusive=to_inclusive)
+    hook = DmartechHook()
+    cid = emu.add_contact("13900000003", "today@example.cn", "T")["customerId"]
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    local_midnight = now.astimezone(SHANGHAI).replace(hour=0, minute=0, second=0).astimezone(timezone.utc)
+    inside = [local_midnight + (now - local_midnight) * k / 4 for k in range(4)]  # today, from midnight to now
+    for i, when in enumerate(inside):
+        emu.add_event(cid, "form_submit", when, attributes={"n": str(i)})
+    emu.add_event(cid, "form_submit", local_midnight - timedelta(seconds=1), attributes={"n": "yesterday"})
+    emu.add_event(cid, "form_submit", now, attributes={"n": "at until"})
+    events = list(hook.iter_events(local_midnight, now, contact_ids=[cid]))
+    assert sorted(e.raw["attributes"]["n"] for e in events) == ["0", "1", "2", "3"]
+    asked = query(calls(sandbox, "contactEvents")[0])
+    today = now.astimezone(SHANGHAI).date()
+    assert (asked["fromDate"], asked["toDate"]) == (str(today - timedelta(days=1)), str(today + timedelta(days=1)))
+
+
+@pytest.mark.parametrize("surface", ["hook", "sensor", "trigger", "operator"])
+def test_runtime_auth_errors_name_the_clock_and_ip_whitelist(sandbox, monkeypatch, tmp_path, surface):
+    import asyncio
+    from types import SimpleNamespace
+
+    from airflow_provider_contacts.operators.activity import FetchContactActivityOperator
+    from airflow_provider_contacts.sensors.contact_events import ContactEventsSensor
+    from airflow_provider_contacts.triggers.contact_events import ContactEventsTrigger
+
+    conn = json.loads(sandbox.connection_env()["AIRFLOW_CONN_DMARTECH_DEFAULT"])
+    monkeypatch.setenv("AIRFLOW_CONN_DMARTECH_BAD", json.dumps({**conn, "password": "fedcba9876543210"}))
+    ti = SimpleNamespace(dag_id="d", run_id="r", task_id="t", map_index=-1, try_number=1)
+    since = "2026-11-20T00:00:00Z"
+    if surface == "hook":
+        with pytest.raises(AuthenticationError) as info:
+            DmartechHook("dmartech_bad").list_contacts()
+        message = str(info.value)
+    elif surface == "sensor":
+        with pytest.raises(AuthenticationError) as info:
+            ContactEventsSensor(task_id="t", conn_id="dmartech_bad", since=since, deferrable=False).poke({"ti": ti})
+        message = str(info.value)
+    elif surface == "trigger":
+        async def first():
+            return await ContactEventsTrigger(conn_id="dmartech_bad", since=since).run().__anext__()
+        message = asyncio.run(first()).payload["message"]
+    else:
+        with pytest.raises(AuthenticationError) as info:
+            FetchContactActivityOperator(task_id="t", conn_id="dmartech_bad", since=since, until="2026-11-21T00:00:00Z",
+                                         output_path=str(tmp_path / "x.ndjson")).execute({"ti": ti})
+        message = str(info.value)
+    assert "accessKey or accessSign invalid" in message
+    assert "clock" in message and "5 minutes" in message and "whitelist" in message

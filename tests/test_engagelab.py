@@ -157,3 +157,76 @@ def test_test_connection_messages(sandbox, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_ENGAGELAB_PATH", json.dumps({**conn, "host": conn["host"] + "/wrong"}))
     ok, message = EngageLabHook("engagelab_path").test_connection()
     assert not ok and message.startswith("Not found (HTTP 404)")
+
+
+@pytest.mark.parametrize("count_means", ["total", "page"])
+def test_every_contact_is_listed_whatever_meta_count_means(sandbox, count_means):
+    """"count: count of results": the total, or the length of the page. Paging stops on a short or
+    empty page, so both readings list everyone."""
+    sandbox.reset(empty=True)
+    emu = sandbox.emulator("engagelab")
+    emu.settings["count_means"] = count_means
+    now = int(datetime.now(timezone.utc).timestamp())
+    for i in range(45):  # exactly 3 full pages
+        emu.add_contact(email=f"c{i}@example.com", created_at=now - 3600 + i)
+    hook = EngageLabHook()
+    assert len({c["id"] for c in hook.iter_contacts()}) == 45
+    created = list(hook.iter_events(datetime.fromtimestamp(now - 7200, timezone.utc), datetime.fromtimestamp(now, timezone.utc)))
+    assert len(created) == 45
+    first = requests.get(sandbox.base_url("engagelab") + "/api/v2/accounts/contacts",
+                         auth=("sandbox-api-key", "sandbox-api-secret")).json()["meta"]["count"]
+    assert first == (45 if count_means == "total" else 15)
+    ok, message = hook.test_connection()
+    assert ok and ("45 contacts visible" if count_means == "total" else "at least 15 contacts visible") in message
+
+
+@pytest.mark.parametrize("field_types", ["numbers", "strings"])
+def test_events_are_found_whether_ids_and_times_are_numbers_or_strings(sandbox, field_types):
+    """The field table says String for id, created_at and last_activity_at, the example shows
+    numbers: the emulator plays both, the hook reads both."""
+    sandbox.reset(empty=True)
+    emu = sandbox.emulator("engagelab")
+    emu.settings.update(field_types=field_types, null_last_activity="null")
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    a = emu.add_contact(email="a@example.com", created_at=int((now - timedelta(minutes=30)).timestamp()))
+    b = emu.add_contact(email="b@example.com", created_at=int((now - timedelta(days=3)).timestamp()))
+    emu.touch(b["id"], now - timedelta(minutes=10))
+    emu.add_contact(email="c@example.com", created_at=int((now - timedelta(minutes=20)).timestamp()))
+    raw = requests.get(sandbox.base_url("engagelab") + "/api/v2/accounts/contacts",
+                       auth=("sandbox-api-key", "sandbox-api-secret")).json()["payload"]
+    kind = str if field_types == "strings" else int
+    assert all(isinstance(c["id"], kind) and isinstance(c["created_at"], kind) for c in raw)
+    assert raw[0]["last_activity_at"] is None  # null, not omitted, in this setting
+    events = list(EngageLabHook().iter_events(now - timedelta(hours=1), now))
+    assert sorted((e.event_type, e.contact_id) for e in events) == [
+        ("contact.active", str(b["id"])), ("contact.created", str(a["id"])), ("contact.created", str(a["id"] + 2))]
+    only_a = list(EngageLabHook().iter_events(now - timedelta(hours=1), now, contact_ids=[str(a["id"])]))
+    assert [e.contact_id for e in only_a] == [str(a["id"])]
+
+
+def test_a_time_that_cannot_be_read_is_a_logged_counted_skip(sandbox, caplog):
+    sandbox.reset(empty=True)
+    emu = sandbox.emulator("engagelab")
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    good = emu.add_contact(email="good@example.com", created_at=int((now - timedelta(minutes=5)).timestamp()))
+    bad = emu.add_contact(email="bad@example.com", created_at=int((now - timedelta(minutes=5)).timestamp()))
+    bad["created_at"] = "last tuesday"
+    hook = EngageLabHook()
+    with caplog.at_level("WARNING"):
+        events = list(hook.iter_events(now - timedelta(hours=1), now))
+    assert [e.contact_id for e in events] == [str(good["id"])]
+    assert hook.unreadable_values == 1
+    assert any("1 value(s) could not be read" in r.getMessage() and f"contact {bad['id']}" in r.getMessage()
+               and "'last tuesday'" in r.getMessage() for r in caplog.records)
+
+
+def test_the_emulator_shows_every_documented_inbox_key_and_source_id(sandbox):
+    hook = EngageLabHook()
+    created = hook.create_contact({"name": "Inboxed", "email": "inboxed@example.com"})
+    listed = hook.list_contacts(q="inboxed@example.com")["contacts"][0]
+    inbox = listed["contact_inboxes"][0]["inbox"]
+    assert set(inbox) == {"id", "channel_id", "name", "channel_type", "provider"}
+    assert listed["contact_inboxes"][0]["source_id"]
+    seeded = [c for c in hook.iter_contacts() if (c.get("additional_attributes") or {}).get("source_id")]
+    assert seeded and all(c["additional_attributes"]["source_id"].startswith("email:") for c in seeded)
+    assert created["id"] == listed["id"]

@@ -159,26 +159,86 @@ def test_scheduled_campaign_scores_yesterday_and_blocks_bounces(bag, sandbox, ai
     assert bouncer["id"] in bounced and expected[target["id"]] >= 10
 
 
-def test_event_driven_fetches_the_window_from_every_vendor(bag, sandbox, airflow_db):
+def watcher_poll(trigger) -> dict | None:
+    """One poll of the watcher against the sandbox, its state committed (what the triggerer does
+    every poke_interval): the batch payload of the asset event it would create."""
+    import asyncio
+
+    from airflow_provider_contacts.triggers.contact_events import _open_hook
+
+    async def go():
+        hook, transport = await _open_hook(trigger.conn_id)
+        try:
+            batch, next_state = await trigger.poll_once(hook, transport, datetime.now(timezone.utc),
+                                                        await trigger.load_state())
+        finally:
+            await transport.aclose()
+        if batch is not None:
+            await trigger.save_state(next_state)
+        return batch
+
+    return asyncio.run(go())
+
+
+def test_event_driven_processes_each_batch_once_and_no_event_in_two_runs(bag, sandbox, airflow_db, tmp_path):
+    from airflow_provider_contacts.triggers.contact_events import ContactEventsEventTrigger
+
     sandbox.reset(empty=True)
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    since, until = now - timedelta(minutes=30), now
     mautic = sandbox.emulator("mautic")
-    mautic.state.upsert({"email": "m@example.com"})
-    mautic.add_event("form.submitted", 1, now - timedelta(minutes=10))
-    mautic.add_event("email.read", 1, now - timedelta(minutes=40))  # before the window
-    dm = sandbox.emulator("dmartech")
-    cid = dm.add_contact("13800000000", "d@example.cn", "D")["customerId"]
-    dm.add_event(cid, "email_open", now - timedelta(minutes=5))
-    dm.add_event(cid, "form_submit", now - timedelta(minutes=6))
-    sandbox.emulator("engagelab").add_contact(email="e@example.com", created_at=int((now - timedelta(minutes=1)).timestamp()))
-    run = bag.get_dag("example_contacts_event_driven").test(run_conf={"since": since.isoformat(), "until": until.isoformat()})
-    assert run.state == "success"
-    result = xcom(run, "fetch_all_vendors")
-    assert result["by_vendor"] == {"mautic_default": 1, "dmartech_default": 2, "engagelab_default": 1}
-    rows = read_ndjson(result["output_path"])
-    assert sorted((r["vendor"], r["event_type"]) for r in rows) == [
-        ("dmartech", "email_open"), ("dmartech", "form_submit"), ("engagelab", "contact.created"), ("mautic", "form.submitted")]
+    for i in range(2):
+        mautic.state.upsert({"email": f"m{i}@example.com"})
+    mautic.add_event("email.read", 1, now - timedelta(hours=3))  # before the watcher started
+    first_events = [mautic.add_event(kind, 1 + i % 2, now - timedelta(minutes=20 - i))
+                    for i, kind in enumerate(["form.submitted", "email.read", "page.hit", "email.read"])]
+    # the window of every poll starts an hour (lag_seconds) before the watermark
+    watcher = ContactEventsEventTrigger(conn_id="mautic_default", lag_seconds=3600,
+                                        start_from=(now - timedelta(hours=1)).isoformat())
+    batch1 = watcher_poll(watcher)
+    mautic.add_event("form.submitted", 2, now - timedelta(minutes=1))
+    batch2 = watcher_poll(watcher)
+    assert (batch1["count"], batch2["count"]) == (4, 1)
+    assert datetime.fromisoformat(batch2["window"][0].replace("Z", "+00:00")) < now - timedelta(minutes=20)
+
+    dag = bag.get_dag("example_contacts_event_driven")
+    out = str(tmp_path / "batches")
+    runs = [dag.test(run_conf={"batch": batch, "output_dir": out}) for batch in (batch1, batch2)]
+    assert [r.state for r in runs] == ["success", "success"]
+    outputs = []
+    for run, batch in zip(runs, (batch1, batch2)):
+        result = xcom(run, "process_new_events")
+        assert result["processed"] == [batch["batch_id"]] and result["skipped"] == [] and result["missing"] == 0
+        assert result["output_paths"] == [f"{out}/{batch['batch_id']}.ndjson"]
+        outputs.append(read_ndjson(result["output_paths"][0]))
+    assert [len(rows) for rows in outputs] == [4, 1]  # batch 2's window covers batch 1: not its events
+    keys = [(r["event_type"], r["event_id"]) for rows in outputs for r in rows]
+    assert len(keys) == len(set(keys)) == 5  # no event in two runs
+    assert {r["event_type"] for r in outputs[0]} == {e["event"] for e in first_events}
+    assert all(set(r) == {"vendor", "event_id", "event_type", "contact_id", "occurred_at", "label", "campaign", "raw"}
+               for rows in outputs for r in rows)
+
+    # the same batch delivered again (a triggerer restart): skipped, its file untouched
+    again = dag.test(run_conf={"batch": batch1, "output_dir": out})
+    assert again.state == "success"
+    assert (xcom(again, "process_new_events")["skipped"], xcom(again, "process_new_events")["events"]) == ([batch1["batch_id"]], 0)
+    assert read_ndjson(f"{out}/{batch1['batch_id']}.ndjson") == outputs[0]
+
+
+def test_event_driven_manual_run_never_guesses_a_window(bag, sandbox, airflow_db, tmp_path):
+    sandbox.reset(empty=True)
+    sandbox.emulator("mautic").state.upsert({"email": "m@example.com"})
+    sandbox.emulator("mautic").add_event("email.read", 1)
+    dag = bag.get_dag("example_contacts_event_driven")
+    # every param given: dag.test() keeps the previous test's conf in the shared DAG object
+    run = dag.test(run_conf={"batch": None, "since": "", "until": "", "output_dir": str(tmp_path)})
+    assert run.state == "failed"
+    assert list(tmp_path.iterdir()) == []
+    assert [r for r in sandbox.requests("mautic") if "activity" in r["path"]] == []
+    # an explicit window is fine
+    now = datetime.now(timezone.utc)
+    run = dag.test(run_conf={"batch": None, "since": (now - timedelta(hours=1)).isoformat(),
+                             "until": (now + timedelta(seconds=1)).isoformat(), "output_dir": str(tmp_path)})
+    assert run.state == "success" and xcom(run, "process_new_events")["events"] == 1
 
 
 def test_multi_vendor_activity_one_file_one_schema(bag, sandbox, airflow_db, warehouse):

@@ -250,11 +250,12 @@ def test_event_trigger_run_against_the_emulator_delivers_each_event_once_across_
         return asyncio.run(go()).payload
 
     start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=2)
-    trigger = ContactEventsEventTrigger(conn_id="mautic_default", poke_interval=0.2, lag_seconds=120, start_from=iso(start))
+    trigger = ContactEventsEventTrigger(conn_id="mautic_default", poke_interval=0.2, lag_seconds=120, start_from=iso(start),
+                                        handover_seconds=0.1)
     emu.add_event("email.read", 1, start + timedelta(seconds=10))
     emu.add_event("form.submitted", 2, start + timedelta(seconds=20))
     first = first_event(trigger)
-    assert first["status"] == "success" and first["count"] == 2
+    assert first["count"] == 2 and first["batch_id"]
 
     # restart from the serialized form; one new event and one late one (inside the lag)
     _, kwargs = trigger.serialize()
@@ -303,3 +304,52 @@ def test_dag_test_deferrable_sensor_waits_for_events_then_fetches_exactly_those(
     assert len(added) == 3
     # the sensor's one poke, at least two trigger polls while the events arrived, one fetch
     assert len(activity_calls(sandbox)) >= 4
+
+
+def test_readme_example_on_a_manual_run_of_an_unscheduled_dag_waits_from_run_after(sandbox, airflow_db, tmp_path):
+    """A run without a logical date has no data interval: ``since`` defaults to its run_after."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    emu = empty_mautic(sandbox)
+    emu.add_event("form.submitted", 1, datetime.now(timezone.utc) - timedelta(minutes=5))  # before the run
+    output = tmp_path / "new-events.ndjson"
+    dag = DagBag(dag_folder=str(Path(__file__).parent / "dags")).get_dag("test_contacts_readme_sensor")
+    started = datetime.now(timezone.utc)
+
+    def produce():
+        deadline = time.monotonic() + 60
+        while not activity_calls(sandbox) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.1)  # Mautic times are whole seconds: past the second of run_after
+        for i in range(3):
+            emu.add_event("form.submitted", i + 1)
+            time.sleep(0.3)
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    try:
+        run = dag.test(logical_date=None, run_conf={"output": str(output)})
+    finally:
+        producer.join()
+    assert run.logical_date is None and run.data_interval_start is None
+    assert {ti.task_id: ti.state for ti in run.get_task_instances()} == {"wait": "success", "fetch": "success"}
+    rows = [json.loads(line) for line in output.read_text().splitlines()]
+    assert sorted(r["contact_id"] for r in rows) == ["1", "2", "3"]  # not the event from before the run
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.query(XComModel).filter_by(run_id=run.run_id, task_id="wait", key="return_value").one()
+        window = XComModel.deserialize_value(row)["window"]
+    assert started <= datetime.fromisoformat(window[0].replace("Z", "+00:00")) <= started + timedelta(seconds=30)
+
+
+def test_since_defaults_to_run_after_without_a_data_interval(sandbox):
+    empty_mautic(sandbox)
+    run_after = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=1)
+    sensor = ContactEventsSensor(task_id="wait", conn_id="mautic_default")
+    summary = sensor.poke(context(data_interval_start=None, dag_run=SimpleNamespace(run_after=run_after))).xcom_value
+    assert summary["window"][0] == iso(run_after)
+    with pytest.raises(ContactsError, match="since is missing") as info:
+        sensor.poke(context(data_interval_start=None))
+    assert "{{" not in str(info.value)  # no template that cannot render without a run

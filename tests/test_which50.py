@@ -131,3 +131,51 @@ def test_test_connection_messages(sandbox, monkeypatch):
     ro = with_conn(monkeypatch, sandbox, "which50_ro", auth_header_value="sandbox-which50-readonly")
     with pytest.raises(PermissionDeniedError, match="relevant permissions"):  # not a row problem: the task fails
         ro.upsert_batch([{"Email": "ro@example.ie"}], "email")
+
+
+def test_interactions_of_different_types_with_the_same_id_are_two_events(sandbox):
+    """The document calls ``Id`` "the ID of the Interaction": the emulator counts ids per type,
+    so an Email and an SMS share Id 1000; both are events (keyed on type and Id)."""
+    sandbox.reset(empty=True)
+    emu = sandbox.emulator("which50")
+    enc = emu.add_contact(1, {"Email": "same@example.ie"})["EncContactId"]
+    t0 = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+    email = emu.add_interaction(enc, "Email", "News", "Opened", t0)
+    sms = emu.add_interaction(enc, "SMS", "Reminder", "Delivered", t0 + timedelta(minutes=5))
+    assert email["Id"] == sms["Id"] == 1000
+    events = list(Which50Hook().iter_events(t0, t0 + timedelta(hours=1), contact_ids=[enc]))
+    assert sorted((e.event_type, e.event_id) for e in events) == [("email", "1000"), ("sms", "1000")]
+    assert len({e.dedup_key for e in events}) == 2
+
+
+def test_the_emulator_speaks_json_or_xml_as_documented_and_the_hook_asks_for_json(sandbox):
+    import xml.etree.ElementTree as ET
+
+    import requests
+
+    emu = sandbox.emulator("which50")
+    enc = next(c for c, items in emu.interactions.items() if items)
+    url = f"{sandbox.base_url('which50')}/contacts/{enc}/communications"
+    key = {"X-Api-Key": "sandbox-which50-key"}
+    as_json = requests.get(url, headers={**key, "Accept": "application/json"})
+    assert as_json.headers["content-type"].startswith("application/json")
+    assert requests.get(url, headers={**key, "Accept": "text/json"}).json() == as_json.json()
+    for accept in ("application/xml", "text/xml", "text/html, application/xml;q=0.9, */*;q=0.8"):
+        answer = requests.get(url, headers={**key, "Accept": accept})
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/xml"), accept
+    root = ET.fromstring(answer.content)
+    ns = "{http://schemas.datacontract.org/2004/07/W50API.Models.DTO.Contacts}"
+    system = "{http://schemas.datacontract.org/2004/07/System}"
+    assert root.tag == f"{ns}ArrayOfContactInteraction"
+    first, expected = root[0], as_json.json()[0]
+    assert [child.tag.removeprefix(ns) for child in first] == sorted(expected)  # DataContract order
+    assert first.find(f"{ns}Id").text == str(expected["Id"])
+    assert first.find(f"{ns}Occurred/{system}DateTime").text == expected["Occurred"][:-6] + "Z"
+    assert first.find(f"{ns}Occurred/{system}OffsetMinutes").text == "0"
+    assert requests.get(url, headers={**key, "Accept": "text/csv"}).status_code == 406
+    denied = requests.get(url, headers={"Accept": "application/xml"})
+    assert denied.status_code == 401 and ET.fromstring(denied.content).find("Message").text.startswith("Request has been denied")
+    # the hook asks for JSON whatever the server prefers
+    hook = Which50Hook()
+    assert hook.static_headers()["Accept"] == "application/json"
+    assert hook.get_communications(enc) == as_json.json()

@@ -485,6 +485,10 @@ class ContactsHook(BaseHook):
             transport.reauth = getattr(self, "arenew_credentials", None)
         return transport
 
+    def prepare_for_async(self) -> None:
+        """Called in a worker thread before a trigger uses this hook: load now what the async
+        path would otherwise load on the triggerer's event loop (modules, time zone files)."""
+
     def close(self) -> None:
         transport = self.__dict__.get("transport")
         if transport is not None:

@@ -41,6 +41,9 @@ from airflow_provider_contacts.transport import TransportSettings, default_error
 
 
 CONTACT_PATH = "/open-api/v1/contact"
+#: what a refused signature can mean besides a wrong key (every runtime error says it)
+AUTH_HINT = (" (check the access key and accessKeySecret, that this machine's clock is within 5 minutes of real "
+             "time: the signature carries the time, and that this machine's IP is whitelisted in the console)")
 #: contactEvents refuses a larger pageSize (A.5)
 EVENTS_MAX_PAGE_SIZE = 20
 
@@ -66,6 +69,8 @@ class DmartechHook(EventPlanMixin, ContactsHook):
     hook_name = "Dmartech Open Platform"
     default_base_url = "https://api.dmartech.cn/openapi"
     transport_defaults = TransportSettings(rate_per_second=20)
+    #: contactEvents is per contact: a consumer of a watcher batch asks for its contacts only
+    events_per_contact = True
 
     AUTH_CODES = {40001, 10002, 401}
     PERMISSION_CODES = {40003}
@@ -109,6 +114,8 @@ class DmartechHook(EventPlanMixin, ContactsHook):
             message = str(body.get("message") or f"code {code}")
             status = response.status_code
             if code in self.AUTH_CODES:
+                if code in (40001, 401):
+                    message += AUTH_HINT
                 err: ContactsHTTPError = AuthenticationError(message, status=status, vendor_code=code)
             elif code in self.PERMISSION_CODES:
                 err = PermissionDeniedError(message, status=status, vendor_code=code)
@@ -129,10 +136,10 @@ class DmartechHook(EventPlanMixin, ContactsHook):
     def explain(self, err):
         code = getattr(err, "vendor_code", None)
         if code in (40001, 401):
-            return (f"Bad credentials: Dmartech refused the access key or signature (code {code}: {err.message}). "
-                    "Check the access-key (login) and accessKeySecret (password) in the console's open-platform "
-                    "page, that this machine's clock is within 5 minutes of real time (the signature carries the "
-                    "time), and that the caller's IP is whitelisted")
+            return (f"Bad credentials: Dmartech refused the access key or signature (code {code}: "
+                    f"{err.message.replace(AUTH_HINT, '')}). Check the access-key (login) and accessKeySecret "
+                    "(password) in the console's open-platform page, that this machine's clock is within 5 minutes "
+                    "of real time (the signature carries the time), and that the caller's IP is whitelisted")
         if code == 10002:
             return f"Bad credentials: Dmartech says unauthorized or expired (code 10002: {err.message}); renew the key"
         if code == 40003:
@@ -141,6 +148,12 @@ class DmartechHook(EventPlanMixin, ContactsHook):
         if code == 40006:
             return "Rate limited: Dmartech's call count or frequency limit is reached (code 40006); try again later"
         return super().explain(err)
+
+    def prepare_for_async(self) -> None:
+        import cryptography.hazmat.primitives.ciphers  # noqa: F401 - used by sign() on every new signature
+        import cryptography.hazmat.primitives.padding  # noqa: F401
+
+        self.tz  # noqa: B018 - reads the zone file once (zoneinfo caches it)
 
     # ---- helpers --------------------------------------------------------------------------
     @property
@@ -264,14 +277,19 @@ class DmartechHook(EventPlanMixin, ContactsHook):
     def contact_events_plan(self, customer_id: str, since: datetime, until: datetime, *,
                             include_types: list[str] | None = None, exclude_types: list[str] | None = None,
                             page_size: int = EVENTS_MAX_PAGE_SIZE) -> Plan:
-        """One contact's events with ``since <= occurred_at < until``: the days are asked with
-        ``fromDate``/``toDate`` in the tenant's zone, the exact window is cut here."""
+        """One contact's events with ``since <= occurred_at < until``, each once.
+
+        The days are asked with ``fromDate``/``toDate`` in the tenant's zone, one day wider on
+        each side (Dmartech does not say whether those days are included), and the exact window
+        is cut here. Events arriving while the pages are read shift the pages (newest first),
+        so an event can be listed twice: the ids seen in this iteration are remembered (the
+        contact's events in the window only)."""
         page_size = min(int(page_size), EVENTS_MAX_PAGE_SIZE)
         tz = self.tz
-        first_day = since.astimezone(tz).date().isoformat()
-        last_day = (until - timedelta(microseconds=1)).astimezone(tz).date().isoformat()
+        first_day = (since.astimezone(tz).date() - timedelta(days=1)).isoformat()
+        last_day = ((until - timedelta(microseconds=1)).astimezone(tz).date() + timedelta(days=1)).isoformat()
         wanted = EventFilter(since, until, include_types, exclude_types)
-        previous: set[str] = set()
+        seen: set[str] = set()
         page_no = 1
         while True:
             body = yield Call("GET", f"{CONTACT_PATH}/contactEvents", params={
@@ -279,16 +297,13 @@ class DmartechHook(EventPlanMixin, ContactsHook):
                 "fromDate": first_day, "toDate": last_day})
             data = (body or {}).get("data") or {}
             buckets = list(data.get("resultList") or [])
-            current: set[str] = set()
             for bucket in buckets:
                 for raw in (bucket or {}).get("events") or []:
                     event = normalise_event(raw, customer_id, tz, (bucket or {}).get("date"))
-                    if event is None or event.event_id in previous or event.event_id in current:
+                    if event is None or event.event_id in seen or not wanted(event):
                         continue
-                    if wanted(event):
-                        current.add(event.event_id)
-                        yield event
-            previous = current
+                    seen.add(event.event_id)
+                    yield event
             if not buckets or page_no >= _int(data.get("totalPage")):
                 return
             page_no += 1
@@ -305,13 +320,16 @@ class DmartechHook(EventPlanMixin, ContactsHook):
                 fields = list(((body or {}).get("data") or {}).get("resultList") or [])
                 params.update(searchField=self._pick_search_sn(search_field, fields), searchValue=search_value)
         page_no = 1
+        seen: set[str] = set()  # a contact listed twice (pages shifting) is read once
         while True:
             body = yield Call("GET", f"{CONTACT_PATH}/{endpoint}", params=_clean({**params, "pageNo": page_no}))
             data = (body or {}).get("data") or {}
             rows = list(data.get("resultList") or [])
             for row in rows:
-                if row.get("customerId"):
-                    yield str(row["customerId"])
+                customer_id = str(row.get("customerId") or "")
+                if customer_id and customer_id not in seen:
+                    seen.add(customer_id)
+                    yield customer_id
             if not rows or page_no >= _int(data.get("totalPage")):
                 return
             page_no += 1

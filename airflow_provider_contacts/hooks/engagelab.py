@@ -3,7 +3,8 @@
 Capabilities:
 
 * list and search contacts (one endpoint: ``q``, ``labels``, ``sort``/``direction``, 15 per
-  page, ``meta.count`` is the total, ``current_page`` a string or an int);
+  page, ``current_page`` a string or an int; ``meta.count`` may be the total or the page's
+  length, so paging ends on a short or empty page);
 * create (needs ``inbox_id``: the call's, else the connection extra's) and update (PATCH merges
   ``custom_attributes`` and ``additional_attributes``);
 * upsert, so :class:`UpsertContactsOperator` works: each row's key (``email``,
@@ -11,7 +12,9 @@ Capabilities:
   when nothing changes, or created; a 422 is that row's rejection with LiveDesk's message;
 * contact events for the sensor: ``contact.created`` (``created_at``) and ``contact.active``
   (``last_activity_at``) of contacts in the window. LiveDesk has no event feed: each poll
-  scans the contact list (``ceil(contacts / 15)`` requests).
+  scans the contact list (``ceil(contacts / 15)`` requests). Ids and times are read as numbers
+  or strings (the document shows both); a time that cannot be read is skipped, counted in
+  ``unreadable_values`` and logged.
 
 Undocumented for LiveDesk (extra): ``sort_style`` — ``direction`` (default, the documented
 ``sort=field&direction=desc``) or ``prefix`` (Chatwoot's ``sort=-field``).
@@ -19,6 +22,7 @@ Undocumented for LiveDesk (extra): ``sort_style`` — ``direction`` (default, th
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
@@ -26,6 +30,8 @@ from airflow_provider_contacts.capabilities import ContactEvent, EventFilter, Ro
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsHTTPError, InvalidRequestError
 from airflow_provider_contacts.hooks.base import Call, ContactsHook, EventPlanMixin, Plan
 from airflow_provider_contacts.transport import basic_auth_header
+
+log = logging.getLogger(__name__)
 
 CONTACTS = "/api/v2/accounts/contacts"
 PER_PAGE = 15
@@ -46,6 +52,8 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
     def __init__(self, conn_id: str | None = None, *, inbox_id: int | str | None = None, **kwargs: Any) -> None:
         super().__init__(conn_id, **kwargs)
         self._inbox_id = inbox_id
+        #: contact times the last event listing could not read (skipped, and logged)
+        self.unreadable_values = 0
 
     def auth_headers(self) -> dict[str, str]:
         conn = self.connection
@@ -60,7 +68,9 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
         page = self.list_contacts(page=1, include_contact_inboxes=False)
         inbox = self.inbox_id(required=False)
         where = f"inbox_id {inbox}" if inbox is not None else "no inbox_id set (needed to create contacts)"
-        return f"Connected to EngageLab LiveDesk at {self.base_url}; {page['total']} contacts visible, {where}"
+        # meta.count may be the page's length (see _last_page): a full first page says "at least"
+        visible = f"at least {PER_PAGE}" if page["total"] == len(page["contacts"]) == PER_PAGE else str(page["total"])
+        return f"Connected to EngageLab LiveDesk at {self.base_url}; {visible} contacts visible, {where}"
 
     def explain(self, err):
         status = getattr(err, "status", None)
@@ -128,19 +138,20 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
     def list_contacts(self, *, page: int = 1, q: str | None = None, labels: list[str] | None = None,
                       sort: str | None = None, direction: str | None = None,
                       include_contact_inboxes: bool = True) -> dict[str, Any]:
-        """One page of 15: ``{"total", "page", "contacts"}`` (total = all matching contacts)."""
+        """One page of 15: ``{"total", "page", "contacts"}``; ``total`` is ``meta.count``, which
+        LiveDesk documents as "count of results": all matching contacts, or this page's length."""
         params = self._list_params(page, q, labels, sort, direction, include_contact_inboxes)
         return self._page(self.transport.get_json(CONTACTS, params=params), page)
 
     def contacts_plan(self, *, q: str | None = None, labels: list[str] | None = None, sort: str | None = None,
                       direction: str | None = None) -> Plan:
-        """Every matching contact, page by page, until a page is empty or ``page * 15 >= count``."""
+        """Every matching contact, page by page, until :func:`_last_page`."""
         page = 1
         while True:
             body = yield Call("GET", CONTACTS, params=self._list_params(page, q, labels, sort, direction, False))
             result = self._page(body, page)
             yield from result["contacts"]
-            if not result["contacts"] or page * PER_PAGE >= result["total"]:
+            if _last_page(result, page):
                 return
             page += 1
 
@@ -224,6 +235,8 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
         if not types or until_s <= since_s:
             return
         previous: set[str] = set()
+        unreadable: list[str] = []
+        self.unreadable_values = 0
         page = 1
         while True:
             params = self._list_params(page, None, None, "created_at", "asc", False)
@@ -233,8 +246,14 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
                 if wanted is not None and str(contact.get("id")) not in wanted:
                     continue
                 for event_type, field in (("contact.created", "created_at"), ("contact.active", "last_activity_at")):
-                    at = contact.get(field)
-                    if event_type not in types or not isinstance(at, (int, float)) or not since_s <= at < until_s:
+                    if event_type not in types or contact.get(field) is None:  # never active: no event
+                        continue
+                    at = read_timestamp(contact[field])
+                    if at is None:
+                        self.unreadable_values += 1
+                        unreadable.append(f"contact {contact.get('id')} {field}={contact[field]!r}")
+                        continue
+                    if not since_s <= at < until_s:
                         continue
                     event_id = f"{contact['id']}:{field}:{int(at)}"
                     if event_id in previous or event_id in current:  # shifted onto the next page
@@ -245,12 +264,46 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
                         occurred_at=to_utc_iso(datetime.fromtimestamp(at, timezone.utc)),
                         label=contact.get("name") or None,
                         raw={"email": contact.get("email"), "phone_number": contact.get("phone_number"),
-                             "identifier": contact.get("identifier"), field: at},
+                             "identifier": contact.get("identifier"), field: contact[field]},
                     )
             previous = current
-            if not result["contacts"] or page * PER_PAGE >= result["total"]:
-                return
+            if _last_page(result, page):
+                break
             page += 1
+        if unreadable:
+            log.warning("%s: %d value(s) could not be read as a time and were skipped: %s", self.conn_id,
+                        len(unreadable), "; ".join(unreadable[:5]) + (" ..." if len(unreadable) > 5 else ""))
+
+
+def _last_page(result: dict[str, Any], page: int) -> bool:
+    """Whether ``result`` (page ``page``) is the last page. LiveDesk documents ``meta.count`` as
+    "count of results", which may be the total or this page's length: a short or empty page ends
+    the list under both readings, and a count larger than the page can only be the total."""
+    contacts = result["contacts"]
+    if len(contacts) < PER_PAGE:
+        return True
+    return result["total"] > len(contacts) and page * PER_PAGE >= result["total"]
+
+
+def read_timestamp(value: Any) -> float | None:
+    """Epoch seconds from a LiveDesk time: a number (the document's example) or a string (its
+    field table says String): digits, or an ISO 8601 date-time. None when it cannot be read."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and value.strip():
+        text = value.strip()
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        try:
+            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
+    return None
 
 
 def attributes_problem(field: str, value: Any) -> str | None:

@@ -38,6 +38,8 @@ class Which50Hook(EventPlanMixin, ContactsHook):
     default_base_url = "https://app.which50.com/Which50API"
     #: rows per upsert_batch call; Which50 takes one contact per request
     upsert_batch_size = 10
+    #: Which50 lists activity per contact: a consumer of a watcher batch asks for its contacts
+    events_per_contact = True
 
     def __init__(self, conn_id: str | None = None, *, contact_list_id: int | str | None = None, **kwargs: Any) -> None:
         super().__init__(conn_id, **kwargs)
@@ -210,7 +212,8 @@ class Which50Hook(EventPlanMixin, ContactsHook):
     def event_plan(self, since: datetime, until: datetime, *, include_types: list[str] | None = None,
                    exclude_types: list[str] | None = None, contact_ids: list[str] | None = None) -> Plan:
         """Communications of ``contact_ids`` with ``since <= Occurred < until``; the event type is
-        the interaction kind lower-cased (``email``, ``sms``, ``landingpage``, ``webform``...)."""
+        the interaction kind lower-cased (``email``, ``sms``, ``landingpage``, ``webform``...) and
+        an event is identified by (type, ``Id``) within its contact."""
         if not contact_ids:
             raise ContactsConfigError(
                 "Which50 lists activity per contact only: give contact_ids (EncContactId values, e.g. from an "
@@ -219,12 +222,14 @@ class Which50Hook(EventPlanMixin, ContactsHook):
         wanted = EventFilter(since, until, include_types, exclude_types, fold_case=True)
         for contact_id in contact_ids:
             body = yield Call("GET", f"/contacts/{_enc(contact_id)}/communications")
-            seen: set[str] = set()
+            # ``Id`` is "the ID of the Interaction": an Email and an SMS may share one
+            seen: set[tuple[str, str]] = set()
             for raw in body or []:
                 event = normalise_interaction(raw, str(contact_id))
-                if event is not None and event.event_id not in seen and wanted(event):
-                    seen.add(event.event_id)
-                    yield event
+                if event is None or (event.event_type, event.event_id) in seen or not wanted(event):
+                    continue
+                seen.add((event.event_type, event.event_id))
+                yield event
 
 
 def normalise_interaction(raw: Any, contact_id: str) -> ContactEvent | None:

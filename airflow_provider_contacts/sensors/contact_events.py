@@ -17,12 +17,22 @@ def _default_deferrable() -> bool:
     return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
+def _default_since(context: Context) -> Any:
+    """The run's data interval start; a run without one (a manual run of an unscheduled DAG, an
+    asset-triggered run) starts at its ``run_after``: events from when the run was requested."""
+    start = context.get("data_interval_start")
+    if start is not None:
+        return start
+    return getattr(context.get("dag_run"), "run_after", None)
+
+
 class ContactEventsSensor(BaseSensorOperator):
     """Wait for new contact events on any connection that can list them (Mautic activity,
     Dmartech contact events, Which50 communications, EngageLab new/changed contacts).
 
     "New" means ``since <= occurred_at < until`` (UTC). ``since`` defaults to the run's
-    data interval start; ``until`` defaults to "now" at each poke. The XCom value is a small
+    data interval start, or for a run without one (manual run of an unscheduled DAG, asset
+    trigger) to the run's ``run_after``; ``until`` defaults to "now" at each poke. The XCom value is a small
     summary (count, first/last ``occurred_at``, the window, the event types seen), never
     the events.
 
@@ -69,11 +79,11 @@ class ContactEventsSensor(BaseSensorOperator):
         from airflow_provider_contacts.exceptions import ContactsConfigError
         from airflow_provider_contacts.triggers.contact_events import parse_when
 
-        since = self.since if self.since not in (None, "") else context.get("data_interval_start")
+        since = self.since if self.since not in (None, "") else _default_since(context)
         if since in (None, ""):
             raise ContactsConfigError(
-                "since is missing and the run has no data interval: set since= (templated, e.g. "
-                "'{{ macros.ds_add(ds, -1) }}T00:00:00Z')",
+                "since is missing and there is no run to take it from: set since= to an ISO 8601 "
+                "date-time such as 2026-11-20T00:00:00Z",
                 conn_id=self.conn_id,
             )
         since_at = parse_when(since, "since")

@@ -3,9 +3,11 @@
 * :class:`ContactEventsTrigger` — used by the deferrable :class:`ContactEventsSensor`: polls every
   ``poke_interval`` seconds until at least ``min_events`` events exist in ``[since, until)``.
 * :class:`ContactEventsEventTrigger` — a ``BaseEventTrigger`` for
-  ``Asset(..., watchers=[AssetWatcher(name, trigger)])``: each batch of new events triggers the
-  DAG once, with the batch's summary as the asset event's extra. See its docstring for the
-  exactly-once rules and where the watermark is kept.
+  ``Asset(..., watchers=[AssetWatcher(name, trigger)])``: each batch of new events becomes one
+  asset event whose payload names every event of the batch and a content-derived
+  ``batch_id``; :func:`iter_batch_events` fetches exactly those events. See its docstring for
+  the delivery guarantee (at least once, same ``batch_id`` when repeated) and where its state
+  is kept.
 """
 
 from __future__ import annotations
@@ -56,13 +58,19 @@ def iso(when: datetime) -> str:
     return to_utc_iso(when)
 
 
+def event_order(event: Any) -> tuple[datetime, str]:
+    """Chronological order of events: ``(occurred_at as a datetime, event_id)`` (the ISO texts
+    alone do not sort: ``...:00Z`` comes after ``...:00.5Z``)."""
+    return parse_when(event.occurred_at, "occurred_at"), str(event.event_id)
+
+
 def summarise(events: list[Any], *, conn_id: str, vendor: str, since: datetime, until: datetime) -> dict[str, Any]:
     """A small JSON summary of events: count, first/last occurred_at, window, types seen, and
     references (not payloads) of up to MAX_EVENT_REFS events."""
     types: dict[str, int] = {}
     for event in events:
         types[event.event_type] = types.get(event.event_type, 0) + 1
-    ordered = sorted(events, key=lambda e: (e.occurred_at, e.event_id))
+    ordered = sorted(events, key=event_order)
     return {
         "conn_id": conn_id,
         "vendor": vendor,
@@ -79,23 +87,68 @@ def summarise(events: list[Any], *, conn_id: str, vendor: str, since: datetime, 
     }
 
 
-async def _open_hook(conn_id: str):
-    """The vendor hook and a fresh async transport, connection fetched without blocking."""
-    from airflow.sdk import BaseHook
+#: modules a trigger needs, imported in a worker thread before the first poll: an import
+#: reads files, which must not happen on the triggerer's event loop. The last ones are loaded
+#: lazily by Airflow's connection look-up and by httpx on its first request.
+_WARM_MODULES = (
+    "airflow_provider_contacts.hooks",
+    "airflow_provider_contacts.hooks.base",
+    "airflow_provider_contacts.transport",
+    "airflow_provider_contacts.capabilities",
+    "airflow_provider_contacts.exceptions",
+    "airflow.sdk.definitions.connection",
+    "airflow.sdk.execution_time.cache",
+    "asgiref.sync",
+    "httpcore._backends.anyio",
+    "anyio.abc",
+    "anyio.lowlevel",
+    "anyio.to_thread",
+    "anyio.streams.memory",
+    "anyio.streams.stapled",
+    "anyio.streams.tls",
+    "anyio._backends._asyncio",
+)
 
+
+def _warm_imports() -> None:
+    from importlib import import_module
+
+    for name in _WARM_MODULES:
+        try:
+            import_module(name)
+        except ImportError:  # an optional speed-up only (module names of other libraries)
+            pass
+
+
+def _build_hook(conn_id: str, conn: Any):
+    """Hook and async transport from a fetched connection (runs in a worker thread: it imports
+    the vendor's module, parses the extras and builds the HTTP client with its TLS context)."""
     from airflow_provider_contacts.exceptions import ContactsConfigError
     from airflow_provider_contacts.hooks import HOOK_CLASSES, hook_class, require_capability
 
-    conn = await BaseHook.aget_connection(conn_id)
     conn_type = (conn.conn_type or "").replace("-", "_")
     if conn_type not in HOOK_CLASSES:
         raise ContactsConfigError(
             f"connection type {conn.conn_type!r} is not a contacts platform", conn_id=conn_id
         )
-    hook = hook_class(conn_type)(conn_id)
+    hook = hook_class(conn_type)(conn_id)  # imports the vendor's module
     hook.use_connection(conn)
     require_capability(hook, "activity", "list contact events")
-    return hook, hook.make_async_transport()
+    hook.prepare_for_async()
+    transport = hook.make_async_transport()
+    transport.client  # noqa: B018 - builds the httpx client (CA bundle read) off the event loop
+    return hook, transport
+
+
+async def _open_hook(conn_id: str):
+    """The vendor hook and a fresh async transport. Nothing here blocks the event loop: imports,
+    hook construction and the HTTP client run in a worker thread, and the connection is
+    fetched with ``aget_connection``."""
+    await asyncio.to_thread(_warm_imports)
+    from airflow.sdk import BaseHook
+
+    conn = await BaseHook.aget_connection(conn_id)
+    return await asyncio.to_thread(_build_hook, conn_id, conn)
 
 
 def _fatal(err: Exception) -> bool:
@@ -203,27 +256,134 @@ class ContactEventsTrigger(BaseTrigger):
                 await transport.aclose()
 
 
+# ---- batches of the event-driven watcher --------------------------------------------------
+def event_key(event: Any) -> str:
+    """``vendor|event_type|event_id|contact_id``: what identifies one event across polls."""
+    return "|".join(event.dedup_key)
+
+
+def ref_key(ref: dict[str, Any], vendor: str) -> str:
+    """:func:`event_key` of an event reference of a batch."""
+    return "|".join([vendor, str(ref["event_type"]), str(ref["event_id"]), str(ref.get("contact_id") or "")])
+
+
+def batch_id_of(conn_id: str, events: list[Any]) -> str:
+    """A batch's id: a digest of the connection and the sorted keys and times of its events, so
+    the same batch delivered again (after a triggerer crash) has the same id, and any other
+    batch not."""
+    import hashlib
+
+    lines = sorted(f"{event_key(e)}|{e.occurred_at}" for e in events)
+    return hashlib.sha256("\n".join([conn_id, *lines]).encode("utf-8")).hexdigest()[:32]
+
+
+def make_batch(events: list[Any], *, conn_id: str, vendor: str, since: datetime, until: datetime,
+               more: bool = False) -> dict[str, Any]:
+    """The payload of one watcher batch (the asset event's ``extra["payload"]``): the summary of
+    :func:`summarise`, a content-derived ``batch_id``, and a reference to EVERY event of the batch
+    (``events``), so a consumer fetches exactly these events (see :func:`iter_batch_events`)."""
+    ordered = sorted(events, key=event_order)
+    batch = summarise(ordered, conn_id=conn_id, vendor=vendor, since=since, until=until)
+    batch["events"] = [
+        {"event_id": e.event_id, "event_type": e.event_type, "contact_id": e.contact_id, "occurred_at": e.occurred_at}
+        for e in ordered
+    ]
+    batch["events_truncated"] = False
+    batch["more"] = more
+    return {"batch_id": batch_id_of(conn_id, ordered), **batch}
+
+
+def batch_fetch_window(batch: dict[str, Any]) -> tuple[datetime, datetime]:
+    """The narrowest ``[since, until)`` holding every event of a batch."""
+    first = parse_when(batch["first_occurred_at"], "first_occurred_at")
+    last = parse_when(batch["last_occurred_at"], "last_occurred_at")
+    return first, last + timedelta(microseconds=1)
+
+
+def check_batch(batch: Any) -> dict[str, Any]:
+    """``batch`` if it is a watcher batch payload, else a clear error (a consumer never guesses
+    a window)."""
+    from airflow_provider_contacts.exceptions import ContactsConfigError
+
+    if not isinstance(batch, dict) or not batch.get("batch_id") or not isinstance(batch.get("events"), list):
+        raise ContactsConfigError(
+            "not a contact-events batch: expected the payload of a ContactEventsEventTrigger asset event "
+            "(keys batch_id, events, first_occurred_at, last_occurred_at, vendor)"
+        )
+    if batch["events"] and not (batch.get("first_occurred_at") and batch.get("last_occurred_at")):
+        raise ContactsConfigError(f"batch {batch['batch_id']} has events but no first/last_occurred_at")
+    return batch
+
+
+def iter_batch_events(hook: Any, batch: dict[str, Any], missing: list[dict[str, Any]] | None = None):
+    """The full events of a watcher batch, each once, fetched with ``hook`` (blocking): the
+    vendor is asked for the batch's window and event types (and its contacts when the vendor
+    lists events per contact) and only the batch's keys are kept. References no longer found
+    at the vendor are appended to ``missing`` (if given)."""
+    batch = check_batch(batch)
+    if not batch["events"]:
+        return
+    vendor = batch.get("vendor") or hook.conn_type
+    wanted = {ref_key(ref, vendor): ref for ref in batch["events"]}
+    since, until = batch_fetch_window(batch)
+    contacts = sorted({str(ref["contact_id"]) for ref in batch["events"] if ref.get("contact_id")})
+    per_contact = getattr(hook, "events_per_contact", False)
+    for event in hook.iter_events(
+        since, until, include_types=sorted({str(ref["event_type"]) for ref in batch["events"]}),
+        contact_ids=contacts if per_contact else None,
+    ):
+        key = event_key(event)
+        if wanted.pop(key, None) is not None:
+            yield event
+    if missing is not None:
+        missing.extend(wanted.values())
+
+
+class _Backoff:
+    """Capped exponential waits after failed polls: ``first``, doubling, at most ``cap``."""
+
+    def __init__(self, first: float, cap: float) -> None:
+        self.first, self.cap, self.failures = max(float(first), 0.001), max(float(cap), 0.001), 0
+
+    def next_wait(self) -> float:
+        self.failures += 1
+        return min(self.cap, self.first * 2 ** (self.failures - 1))
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
 class ContactEventsEventTrigger(BaseEventTrigger):
     """Event-driven scheduling on new contact events (``AssetWatcher``).
 
-    Each poll lists events in ``[watermark - lag, now)`` and delivers those not delivered
-    before, as ONE trigger event (one DAG run) per poll that found any. Exactly once:
+    Each poll lists events in ``[watermark - lag, now)`` and hands those not delivered before
+    to Airflow as ONE trigger event (one asset event, one DAG run), at most
+    ``max_batch_events`` at a time (a bigger backlog is delivered in several batches, one right
+    after the other). The payload is a *batch*: a ``batch_id`` derived from its content, and a
+    reference to every event in it, so the consumer fetches exactly that batch's events
+    (:func:`iter_batch_events`).
 
-    * the watermark is the largest ``(occurred_at, event_id)`` delivered; events that arrive
-      late (their ``occurred_at`` is older than the watermark) are still delivered if they are
-      at most ``lag_seconds`` older; the keys delivered inside that lag are remembered so
-      nothing is delivered twice;
-    * the state (watermark + the keys inside the lag) survives a triggerer restart:
-      on Airflow 3.3+ it is kept in the watched asset's **asset state store** (injected by the
-      triggerer as ``self.asset_state_store``); on 3.1/3.2, which have no state store, set
-      ``state_path`` to a JSON file that every triggerer host can read and write (a local
-      path or an ``ObjectStoragePath`` URI such as ``s3://bucket/contacts-watermark.json``).
-      With neither, the state lives in memory only: after a restart the trigger starts again
-      from ``start_from`` (default: ``lag_seconds`` before the start) and may deliver again
-      events it had already delivered in that span (never fewer). The log says which applies.
-    * an event older than the lag when it first becomes visible is not delivered (say how late
-      your vendor can be with ``lag_seconds``); the state is saved right after the trigger
-      event is handed to Airflow, so a crash in between can repeat that one batch, never lose it.
+    **Guarantee: every event is delivered in at least one batch, and a batch delivered more
+    than once carries the same ``batch_id``; a consumer that skips a ``batch_id`` it has
+    already processed processes each event exactly once.** How:
+
+    * the state (watermark ``(occurred_at, event id)``, the keys delivered within
+      ``lag_seconds``, and the batch being handed over) is saved BEFORE the batch is yielded;
+      Airflow's triggerer keeps a yielded event in memory and writes it to its database on its
+      next loop (about a second later), so the batch is only *committed* when the next poll
+      starts and at least ``handover_seconds`` after the yield. A triggerer that dies in between
+      finds the uncommitted batch on restart and delivers it again, unchanged (same
+      ``batch_id``), before polling;
+    * the state lives in the watched asset's **asset state store** on Airflow 3.3+; on 3.1/3.2
+      set ``state_path`` to a JSON file every triggerer host can reach (a local path or an
+      ``ObjectStoragePath`` URI). With neither it lives in memory only and a restart replays
+      from ``start_from`` (default: ``lag_seconds`` before the start): duplicates, never loss;
+    * an event older than the lag when it first becomes visible is not delivered: set
+      ``lag_seconds`` to how late your vendor can show an event.
+
+    A vendor or connection error never becomes an asset event: the watcher logs it, waits
+    (``poke_interval``, doubling, at most ``max_backoff_seconds``), keeps its state and
+    resumes when the vendor answers again.
     """
 
     def __init__(
@@ -237,7 +397,9 @@ class ContactEventsEventTrigger(BaseEventTrigger):
         start_from: str | None = None,
         state_key: str | None = None,
         state_path: str | None = None,
-        max_consecutive_errors: int = 5,
+        max_batch_events: int = 500,
+        handover_seconds: float = 10.0,
+        max_backoff_seconds: float = 900.0,
     ) -> None:
         super().__init__()
         self.conn_id = conn_id
@@ -249,7 +411,9 @@ class ContactEventsEventTrigger(BaseEventTrigger):
         self.start_from = start_from
         self.state_key = state_key or f"contact_events_watermark:{conn_id}"
         self.state_path = state_path
-        self.max_consecutive_errors = max_consecutive_errors
+        self.max_batch_events = max_batch_events
+        self.handover_seconds = handover_seconds
+        self.max_backoff_seconds = max_backoff_seconds
         self._memory_state: dict[str, Any] | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -265,7 +429,9 @@ class ContactEventsEventTrigger(BaseEventTrigger):
                 "start_from": self.start_from,
                 "state_key": self.state_key,
                 "state_path": self.state_path,
-                "max_consecutive_errors": self.max_consecutive_errors,
+                "max_batch_events": self.max_batch_events,
+                "handover_seconds": self.handover_seconds,
+                "max_backoff_seconds": self.max_backoff_seconds,
             },
         )
 
@@ -289,7 +455,7 @@ class ContactEventsEventTrigger(BaseEventTrigger):
         elif self.state_path:
             await asyncio.to_thread(self._write_state_file, state)
         else:
-            self._memory_state = state
+            self._memory_state = json.loads(json.dumps(state))
 
     def _path(self):
         from airflow.sdk import ObjectStoragePath
@@ -319,70 +485,120 @@ class ContactEventsEventTrigger(BaseEventTrigger):
         return "memory only (a triggerer restart replays from start_from; set state_path on Airflow < 3.3)"
 
     # polling ----------------------------------------------------------------------------
-    async def poll_once(self, hook, transport, now: datetime) -> dict[str, Any] | None:
-        """One poll: returns the summary of the new batch (and saves the state) or None."""
+    async def poll_once(self, hook, transport, now: datetime,
+                        state: dict[str, Any] | None = None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """One poll from the committed ``state`` (without ``pending``): ``(batch, next_state)``,
+        or ``(None, None)`` when nothing new occurred."""
         lag = timedelta(seconds=self.lag_seconds)
-        state = await self.load_state()
         if state:
             watermark_at = parse_when(state["watermark"][0], "watermark")
             since = watermark_at - lag
             delivered = set(state.get("recent", {}))
         else:
             since = parse_when(self.start_from, "start_from") if self.start_from else now - lag
-            watermark_at = since
             delivered = set()
         if since >= now:
-            return None
-        fresh = []
+            return None, None
+        fresh: dict[str, Any] = {}
         async for event in hook.aiter_events(
             transport, since, now,
             include_types=self.include_types, exclude_types=self.exclude_types, contact_ids=self.contact_ids,
         ):
-            key = "|".join(event.dedup_key)
-            if key in delivered:
-                continue
-            delivered.add(key)
-            fresh.append(event)
+            key = event_key(event)
+            if key not in delivered and key not in fresh:
+                fresh[key] = event
         if not fresh:
-            return None
-        summary = summarise(fresh, conn_id=self.conn_id, vendor=hook.conn_type, since=since, until=now)
-        newest = max(fresh, key=lambda e: (e.occurred_at, e.event_id))
-        old_mark = tuple(state["watermark"]) if state else None
-        mark = (newest.occurred_at, newest.event_id)
-        if old_mark and old_mark > mark:
+            return None, None
+        ordered = sorted(fresh.values(), key=event_order)
+        limit = max(int(self.max_batch_events), 1)
+        taken = ordered[:limit]
+        batch = make_batch(taken, conn_id=self.conn_id, vendor=hook.conn_type, since=since, until=now,
+                           more=len(ordered) > limit)
+        newest = taken[-1]
+        mark = [newest.occurred_at, newest.event_id]
+        old_mark = list(state["watermark"]) if state else None
+        if old_mark and (parse_when(old_mark[0], "watermark"), old_mark[1]) > (parse_when(mark[0], "occurred_at"), mark[1]):
             mark = old_mark  # only late events this time: the watermark stays
         horizon = parse_when(mark[0], "watermark") - lag
         # remember the keys delivered inside the lag window: key -> occurred_at
         recent = dict(state.get("recent", {})) if state else {}
-        recent.update({"|".join(e.dedup_key): e.occurred_at for e in fresh})
+        recent.update({event_key(e): e.occurred_at for e in taken})
         recent = {k: t for k, t in recent.items() if parse_when(t, "occurred_at") >= horizon}
-        summary["_next_state"] = {"watermark": list(mark), "recent": recent}
-        return summary
+        return batch, {"watermark": mark, "recent": recent}
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        transport = None
-        errors = 0
+        hook = transport = None
+        state: dict[str, Any] | None = None
+        loaded = False
+        handed_over_at: float | None = None  # monotonic time of the last yield
+        wait = 0.0
+        backoff = _Backoff(self.poke_interval, max(self.max_backoff_seconds, self.poke_interval))
         try:
-            hook, transport = await _open_hook(self.conn_id)
-            log.info("%s: watching contact events; state in %s", self.conn_id, self._where_state_lives())
             while True:
+                if wait > 0:
+                    await asyncio.sleep(wait)
                 try:
-                    summary = await self.poll_once(hook, transport, datetime.now(timezone.utc))
-                    errors = 0
+                    if hook is None:
+                        hook, transport = await _open_hook(self.conn_id)
+                    if not loaded:
+                        state = await self.load_state()
+                        loaded = True
+                        log.info("%s: watching contact events; state in %s", self.conn_id, self._where_state_lives())
+                        if state and state.get("pending"):
+                            batch = state["pending"]["batch"]
+                            log.warning(
+                                "%s: delivering batch %s (%d events) again: the triggerer stopped before it was "
+                                "confirmed; if it reached Airflow already, consumers skip it by its batch_id",
+                                self.conn_id, batch.get("batch_id"), batch.get("count", 0))
+                            yield TriggerEvent(batch)
+                            handed_over_at = _monotonic()
+                    if state and state.get("pending"):
+                        # the batch was yielded: it is in Airflow's database once the triggerer's
+                        # next loop has run; commit it only then
+                        if handed_over_at is not None:
+                            remaining = self.handover_seconds - (_monotonic() - handed_over_at)
+                            if remaining > 0:
+                                await asyncio.sleep(remaining)
+                        state = dict(state["pending"]["next"])
+                        await self.save_state(state)
+                    batch, next_state = await self.poll_once(hook, transport, datetime.now(timezone.utc), state)
                 except Exception as err:
-                    errors += 1
-                    if _fatal(err) or errors >= self.max_consecutive_errors:
-                        raise
-                    log.warning("%s: poll failed (%s); trying again in %s s", self.conn_id, err, self.poke_interval)
-                    summary = None
-                if summary is not None:
-                    next_state = summary.pop("_next_state")
-                    yield TriggerEvent({"status": "success", **summary})
-                    await self.save_state(next_state)
-                await asyncio.sleep(self.poke_interval)
-        except Exception as err:
-            log.error("%s: contact events watcher stopped: %s", self.conn_id, err)
-            yield TriggerEvent({"status": "error", "message": str(err), "error_type": type(err).__name__})
+                    wait = backoff.next_wait()
+                    self._log_failure(err, wait, state)
+                    if transport is not None:
+                        await transport.aclose()
+                    hook = transport = None  # the connection is read again (it may be fixed by then)
+                    continue
+                backoff.reset()
+                wait = self.poke_interval
+                if batch is None:
+                    continue
+                state = {**(state or {}), "pending": {"batch": batch, "next": next_state}}
+                try:
+                    await self.save_state(state)
+                except Exception as err:
+                    state = {k: v for k, v in state.items() if k != "pending"} or None
+                    wait = backoff.next_wait()
+                    self._log_failure(err, wait, state)
+                    continue
+                log.info("%s: batch %s: %d new event(s) (%s .. %s)%s", self.conn_id, batch["batch_id"], batch["count"],
+                         batch["first_occurred_at"], batch["last_occurred_at"], "; more follow" if batch["more"] else "")
+                yield TriggerEvent(batch)
+                handed_over_at = _monotonic()
+                if batch["more"]:
+                    wait = 0.0  # the rest of the backlog right after the handover
         finally:
             if transport is not None:
                 await transport.aclose()
+
+    def _log_failure(self, err: Exception, wait: float, state: dict[str, Any] | None) -> None:
+        where = f"watermark {state['watermark'][0]}" if state and state.get("watermark") else "no watermark yet"
+        level = logging.ERROR if _fatal(err) else logging.WARNING
+        log.log(level, "%s: polling contact events failed: %s: %s; no asset event; next try in %.0f s (state kept: %s)",
+                self.conn_id, type(err).__name__, err, wait, where)
+
+
+def _monotonic() -> float:
+    import time
+
+    return time.monotonic()

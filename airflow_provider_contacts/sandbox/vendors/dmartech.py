@@ -17,7 +17,9 @@
 Settings (``emulator.settings``, ``PATCH /_sandbox/settings/dmartech``): ``rate_limit_per_second``,
 ``timezone`` (the tenant's; dates in payloads are local times), ``granted`` (None = every
 endpoint, else the list of endpoint names the key may call: others get 40003),
-``list_max_page_size`` (undocumented: 100), ``seed_contacts``, ``mask_mobile``.
+``list_max_page_size`` (undocumented: 100), ``seed_contacts``, ``mask_mobile``,
+``from_date_inclusive`` / ``to_date_inclusive`` (whether contactEvents' ``fromDate`` and
+``toDate`` days are included: undocumented, both readings can be played; default True).
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ DEFAULTS: dict[str, Any] = {
     "list_max_page_size": 100,
     "seed_contacts": 30,
     "mask_mobile": False,
+    # contactEvents' fromDate/toDate: the document does not say whether the days are included
+    "from_date_inclusive": True,
+    "to_date_inclusive": True,
 }
 
 #: fieldName, sn, display name, searchType, sortType. Rows of contactPageList are keyed by the
@@ -358,8 +363,14 @@ class DmartechEmulator(VendorEmulator):
         if customer_id not in self.contacts:
             raise DmartechError(10004, "contact does not exist")
         first, last = self._day(query.get("fromDate"), "fromDate"), self._day(query.get("toDate"), "toDate")
-        events = [e for e in self.events[customer_id]
-                  if (first is None or e["date"] >= first.isoformat()) and (last is None or e["date"] <= last.isoformat())]
+        from_in, to_in = bool(self.settings["from_date_inclusive"]), bool(self.settings["to_date_inclusive"])
+
+        def in_days(day: str) -> bool:
+            after_first = first is None or (day >= first.isoformat() if from_in else day > first.isoformat())
+            before_last = last is None or (day <= last.isoformat() if to_in else day < last.isoformat())
+            return after_first and before_last
+
+        events = [e for e in self.events[customer_id] if in_days(e["date"])]
         events.sort(key=lambda e: e["_at"], reverse=True)  # newest first, like a timeline
         page = self._page(events, page_no, page_size)
         buckets: list[dict[str, Any]] = []

@@ -12,7 +12,13 @@
 * 422 ``{"message", "attributes"}`` for a taken email/phone/identifier, an invalid email, a
   phone not in E.164; 404 ``{"error": "Resource could not be found"}``; email is lower-cased.
 
-Settings: ``seed_contacts`` (25), ``inbox_ids`` ([1]).
+Settings: ``seed_contacts`` (25), ``inbox_ids`` ([1]), and the readings the document leaves
+open: ``count_means`` (``total``: ``meta.count`` is every matching contact; ``page``: the
+length of this page), ``field_types`` (``numbers`` as in the example, or ``strings`` for
+``id``, ``created_at``, ``last_activity_at`` as the field table says), ``null_last_activity``
+(``omit`` the key or send ``null``). Contacts carry ``contact_inboxes[].inbox`` with every
+documented key (``id``, ``channel_id``, ``name``, ``channel_type``, ``provider``); seeded email
+contacts have ``additional_attributes.source_id`` as in the document's example.
 """
 
 from __future__ import annotations
@@ -38,7 +44,14 @@ E164_RE = re.compile(r"^\+[1-9]\d{1,14}$")
 SORTABLE = {"email", "name", "phone_number", "last_activity_at", "created_at", "company", "city", "country"}
 WRITABLE = ("name", "email", "phone_number", "identifier", "blocked", "avatar_url")
 
-DEFAULTS: dict[str, Any] = {"seed_contacts": 25, "inbox_ids": [INBOX_ID]}
+DEFAULTS: dict[str, Any] = {
+    "seed_contacts": 25,
+    "inbox_ids": [INBOX_ID],
+    # what the document leaves open, each reading playable:
+    "count_means": "total",       # meta.count "count of results": the total, or "page" (this page's length)
+    "field_types": "numbers",     # id, created_at, last_activity_at as in the example, or "strings" (the field table)
+    "null_last_activity": "omit",  # a contact never active: the key left out, or "null"
+}
 
 
 class EngageLabEmulator(VendorEmulator):
@@ -66,6 +79,13 @@ class EngageLabEmulator(VendorEmulator):
                         custom_attributes={"plan": self.rng.choice(["free", "pro"])},
                         additional_attributes={"city": "Singapore", "company_name": f"Co {i % 5}"},
                     )
+                    if i % 5 == 0 and not unresolved:  # came in by email, as in the document's example
+                        contact = self.contacts[self.next_id - 1]
+                        source = f"email:{uuid.UUID(int=self.rng.getrandbits(128), version=4)}.{contact['email']}"
+                        contact["additional_attributes"]["source_id"] = source
+                        contact["contact_inboxes"] = [{"source_id": contact["email"], "inbox": {
+                            "id": 985, "channel_id": 107, "name": "邮箱", "channel_type": "Channel::Email",
+                            "provider": None}}]
 
     # state helpers (tests use them too) ------------------------------------------------------
     def add_contact(self, *, created_at: int | None = None, last_activity_at: int | None = None,
@@ -105,13 +125,16 @@ class EngageLabEmulator(VendorEmulator):
             return {"contacts": len(self.contacts), "settings": dict(self.settings)}
 
     # json --------------------------------------------------------------------------------------
-    @staticmethod
-    def contact_json(contact: dict[str, Any], with_inboxes: bool = True) -> dict[str, Any]:
+    def contact_json(self, contact: dict[str, Any], with_inboxes: bool = True) -> dict[str, Any]:
         out = {k: v for k, v in contact.items() if k not in ("labels", "contact_inboxes")}
-        if out["last_activity_at"] is None:
-            del out["last_activity_at"]  # omitted when null, as the jbuilder view does
+        if out["last_activity_at"] is None and self.settings["null_last_activity"] != "null":
+            del out["last_activity_at"]  # omitted when null, as Chatwoot's jbuilder view does
+        if self.settings["field_types"] == "strings":
+            for key in ("id", "created_at", "last_activity_at"):
+                if out.get(key) is not None:
+                    out[key] = str(out[key])
         if with_inboxes:
-            out["contact_inboxes"] = list(contact["contact_inboxes"])
+            out["contact_inboxes"] = [{**entry, "inbox": dict(entry["inbox"])} for entry in contact["contact_inboxes"]]
         return out
 
     def fault_response(self, status: int, retry_after: float):
@@ -195,14 +218,22 @@ class EngageLabEmulator(VendorEmulator):
                         value = c.get(field) if field in c else c["additional_attributes"].get(
                             "company_name" if field == "company" else field)
                         # nulls last whatever the direction (PostgreSQL's NULLS LAST as Sift sorts)
-                        return (0, value) if value is not None else (1, 0)
+                        if value is None:
+                            return (1, 0)
+                        if field in ("created_at", "last_activity_at"):
+                            try:
+                                return (0, float(value))
+                            except (TypeError, ValueError):  # a test's unreadable value: with the nulls
+                                return (1, 0)
+                        return (0, value)
                     present = sorted((c for c in rows if sort_key(c)[0] == 0), key=sort_key, reverse=descending)
                     rows = present + [c for c in rows if sort_key(c)[0] == 1]
                 else:
                     rows = sorted(rows, key=lambda c: c["id"])
                 include = (query.get("include_contact_inboxes") or "true").lower() != "false"
                 payload = [self.contact_json(c, include) for c in rows[(page - 1) * PER_PAGE: page * PER_PAGE]]
-                return {"meta": {"count": len(rows), "current_page": raw_page if raw_page is not None else 1},
+                count = len(payload) if self.settings["count_means"] == "page" else len(rows)
+                return {"meta": {"count": count, "current_page": raw_page if raw_page is not None else 1},
                         "payload": payload}
 
         @router.post("/api/v2/accounts/contacts")
@@ -228,7 +259,8 @@ class EngageLabEmulator(VendorEmulator):
                     **fields,
                 )
                 source_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-                inbox = {"id": int(inbox_id), "name": "API inbox", "channel_type": "Channel::Api"}
+                inbox = {"id": int(inbox_id), "channel_id": 100 + int(inbox_id), "name": "API inbox",
+                         "channel_type": "Channel::Api", "provider": None}
                 contact["contact_inboxes"] = [{"source_id": source_id, "inbox": inbox}]
                 return {"payload": {"contact": self.contact_json(contact),
                                     "contact_inbox": {"inbox": inbox, "source_id": source_id}}}

@@ -10,6 +10,12 @@ Routes (relative to ``/Which50API``): ``contacts/{id}``, ``contacts/{id}/communi
 and ``POST|PUT contactLists/{id}/contact[?match=A,B]`` (create, or update the contacts whose
 values match; the answer is the Contact with ``ValidationWarnings``; 201 on create, 200 on
 update: the real status codes are undocumented, this is the emulator's choice).
+
+Formats, as the document lists them: JSON (``application/json``, ``text/json``, no ``Accept``)
+or DataContract XML (``application/xml``, ``text/xml``: ``ArrayOfContactInteraction`` with
+``Occurred`` as a DateTimeOffset, members in alphabetical order); any other ``Accept`` gets 406.
+Interaction ids are counted per interaction type, so two interactions of different types can
+share an ``Id``.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from airflow_provider_contacts.sandbox.base import VendorEmulator
 
@@ -54,6 +60,115 @@ def encrypt_id(internal: int) -> str:
     return base64.urlsafe_b64encode(f"w50c:{internal:08d}".encode()).decode().rstrip("=")
 
 
+# ---- formats ----------------------------------------------------------------------------------
+#: the media types of the document's "Formats": JSON (the default formatter) and XML
+JSON_TYPES = {"application/json", "text/json", "application/*", "text/*", "*/*"}
+XML_TYPES = {"application/xml", "text/xml"}
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+DATACONTRACT = "http://schemas.datacontract.org/2004/07/"
+ARRAYS = "http://schemas.microsoft.com/2003/10/Serialization/Arrays"
+#: DateTimeOffset members (serialised as ``<DateTime>``/``<OffsetMinutes>``, as in the document)
+OFFSET_FIELDS = {"Occurred"}
+
+
+def negotiate(accept: str | None) -> str | None:
+    """``json``, ``xml`` or None (nothing this API writes) for an ``Accept`` header, in the
+    client's order of preference (q values), JSON when there is no header."""
+    if not accept or not accept.strip():
+        return "json"
+    ranked = []
+    for position, part in enumerate(accept.split(",")):
+        media, *params = [x.strip().lower() for x in part.split(";")]
+        q = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 0.0
+        if q > 0:
+            ranked.append((-q, position, media))
+    for _q, _position, media in sorted(ranked):
+        if media in XML_TYPES:
+            return "xml"
+        if media in JSON_TYPES:
+            return "json"
+    return None
+
+
+def xml_response(body: str, status: int) -> Response:
+    return Response(content=body, status_code=status, media_type="application/xml; charset=utf-8")
+
+
+def _xml_value(name: str, value: Any, depth: int) -> str:
+    from xml.sax.saxutils import escape
+
+    if value is None:
+        return f'<{name} i:nil="true"/>'
+    if name in OFFSET_FIELDS and isinstance(value, str):
+        sign, hours, minutes = value[-6], int(value[-5:-3]), int(value[-2:])
+        offset = (hours * 60 + minutes) * (-1 if sign == "-" else 1)
+        local = datetime.fromisoformat(value[:26] + value[-6:])  # 7 fractional digits: 6 are enough here
+        utc = (local - timedelta(minutes=offset)).replace(tzinfo=None)
+        text = utc.strftime("%Y-%m-%dT%H:%M:%S.") + value[20:27] + "Z"
+        return (f'<{name} xmlns:d{depth}p1="http://schemas.datacontract.org/2004/07/System">'
+                f"<d{depth}p1:DateTime>{text}</d{depth}p1:DateTime>"
+                f"<d{depth}p1:OffsetMinutes>{offset}</d{depth}p1:OffsetMinutes></{name}>")
+    if isinstance(value, bool):
+        return f"<{name}>{'true' if value else 'false'}</{name}>"
+    if isinstance(value, (int, float, str)):
+        return f"<{name}>{escape(str(value))}</{name}>"
+    prefix = f"d{depth}p1"
+    if isinstance(value, dict):  # Dictionary<string, object>
+        items = []
+        for key, item in value.items():
+            kind = "boolean" if isinstance(item, bool) else "int" if isinstance(item, int) else "string"
+            inner = (f'<{prefix}:Value i:nil="true"/>' if item is None else
+                     f'<{prefix}:Value xmlns:d{depth + 2}p1="http://www.w3.org/2001/XMLSchema" '
+                     f'i:type="d{depth + 2}p1:{kind}">{escape(str(item).lower() if isinstance(item, bool) else str(item))}'
+                     f"</{prefix}:Value>")
+            items.append(f"<{prefix}:KeyValueOfstringanyType><{prefix}:Key>{escape(str(key))}</{prefix}:Key>{inner}"
+                         f"</{prefix}:KeyValueOfstringanyType>")
+        return f'<{name} xmlns:{prefix}="{ARRAYS}">{"".join(items)}</{name}>'
+    if isinstance(value, list):
+        if all(isinstance(item, str) for item in value):
+            inner = "".join(f"<{prefix}:string>{escape(item)}</{prefix}:string>" for item in value)
+            return f'<{name} xmlns:{prefix}="{ARRAYS}">{inner}</{name}>'
+        element = name[:-1] if name.endswith("s") else name
+        return f"<{name}>{''.join(_xml_object(element, item, depth + 1) for item in value)}</{name}>"
+    return f"<{name}>{escape(str(value))}</{name}>"
+
+
+def _xml_object(name: str, data: dict[str, Any], depth: int = 2) -> str:
+    """DataContractSerializer's layout: members in alphabetical order."""
+    return f"<{name}>{''.join(_xml_value(key, data[key], depth + 1) for key in sorted(data))}</{name}>"
+
+
+def to_xml(data: Any, type_name: str, namespace: str) -> str:
+    """``data`` (an object or a list of objects of ``type_name``) as DataContract XML, the shape
+    of the document's XML sample (``ArrayOfContactInteraction`` ...)."""
+    ns = f'xmlns:i="{XSI}" xmlns="{DATACONTRACT}{namespace}"'
+    if isinstance(data, list):
+        inner = "".join(_xml_object(type_name, item) for item in data)
+        return f"<ArrayOf{type_name} {ns}>{inner}</ArrayOf{type_name}>"
+    body = _xml_object(type_name, data)
+    return f"<{type_name} {ns}>{body[len(type_name) + 2:]}"
+
+
+def error_xml(text: str, extra: dict[str, Any]) -> str:
+    """ASP.NET Web API's HttpError in XML."""
+    from xml.sax.saxutils import escape
+
+    detail = ""
+    for key, messages in (extra.get("ModelState") or {}).items():
+        detail += "".join(f"<{escape(key)}>{escape(str(m))}</{escape(key)}>" for m in messages)
+    return f"<Error><Message>{escape(text)}</Message>{f'<ModelState>{detail}</ModelState>' if detail else ''}</Error>"
+
+
+def _raise(error: Exception) -> Any:
+    raise error
+
+
 class Which50Fault(Exception):
     """An error answer: HTTP ``status`` with ``{"Message": text, **extra}``."""
 
@@ -75,7 +190,9 @@ class Which50Emulator(VendorEmulator):
             self.contacts: dict[str, dict[str, Any]] = {}
             self.interactions: dict[str, list[dict[str, Any]]] = {}
             self.next_id = 1
-            self.next_interaction = 1000
+            #: interaction ids are counted per interaction type (the document calls ``Id`` "the ID
+            #: of the Interaction"), so an Email and an SMS can share an Id
+            self.next_interaction: dict[str, int] = {}
             if not empty:
                 now = datetime.fromtimestamp(self.clock(), timezone.utc)
                 for i in range(int(self.settings["seed_contacts"])):
@@ -105,9 +222,10 @@ class Which50Emulator(VendorEmulator):
         with self.lock:
             when = when or datetime.fromtimestamp(self.clock(), timezone.utc)
             campaign_id, campaign_name = campaign or (7, "Autumn 2026")
-            item = {"Id": self.next_interaction, "Interaction": kind, "Name": name, "Occurred": occurred_text(when),
+            interaction_id = self.next_interaction.get(kind, 1000)
+            self.next_interaction[kind] = interaction_id + 1
+            item = {"Id": interaction_id, "Interaction": kind, "Name": name, "Occurred": occurred_text(when),
                     "Status": status, "CampaignId": campaign_id, "CampaignName": campaign_name}
-            self.next_interaction += 1
             self.interactions[enc_id].append(item)
             return item
 
@@ -157,58 +275,78 @@ class Which50Emulator(VendorEmulator):
                 raise Which50Fault(404, f"Contact list {list_id} was not found")
             return int(list_id)
 
-        def answers(handler):
-            """Turn a :class:`Which50Fault` raised by ``handler`` into its ``{"Message"}`` answer."""
-            if inspect.iscoroutinefunction(handler):
-                @functools.wraps(handler)
-                async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                    try:
-                        return await handler(*args, **kwargs)
-                    except Which50Fault as fault:
-                        return self.message(fault.status, fault.text, **fault.extra)
-                return async_wrapper
-
-            @functools.wraps(handler)
-            def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def answers(type_name: str, namespace: str):
+            """Render what ``handler`` returns (data, or ``(data, status)``) in the format the
+            ``Accept`` header asks for (JSON, or DataContract XML of ``type_name``), and a
+            :class:`Which50Fault` it raises as ASP.NET's error body; 406 for a type neither
+            formatter writes."""
+            def render(request: Request, call):
+                fmt = negotiate(request.headers.get("accept"))
+                if fmt is None:
+                    return Response(status_code=406)
                 try:
-                    return handler(*args, **kwargs)
+                    result = call()
+                    data, status = result if isinstance(result, tuple) else (result, 200)
                 except Which50Fault as fault:
+                    if fmt == "xml":
+                        return xml_response(error_xml(fault.text, fault.extra), fault.status)
                     return self.message(fault.status, fault.text, **fault.extra)
-            return wrapper
+                if fmt == "xml":
+                    return xml_response(to_xml(data, type_name, namespace), status)
+                return JSONResponse(data, status_code=status)
+
+            def decorate(handler):
+                if inspect.iscoroutinefunction(handler):
+                    @functools.wraps(handler)
+                    async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                        if negotiate(kwargs["request"].headers.get("accept")) is None:
+                            return Response(status_code=406)  # before the handler: no write, no answer
+                        try:
+                            result = await handler(*args, **kwargs)
+                        except Which50Fault as fault:
+                            return render(kwargs["request"], functools.partial(_raise, fault))
+                        return render(kwargs["request"], lambda: result)
+                    return async_wrapper
+
+                @functools.wraps(handler)
+                def wrapper(*args: Any, **kwargs: Any) -> Any:
+                    return render(kwargs["request"], lambda: handler(*args, **kwargs))
+                return wrapper
+            return decorate
 
         @router.get(prefix + "/contactLists")
-        @answers
+        @answers("ContactsList", "W50API.Models.DTO")
         def contact_lists(request: Request) -> Any:
             auth(request)
             return self.lists
 
         @router.get(prefix + "/contactLists/{list_id}")
-        @answers
+        @answers("ContactsList", "W50API.Models.DTO")
         def contact_list(list_id: str, request: Request) -> Any:
             found = list_of(request, list_id)
             return next(x for x in self.lists if x["Id"] == found)
 
         @router.get(prefix + "/contactLists/{list_id}/fields")
-        @answers
+        @answers("ContactSchemaField", "W50API.Models.DTO")
         def fields(list_id: str, request: Request) -> Any:
             found = list_of(request, list_id)
             return [{"Id": fid, "Name": name, "DefaultValue": None, "MapType": map_type, "Position": pos,
                      "ContactSchemaFieldValues": []} for pos, (fid, name, map_type) in enumerate(LISTS[found][1])]
 
         @router.get(prefix + "/contacts/{contact_id}")
-        @answers
+        @answers("Contact", "W50API.Models.DTO")
         def contact(contact_id: str, request: Request) -> Any:
             return self.contact_json(contact_of(request, contact_id))
 
         @router.get(prefix + "/contacts/{contact_id}/communications")
-        @answers
+        @answers("ContactInteraction", "W50API.Models.DTO.Contacts")
         def communications(contact_id: str, request: Request) -> Any:
             contact_of(request, contact_id)
             with self.lock:
                 return list(self.interactions[contact_id])
 
         @router.get(prefix + "/contacts/{contact_id}/emails")
-        @answers
+        @answers("ContactEmail", "W50API.Models.DTO.Contacts")
         def emails(contact_id: str, request: Request) -> Any:
             contact_of(request, contact_id)
             with self.lock:
@@ -218,7 +356,7 @@ class Which50Emulator(VendorEmulator):
                         for i in self.interactions[contact_id] if i["Interaction"] == "Email"]
 
         @router.api_route(prefix + "/contactLists/{list_id}/contact", methods=["POST", "PUT"])
-        @answers
+        @answers("Contact", "W50API.Models.DTO")
         async def upsert(list_id: str, request: Request) -> Any:
             found = list_of(request, list_id, write=True)
             try:
@@ -227,8 +365,8 @@ class Which50Emulator(VendorEmulator):
                 body = None
             values = (body or {}).get("Values", (body or {}).get("values")) if isinstance(body, dict) else None
             if not isinstance(values, dict):
-                return self.message(400, "The request is invalid.",
-                                    ModelState={"contact.Values": ["The Values field is required."]})
+                raise Which50Fault(400, "The request is invalid.",
+                                   ModelState={"contact.Values": ["The Values field is required."]})
             known = {name: name for _fid, name, _t in LISTS[found][1]}
             lower = {name.lower(): name for name in known}
             clean: dict[str, Any] = {}
@@ -241,25 +379,25 @@ class Which50Emulator(VendorEmulator):
                 clean[field] = value
             email = clean.get("Email")
             if email not in (None, "") and not EMAIL_RE.match(str(email)):
-                return self.message(400, "The request is invalid.",
-                                    ModelState={"contact.Values.Email": [f"'{email}' is not a valid email address"]})
+                raise Which50Fault(400, "The request is invalid.",
+                                   ModelState={"contact.Values.Email": [f"'{email}' is not a valid email address"]})
             match = [m.strip() for m in (request.query_params.get("match") or "").split(",") if m.strip()]
             with self.lock:
                 matched: list[dict[str, Any]] = []
                 if match:
                     fields_ = [lower.get(m.lower()) for m in match]
                     if None in fields_:
-                        return self.message(400, f"match: unknown field(s) {', '.join(match)}")
+                        raise Which50Fault(400, f"match: unknown field(s) {', '.join(match)}")
                     if any(clean.get(f) in (None, "") for f in fields_):
-                        return self.message(400, f"match: the body has no value for {', '.join(match)}")
+                        raise Which50Fault(400, f"match: the body has no value for {', '.join(match)}")
                     matched = [c for c in self.contacts.values() if c["ListId"] == found and all(
                         str(c["Values"].get(f, "")).lower() == str(clean[f]).lower() for f in fields_)]
                 if matched:
                     for c in matched:
                         c["Values"].update(clean)
-                    return JSONResponse(self.contact_json(matched[0], warnings), status_code=200)
+                    return self.contact_json(matched[0], warnings), 200
                 created = self.add_contact(found, clean)
-                return JSONResponse(self.contact_json(created, warnings), status_code=201)
+                return self.contact_json(created, warnings), 201
 
         return router
 
