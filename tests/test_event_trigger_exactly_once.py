@@ -234,3 +234,19 @@ def test_a_consumer_fetches_exactly_the_events_of_a_batch(sandbox, vendor):
     missing: list = []
     assert len(list(iter_batch_events(hook, gone, missing))) == 3
     assert [m["event_id"] for m in missing] == ["no-such-event"]
+
+
+def test_watchers_with_other_filters_keep_their_own_watermark_in_a_shared_state_file(tmp_path):
+    """Two watchers of one connection sharing ``state_path``: each has its own key, so one's
+    watermark never makes the other skip events; without filters the 0.1.0 key is kept."""
+    from airflow_provider_contacts.triggers.contact_events import ContactEventsEventTrigger
+
+    path = str(tmp_path / "state.json")
+    plain = ContactEventsEventTrigger("mautic_default", state_path=path)
+    reads = ContactEventsEventTrigger("mautic_default", include_types=["email.read"], state_path=path)
+    forms = ContactEventsEventTrigger("mautic_default", include_types=["form.submitted"], state_path=path)
+    same = ContactEventsEventTrigger("mautic_default", include_types=["email.read"], state_path=path)
+    assert plain.state_key == "contact_events_watermark:mautic_default"
+    assert len({plain.state_key, reads.state_key, forms.state_key}) == 3
+    assert same.state_key == reads.state_key  # the same watch is the same state
+    assert ContactEventsEventTrigger(**reads.serialize()[1]).state_key == reads.state_key

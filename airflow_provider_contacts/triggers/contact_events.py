@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from datetime import datetime, timedelta, timezone
@@ -271,8 +272,6 @@ def batch_id_of(conn_id: str, events: list[Any]) -> str:
     """A batch's id: a digest of the connection and the sorted keys and times of its events, so
     the same batch delivered again (after a triggerer crash) has the same id, and any other
     batch not."""
-    import hashlib
-
     lines = sorted(f"{event_key(e)}|{e.occurred_at}" for e in events)
     return hashlib.sha256("\n".join([conn_id, *lines]).encode("utf-8")).hexdigest()[:32]
 
@@ -353,6 +352,19 @@ class _Backoff:
         self.failures = 0
 
 
+def default_state_key(conn_id: str, include_types: list[str] | None, exclude_types: list[str] | None,
+                      contact_ids: list[str] | None) -> str:
+    """The watermark's key names what the watcher watches: two watchers of one connection with
+    other filters, sharing a ``state_path`` file, never read each other's watermark. (Without
+    filters the key is the one of 0.1.0, so existing state is kept.)"""
+    watched = {"include_types": sorted(include_types or []), "exclude_types": sorted(exclude_types or []),
+               "contact_ids": sorted(str(c) for c in contact_ids or [])}
+    if not any(watched.values()):
+        return f"contact_events_watermark:{conn_id}"
+    digest = hashlib.sha256(json.dumps(watched, sort_keys=True).encode()).hexdigest()[:12]
+    return f"contact_events_watermark:{conn_id}:{digest}"
+
+
 class ContactEventsEventTrigger(BaseEventTrigger):
     """Event-driven scheduling on new contact events (``AssetWatcher``).
 
@@ -409,7 +421,7 @@ class ContactEventsEventTrigger(BaseEventTrigger):
         self.poke_interval = poke_interval
         self.lag_seconds = lag_seconds
         self.start_from = start_from
-        self.state_key = state_key or f"contact_events_watermark:{conn_id}"
+        self.state_key = state_key or default_state_key(conn_id, include_types, exclude_types, contact_ids)
         self.state_path = state_path
         self.max_batch_events = max_batch_events
         self.handover_seconds = handover_seconds
