@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 DAG_ID = "example_contacts_event_driven"
 ASSET = "mautic_new_contact_events"
-EXAMPLE = Path(__file__).resolve().parent.parent / "airflow_provider_contacts" / "example_dags" / f"{DAG_ID}.py"
+EXAMPLE = Path(__file__).resolve().parent.parent / "example_dags" / f"{DAG_ID}.py"
 WATCHER = "ContactEventsEventTrigger(conn_id=CONN_ID, poke_interval=60, lag_seconds=300)"
 FAST_WATCHER = ("ContactEventsEventTrigger(conn_id=CONN_ID, poke_interval=2, lag_seconds=300, handover_seconds=6, "
                 "max_backoff_seconds=8)")
