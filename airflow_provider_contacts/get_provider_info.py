@@ -81,7 +81,7 @@ COMMON_FIELDS = {
 CONNECTION_TYPES: list[dict[str, Any]] = [
     {
         "connection-type": "mautic",
-        "hook-class-name": "airflow_provider_contacts.hooks.mautic.MauticHook",
+        "hook-class-name": "airflow_provider_contacts.hooks.mautic.hook.MauticHook",
         "hook-name": "Mautic",
         "ui-field-behaviour": {
             "hidden-fields": ["schema"],

@@ -75,5 +75,5 @@ def test_derived_secrets_are_masked(sandbox):
     from airflow.sdk._shared.secrets_masker import redact
 
     hook = DmartechHook()
-    headers = hook.auth_headers()
+    headers = hook.auth.headers()
     assert redact(f"sign={headers['access-sign']}") == "sign=***"

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from functools import cache, cached_property
-from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar, Generator, Iterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar, Iterator
 
 from airflow.sdk import BaseHook
 
@@ -20,7 +19,6 @@ from airflow_provider_contacts.exceptions import (
     ContactsConfigError,
     ContactsConnectionError,
     ContactsError,
-    ContactsHTTPError,
     ContactsTimeoutError,
     NotFoundError,
     PermissionDeniedError,
@@ -28,13 +26,11 @@ from airflow_provider_contacts.exceptions import (
     RedirectRefusedError,
     ServerError,
 )
-from airflow_provider_contacts.transport import (
-    AsyncTransport,
-    RetryPolicy,
-    Timeouts,
-    Transport,
-    TransportSettings,
-)
+from airflow_provider_contacts.http.auth import Auth
+from airflow_provider_contacts.http.client import AsyncTransport, Transport, check_base_url
+from airflow_provider_contacts.http.errors import ErrorMapper, default_error_mapper
+from airflow_provider_contacts.http.plan import Plan, arun_plan, run_plan
+from airflow_provider_contacts.http.policy import RetryPolicy, Timeouts, TransportSettings
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -42,24 +38,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Connection
 
     from airflow_provider_contacts.capabilities import ContactEvent
-
-
-@dataclass(frozen=True)
-class Call:
-    """One HTTP request asked for by a plan (see :class:`EventPlanMixin`)."""
-
-    method: str
-    path: str
-    params: Any = None
-    json: Any = None
-    idempotent: bool | None = None
-
-
-#: A plan is a generator that yields :class:`Call` objects (and receives the decoded JSON body
-#: of each answer) or results (e.g. :class:`ContactEvent`) to hand to the caller. Writing the
-#: paging logic once as a plan lets the same code run on the blocking transport (operators,
-#: sensors) and on the async one (triggers), with no blocking call in the event loop.
-Plan = Generator[Any, Any, None]
 
 
 class EventPlanMixin:
@@ -102,44 +80,6 @@ class EventPlanMixin:
                 f"it takes: {', '.join(allowed)} (give vendor filters in event_filters)",
                 conn_id=getattr(self, "conn_id", None),
             )
-
-
-def run_plan(transport: Transport, plan: Plan) -> Iterator[Any]:
-    """Drive a plan on the blocking transport, yielding its results."""
-    try:
-        item = next(plan)
-        while True:
-            if isinstance(item, Call):
-                response = transport.request(
-                    item.method, item.path, params=item.params, json=item.json, idempotent=item.idempotent
-                )
-                item = plan.send(response.json() if response.content else None)
-            else:
-                yield item
-                item = next(plan)
-    except StopIteration:
-        return
-    finally:
-        plan.close()
-
-
-async def arun_plan(transport: AsyncTransport, plan: Plan) -> AsyncIterator[Any]:
-    """Drive a plan on the async transport, yielding its results."""
-    try:
-        item = next(plan)
-        while True:
-            if isinstance(item, Call):
-                response = await transport.request(
-                    item.method, item.path, params=item.params, json=item.json, idempotent=item.idempotent
-                )
-                item = plan.send(response.json() if response.content else None)
-            else:
-                yield item
-                item = next(plan)
-    except StopIteration:
-        return
-    finally:
-        plan.close()
 
 
 @cache
@@ -342,7 +282,7 @@ class ConnExtras:
 
 class ContactsHook(BaseHook):
     """Base of every vendor hook. Subclasses set the class attributes and implement
-    :meth:`auth_headers` and :meth:`probe` (and their capabilities)."""
+    :meth:`build_auth` and :meth:`probe` (and their capabilities)."""
 
     conn_name_attr = "conn_id"
     default_conn_name: ClassVar[str]
@@ -356,7 +296,7 @@ class ContactsHook(BaseHook):
     def __init__(self, conn_id: str | None = None, *, transport_options: dict[str, Any] | None = None):
         super().__init__()
         self.conn_id = conn_id or self.default_conn_name
-        #: test seams: ``sleep``, ``clock``, ``wall_clock``, ``rng`` for the transport
+        #: test seams: ``sleep``, ``clock``, ``wall_clock``, ``rng``, ``policy`` for the clients
         self.transport_options = dict(transport_options or {})
         self._connection: Connection | None = None
 
@@ -373,6 +313,7 @@ class ContactsHook(BaseHook):
         self._check_conn_type(conn)
         self._connection = conn
         self.__dict__.pop("extras", None)
+        self.__dict__.pop("auth", None)
 
     def _check_conn_type(self, conn: Connection) -> None:
         conn_type = (conn.conn_type or "").replace("-", "_")
@@ -445,45 +386,44 @@ class ContactsHook(BaseHook):
     def transport_settings(self) -> TransportSettings:
         return self.extras.transport_settings(self.transport_defaults)
 
-    def _transport_kwargs(self, settings: TransportSettings) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
+    @cached_property
+    def auth(self) -> Auth:
+        """The connection's credentials as an auth object, built once: the blocking and the
+        async clients of this hook share it (and so a cached token)."""
+        return self.build_auth()
+
+    def _transport_kwargs(self) -> dict[str, Any]:
+        settings = self.transport_settings()
+        options = dict(self.transport_options)
+        clock = options.get("clock")
+        # the URL is checked before the credentials are read: a plain-http host is the first
+        # thing to fix
+        check_base_url(self.base_url, allow_insecure_http=settings.allow_insecure_http, conn_id=self.conn_id)
+        return {
             "conn_id": self.conn_id,
             "headers": self.static_headers(),
-            "auth": self.auth_headers,
+            "auth": self.auth,
             "timeouts": settings.timeouts,
             "policy": settings.policy,
             "verify": settings.verify,
             "allow_insecure_http": settings.allow_insecure_http,
-            "error_mapper": self.map_error,
-            "reauth": self.renew_credentials,
+            "error_mapper": self.error_mapper,
+            "rate_limiter": settings.rate_limiter(**({"clock": clock} if clock else {})),
+            **options,
         }
-        options = dict(self.transport_options)
-        clock = options.get("clock")
-        kwargs["rate_limiter"] = settings.rate_limiter(**({"clock": clock} if clock else {}))
-        kwargs.update(options)
-        return kwargs
 
     @cached_property
     def transport(self) -> Transport:
-        """The hook's blocking transport (one pooled session, built on first use)."""
-        settings = self.transport_settings()
-        return Transport(self.base_url, **self._transport_kwargs(settings))
+        """The hook's blocking client (one pooled session, built on first use)."""
+        return Transport(self.base_url, **self._transport_kwargs())
 
     def make_async_transport(self) -> AsyncTransport:
-        """A fresh async transport; call inside the trigger's event loop after
-        :meth:`use_connection` (no blocking call is made here)."""
-        settings = self.transport_settings()
-        kwargs = self._transport_kwargs(settings)
-        kwargs.pop("sleep", None)
-        kwargs["sleep"] = self.transport_options.get("async_sleep")
-        transport = AsyncTransport(self.base_url, **kwargs)
-        # a hook whose auth needs I/O (an OAuth token) provides async variants that make
-        # their requests on this same async transport
-        aauth = getattr(self, "aauth_headers", None)
-        if aauth is not None:
-            transport.auth = lambda: aauth(transport)
-            transport.reauth = getattr(self, "arenew_credentials", None)
-        return transport
+        """A fresh async client, complete (same auth object and error mapper as the blocking
+        one); call inside the trigger's event loop after :meth:`use_connection` (no blocking
+        call is made here)."""
+        kwargs = self._transport_kwargs()
+        kwargs.pop("sleep", None)  # a blocking sleep is no use in the event loop
+        return AsyncTransport(self.base_url, **kwargs)
 
     def close(self) -> None:
         transport = self.__dict__.get("transport")
@@ -496,22 +436,16 @@ class ContactsHook(BaseHook):
         return transport.stats.as_dict() if transport is not None else {"requests": 0, "retries": 0}
 
     # vendor specifics ---------------------------------------------------------------------
+    #: maps a response to an exception (None when it is a success); handed to the clients
+    error_mapper: ClassVar[ErrorMapper] = staticmethod(default_error_mapper)
+
     def static_headers(self) -> dict[str, str]:
         return {}
 
-    def auth_headers(self) -> dict[str, str]:
-        """Headers that authenticate one request (called before every attempt)."""
-        return {}
-
-    def renew_credentials(self, err: ContactsHTTPError) -> bool:
-        """Called on an HTTP 401: drop cached credentials (e.g. an OAuth token) and return
-        True to have the transport repeat the request once with fresh ones."""
-        return False
-
-    def map_error(self, response: Any) -> ContactsHTTPError | None:
-        from airflow_provider_contacts.transport import default_error_mapper
-
-        return default_error_mapper(response)
+    def build_auth(self) -> Auth:
+        """The auth object of this connection (no credentials by default); a missing or bad
+        credential is a :class:`ContactsConfigError` here, before any request."""
+        return Auth()
 
     def contacts_url(self, contact_id: str | None = None) -> str | None:
         """The vendor's web page of a contact (or of the contact list); None when unknown."""

@@ -36,8 +36,12 @@ from airflow_provider_contacts.exceptions import (
     ServerError,
 )
 from airflow_provider_contacts.capabilities import ContactEvent, EventFilter, to_utc_iso
-from airflow_provider_contacts.hooks.base import Call, ContactsHook, EventPlanMixin, Plan, run_plan
-from airflow_provider_contacts.transport import TransportSettings, default_error_mapper, register_secret, safe_json
+from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
+from airflow_provider_contacts.http.auth import Auth
+from airflow_provider_contacts.http.errors import ResponseLike, default_error_mapper, safe_json
+from airflow_provider_contacts.http.logging import register_secret
+from airflow_provider_contacts.http.plan import Call, Plan, run_plan
+from airflow_provider_contacts.http.policy import TransportSettings
 
 
 CONTACT_PATH = "/open-api/v1/contact"
@@ -59,6 +63,62 @@ def sign(secret: str, timestamp_ms: int) -> str:
     return quote_plus(base64.b64encode(encryptor.update(data) + encryptor.finalize()).decode("ascii"), safe="")
 
 
+class DmartechSigner(Auth):
+    """``access-key`` + ``access-sign`` headers. A signature is valid for +-5 minutes. Each one is
+    registered with Airflow's masker, which recompiles its pattern set on every new secret, so a
+    signature is reused for :attr:`reuse_seconds` (well inside the window) instead of minting
+    one per request."""
+
+    reuse_seconds = 60.0
+
+    def __init__(self, access_key: str, secret: str) -> None:
+        self._key = access_key
+        self._secret = secret
+        self._signature: str | None = None
+        self._signed_at = 0.0
+
+    def headers(self) -> dict[str, str]:
+        now = time.monotonic()
+        if self._signature is None or now - self._signed_at > self.reuse_seconds:
+            self._signature = sign(self._secret, int(time.time() * 1000))
+            self._signed_at = now
+            register_secret(self._signature)
+        return {"access-key": self._key, "access-sign": self._signature}
+
+
+#: envelope codes: bad key or signature, no permission, retryable (busy, frequency limit)
+AUTH_CODES = {40001, 10002, 401}
+PERMISSION_CODES = {40003}
+RETRY_CODES = {-1, 40006}
+
+
+def map_dmartech_error(response: ResponseLike) -> ContactsHTTPError | None:
+    """Errors keyed on the envelope's ``code`` whatever the HTTP status."""
+    body = safe_json(response)
+    if isinstance(body, dict) and "code" in body:
+        try:
+            code = int(body["code"])
+        except (TypeError, ValueError):
+            code = None
+        if code == 0:
+            return None
+        message = str(body.get("message") or f"code {code}")
+        status = response.status_code
+        if code in AUTH_CODES:
+            err: ContactsHTTPError = AuthenticationError(message, status=status, vendor_code=code)
+        elif code in PERMISSION_CODES:
+            err = PermissionDeniedError(message, status=status, vendor_code=code)
+        elif code == 40006:
+            err = RateLimitedError(message, status=status, vendor_code=code)
+        elif code == -1:
+            err = ServerError(message, status=status, vendor_code=code)
+        else:
+            err = InvalidRequestError(message, status=status, vendor_code=code)
+        err.retry_decision = code in RETRY_CODES
+        return err
+    return default_error_mapper(response)
+
+
 class DmartechHook(EventPlanMixin, ContactsHook):
     conn_name_attr = "conn_id"
     default_conn_name = "dmartech_default"
@@ -66,18 +126,9 @@ class DmartechHook(EventPlanMixin, ContactsHook):
     hook_name = "Dmartech Open Platform"
     default_base_url = "https://api.dmartech.cn/openapi"
     transport_defaults = TransportSettings(rate_per_second=20)
+    error_mapper = staticmethod(map_dmartech_error)
 
-    AUTH_CODES = {40001, 10002, 401}
-    PERMISSION_CODES = {40003}
-    RETRY_CODES = {-1, 40006}
-    SIGNATURE_REUSE_SECONDS = 60.0
-
-    def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
-        super().__init__(conn_id, **kwargs)
-        self._signature: str | None = None
-        self._signed_at = 0.0
-
-    def auth_headers(self) -> dict[str, str]:
+    def build_auth(self) -> Auth:
         conn = self.connection
         key = self.require(conn.login, "login", "set the Dmartech access key as the login")
         secret = self.require(conn.password, "password", "set the Dmartech accessKeySecret as the password")
@@ -87,40 +138,7 @@ class DmartechHook(EventPlanMixin, ContactsHook):
                 "copy it again from the Dmartech console",
                 conn_id=self.conn_id,
             )
-        # A signature is valid for +-5 minutes. Each one is registered with Airflow's masker,
-        # which recompiles its pattern set on every new secret, so a signature is reused for
-        # SIGNATURE_REUSE_SECONDS (well inside the window) instead of minting one per request.
-        now = time.monotonic()
-        if self._signature is None or now - self._signed_at > self.SIGNATURE_REUSE_SECONDS:
-            self._signature = sign(secret, int(time.time() * 1000))
-            self._signed_at = now
-            register_secret(self._signature)
-        return {"access-key": key, "access-sign": self._signature}
-
-    def map_error(self, response: Any) -> ContactsHTTPError | None:
-        body = safe_json(response)
-        if isinstance(body, dict) and "code" in body:
-            try:
-                code = int(body["code"])
-            except (TypeError, ValueError):
-                code = None
-            if code == 0:
-                return None
-            message = str(body.get("message") or f"code {code}")
-            status = response.status_code
-            if code in self.AUTH_CODES:
-                err: ContactsHTTPError = AuthenticationError(message, status=status, vendor_code=code)
-            elif code in self.PERMISSION_CODES:
-                err = PermissionDeniedError(message, status=status, vendor_code=code)
-            elif code == 40006:
-                err = RateLimitedError(message, status=status, vendor_code=code)
-            elif code == -1:
-                err = ServerError(message, status=status, vendor_code=code)
-            else:
-                err = InvalidRequestError(message, status=status, vendor_code=code)
-            err.retry_decision = code in self.RETRY_CODES
-            return err
-        return default_error_mapper(response)
+        return DmartechSigner(key, secret)
 
     def probe(self) -> str:
         page = self.list_contacts(page_size=1)
