@@ -34,7 +34,7 @@ def emu(sandbox):
 def test_emulator_refuses_unsigned_and_stale_signatures(sandbox):
     import requests
 
-    from airflow_provider_contacts.hooks.dmartech import sign
+    from airflow_provider_contacts.hooks.dmartech_auth import sign
 
     url = sandbox.base_url("dmartech") + "/open-api/v1/contact/contactFieldDetails"
     assert requests.get(url).json()["code"] == 40001

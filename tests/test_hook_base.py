@@ -10,7 +10,8 @@ import pytest
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.hooks import get_hook, hook_class, require_capability
-from airflow_provider_contacts.hooks.base import ContactsHook, ConnExtras, EventPlanMixin
+from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
+from airflow_provider_contacts.hooks.extras import ConnExtras
 from airflow_provider_contacts.http.auth import BasicAuth
 from airflow_provider_contacts.http.plan import Call, run_plan
 from airflow_provider_contacts.http.policy import TransportSettings
@@ -129,7 +130,7 @@ def test_every_numeric_extra_the_code_reads_is_declared_with_its_range():
     import re
     from pathlib import Path
 
-    from airflow_provider_contacts.hooks.base import numeric_extras
+    from airflow_provider_contacts.hooks.extras import numeric_extras
 
     root = Path(__file__).resolve().parent.parent / "airflow_provider_contacts" / "hooks"
     pattern = re.compile(r'(?:extras|self)\.(?:int|float)\(\s*"(\w+)"|int_setting\(\s*"(\w+)"')
@@ -138,10 +139,10 @@ def test_every_numeric_extra_the_code_reads_is_declared_with_its_range():
         names = {a or b for a, b in pattern.findall(path.read_text())}
         module = path.stem if path.parent == root else path.parent.name  # hooks/mautic/*.py: mautic
         found.setdefault(module, set()).update(names)
-        conn_type = module if module != "base" else "echo"  # base: the transport options
+        conn_type = module if module not in ("base", "extras") else "echo"  # the transport options
         missing = names - set(numeric_extras(conn_type))
         assert not missing, f"{path.name} reads numeric extras with no declared range: {sorted(missing)}"
-    assert {"timeout", "connect_timeout", "max_retries", "rate_limit_per_hour"} <= found["base"]
+    assert {"timeout", "connect_timeout", "max_retries", "rate_limit_per_hour"} <= found["extras"]
     assert found["mautic"] >= {"batch_limit"} and found["dmartech"] >= {"list_page_size", "max_active_requests"}
     assert "inbox_id" in found["engagelab"] and "contact_list_id" in found["which50"]
 

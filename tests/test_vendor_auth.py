@@ -7,7 +7,8 @@ import json
 import pytest
 
 from airflow_provider_contacts.hooks import get_hook
-from airflow_provider_contacts.hooks.dmartech import DmartechHook, sign
+from airflow_provider_contacts.hooks.dmartech import DmartechHook
+from airflow_provider_contacts.hooks.dmartech_auth import sign
 from airflow_provider_contacts.sandbox.vendors.dmartech import verify_signature
 
 

@@ -1,8 +1,7 @@
 """Dmartech open platform hook: signed requests (``access-key`` + ``access-sign``).
 
-``access-sign`` = URL-encoded Base64 of AES/ECB/PKCS5(epoch milliseconds as text), keyed with
-the raw bytes of the accessKeySecret (research/vendors.md A.3). Errors are keyed on the
-envelope's ``code`` whatever the HTTP status.
+The signature is :class:`~airflow_provider_contacts.hooks.dmartech_auth.DmartechSigner`.
+Errors are keyed on the envelope's ``code`` whatever the HTTP status.
 
 Capabilities (A.5): contact lists (``contactPageList``, every customer type, paged), a
 contact's details, labels, unsubscribe status and grade scores, labels, and contact events
@@ -19,12 +18,10 @@ fetched in parallel, default 4, always under the client-side ``rate_limit_per_se
 from __future__ import annotations
 
 import hashlib
-import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
-from urllib.parse import quote_plus
 
 from airflow_provider_contacts.exceptions import (
     AuthenticationError,
@@ -37,9 +34,9 @@ from airflow_provider_contacts.exceptions import (
 )
 from airflow_provider_contacts.capabilities import ContactEvent, EventFilter, to_utc_iso
 from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
+from airflow_provider_contacts.hooks.dmartech_auth import DmartechSigner
 from airflow_provider_contacts.http.auth import Auth
 from airflow_provider_contacts.http.errors import ResponseLike, default_error_mapper, safe_json
-from airflow_provider_contacts.http.logging import register_secret
 from airflow_provider_contacts.http.plan import Call, Plan, run_plan
 from airflow_provider_contacts.http.policy import TransportSettings
 
@@ -47,43 +44,6 @@ from airflow_provider_contacts.http.policy import TransportSettings
 CONTACT_PATH = "/open-api/v1/contact"
 #: contactEvents refuses a larger pageSize (A.5)
 EVENTS_MAX_PAGE_SIZE = 20
-
-
-def sign(secret: str, timestamp_ms: int) -> str:
-    """The ``access-sign`` header value for ``timestamp_ms`` (not registered with the masker)."""
-    from cryptography.hazmat.primitives import padding
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-    key = secret.encode("utf-8")
-    padder = padding.PKCS7(128).padder()
-    data = padder.update(str(timestamp_ms).encode("ascii")) + padder.finalize()
-    encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()  # noqa: S305 - the vendor's scheme
-    import base64
-
-    return quote_plus(base64.b64encode(encryptor.update(data) + encryptor.finalize()).decode("ascii"), safe="")
-
-
-class DmartechSigner(Auth):
-    """``access-key`` + ``access-sign`` headers. A signature is valid for +-5 minutes. Each one is
-    registered with Airflow's masker, which recompiles its pattern set on every new secret, so a
-    signature is reused for :attr:`reuse_seconds` (well inside the window) instead of minting
-    one per request."""
-
-    reuse_seconds = 60.0
-
-    def __init__(self, access_key: str, secret: str) -> None:
-        self._key = access_key
-        self._secret = secret
-        self._signature: str | None = None
-        self._signed_at = 0.0
-
-    def headers(self) -> dict[str, str]:
-        now = time.monotonic()
-        if self._signature is None or now - self._signed_at > self.reuse_seconds:
-            self._signature = sign(self._secret, int(time.time() * 1000))
-            self._signed_at = now
-            register_secret(self._signature)
-        return {"access-key": self._key, "access-sign": self._signature}
 
 
 #: envelope codes: bad key or signature, no permission, retryable (busy, frequency limit)

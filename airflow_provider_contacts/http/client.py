@@ -21,7 +21,7 @@ import logging
 import random
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generator, Mapping, Union
 from urllib.parse import urljoin, urlsplit
 
@@ -38,8 +38,8 @@ from airflow_provider_contacts.http.errors import (
     REDIRECT_STATUSES,
     ErrorMapper,
     ResponseLike,
+    check_base_url,
     default_error_mapper,
-    is_loopback,
     map_httpx_exception,
     map_requests_exception,
     redirect_refusal,
@@ -48,7 +48,14 @@ from airflow_provider_contacts.http.errors import (
 )
 from airflow_provider_contacts.http.logging import install_log_filters
 from airflow_provider_contacts.http.plan import Call, Stepper
-from airflow_provider_contacts.http.policy import RateLimiter, RetryPolicy, Timeouts, header, server_requested_wait
+from airflow_provider_contacts.http.policy import (
+    RateLimiter,
+    RetryPolicy,
+    Timeouts,
+    TransportStats,
+    header,
+    server_requested_wait,
+)
 
 if TYPE_CHECKING:
     import asyncio
@@ -86,54 +93,6 @@ class Exclusive:
 
 Action = Union[Send, Sleep, Exclusive]
 Steps = Generator[Action, Any, Any]
-
-
-@dataclass
-class TransportStats:
-    requests: int = 0
-    retries: int = 0
-    waited_seconds: float = 0.0
-    statuses: dict[str, int] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def count(self, status: int | str) -> None:
-        with self._lock:
-            self.requests += 1
-            key = str(status)
-            self.statuses[key] = self.statuses.get(key, 0) + 1
-
-    def retried(self, wait: float) -> None:
-        with self._lock:
-            self.retries += 1
-            self.waited_seconds += wait
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "retries": self.retries,
-            "waited_seconds": round(self.waited_seconds, 3),
-            "statuses": dict(self.statuses),
-        }
-
-
-def check_base_url(base_url: str, *, allow_insecure_http: bool, conn_id: str | None) -> str:
-    """``base_url`` without its trailing slash, or a clear error: not http(s), or plain http
-    to a host other than loopback without ``allow_insecure_http``."""
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ContactsConfigError(
-            f"base URL {base_url!r} is not an http(s) URL; set the connection's host to "
-            "e.g. https://mautic.example.com",
-            conn_id=conn_id,
-        )
-    if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):
-        raise ContactsConfigError(
-            f"refusing plain http:// to non-loopback host {parts.hostname!r}: credentials "
-            "would travel unencrypted. Use https://, or set "
-            '"allow_insecure_http": true in the connection extra if you accept the risk',
-            conn_id=conn_id,
-        )
-    return base_url.rstrip("/")
 
 
 @dataclass

@@ -9,7 +9,8 @@
   own redirect handling is off, and the client follows a redirect itself only to that origin
   (or its https upgrade); a redirect elsewhere, from https to http, of a write that would
   become a GET, or past :data:`MAX_REDIRECTS` hops raises
-  :class:`~airflow_provider_contacts.exceptions.RedirectRefusedError` without sending anything.
+  :class:`~airflow_provider_contacts.exceptions.RedirectRefusedError` without sending anything;
+  plain ``http://`` is refused for any host but loopback unless the connection allows it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 
 from airflow_provider_contacts.exceptions import (
     AuthenticationError,
+    ContactsConfigError,
     ContactsConnectionError,
     ContactsHTTPError,
     ContactsTimeoutError,
@@ -231,3 +233,23 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def check_base_url(base_url: str, *, allow_insecure_http: bool, conn_id: str | None) -> str:
+    """``base_url`` without its trailing slash, or a clear error: not http(s), or plain http
+    to a host other than loopback without ``allow_insecure_http``."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ContactsConfigError(
+            f"base URL {base_url!r} is not an http(s) URL; set the connection's host to "
+            "e.g. https://mautic.example.com",
+            conn_id=conn_id,
+        )
+    if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):
+        raise ContactsConfigError(
+            f"refusing plain http:// to non-loopback host {parts.hostname!r}: credentials "
+            "would travel unencrypted. Use https://, or set "
+            '"allow_insecure_http": true in the connection extra if you accept the risk',
+            conn_id=conn_id,
+        )
+    return base_url.rstrip("/")

@@ -7,7 +7,8 @@
 * a request marked ``idempotent=False`` (points plus/minus...) is retried only when the failure
   proves the vendor never processed it (429, or no connection could be made), so a retry never
   applies a change twice;
-* an optional client-side rate limit spaces requests out before they are sent.
+* an optional client-side rate limit spaces requests out before they are sent;
+* :class:`TransportStats` counts what happened, for the operators' summaries.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import random
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
-from typing import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
 
 from airflow_provider_contacts.exceptions import (
     ContactsConnectionError,
@@ -156,6 +157,37 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
         return headers.get(name)
     except AttributeError:
         return None
+
+
+@dataclass
+class TransportStats:
+    """What the clients did under this policy: requests by status, retries and time waited
+    (operators put it in their summaries). Thread-safe."""
+
+    requests: int = 0
+    retries: int = 0
+    waited_seconds: float = 0.0
+    statuses: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, status: int | str) -> None:
+        with self._lock:
+            self.requests += 1
+            key = str(status)
+            self.statuses[key] = self.statuses.get(key, 0) + 1
+
+    def retried(self, wait: float) -> None:
+        with self._lock:
+            self.retries += 1
+            self.waited_seconds += wait
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "retries": self.retries,
+            "waited_seconds": round(self.waited_seconds, 3),
+            "statuses": dict(self.statuses),
+        }
 
 
 @dataclass(frozen=True)
