@@ -19,7 +19,6 @@ from airflow_provider_contacts.exceptions import (
     AuthenticationError,
     ContactsConnectionError,
     RedirectRefusedError,
-    ServerError,
 )
 from airflow_provider_contacts.http.auth import HeaderAuth, OAuth2ClientCredentials
 from airflow_provider_contacts.http.client import AsyncTransport, AttemptLoop, Exclusive, Send, Sleep, Transport
