@@ -11,10 +11,7 @@ from __future__ import annotations
 
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Iterator, Mapping
-
-if TYPE_CHECKING:
-    from airflow_provider_contacts.http.client import AsyncTransport, Transport
+from typing import Any, AsyncIterator, Awaitable, Generator, Iterator, Mapping, Protocol
 
 
 @dataclass(frozen=True)
@@ -34,6 +31,14 @@ class Call:
 
 #: yields :class:`Call` objects (receiving the decoded JSON body of each answer) or results
 Plan = Generator[Any, Any, None]
+
+
+class Sends(Protocol):  # the blocking client
+    def send(self, call: Call) -> Any: ...
+
+
+class SendsAsync(Protocol):  # the async client
+    def send(self, call: Call) -> Awaitable[Any]: ...
 
 
 class Stepper:
@@ -63,7 +68,7 @@ def _body(response: Any) -> Any:
     return response.json() if response.content else None
 
 
-def run_plan(transport: Transport, plan: Plan) -> Iterator[Any]:
+def run_plan(transport: Sends, plan: Plan) -> Iterator[Any]:
     """Drive a plan on the blocking client, yielding its results."""
     with closing(plan):
         steps = Stepper(plan)
@@ -74,7 +79,7 @@ def run_plan(transport: Transport, plan: Plan) -> Iterator[Any]:
                 yield item
 
 
-async def arun_plan(transport: AsyncTransport, plan: Plan) -> AsyncIterator[Any]:
+async def arun_plan(transport: SendsAsync, plan: Plan) -> AsyncIterator[Any]:
     """Drive a plan on the async client, yielding its results."""
     with closing(plan):
         steps = Stepper(plan)

@@ -15,16 +15,17 @@ from typing import TYPE_CHECKING, Callable
 from airflow_provider_contacts.http.auth import Auth, BasicAuth, OAuth2ClientCredentials
 
 if TYPE_CHECKING:
-    from airflow_provider_contacts.hooks.mautic.base import MauticBase
+    from airflow_provider_contacts.hooks.base import ContactsHook
 
 TOKEN_PATH = "/oauth/v2/token"
 RENEW_CODES = ("invalid_grant",)
 
 
-def mautic_auth(hook: MauticBase, clock: Callable[[], float]) -> Auth:
-    """The auth object of a Mautic connection; a missing credential is named here."""
+def mautic_auth(hook: ContactsHook, auth_type: str, clock: Callable[[], float]) -> Auth:
+    """The auth object of a Mautic connection (``auth_type`` basic or oauth2); a missing
+    credential is named here."""
     conn = hook.connection
-    if hook.auth_type == "basic":
+    if auth_type == "basic":
         login = hook.require(conn.login, "login", "set the Mautic username (Basic auth)")
         password = hook.require(conn.password, "password", "set the Mautic user's password")
         return BasicAuth(login, password)

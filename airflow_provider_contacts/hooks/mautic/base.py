@@ -67,7 +67,7 @@ class MauticBase(ContactsHook):
         return self.batch_limit
 
     def build_auth(self) -> Auth:
-        return mautic_auth(self, self.transport_options.get("clock") or time.monotonic)
+        return mautic_auth(self, self.auth_type, self.transport_options.get("clock") or time.monotonic)
 
     # ---- Test Connection ------------------------------------------------------------------
     def explain(self, err: ContactsError) -> str:
