@@ -46,7 +46,7 @@ class ContactsError(AirflowException):
         return f"{prefix}{self.message}"
 
     def __str__(self) -> str:
-        # rendered on demand: the transport fills in conn_id, method and path after creation
+        # rendered on demand: the HTTP client fills in conn_id, method and path after creation
         return self._render()
 
     def __reduce__(self):  # keep pickling (used by Airflow when shipping errors) working
@@ -91,8 +91,6 @@ class UnsupportedActionError(ContactsError):
 class ContactsHTTPError(ContactsError):
     """Any failure reported by, or on the way to, a vendor API."""
 
-    #: whether the transport may retry this failure (for idempotent requests)
-    retryable = False
     #: set by a vendor's error mapper to force (True) or forbid (False) a retry; None means
     #: "decide from the HTTP status and the retry policy"
     retry_decision: bool | None = None
@@ -119,29 +117,21 @@ class InvalidRequestError(ContactsHTTPError):
 class RateLimitedError(ContactsHTTPError):
     """The vendor's rate limit was hit and the wait it asked for did not fit the retry budget."""
 
-    retryable = True
-
 
 class ServerError(ContactsHTTPError):
     """The vendor failed (HTTP 5xx or the vendor's "busy" code)."""
-
-    retryable = True
 
 
 class ContactsTimeoutError(ContactsHTTPError):
     """No (complete) answer in time: connect or read timeout."""
 
-    retryable = True
-
 
 class ContactsConnectionError(ContactsHTTPError):
     """The vendor could not be reached, or the connection dropped before a full answer."""
 
-    retryable = True
-
 
 class RedirectRefusedError(ContactsHTTPError):
-    """The API answered with a redirect the transport does not follow: to another host, from
+    """The API answered with a redirect the HTTP client does not follow: to another host, from
     https to plain http, a write that would become a GET, or too many hops. Credentials are only
     ever sent to the connection's own host; the fix is to point the connection at the API's
     real address."""

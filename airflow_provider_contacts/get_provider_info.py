@@ -4,7 +4,7 @@ Connection forms are declarative (``conn-fields`` / ``ui-field-behaviour``) so t
 them without importing a hook. ``package-name`` must equal the canonical distribution name.
 
 The ``minimum`` / ``maximum`` of every numeric field are also what the hooks enforce when they
-read the extra (:class:`~airflow_provider_contacts.hooks.base.ConnExtras`): one table for the
+read the extra (:class:`~airflow_provider_contacts.hooks.extras.ConnExtras`): one table for the
 form and for the check.
 
 Extra names must not contain one of Airflow's sensitive words (``auth_header``, ``api_key``,
@@ -81,7 +81,7 @@ COMMON_FIELDS = {
 CONNECTION_TYPES: list[dict[str, Any]] = [
     {
         "connection-type": "mautic",
-        "hook-class-name": "airflow_provider_contacts.hooks.mautic.MauticHook",
+        "hook-class-name": "airflow_provider_contacts.hooks.mautic.hook.MauticHook",
         "hook-name": "Mautic",
         "ui-field-behaviour": {
             "hidden-fields": ["schema"],

@@ -34,7 +34,7 @@ def emu(sandbox):
 def test_emulator_refuses_unsigned_and_stale_signatures(sandbox):
     import requests
 
-    from airflow_provider_contacts.hooks.dmartech import sign
+    from airflow_provider_contacts.hooks.dmartech_auth import sign
 
     url = sandbox.base_url("dmartech") + "/open-api/v1/contact/contactFieldDetails"
     assert requests.get(url).json()["code"] == 40001
@@ -225,19 +225,19 @@ def test_events_arriving_while_paging_are_not_returned_twice(sandbox, emu):
     until = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=1)
     for i in range(30):
         emu.add_event(cid, "email_open", until - timedelta(minutes=2 * i + 1), attributes={"n": str(i)})
-    real_request = hook.transport.request
+    real_send = hook.transport.send
     pages: list[int] = []
 
-    def request(method, path, **kwargs):
-        response = real_request(method, path, **kwargs)
-        if path.endswith("/contactEvents"):
-            pages.append(kwargs["params"]["pageNo"])
+    def send(call):
+        response = real_send(call)
+        if call.path.endswith("/contactEvents"):
+            pages.append(call.params["pageNo"])
             if len(pages) == 1:  # 25 new events arrive between page 1 and page 2
                 for j in range(25):
                     emu.add_event(cid, "email_click", attributes={"late": str(j)})
         return response
 
-    hook.transport.request = request
+    hook.transport.send = send
     events = list(hook.iter_events(until - timedelta(hours=2), until, contact_ids=[cid]))
     assert len(pages) >= 2
     assert len(events) == len({e.event_id for e in events}) == 30

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 
@@ -9,8 +10,11 @@ import pytest
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.hooks import get_hook, hook_class, require_capability
-from airflow_provider_contacts.hooks.base import Call, ContactsHook, ConnExtras, EventPlanMixin, run_plan
-from airflow_provider_contacts.transport import TransportSettings, basic_auth_header
+from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
+from airflow_provider_contacts.hooks.extras import ConnExtras
+from airflow_provider_contacts.http.auth import BasicAuth
+from airflow_provider_contacts.http.plan import Call, run_plan
+from airflow_provider_contacts.http.policy import TransportSettings
 
 
 class EchoHook(EventPlanMixin, ContactsHook):
@@ -20,9 +24,9 @@ class EchoHook(EventPlanMixin, ContactsHook):
     conn_type = "echo"
     hook_name = "Echo"
 
-    def auth_headers(self):
+    def build_auth(self):
         conn = self.connection
-        return {"Authorization": basic_auth_header(self.require(conn.login, "login", "set it"), conn.password or "")}
+        return BasicAuth(self.require(conn.login, "login", "set it"), conn.password or "")
 
     def probe(self):
         self.transport.request("GET", "/anything")
@@ -126,18 +130,19 @@ def test_every_numeric_extra_the_code_reads_is_declared_with_its_range():
     import re
     from pathlib import Path
 
-    from airflow_provider_contacts.hooks.base import numeric_extras
+    from airflow_provider_contacts.hooks.extras import numeric_extras
 
     root = Path(__file__).resolve().parent.parent / "airflow_provider_contacts" / "hooks"
     pattern = re.compile(r'(?:extras|self)\.(?:int|float)\(\s*"(\w+)"|int_setting\(\s*"(\w+)"')
-    found = {}
-    for path in root.glob("*.py"):
+    found: dict[str, set[str]] = {}
+    for path in root.rglob("*.py"):
         names = {a or b for a, b in pattern.findall(path.read_text())}
-        found[path.stem] = names
-        conn_type = path.stem if path.stem != "base" else "echo"  # base: the transport options
+        module = path.stem if path.parent == root else path.parent.name  # hooks/mautic/*.py: mautic
+        found.setdefault(module, set()).update(names)
+        conn_type = module if module not in ("base", "extras") else "echo"  # the transport options
         missing = names - set(numeric_extras(conn_type))
         assert not missing, f"{path.name} reads numeric extras with no declared range: {sorted(missing)}"
-    assert {"timeout", "connect_timeout", "max_retries", "rate_limit_per_hour"} <= found["base"]
+    assert {"timeout", "connect_timeout", "max_retries", "rate_limit_per_hour"} <= found["extras"]
     assert found["mautic"] >= {"batch_limit"} and found["dmartech"] >= {"list_page_size", "max_active_requests"}
     assert "inbox_id" in found["engagelab"] and "contact_list_id" in found["which50"]
 
@@ -307,7 +312,7 @@ def test_no_secret_reaches_any_log_during_a_run(monkeypatch, sandbox, caplog):
     """Capture every log record of a run with retries and failures; no credential appears."""
     password = "pw-very-secret-123"
     set_conn(monkeypatch, "sec", conn_type="echo", host=sandbox.base_url("echo"), login="user-x", password=password)
-    token = basic_auth_header("user-x", password).split()[1]
+    token = base64.b64encode(f"user-x:{password}".encode()).decode()
     sandbox.set_faults(sequence=[503, "drop", {"status": 429, "retry_after": 0}])
     hook = EchoHook("sec", transport_options={"sleep": lambda s: None})
     with caplog.at_level(logging.DEBUG):

@@ -13,7 +13,8 @@ import pytest
 from airflow_provider_contacts.exceptions import AuthenticationError, ContactsConnectionError, NotFoundError, RateLimitedError
 from airflow_provider_contacts.capabilities import compute_score
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsError, InvalidAdjustment
-from airflow_provider_contacts.hooks.mautic import MauticHook, parse_batch
+from airflow_provider_contacts.hooks.mautic.hook import MauticHook
+from airflow_provider_contacts.hooks.mautic.wire import parse_batch
 from airflow_provider_contacts.sandbox.vendors.mautic import CLIENT_SECRET, USER_CLIENT
 
 
@@ -58,8 +59,8 @@ def test_one_token_request_for_fifty_calls_and_the_token_is_masked(sandbox, oaut
         hook.get_contact(1)
     assert len(calls(sandbox, "/oauth/v2/token")) == 1
     assert len(calls(sandbox, "/api/contacts/1")) == 50
-    assert hook.token_requests == 1
-    assert redact(f"token={hook._token.value}") == "token=***"
+    assert hook.auth.token_requests == 1
+    assert redact(f"token={hook.auth.token}") == "token=***"
     assert redact(f"secret={CLIENT_SECRET}") == "secret=***"
 
 
@@ -342,8 +343,6 @@ def test_activity_filters_and_per_contact(sandbox):
     assert {e.event_type for e in hook.iter_events(*window, exclude_types=["email.sent"])} == {"page.hit", "form.submitted"}
     mine = hook.get_contact_activity(2)
     assert {e.contact_id for e in mine} == {"2"} and len(mine) == 3  # email.sent i=1,4 and page.hit i=1
-    with pytest.warns(DeprecationWarning):
-        assert len(hook.get_contact_events(2)) == 3
     with pytest.raises(NotFoundError):
         hook.get_contact_activity(99)
 

@@ -89,7 +89,7 @@ def test_importing_the_package_is_cheap():
     code = (
         "import sys, airflow.sdk; before=set(sys.modules);"
         "import airflow_provider_contacts.get_provider_info, airflow_provider_contacts.hooks;"
-        "import airflow_provider_contacts.hooks.mautic;"
+        "import airflow_provider_contacts.hooks.mautic.hook;"
         "added=set(sys.modules)-before;"
         "heavy=sorted(m for m in added if m.split('.')[0] in ('fastapi','uvicorn','httpx','requests','pandas','starlette','cryptography'));"
         "print('HEAVY=' + ','.join(heavy))"

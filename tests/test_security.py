@@ -25,7 +25,8 @@ import pytest
 
 from airflow_provider_contacts.exceptions import ContactsConfigError, RedirectRefusedError
 from airflow_provider_contacts.hooks import get_hook
-from airflow_provider_contacts.transport import Transport, redirect_refusal
+from airflow_provider_contacts.http.client import AsyncTransport, Transport
+from airflow_provider_contacts.http.errors import redirect_refusal
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,8 +197,6 @@ def test_a_followed_redirect_logs_no_query_string_at_debug(sandbox, caplog, tran
 
 @pytest.mark.parametrize("transport_kind", ["sync", "async"])
 def test_a_write_redirected_with_307_on_the_same_host_keeps_its_method_and_body(sandbox, transport_kind):
-    from airflow_provider_contacts.transport import AsyncTransport
-
     sandbox.set_faults(vendors=["echo"], sequence=[{"status": 307, "location": "{path}"}])
     if transport_kind == "sync":
         answer = Transport(sandbox.base_url("echo"), conn_id="echo").request("POST", "/anything", json={"n": 1}).json()
@@ -214,8 +213,6 @@ def test_a_write_redirected_with_307_on_the_same_host_keeps_its_method_and_body(
 @pytest.mark.parametrize("transport_kind", ["sync", "async"])
 @pytest.mark.parametrize("status", [301, 302, 303])
 def test_a_write_redirected_to_a_get_is_refused_not_silently_dropped(sandbox, transport_kind, status):
-    from airflow_provider_contacts.transport import AsyncTransport
-
     sandbox.set_faults(vendors=["echo"], sequence=[{"status": status, "location": "{path}"}])
     with pytest.raises(RedirectRefusedError, match="POST /anything.*would turn the write into a GET"):
         if transport_kind == "sync":

@@ -22,14 +22,9 @@ from airflow_provider_contacts.exceptions import (
     RateLimitedError,
     ServerError,
 )
-from airflow_provider_contacts.transport import (
-    AsyncTransport,
-    RateLimiter,
-    RetryPolicy,
-    Timeouts,
-    Transport,
-    server_requested_wait,
-)
+from airflow_provider_contacts.http.auth import HeaderAuth
+from airflow_provider_contacts.http.client import AsyncTransport, Transport
+from airflow_provider_contacts.http.policy import RateLimiter, RetryPolicy, Timeouts, server_requested_wait
 
 NO_JITTER = RetryPolicy(jitter=False, backoff_initial=0.5, backoff_max=4.0)
 
@@ -282,7 +277,7 @@ def test_logs_carry_no_query_string_body_or_credentials(sandbox, caplog):
     sandbox.set_faults(sequence=[503])
     sleeps: list[float] = []
     secret = "s3cr3t-token-value-xyz"
-    t = make(sandbox, sleeps, auth=lambda: {"Authorization": f"Bearer {secret}"})
+    t = make(sandbox, sleeps, auth=HeaderAuth({"Authorization": f"Bearer {secret}"}))
     with caplog.at_level(logging.DEBUG):
         t.request("GET", "/anything", params={"search": "email:jane.doe@example.com"})
         with pytest.raises(InvalidRequestError):

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from airflow_provider_contacts.hooks import get_hook
-from airflow_provider_contacts.hooks.dmartech import DmartechHook, sign
+from airflow_provider_contacts.hooks.dmartech import DmartechHook
+from airflow_provider_contacts.hooks.dmartech_auth import sign
 from airflow_provider_contacts.sandbox.vendors.dmartech import verify_signature
 
 
@@ -75,5 +76,5 @@ def test_derived_secrets_are_masked(sandbox):
     from airflow.sdk._shared.secrets_masker import redact
 
     hook = DmartechHook()
-    headers = hook.auth_headers()
+    headers = hook.auth.headers()
     assert redact(f"sign={headers['access-sign']}") == "sign=***"

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 #: connection type -> hook class path (the same table feeds get_provider_info)
 HOOK_CLASSES: dict[str, str] = {
-    "mautic": "airflow_provider_contacts.hooks.mautic.MauticHook",
+    "mautic": "airflow_provider_contacts.hooks.mautic.hook.MauticHook",
     "dmartech": "airflow_provider_contacts.hooks.dmartech.DmartechHook",
     "engagelab": "airflow_provider_contacts.hooks.engagelab.EngageLabHook",
     "which50": "airflow_provider_contacts.hooks.which50.Which50Hook",

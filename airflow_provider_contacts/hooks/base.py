@@ -1,5 +1,6 @@
-"""Common base of the vendor hooks: lazy connection, extras parsing, transport construction
-and a ``test_connection`` that never raises.
+"""Common base of the vendor hooks: lazy connection, its extra (:mod:`.extras`), the HTTP
+clients built with the hook's auth object and error mapper, and a ``test_connection`` that
+never raises.
 
 Nothing here touches the network or the metadata DB at import or construction: the connection
 is fetched on first use, the HTTP session is built on first request.
@@ -7,11 +8,8 @@ is fetched on first use, the HTTP session is built on first request.
 
 from __future__ import annotations
 
-import json
-import math
-from dataclasses import dataclass
-from functools import cache, cached_property
-from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar, Generator, Iterator
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar, Iterator
 
 from airflow.sdk import BaseHook
 
@@ -20,7 +18,6 @@ from airflow_provider_contacts.exceptions import (
     ContactsConfigError,
     ContactsConnectionError,
     ContactsError,
-    ContactsHTTPError,
     ContactsTimeoutError,
     NotFoundError,
     PermissionDeniedError,
@@ -28,13 +25,12 @@ from airflow_provider_contacts.exceptions import (
     RedirectRefusedError,
     ServerError,
 )
-from airflow_provider_contacts.transport import (
-    AsyncTransport,
-    RetryPolicy,
-    Timeouts,
-    Transport,
-    TransportSettings,
-)
+from airflow_provider_contacts.http.auth import Auth
+from airflow_provider_contacts.http.client import AsyncTransport, Transport
+from airflow_provider_contacts.http.errors import ErrorMapper, check_base_url, default_error_mapper
+from airflow_provider_contacts.http.plan import Plan, arun_plan, run_plan
+from airflow_provider_contacts.hooks.extras import ConnExtras, parse_number, range_text
+from airflow_provider_contacts.http.policy import RetryPolicy, TransportSettings
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -42,24 +38,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Connection
 
     from airflow_provider_contacts.capabilities import ContactEvent
-
-
-@dataclass(frozen=True)
-class Call:
-    """One HTTP request asked for by a plan (see :class:`EventPlanMixin`)."""
-
-    method: str
-    path: str
-    params: Any = None
-    json: Any = None
-    idempotent: bool | None = None
-
-
-#: A plan is a generator that yields :class:`Call` objects (and receives the decoded JSON body
-#: of each answer) or results (e.g. :class:`ContactEvent`) to hand to the caller. Writing the
-#: paging logic once as a plan lets the same code run on the blocking transport (operators,
-#: sensors) and on the async one (triggers), with no blocking call in the event loop.
-Plan = Generator[Any, Any, None]
 
 
 class EventPlanMixin:
@@ -104,245 +82,9 @@ class EventPlanMixin:
             )
 
 
-def run_plan(transport: Transport, plan: Plan) -> Iterator[Any]:
-    """Drive a plan on the blocking transport, yielding its results."""
-    try:
-        item = next(plan)
-        while True:
-            if isinstance(item, Call):
-                response = transport.request(
-                    item.method, item.path, params=item.params, json=item.json, idempotent=item.idempotent
-                )
-                item = plan.send(response.json() if response.content else None)
-            else:
-                yield item
-                item = next(plan)
-    except StopIteration:
-        return
-    finally:
-        plan.close()
-
-
-async def arun_plan(transport: AsyncTransport, plan: Plan) -> AsyncIterator[Any]:
-    """Drive a plan on the async transport, yielding its results."""
-    try:
-        item = next(plan)
-        while True:
-            if isinstance(item, Call):
-                response = await transport.request(
-                    item.method, item.path, params=item.params, json=item.json, idempotent=item.idempotent
-                )
-                item = plan.send(response.json() if response.content else None)
-            else:
-                yield item
-                item = next(plan)
-    except StopIteration:
-        return
-    finally:
-        plan.close()
-
-
-@cache
-def numeric_extras(conn_type: str) -> dict[str, tuple[str, float, float]]:
-    """``{name: ("integer" | "number", minimum, maximum)}`` of the numeric extras of a
-    connection type, from its form (``get_provider_info``); the transport options alone for a
-    type that has no form."""
-    from airflow_provider_contacts.get_provider_info import COMMON_FIELDS, CONNECTION_TYPES
-
-    fields = next((c["conn-fields"] for c in CONNECTION_TYPES if c["connection-type"] == conn_type), COMMON_FIELDS)
-    table = {}
-    for name, field in fields.items():
-        schema = field["schema"]
-        kind = next((t for t in schema["type"] if t in ("integer", "number")), None)
-        if kind is not None:
-            table[name] = (kind, schema["minimum"], schema["maximum"])
-    return table
-
-
-def _shown_number(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)
-
-
-def _range_text(whole: bool, low: float | None, high: float | None) -> str:
-    kind = "a whole number" if whole else "a number"
-    if low is not None and high is not None:
-        return f"{kind} from {_shown_number(low)} to {_shown_number(high)}"
-    if low is not None:
-        return f"{kind} >= {_shown_number(low)}"
-    if high is not None:
-        return f"{kind} <= {_shown_number(high)}"
-    return kind
-
-
-def parse_number(value: Any, *, whole: bool, low: float | None, high: float | None) -> int | float | None:
-    """``value`` (a JSON number or a string) as an int (``whole``) or a finite float within
-    ``[low, high]``; None when it is not one. NaN, infinities and booleans are never numbers."""
-    if isinstance(value, bool):
-        return None
-    number: int | float
-    try:
-        if whole:
-            if isinstance(value, float):
-                if not value.is_integer():
-                    return None
-                number = int(value)
-            else:
-                number = int(str(value).strip())
-        else:
-            number = float(str(value).strip())
-    except (ValueError, OverflowError):
-        return None
-    if not whole and not math.isfinite(number):
-        return None
-    if (low is not None and number < low) or (high is not None and number > high):
-        return None
-    return number
-
-
-class ConnExtras:
-    """Typed access to a connection's extra, with errors that name the connection and field.
-
-    Reads both ``key`` and the UI-prefixed ``extra__<conn_type>__key`` spelling. A numeric
-    field is checked against the range its connection form declares (:func:`numeric_extras`)
-    and must be finite; :meth:`check_numbers` checks every numeric field at once, which the
-    hooks do before their first request.
-    """
-
-    def __init__(self, conn_id: str, conn_type: str, raw: str | dict | None) -> None:
-        self.conn_id = conn_id
-        self.conn_type = conn_type
-        if raw in (None, ""):
-            data: Any = {}
-        elif isinstance(raw, dict):
-            data = raw
-        else:
-            try:
-                data = json.loads(raw)
-            except ValueError as exc:
-                raise ContactsConfigError(
-                    f"the connection's extra is not valid JSON ({exc.msg} at position {exc.pos}); "
-                    'fix the "extra" field, e.g. {"auth_type": "basic"}',
-                    conn_id=conn_id,
-                ) from None
-        if not isinstance(data, dict):
-            raise ContactsConfigError(
-                'the connection\'s extra must be a JSON object such as {"timeout": 60}',
-                conn_id=conn_id,
-            )
-        self.data = data
-
-    def _raw(self, key: str) -> Any:
-        for name in (key, f"extra__{self.conn_type}__{key}"):
-            value = self.data.get(name)
-            if value not in (None, ""):
-                return value
-        return None
-
-    def has(self, key: str) -> bool:
-        return self._raw(key) is not None
-
-    def str(self, key: str, default: str | None = None) -> str | None:
-        value = self._raw(key)
-        return default if value is None else str(value)
-
-    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
-        value = self.str(key, default)
-        assert value is not None
-        value = value.strip().lower()
-        if value not in choices:
-            self._bad(key, value, f"one of {', '.join(choices)}")
-        return value
-
-    def bool(self, key: str, default: bool = False) -> bool:
-        value = self._raw(key)
-        if value is None:
-            return default
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("true", "1", "yes", "on"):
-            return True
-        if text in ("false", "0", "no", "off"):
-            return False
-        self._bad(key, value, "true or false")
-        raise AssertionError  # unreachable
-
-    def bounds(self, key: str, minimum: float | None = None, maximum: float | None = None) -> tuple[Any, Any]:
-        """The allowed range of ``key``: the arguments where given, else its form's."""
-        _kind, low, high = numeric_extras(self.conn_type).get(key, (None, None, None))
-        return (low if minimum is None else minimum), (high if maximum is None else maximum)
-
-    def _number(self, key: str, default: Any, whole: bool, minimum: Any, maximum: Any) -> Any:
-        value = self._raw(key)
-        if value is None:
-            return default
-        low, high = self.bounds(key, minimum, maximum)
-        number = parse_number(value, whole=whole, low=low, high=high)
-        if number is None:
-            self._bad(key, value, _range_text(whole, low, high))
-        return number
-
-    def int(self, key: str, default: int | None = None, *, minimum: int | None = None,
-            maximum: int | None = None) -> int | None:
-        return self._number(key, default, True, minimum, maximum)
-
-    def float(self, key: str, default: float | None = None, *, minimum: float | None = None,
-              maximum: float | None = None) -> float | None:
-        return self._number(key, default, False, minimum, maximum)
-
-    def check_numbers(self) -> None:
-        """Check every numeric field of this connection type that is set (range, finiteness)."""
-        for key, (kind, _low, _high) in numeric_extras(self.conn_type).items():
-            self._number(key, None, kind == "integer", None, None)
-
-    def _bad(self, key: str, value: Any, expected: str) -> None:
-        shown = value if not isinstance(value, str) or len(value) < 60 else value[:57] + "..."
-        raise ContactsConfigError(
-            f'extra field "{key}" is {shown!r}; it must be {expected}', conn_id=self.conn_id
-        )
-
-    def transport_settings(self, defaults: TransportSettings) -> TransportSettings:
-        """Options common to every vendor (documented in the README)."""
-        verify: bool | str = defaults.verify
-        raw_verify = self._raw("verify_ssl")
-        if raw_verify is not None:
-            if isinstance(raw_verify, str) and raw_verify.strip().lower() not in (
-                "true", "false", "1", "0", "yes", "no", "on", "off",
-            ):
-                verify = raw_verify  # a CA bundle path
-            else:
-                verify = self.bool("verify_ssl", True)
-        max_retries = self.int("max_retries", None)
-        policy = defaults.policy
-        policy_changes: dict[str, Any] = {}
-        if max_retries is not None:
-            policy_changes["max_attempts"] = max_retries + 1
-        for key, attr in (
-            ("retry_backoff_seconds", "backoff_initial"),
-            ("retry_max_wait_seconds", "max_wait"),
-            ("retry_total_seconds", "max_total_seconds"),
-        ):
-            value = self.float(key)
-            if value is not None:
-                policy_changes[attr] = value
-        if policy_changes:
-            policy = RetryPolicy(**{**policy.__dict__, **policy_changes})
-        return TransportSettings(
-            timeouts=Timeouts(
-                connect=self.float("connect_timeout", defaults.timeouts.connect),
-                read=self.float("timeout", defaults.timeouts.read),
-            ),
-            policy=policy,
-            rate_per_second=self.float("rate_limit_per_second", defaults.rate_per_second),
-            rate_per_hour=self.int("rate_limit_per_hour", defaults.rate_per_hour),
-            verify=verify,
-            allow_insecure_http=self.bool("allow_insecure_http", defaults.allow_insecure_http),
-        )
-
-
 class ContactsHook(BaseHook):
     """Base of every vendor hook. Subclasses set the class attributes and implement
-    :meth:`auth_headers` and :meth:`probe` (and their capabilities)."""
+    :meth:`build_auth` and :meth:`probe` (and their capabilities)."""
 
     conn_name_attr = "conn_id"
     default_conn_name: ClassVar[str]
@@ -356,7 +98,7 @@ class ContactsHook(BaseHook):
     def __init__(self, conn_id: str | None = None, *, transport_options: dict[str, Any] | None = None):
         super().__init__()
         self.conn_id = conn_id or self.default_conn_name
-        #: test seams: ``sleep``, ``clock``, ``wall_clock``, ``rng`` for the transport
+        #: test seams: ``sleep``, ``clock``, ``wall_clock``, ``rng``, ``policy`` for the clients
         self.transport_options = dict(transport_options or {})
         self._connection: Connection | None = None
 
@@ -373,6 +115,7 @@ class ContactsHook(BaseHook):
         self._check_conn_type(conn)
         self._connection = conn
         self.__dict__.pop("extras", None)
+        self.__dict__.pop("auth", None)
 
     def _check_conn_type(self, conn: Connection) -> None:
         conn_type = (conn.conn_type or "").replace("-", "_")
@@ -411,7 +154,7 @@ class ContactsHook(BaseHook):
         number = parse_number(value, whole=True, low=low, high=high)
         if number is None:
             raise ContactsConfigError(
-                f"{name}={value!r} must be {_range_text(True, low, high)}", conn_id=self.conn_id
+                f"{name}={value!r} must be {range_text(True, low, high)}", conn_id=self.conn_id
             )
         return number
 
@@ -445,45 +188,44 @@ class ContactsHook(BaseHook):
     def transport_settings(self) -> TransportSettings:
         return self.extras.transport_settings(self.transport_defaults)
 
-    def _transport_kwargs(self, settings: TransportSettings) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
+    @cached_property
+    def auth(self) -> Auth:
+        """The connection's credentials as an auth object, built once: the blocking and the
+        async clients of this hook share it (and so a cached token)."""
+        return self.build_auth()
+
+    def _transport_kwargs(self) -> dict[str, Any]:
+        settings = self.transport_settings()
+        options = dict(self.transport_options)
+        clock = options.get("clock")
+        # the URL is checked before the credentials are read: a plain-http host is the first
+        # thing to fix
+        check_base_url(self.base_url, allow_insecure_http=settings.allow_insecure_http, conn_id=self.conn_id)
+        return {
             "conn_id": self.conn_id,
             "headers": self.static_headers(),
-            "auth": self.auth_headers,
+            "auth": self.auth,
             "timeouts": settings.timeouts,
             "policy": settings.policy,
             "verify": settings.verify,
             "allow_insecure_http": settings.allow_insecure_http,
-            "error_mapper": self.map_error,
-            "reauth": self.renew_credentials,
+            "error_mapper": self.error_mapper,
+            "rate_limiter": settings.rate_limiter(**({"clock": clock} if clock else {})),
+            **options,
         }
-        options = dict(self.transport_options)
-        clock = options.get("clock")
-        kwargs["rate_limiter"] = settings.rate_limiter(**({"clock": clock} if clock else {}))
-        kwargs.update(options)
-        return kwargs
 
     @cached_property
     def transport(self) -> Transport:
-        """The hook's blocking transport (one pooled session, built on first use)."""
-        settings = self.transport_settings()
-        return Transport(self.base_url, **self._transport_kwargs(settings))
+        """The hook's blocking client (one pooled session, built on first use)."""
+        return Transport(self.base_url, **self._transport_kwargs())
 
     def make_async_transport(self) -> AsyncTransport:
-        """A fresh async transport; call inside the trigger's event loop after
-        :meth:`use_connection` (no blocking call is made here)."""
-        settings = self.transport_settings()
-        kwargs = self._transport_kwargs(settings)
-        kwargs.pop("sleep", None)
-        kwargs["sleep"] = self.transport_options.get("async_sleep")
-        transport = AsyncTransport(self.base_url, **kwargs)
-        # a hook whose auth needs I/O (an OAuth token) provides async variants that make
-        # their requests on this same async transport
-        aauth = getattr(self, "aauth_headers", None)
-        if aauth is not None:
-            transport.auth = lambda: aauth(transport)
-            transport.reauth = getattr(self, "arenew_credentials", None)
-        return transport
+        """A fresh async client, complete (same auth object and error mapper as the blocking
+        one); call inside the trigger's event loop after :meth:`use_connection` (no blocking
+        call is made here)."""
+        kwargs = self._transport_kwargs()
+        kwargs.pop("sleep", None)  # a blocking sleep is no use in the event loop
+        return AsyncTransport(self.base_url, **kwargs)
 
     def prepare_for_async(self) -> None:
         """Called in a worker thread before a trigger uses this hook: load now what the async
@@ -500,22 +242,16 @@ class ContactsHook(BaseHook):
         return transport.stats.as_dict() if transport is not None else {"requests": 0, "retries": 0}
 
     # vendor specifics ---------------------------------------------------------------------
+    #: maps a response to an exception (None when it is a success); handed to the clients
+    error_mapper: ClassVar[ErrorMapper] = staticmethod(default_error_mapper)
+
     def static_headers(self) -> dict[str, str]:
         return {}
 
-    def auth_headers(self) -> dict[str, str]:
-        """Headers that authenticate one request (called before every attempt)."""
-        return {}
-
-    def renew_credentials(self, err: ContactsHTTPError) -> bool:
-        """Called on an HTTP 401: drop cached credentials (e.g. an OAuth token) and return
-        True to have the transport repeat the request once with fresh ones."""
-        return False
-
-    def map_error(self, response: Any) -> ContactsHTTPError | None:
-        from airflow_provider_contacts.transport import default_error_mapper
-
-        return default_error_mapper(response)
+    def build_auth(self) -> Auth:
+        """The auth object of this connection (no credentials by default); a missing or bad
+        credential is a :class:`ContactsConfigError` here, before any request."""
+        return Auth()
 
     def contacts_url(self, contact_id: str | None = None) -> str | None:
         """The vendor's web page of a contact (or of the contact list); None when unknown."""

@@ -1,8 +1,7 @@
 """Dmartech open platform hook: signed requests (``access-key`` + ``access-sign``).
 
-``access-sign`` = URL-encoded Base64 of AES/ECB/PKCS5(epoch milliseconds as text), keyed with
-the raw bytes of the accessKeySecret (research/vendors.md A.3). Errors are keyed on the
-envelope's ``code`` whatever the HTTP status.
+The signature is :class:`~airflow_provider_contacts.hooks.dmartech_auth.DmartechSigner`.
+Errors are keyed on the envelope's ``code`` whatever the HTTP status.
 
 Capabilities (A.5): contact lists (``contactPageList``, every customer type, paged), a
 contact's details, labels, unsubscribe status and grade scores, labels, and contact events
@@ -19,12 +18,10 @@ fetched in parallel, default 4, always under the client-side ``rate_limit_per_se
 from __future__ import annotations
 
 import hashlib
-import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
-from urllib.parse import quote_plus
 
 from airflow_provider_contacts.exceptions import (
     AuthenticationError,
@@ -36,8 +33,12 @@ from airflow_provider_contacts.exceptions import (
     ServerError,
 )
 from airflow_provider_contacts.capabilities import ContactEvent, EventFilter, to_utc_iso
-from airflow_provider_contacts.hooks.base import Call, ContactsHook, EventPlanMixin, Plan, run_plan
-from airflow_provider_contacts.transport import TransportSettings, default_error_mapper, register_secret, safe_json
+from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
+from airflow_provider_contacts.hooks.dmartech_auth import DmartechSigner
+from airflow_provider_contacts.http.auth import Auth
+from airflow_provider_contacts.http.errors import ResponseLike, default_error_mapper, safe_json
+from airflow_provider_contacts.http.plan import Call, Plan, run_plan
+from airflow_provider_contacts.http.policy import TransportSettings
 
 
 CONTACT_PATH = "/open-api/v1/contact"
@@ -48,18 +49,39 @@ AUTH_HINT = (" (check the access key and accessKeySecret, that this machine's cl
 EVENTS_MAX_PAGE_SIZE = 20
 
 
-def sign(secret: str, timestamp_ms: int) -> str:
-    """The ``access-sign`` header value for ``timestamp_ms`` (not registered with the masker)."""
-    from cryptography.hazmat.primitives import padding
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+#: envelope codes: bad key or signature, no permission, retryable (busy, frequency limit)
+AUTH_CODES = {40001, 10002, 401}
+PERMISSION_CODES = {40003}
+RETRY_CODES = {-1, 40006}
 
-    key = secret.encode("utf-8")
-    padder = padding.PKCS7(128).padder()
-    data = padder.update(str(timestamp_ms).encode("ascii")) + padder.finalize()
-    encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()  # noqa: S305 - the vendor's scheme
-    import base64
 
-    return quote_plus(base64.b64encode(encryptor.update(data) + encryptor.finalize()).decode("ascii"), safe="")
+def map_dmartech_error(response: ResponseLike) -> ContactsHTTPError | None:
+    """Errors keyed on the envelope's ``code`` whatever the HTTP status."""
+    body = safe_json(response)
+    if isinstance(body, dict) and "code" in body:
+        try:
+            code = int(body["code"])
+        except (TypeError, ValueError):
+            code = None
+        if code == 0:
+            return None
+        message = str(body.get("message") or f"code {code}")
+        status = response.status_code
+        if code in AUTH_CODES:
+            if code in (40001, 401):
+                message += AUTH_HINT
+            err: ContactsHTTPError = AuthenticationError(message, status=status, vendor_code=code)
+        elif code in PERMISSION_CODES:
+            err = PermissionDeniedError(message, status=status, vendor_code=code)
+        elif code == 40006:
+            err = RateLimitedError(message, status=status, vendor_code=code)
+        elif code == -1:
+            err = ServerError(message, status=status, vendor_code=code)
+        else:
+            err = InvalidRequestError(message, status=status, vendor_code=code)
+        err.retry_decision = code in RETRY_CODES
+        return err
+    return default_error_mapper(response)
 
 
 class DmartechHook(EventPlanMixin, ContactsHook):
@@ -71,18 +93,9 @@ class DmartechHook(EventPlanMixin, ContactsHook):
     transport_defaults = TransportSettings(rate_per_second=20)
     #: contactEvents is per contact: a consumer of a watcher batch asks for its contacts only
     events_per_contact = True
+    error_mapper = staticmethod(map_dmartech_error)
 
-    AUTH_CODES = {40001, 10002, 401}
-    PERMISSION_CODES = {40003}
-    RETRY_CODES = {-1, 40006}
-    SIGNATURE_REUSE_SECONDS = 60.0
-
-    def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
-        super().__init__(conn_id, **kwargs)
-        self._signature: str | None = None
-        self._signed_at = 0.0
-
-    def auth_headers(self) -> dict[str, str]:
+    def build_auth(self) -> Auth:
         conn = self.connection
         key = self.require(conn.login, "login", "set the Dmartech access key as the login")
         secret = self.require(conn.password, "password", "set the Dmartech accessKeySecret as the password")
@@ -92,42 +105,7 @@ class DmartechHook(EventPlanMixin, ContactsHook):
                 "copy it again from the Dmartech console",
                 conn_id=self.conn_id,
             )
-        # A signature is valid for +-5 minutes. Each one is registered with Airflow's masker,
-        # which recompiles its pattern set on every new secret, so a signature is reused for
-        # SIGNATURE_REUSE_SECONDS (well inside the window) instead of minting one per request.
-        now = time.monotonic()
-        if self._signature is None or now - self._signed_at > self.SIGNATURE_REUSE_SECONDS:
-            self._signature = sign(secret, int(time.time() * 1000))
-            self._signed_at = now
-            register_secret(self._signature)
-        return {"access-key": key, "access-sign": self._signature}
-
-    def map_error(self, response: Any) -> ContactsHTTPError | None:
-        body = safe_json(response)
-        if isinstance(body, dict) and "code" in body:
-            try:
-                code = int(body["code"])
-            except (TypeError, ValueError):
-                code = None
-            if code == 0:
-                return None
-            message = str(body.get("message") or f"code {code}")
-            status = response.status_code
-            if code in self.AUTH_CODES:
-                if code in (40001, 401):
-                    message += AUTH_HINT
-                err: ContactsHTTPError = AuthenticationError(message, status=status, vendor_code=code)
-            elif code in self.PERMISSION_CODES:
-                err = PermissionDeniedError(message, status=status, vendor_code=code)
-            elif code == 40006:
-                err = RateLimitedError(message, status=status, vendor_code=code)
-            elif code == -1:
-                err = ServerError(message, status=status, vendor_code=code)
-            else:
-                err = InvalidRequestError(message, status=status, vendor_code=code)
-            err.retry_decision = code in self.RETRY_CODES
-            return err
-        return default_error_mapper(response)
+        return DmartechSigner(key, secret)
 
     def probe(self) -> str:
         page = self.list_contacts(page_size=1)

@@ -28,8 +28,10 @@ from typing import Any, Iterator
 
 from airflow_provider_contacts.capabilities import ContactEvent, EventFilter, RowOutcome, to_utc_iso
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsHTTPError, InvalidRequestError
-from airflow_provider_contacts.hooks.base import Call, ContactsHook, EventPlanMixin, Plan
-from airflow_provider_contacts.transport import basic_auth_header
+from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
+from airflow_provider_contacts.http.auth import Auth, BasicAuth
+from airflow_provider_contacts.http.errors import ResponseLike, default_error_mapper, safe_json
+from airflow_provider_contacts.http.plan import Call, Plan, run_plan
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,17 @@ TOP_LEVEL = ("name", "email", "phone_number", "identifier", "blocked", "avatar_u
 UPSERT_KEYS = ("email", "phone_number", "identifier")
 
 
+def map_engagelab_error(response: ResponseLike) -> ContactsHTTPError | None:
+    """A 422 carries LiveDesk's message and the attributes it refused."""
+    err = default_error_mapper(response)
+    if err is not None and response.status_code == 422:
+        body = safe_json(response)
+        if isinstance(body, dict):
+            err.message = str(body.get("message") or body.get("error") or err.message)
+            err.vendor_code = ",".join(body.get("attributes") or []) or None
+    return err
+
+
 class EngageLabHook(EventPlanMixin, ContactsHook):
     conn_name_attr = "conn_id"
     default_conn_name = "engagelab_default"
@@ -48,6 +61,7 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
     default_base_url = "https://livedesk-api.engagelab.com"
     #: one contact per request: a batch is a group of rows upserted one after the other
     upsert_batch_size = 15
+    error_mapper = staticmethod(map_engagelab_error)
 
     def __init__(self, conn_id: str | None = None, *, inbox_id: int | str | None = None, **kwargs: Any) -> None:
         super().__init__(conn_id, **kwargs)
@@ -55,11 +69,11 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
         #: contact times the last event listing could not read (skipped, and logged)
         self.unreadable_values = 0
 
-    def auth_headers(self) -> dict[str, str]:
+    def build_auth(self) -> Auth:
         conn = self.connection
         key = self.require(conn.login, "login", "set the LiveDesk API key as the login")
         secret = self.require(conn.password, "password", "set the LiveDesk API secret as the password")
-        return {"Authorization": basic_auth_header(key, secret)}
+        return BasicAuth(key, secret)
 
     def static_headers(self) -> dict[str, str]:
         return {"Content-Type": "application/json"}
@@ -81,17 +95,6 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
             return (f"Not found (HTTP 404) at {self.base_url}: the host must be the LiveDesk API base URL, "
                     "e.g. https://livedesk-api.engagelab.com")
         return super().explain(err)
-
-    def map_error(self, response: Any) -> ContactsHTTPError | None:
-        from airflow_provider_contacts.transport import default_error_mapper, safe_json
-
-        err = default_error_mapper(response)
-        if err is not None and response.status_code == 422:
-            body = safe_json(response)
-            if isinstance(body, dict):
-                err.message = str(body.get("message") or body.get("error") or err.message)
-                err.vendor_code = ",".join(body.get("attributes") or []) or None
-        return err
 
     # ---- settings ---------------------------------------------------------------------------
     def inbox_id(self, explicit: Any = None, *, required: bool = True) -> int | None:
@@ -156,8 +159,6 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
             page += 1
 
     def iter_contacts(self, **filters: Any) -> Iterator[dict[str, Any]]:
-        from airflow_provider_contacts.hooks.base import run_plan
-
         return run_plan(self.transport, self.contacts_plan(**filters))
 
     def search_contacts(self, q: str, **filters: Any) -> list[dict[str, Any]]:

@@ -23,11 +23,25 @@ from typing import Any
 
 from airflow_provider_contacts.capabilities import ContactEvent, EventFilter, RowOutcome, to_utc_iso
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsHTTPError, InvalidRequestError
-from airflow_provider_contacts.hooks.base import Call, ContactsHook, EventPlanMixin, Plan
-from airflow_provider_contacts.transport import basic_auth_header, register_secret
+from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
+from airflow_provider_contacts.http.auth import Auth, BasicAuth, HeaderAuth
+from airflow_provider_contacts.http.errors import ResponseLike, default_error_mapper, safe_json
+from airflow_provider_contacts.http.plan import Call, Plan
 
 #: an HTTP header name (RFC 9110 "token")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+
+def map_which50_error(response: ResponseLike) -> ContactsHTTPError | None:
+    """ASP.NET errors: ``Message``, with the ``ModelState`` of a validation failure."""
+    err = default_error_mapper(response)
+    body = safe_json(response)
+    if err is not None and isinstance(body, dict) and body.get("Message"):
+        detail = body.get("ModelState")
+        err.message = str(body["Message"])
+        if isinstance(detail, dict):
+            err.message += " " + "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in detail.items())
+    return err
 
 
 class Which50Hook(EventPlanMixin, ContactsHook):
@@ -40,24 +54,24 @@ class Which50Hook(EventPlanMixin, ContactsHook):
     upsert_batch_size = 10
     #: Which50 lists activity per contact: a consumer of a watcher batch asks for its contacts
     events_per_contact = True
+    error_mapper = staticmethod(map_which50_error)
 
     def __init__(self, conn_id: str | None = None, *, contact_list_id: int | str | None = None, **kwargs: Any) -> None:
         super().__init__(conn_id, **kwargs)
         self._list_id = contact_list_id
         self._fields: dict[int, list[str]] = {}
 
-    def auth_headers(self) -> dict[str, str]:
+    def build_auth(self) -> Auth:
         mode = self.extras.choice("auth_type", ("header", "basic"), "header")
         conn = self.connection
         if mode == "basic":
             login = self.require(conn.login, "login", "set the Which50 username (auth_type basic)")
             password = self.require(conn.password, "password", "set the Which50 password")
-            return {"Authorization": basic_auth_header(login, password)}
+            return BasicAuth(login, password)
         name = self.header_name()
         value = self.extras.str("auth_header_value") or conn.password
         self.require(value, "auth_header_value", 'set extra "auth_header_value" (or the password) to the API key')
-        register_secret(value)
-        return {name: value}
+        return HeaderAuth({name: value})
 
     def header_name(self) -> str:
         """Extra ``header_name`` (or its old name ``auth_header_name``), default ``X-Api-Key``."""
@@ -83,18 +97,6 @@ class Which50Hook(EventPlanMixin, ContactsHook):
 
     def static_headers(self) -> dict[str, str]:
         return {"Accept": "application/json"}
-
-    def map_error(self, response: Any) -> ContactsHTTPError | None:
-        from airflow_provider_contacts.transport import default_error_mapper, safe_json
-
-        err = default_error_mapper(response)
-        body = safe_json(response)
-        if err is not None and isinstance(body, dict) and body.get("Message"):
-            detail = body.get("ModelState")
-            err.message = str(body["Message"])
-            if isinstance(detail, dict):
-                err.message += " " + "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in detail.items())
-        return err
 
     def probe(self) -> str:
         lists = self.list_contact_lists()

@@ -1,0 +1,269 @@
+"""Mautic contacts: read, list, find by email, create and edit one by one or in batches,
+upsert (the operators' capability) and do-not-contact."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any, Iterable, Iterator, Literal
+
+from airflow_provider_contacts.capabilities import RowOutcome, parse_dnc_reason
+from airflow_provider_contacts.exceptions import ContactsConfigError
+from airflow_provider_contacts.hooks.mautic.base import MauticBase
+from airflow_provider_contacts.hooks.mautic.errors import BatchLimitExceeded, batch_error_mapper
+from airflow_provider_contacts.hooks.mautic.wire import (
+    BatchItem,
+    ContactPage,
+    as_int,
+    channel_name,
+    clean,
+    contact_id_of,
+    field_value,
+    index_keyed,
+    is_zero,
+    list_params,
+    mautic_id,
+)
+
+log = logging.getLogger(__name__)
+
+
+class MauticContacts(MauticBase):
+    """The contact endpoints of :class:`~.hook.MauticHook`."""
+
+    def get_contact(self, contact_id: int | str) -> dict[str, Any]:
+        return self._get(f"contacts/{mautic_id(contact_id)}")["contact"]
+
+    def list_contacts(
+        self,
+        *,
+        search: str | None = None,
+        start: int = 0,
+        limit: int = 30,
+        order_by: str | None = "id",
+        order_dir: str = "ASC",
+        where: list[dict[str, Any]] | None = None,
+        published: bool | None = None,
+        minimal: bool = False,
+        select: list[str] | None = None,
+    ) -> ContactPage:
+        """One page of ``GET /contacts`` (``total`` as int, contacts as a list in server order).
+        ``order_by`` must be a DB column (``id``, ``date_added``, ``last_active``...)."""
+        params = list_params(search=search, start=start, limit=limit, order_by=order_by, order_dir=order_dir,
+                              where=where, published=published, minimal=minimal, select=select)
+        body = self._get("contacts", params)
+        contacts = body.get("contacts") or {}
+        rows = list(contacts.values()) if isinstance(contacts, dict) else list(contacts)
+        return ContactPage(total=as_int(body.get("total")), contacts=rows)
+
+    def iter_contacts(
+        self,
+        *,
+        search: str | None = None,
+        where: list[dict[str, Any]] | None = None,
+        page_size: int = 200,
+        minimal: bool = False,
+        select: list[str] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every matching contact once: keyset paging by id (``id > last``), stable while
+        contacts change (the default ``last_active`` order is not)."""
+        last = 0
+        while True:
+            clauses = list(where or []) + [{"col": "id", "expr": "gt", "val": last}]
+            page = self.list_contacts(search=search, where=clauses, limit=page_size, order_by="id",
+                                      minimal=minimal, select=select)
+            for contact in page.contacts:
+                yield contact
+            if len(page.contacts) < page_size:
+                return
+            last = max(int(c["id"]) for c in page.contacts)
+
+    def find_contacts_by_email(self, emails: Iterable[str], *, chunk_size: int = 100) -> dict[str, dict[str, Any]]:
+        """Lower-cased email → contact, for those that exist (one request per ``chunk_size``
+        emails, ``where email in``). When several contacts share an email, the newest wins,
+        as in Mautic's own upsert."""
+        wanted = sorted({e.strip().lower() for e in emails if isinstance(e, str) and e.strip() and "," not in e})
+        found: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(wanted), chunk_size):
+            chunk = wanted[i : i + chunk_size]
+            where = [{"col": "email", "expr": "in", "val": ",".join(chunk)}]
+            page_size = max(len(chunk) * 2, 10)
+            for contact in self.iter_contacts(where=where, page_size=page_size, minimal=True):
+                email = str(field_value(contact, "email") or "").lower()
+                if email in chunk:
+                    current = found.get(email)
+                    if current is None or (str(contact.get("dateAdded")), int(contact["id"])) > (
+                        str(current.get("dateAdded")), int(current["id"])
+                    ):
+                        found[email] = contact
+        return found
+
+    def find_contact_ids_by_email(self, emails: Iterable[str]) -> dict[str, str]:
+        return {email: str(c["id"]) for email, c in self.find_contacts_by_email(emails).items()}
+
+    def create_contact(self, data: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """``POST /contacts/new``: Mautic upserts on unique identifiers (email by default).
+        Returns (contact, created). Replay-safe when the data has an email."""
+        response = self.transport.request(
+            "POST", "/api/contacts/new", json=clean(data), idempotent=bool(data.get("email"))
+        )
+        return response.json()["contact"], response.status_code == 201
+
+    def edit_contact(self, contact_id: int | str, data: dict[str, Any]) -> dict[str, Any]:
+        """``PATCH /contacts/{id}/edit``: absent fields are kept. Note Mautic ignores numeric 0
+        on POST/PATCH (use :meth:`replace_contact` to set 0)."""
+        return self._send("PATCH", f"contacts/{mautic_id(contact_id)}/edit", json=clean(data), idempotent=True)["contact"]
+
+    def replace_contact(self, contact_id: int | str, data: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """``PUT /contacts/{id}/edit``. **Every field absent from ``data`` is blanked**, and an
+        unknown id creates a new contact (with a new id). Returns (contact, created)."""
+        warnings.warn(
+            "MauticHook.replace_contact (PUT) blanks every field absent from the data and creates a "
+            "new contact when the id is unknown; use edit_contact (PATCH) for partial updates",
+            UserWarning,
+            stacklevel=2,
+        )
+        log.warning("%s: PUT contact %s: fields absent from the data will be blanked", self.conn_id, contact_id)
+        response = self.transport.request(
+            "PUT", f"/api/contacts/{mautic_id(contact_id)}/edit", json=clean(data), idempotent=False
+        )
+        return response.json()["contact"], response.status_code == 201
+
+    def delete_contact(self, contact_id: int | str) -> dict[str, Any]:
+        return self._send("DELETE", f"contacts/{mautic_id(contact_id)}/delete")["contact"]
+
+    def batch_create(self, items: list[dict[str, Any]]) -> list[BatchItem]:
+        """``POST /contacts/batch/new`` (upsert per item), split to the batch limit; one
+        :class:`BatchItem` per input item, in input order."""
+        cleaned = [clean(item) for item in items]
+        replay_safe = all(item.get("email") for item in cleaned)
+        return self._batched("POST", "contacts/batch/new", cleaned, idempotent=replay_safe)
+
+    def batch_edit(self, items: list[dict[str, Any]], *, method: Literal["PATCH", "PUT"] = "PATCH") -> list[BatchItem]:
+        """``PATCH|PUT /contacts/batch/edit``; each item needs ``id``. PUT blanks absent
+        fields and creates unknown ids — prefer PATCH."""
+        if method not in ("PATCH", "PUT"):
+            raise ContactsConfigError(f"method {method!r}: use PATCH or PUT")
+        for position, item in enumerate(items):
+            if item.get("id") in (None, ""):
+                raise ContactsConfigError(f"item {position} has no id; batch edit needs the contact id in every item")
+        cleaned = [clean(item) for item in items]
+        return self._batched(method, "contacts/batch/edit", cleaned, idempotent=(method == "PATCH"))
+
+    def batch_delete(self, contact_ids: Iterable[int | str]) -> list[dict[str, Any]]:
+        """``DELETE /contacts/batch/delete?ids=…``; returns the deleted contacts (unknown ids
+        are silently skipped by Mautic)."""
+        ids = [mautic_id(c) for c in contact_ids]
+        deleted: list[dict[str, Any]] = []
+        start = 0
+        while start < len(ids):
+            chunk = ids[start : start + self.batch_limit]
+            try:
+                body = self._send("DELETE", "contacts/batch/delete", params={"ids": ",".join(chunk)},
+                                  error_mapper=batch_error_mapper(len(chunk)))
+            except BatchLimitExceeded as err:
+                self._learn_limit(err)
+                continue
+            deleted += list(index_keyed(body.get("contacts")).values())
+            start += len(chunk)
+        return deleted
+
+    # ---- capability: upsert ---------------------------------------------------------------
+    def unique_identifier_fields(self) -> set[str] | None:
+        """Aliases flagged "unique identifier" (None when the server does not say). Read from
+        ``GET /fields/contact``: ``/contacts/list/fields`` does not show the flag (its
+        serializer group ``leadFieldList`` has only id, label, alias, type, group, order, object)."""
+        if self._unique_fields is None:
+            flags: dict[str, bool] = {}
+            start = 0
+            while True:
+                body = self._get("fields/contact", {"start": start, "limit": 200}) or {}
+                page = body.get("fields") or {}
+                page = list(page.values()) if isinstance(page, dict) else list(page)
+                for f in page:
+                    for key in ("isUniqueIdentifier", "isUniqueIdentifer", "is_unique_identifer"):
+                        if isinstance(f, dict) and key in f:
+                            flags[f.get("alias")] = bool(f[key]) and str(f[key]) not in ("0", "false")
+                if len(page) < 200:
+                    break
+                start += len(page)
+            self._unique_fields = {alias for alias, flag in flags.items() if flag} if flags else set()
+            if not flags:
+                return None
+        return self._unique_fields or None
+
+    def structured_value_problem(self, field: str, value: Any) -> str | None:
+        """Mautic takes a list of values for ``tags`` and for multiselect fields (it joins them
+        with ``|``); an object, or a list holding lists or objects, has no field to go to."""
+        if isinstance(value, (list, tuple)) and all(not isinstance(v, (dict, list, tuple)) for v in value):
+            return None
+        return super().structured_value_problem(field, value) + (
+            " (Mautic takes a list of values only, for tags and multiselect fields)" if isinstance(value, dict) else "")
+
+    def upsert_batch(self, rows: list[dict[str, Any]], key: str = "email") -> list[RowOutcome]:
+        """Upsert ``rows`` through ``batch/new``: Mautic matches existing contacts on its unique
+        identifier fields (email by default), so ``key`` must be one of them."""
+        if key != "email":
+            unique = self.unique_identifier_fields()
+            if unique is not None and key not in unique:
+                raise ContactsConfigError(
+                    f'key "{key}" is not a unique identifier in this Mautic (unique: {", ".join(sorted(unique)) or "none"}); '
+                    "Mautic matches contacts on unique identifier fields only. Use key='email' or mark the "
+                    "field 'Is Unique Identifier' in Mautic's custom fields.",
+                    conn_id=self.conn_id,
+                )
+        zeros = sum(1 for row in rows for k, v in row.items() if k != key and is_zero(v))
+        if zeros:
+            log.warning(
+                "%s: %d field value(s) are numeric 0; Mautic ignores 0 on create/update (POST/PATCH, "
+                "Mautic issue #15030), so those fields keep their current value.", self.conn_id, zeros,
+            )
+        outcomes = []
+        for item in self.batch_create(rows):
+            if item.ok:
+                outcomes.append(RowOutcome(item.index, "created" if item.status == 201 else "updated",
+                                           contact_id=contact_id_of(item.contact), http_status=item.status))
+            else:
+                outcomes.append(RowOutcome(item.index, "rejected", http_status=item.status,
+                                           message=item.message or f"HTTP {item.status}", vendor_code=item.error_type))
+        return outcomes
+
+    # ---- do not contact -------------------------------------------------------------------
+    def add_do_not_contact(self, contact_id: int | str, channel: str = "email", reason: int | str = 3,
+                           comments: str | None = None, channel_id: int | None = None) -> dict[str, Any]:
+        """``POST /contacts/{id}/dnc/{channel}/add``. An existing "unsubscribed" entry is never
+        overwritten by Mautic. Idempotent."""
+        body: dict[str, Any] = {"reason": parse_dnc_reason(reason)}
+        if comments is not None:
+            body["comments"] = comments
+        if channel_id is not None:
+            body["channelId"] = channel_id
+        return self._send("POST", f"contacts/{mautic_id(contact_id)}/dnc/{channel_name(channel)}/add", json=body,
+                          idempotent=True)["contact"]
+
+    def remove_do_not_contact(self, contact_id: int | str, channel: str = "email") -> bool:
+        """``POST /contacts/{id}/dnc/{channel}/remove``; True when an entry was removed."""
+        body = self._send("POST", f"contacts/{mautic_id(contact_id)}/dnc/{channel_name(channel)}/remove", idempotent=True)
+        return bool(body.get("recordFound"))
+
+    def set_do_not_contact(self, contact_ids: list[str], *, action: Literal["add", "remove"],
+                           channel: str = "email", reason: int | str = 3,
+                           comments: str | None = None) -> list[RowOutcome]:
+        """Add or remove DNC for many contacts with ``doNotContact`` lists inside batch edits
+        (⌈n/limit⌉ requests). Unknown ids are rejected "contact not found"."""
+        if action not in ("add", "remove"):
+            raise ContactsConfigError(f"action {action!r}: use 'add' or 'remove'")
+        entry: dict[str, Any] = {"channel": channel_name(channel), "reason": parse_dnc_reason(reason) if action == "add" else 0}
+        if comments is not None and action == "add":
+            entry["comments"] = comments
+        items = [{"id": mautic_id(cid), "doNotContact": [dict(entry)]} for cid in contact_ids]
+        outcomes = []
+        for item in self._batched("PATCH", "contacts/batch/edit", items, idempotent=True):
+            if item.ok:
+                outcomes.append(RowOutcome(item.index, "updated", contact_id=str(items[item.index]["id"]),
+                                           http_status=item.status))
+            else:
+                message = "contact not found" if item.status == 404 else (item.message or f"HTTP {item.status}")
+                outcomes.append(RowOutcome(item.index, "rejected", contact_id=str(items[item.index]["id"]),
+                                           http_status=item.status, message=message, vendor_code=item.error_type))
+        return outcomes
