@@ -97,10 +97,11 @@ def poll_watcher(env: dict[str, str]) -> dict | None:
     code = (
         "import asyncio, json, sys\n"
         "from datetime import datetime, timezone\n"
-        "from airflow_provider_contacts.triggers.contact_events import ContactEventsEventTrigger, _open_hook\n"
+        "from airflow_provider_contacts.triggers.contact_events import ContactEventsEventTrigger\n"
+        "from airflow_provider_contacts.triggers.polling import open_hook\n"
         "async def main():\n"
         "    trigger = ContactEventsEventTrigger(conn_id='mautic_default', lag_seconds=3600)\n"
-        "    hook, transport = await _open_hook('mautic_default')\n"
+        "    hook, transport = await open_hook('mautic_default')\n"
         "    try:\n"
         "        batch, _ = await trigger.poll_once(hook, transport, datetime.now(timezone.utc))\n"
         "    finally:\n"

@@ -51,12 +51,13 @@ with DAG(
         import json
         import os
 
+        import pendulum
         from airflow.sdk import ObjectStoragePath, get_current_context
 
         from airflow_provider_contacts.exceptions import ContactsConfigError
         from airflow_provider_contacts.hooks import get_hook, require_capability
         from airflow_provider_contacts.rows.outputs import open_text, output_path, storage_base
-        from airflow_provider_contacts.triggers.contact_events import check_batch, iter_batch_events, parse_when
+        from airflow_provider_contacts.triggers.batches import check_batch, iter_batch_events
 
         out_dir = (params.get("output_dir") or "").rstrip("/") or f"{storage_base()}/example_contacts_event_driven"
         batches = [check_batch((event.extra or {}).get("payload"))
@@ -69,7 +70,7 @@ with DAG(
                 raise ContactsConfigError(
                     "no batch to process: this run was not triggered by the watcher; give a config with "
                     '"batch" (a batch payload) or "since" and "until" (ISO 8601)')
-            window = (parse_when(params["since"], "since"), parse_when(params["until"], "until"))
+            window = (pendulum.parse(params["since"]), pendulum.parse(params["until"]))
 
         def exists(path: str) -> bool:
             return ObjectStoragePath(path).exists() if "://" in path else os.path.exists(path)

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from airflow_provider_contacts.capabilities import to_utc_iso
+from airflow_provider_contacts._time import to_iso as to_utc_iso
 from airflow_provider_contacts.exceptions import AuthenticationError, ServerError
 from airflow_provider_contacts.triggers.contact_events import ContactEventsEventTrigger
 from triggerer_sim import T0, Database, ScriptedSource, Triggerer, VirtualClock, delivered, install, processed_once
@@ -225,12 +225,12 @@ async def test_a_vendor_error_is_never_an_asset_event_and_polling_backs_off_then
 
 
 async def test_transient_errors_and_a_missing_connection_are_retried_without_events(world, monkeypatch):
-    from airflow_provider_contacts.triggers import contact_events as module
+    from airflow_provider_contacts.triggers import polling as module
 
     clock, source, db = world
     three_events(source)
     attempts = []
-    real_open = module._open_hook
+    real_open = module.open_hook
 
     async def flaky_open(conn_id):
         attempts.append(clock.t)
@@ -238,7 +238,7 @@ async def test_transient_errors_and_a_missing_connection_are_retried_without_eve
             raise ServerError("HTTP 503", status=503) if attempts[-1] else KeyError(conn_id)
         return await real_open(conn_id)
 
-    monkeypatch.setattr(module, "_open_hook", flaky_open)
+    monkeypatch.setattr(module, "open_hook", flaky_open)
     triggerer = Triggerer(db, new_trigger(poke_interval=10))
     await run_loop(clock, triggerer, until=40)
     assert attempts == [0, 10, 30]  # failed, 10 s, 20 s, then connected

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from airflow_provider_contacts.capabilities import ContactEvent, to_utc_iso
+from airflow_provider_contacts._time import to_iso as to_utc_iso
+from airflow_provider_contacts.models import ContactEvent
 from airflow_provider_contacts.triggers.contact_events import ContactEventsEventTrigger
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
@@ -26,14 +27,13 @@ class ScriptedSource:
         self.windows: list[tuple[datetime, datetime]] = []
 
     def add(self, event_id: str, occurred: datetime, visible: datetime | None = None, etype="email.read"):
-        ev = ContactEvent("mautic", event_id, etype, "7", to_utc_iso(occurred))
+        ev = ContactEvent("mautic", event_id, etype, "7", occurred)
         self.events.append((visible or occurred, ev))
 
     async def aiter_events(self, transport, since, until, **filters):
         self.windows.append((since, until))
         for visible, ev in self.events:
-            occurred = datetime.fromisoformat(ev.occurred_at.replace("Z", "+00:00"))
-            if visible <= self.now and since <= occurred < until:
+            if visible <= self.now and since <= ev.occurred_at < until:
                 yield ev
 
 
@@ -144,12 +144,12 @@ def test_state_in_a_file_survives_restarts_without_a_state_store(tmp_path):
     assert path.exists()
     again = ContactEventsEventTrigger(**trigger.serialize()[1])
     assert poll(again, source) is None
-    assert "the file" in again._where_state_lives()
+    assert "the file" in again.state.where()
 
 
 def test_memory_only_state_says_so():
     trigger = ContactEventsEventTrigger(conn_id="m")
-    assert "memory only" in trigger._where_state_lives()
+    assert "memory only" in trigger.state.where()
 
 
 def test_serialize_round_trips_exactly():
@@ -189,7 +189,8 @@ def test_a_consumer_fetches_exactly_the_events_of_a_batch(sandbox, vendor):
     """iter_batch_events: the batch's events in full, not an event that arrived later inside the
     batch's time span, and a reference the vendor no longer lists is reported missing."""
     from airflow_provider_contacts.hooks import get_hook
-    from airflow_provider_contacts.triggers.contact_events import _open_hook, iter_batch_events
+    from airflow_provider_contacts.triggers.batches import iter_batch_events
+    from airflow_provider_contacts.triggers.polling import open_hook as _open_hook
 
     sandbox.reset(empty=True)
     emu = sandbox.emulator(vendor)

@@ -164,7 +164,7 @@ def watcher_poll(trigger) -> dict | None:
     every poke_interval): the batch payload of the asset event it would create."""
     import asyncio
 
-    from airflow_provider_contacts.triggers.contact_events import _open_hook
+    from airflow_provider_contacts.triggers.polling import open_hook as _open_hook
 
     async def go():
         hook, transport = await _open_hook(trigger.conn_id)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from airflow_provider_contacts.exceptions import AuthenticationError, ContactsConnectionError, NotFoundError, RateLimitedError
-from airflow_provider_contacts.capabilities import compute_score
+from airflow_provider_contacts.rules import compute_score
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsError, InvalidAdjustment
 from airflow_provider_contacts.hooks.mautic.hook import MauticHook
 from airflow_provider_contacts.hooks.mautic.wire import parse_batch
@@ -312,7 +312,7 @@ def test_activity_pages_by_page_to_max_pages_each_event_once(sandbox):
     sent = [e for e in events if e.event_type == "email.sent"]
     assert sent[0].to_dict() | {"raw": None} == {
         "vendor": "mautic", "event_id": "email.sent1", "event_type": "email.sent", "contact_id": "1",
-        "occurred_at": "2026-11-20T09:00:00Z", "label": "Monthly newsletter", "campaign": None, "raw": None}
+        "occurred_at": "2026-11-20T09:00:00.000000Z", "label": "Monthly newsletter", "campaign": None, "raw": None}
     query = calls(sandbox, "/activity")[0]["query"]
     assert "filters%5BdateFrom%5D=2026-11-20+09%3A00%3A00" in query and "filters%5BdateTo%5D=2026-11-20+10%3A00%3A00" in query
 
@@ -326,9 +326,9 @@ def test_activity_window_is_half_open_and_second_precise(sandbox):
         emu.add_event("email.read", 1, start + timedelta(minutes=minute))
     hook = MauticHook()
     got = [e.occurred_at for e in hook.iter_events(start, start + timedelta(minutes=2))]
-    assert got == ["2026-11-20T09:00:00Z", "2026-11-20T09:01:00Z"]  # until excluded
+    assert got == [start, start + timedelta(minutes=1)]  # until excluded
     got = [e.occurred_at for e in hook.iter_events(start + timedelta(microseconds=1), start + timedelta(minutes=2, microseconds=1))]
-    assert got == ["2026-11-20T09:01:00Z", "2026-11-20T09:02:00Z"]
+    assert got == [start + timedelta(minutes=1), start + timedelta(minutes=2)]
 
 
 def test_activity_filters_and_per_contact(sandbox):

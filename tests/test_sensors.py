@@ -17,7 +17,8 @@ from airflow.sdk.exceptions import AirflowSensorTimeout, TaskDeferred
 
 from airflow_provider_contacts.exceptions import AuthenticationError, ContactsError
 from airflow_provider_contacts.sensors.contact_events import ContactEventsSensor
-from airflow_provider_contacts.triggers.contact_events import ContactEventsTrigger, iso
+from airflow_provider_contacts._time import to_iso as iso
+from airflow_provider_contacts.triggers.contact_events import ContactEventsTrigger
 
 
 def context(**extra):
@@ -124,7 +125,7 @@ def test_deferrable_execute_pokes_once_then_defers_with_the_exact_trigger(sandbo
     assert isinstance(deferred.trigger, ContactEventsTrigger)
     assert deferred.trigger.serialize() == (
         "airflow_provider_contacts.triggers.contact_events.ContactEventsTrigger",
-        {"conn_id": "mautic_default", "since": "2026-11-20T00:00:00Z", "until": None, "min_events": 3,
+        {"conn_id": "mautic_default", "since": "2026-11-20T00:00:00.000000Z", "until": None, "min_events": 3,
          "include_types": ["email.read"], "exclude_types": None, "contact_ids": ["1", "2"],
          "poke_interval": 7.0, "max_consecutive_errors": 3},
     )

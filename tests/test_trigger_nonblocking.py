@@ -50,7 +50,7 @@ PROBE = textwrap.dedent('''
 def test_no_trigger_imports_or_reads_files_on_the_event_loop(sandbox, tmp_path):
     from datetime import datetime, timedelta, timezone
 
-    from airflow_provider_contacts.capabilities import to_utc_iso
+    from airflow_provider_contacts._time import to_iso as to_utc_iso
 
     since = to_utc_iso(datetime.now(timezone.utc) - timedelta(days=30))
     which50 = sandbox.emulator("which50")

@@ -16,7 +16,8 @@ from airflow_provider_contacts.operators.activity import FetchContactActivityOpe
 from airflow_provider_contacts.operators.do_not_contact import DoNotContactOperator
 from airflow_provider_contacts.operators.point_groups import AdjustPointGroupsOperator
 from airflow_provider_contacts.operators.upsert import UpsertContactsOperator
-from airflow_provider_contacts.triggers.contact_events import ContactEventsTrigger, iso
+from airflow_provider_contacts._time import to_iso as iso
+from airflow_provider_contacts.triggers.contact_events import ContactEventsTrigger
 
 SCHEMA = ["vendor", "event_id", "event_type", "contact_id", "occurred_at", "label", "campaign", "raw"]
 
@@ -55,7 +56,7 @@ def test_activity_has_one_schema_for_mautic_dmartech_and_which50(sandbox, tmp_pa
         [rows[vendor]] = [json.loads(line) for line in out.read_text().splitlines()]
     for vendor, row in rows.items():
         assert list(row) == SCHEMA, vendor
-        assert (row["vendor"], row["contact_id"], row["occurred_at"]) == (vendor, ids[vendor], "2026-11-21T08:30:00Z")
+        assert (row["vendor"], row["contact_id"], row["occurred_at"]) == (vendor, ids[vendor], "2026-11-21T08:30:00.000000Z")
     assert {v: r["event_type"] for v, r in rows.items()} == {"mautic": "email.read", "dmartech": "email_open", "which50": "email"}
 
 

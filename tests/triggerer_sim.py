@@ -164,9 +164,9 @@ class ScriptedSource:
 
     def add(self, event_id: str, occurred: datetime, visible_at: float | None = None, etype: str = "email.read",
             contact: str = "7") -> None:
-        from airflow_provider_contacts.capabilities import ContactEvent, to_utc_iso
+        from airflow_provider_contacts.models import ContactEvent
 
-        event = ContactEvent("mautic", event_id, etype, contact, to_utc_iso(occurred))
+        event = ContactEvent("mautic", event_id, etype, contact, occurred)
         self.events.append((self.clock.t if visible_at is None else visible_at, event))
 
     async def aiter_events(self, transport: Any, since: datetime, until: datetime, **filters: Any):
@@ -174,8 +174,7 @@ class ScriptedSource:
         if self.error is not None:
             raise self.error
         for visible, event in self.events:
-            occurred = datetime.fromisoformat(event.occurred_at.replace("Z", "+00:00"))
-            if visible <= self.clock.t and since <= occurred < until:
+            if visible <= self.clock.t and since <= event.occurred_at < until:
                 yield event
 
 
@@ -187,6 +186,7 @@ class _Transport:
 def install(monkeypatch: Any, clock: VirtualClock, source: ScriptedSource) -> None:
     """Point the trigger module at the virtual clock and the scripted source."""
     from airflow_provider_contacts.triggers import contact_events as module
+    from airflow_provider_contacts.triggers import polling
 
     class VirtualDatetime(datetime):
         @classmethod
@@ -198,10 +198,12 @@ def install(monkeypatch: Any, clock: VirtualClock, source: ScriptedSource) -> No
         return source, _Transport()
 
     monkeypatch.setenv("AIRFLOW_DISABLE_GREENBACK_PORTAL", "true")
-    monkeypatch.setattr(module, "asyncio", SimpleNamespace(**{
-        name: getattr(asyncio, name) for name in dir(asyncio) if not name.startswith("__")} | {"sleep": clock.sleep}))
+    virtual_asyncio = SimpleNamespace(**{
+        name: getattr(asyncio, name) for name in dir(asyncio) if not name.startswith("__")} | {"sleep": clock.sleep})
+    monkeypatch.setattr(module, "asyncio", virtual_asyncio)
+    monkeypatch.setattr(polling, "asyncio", virtual_asyncio)
     monkeypatch.setattr(module, "datetime", VirtualDatetime)
-    monkeypatch.setattr(module, "_open_hook", open_hook)
+    monkeypatch.setattr(polling, "open_hook", open_hook)
     if hasattr(module, "_monotonic"):
         monkeypatch.setattr(module, "_monotonic", clock.monotonic)
 

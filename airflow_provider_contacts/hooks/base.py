@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from airflow.sdk import Connection
 
-    from airflow_provider_contacts.capabilities import ContactEvent
+    from airflow_provider_contacts.models import ContactEvent
 
 
 class EventPlanMixin:

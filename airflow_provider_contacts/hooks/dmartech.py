@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Iterator
 
 from airflow_provider_contacts.exceptions import (
@@ -32,7 +32,8 @@ from airflow_provider_contacts.exceptions import (
     RateLimitedError,
     ServerError,
 )
-from airflow_provider_contacts.capabilities import ContactEvent, EventFilter, to_utc_iso
+from airflow_provider_contacts._time import utc
+from airflow_provider_contacts.models import ContactEvent, EventFilter
 from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
 from airflow_provider_contacts.hooks.dmartech_auth import DmartechSigner
 from airflow_provider_contacts.http.auth import Auth
@@ -318,7 +319,7 @@ class DmartechHook(EventPlanMixin, ContactsHook):
                    search_field: str | None = None, search_value: str | None = None) -> Plan:
         """Events of ``contact_ids``, or of every contact of a label / a search / the tenant
         (Dmartech lists events per contact only: one contact list, then each contact's events)."""
-        since, until = _aware(since), _aware(until)
+        since, until = utc(since), utc(until)
         if until <= since:
             return
         customers = contact_ids if contact_ids else None
@@ -346,7 +347,7 @@ class DmartechHook(EventPlanMixin, ContactsHook):
         contact_ids = filters.pop("contact_ids", None)
         label_sn = filters.pop("label_sn", None)
         search_field, search_value = filters.pop("search_field", None), filters.pop("search_value", None)
-        since, until = _aware(since), _aware(until)
+        since, until = utc(since), utc(until)
         if until <= since:
             return
         customers = iter(contact_ids) if contact_ids else run_plan(
@@ -400,7 +401,7 @@ def normalise_event(raw: Any, customer_id: str, tz, bucket_date: str | None = No
         event_id=event_id(customer_id, raw, attributes),
         event_type=str(raw["eventName"]),
         contact_id=customer_id,
-        occurred_at=to_utc_iso(local),
+        occurred_at=utc(local),
         label=raw.get("eventGroupName"),
         campaign=attributes.get("campaign_name") or attributes.get("campaign"),
         raw={"customerId": customer_id, "date": raw.get("date"), "eventGroupName": raw.get("eventGroupName"),
@@ -425,6 +426,3 @@ def _int(value: Any, default: Any = 0) -> Any:
 def _clean(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v not in (None, "", [])}
 
-
-def _aware(value: datetime) -> datetime:
-    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)

@@ -26,7 +26,8 @@ import logging
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
-from airflow_provider_contacts.capabilities import ContactEvent, EventFilter, RowOutcome, to_utc_iso
+from airflow_provider_contacts._time import parse_iso
+from airflow_provider_contacts.models import ContactEvent, EventFilter, RowOutcome
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsHTTPError, InvalidRequestError
 from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
 from airflow_provider_contacts.http.auth import Auth, BasicAuth
@@ -262,7 +263,7 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
                     current.add(event_id)
                     yield ContactEvent(
                         vendor="engagelab", event_id=event_id, event_type=event_type, contact_id=str(contact["id"]),
-                        occurred_at=to_utc_iso(datetime.fromtimestamp(at, timezone.utc)),
+                        occurred_at=datetime.fromtimestamp(at, timezone.utc),
                         label=contact.get("name") or None,
                         raw={"email": contact.get("email"), "phone_number": contact.get("phone_number"),
                              "identifier": contact.get("identifier"), field: contact[field]},
@@ -300,10 +301,9 @@ def read_timestamp(value: Any) -> float | None:
         except ValueError:
             pass
         try:
-            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
+            return parse_iso(text).timestamp()
+        except (ValueError, OverflowError):
             return None
-        return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
     return None
 
 

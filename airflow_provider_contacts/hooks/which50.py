@@ -18,10 +18,11 @@ the given contacts: Which50 lists activity per contact only, so ``contact_ids`` 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
-from airflow_provider_contacts.capabilities import ContactEvent, EventFilter, RowOutcome, to_utc_iso
+from airflow_provider_contacts._time import parse_iso
+from airflow_provider_contacts.models import ContactEvent, EventFilter, RowOutcome
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsHTTPError, InvalidRequestError
 from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
 from airflow_provider_contacts.http.auth import Auth, BasicAuth, HeaderAuth
@@ -237,18 +238,16 @@ class Which50Hook(EventPlanMixin, ContactsHook):
 def normalise_interaction(raw: Any, contact_id: str) -> ContactEvent | None:
     if not isinstance(raw, dict) or raw.get("Id") is None or not raw.get("Occurred"):
         return None
-    try:
-        occurred = datetime.fromisoformat(str(raw["Occurred"]).replace("Z", "+00:00"))
-    except ValueError:
+    try:  # 7 fraction digits and an offset in Which50's samples; no offset is taken as UTC (undocumented)
+        occurred = parse_iso(str(raw["Occurred"]))
+    except (ValueError, OverflowError):
         return None
-    if occurred.tzinfo is None:
-        occurred = occurred.replace(tzinfo=timezone.utc)  # undocumented; Which50 samples carry an offset
     return ContactEvent(
         vendor="which50",
         event_id=str(raw["Id"]),
         event_type=str(raw.get("Interaction") or "interaction").lower(),
         contact_id=contact_id,
-        occurred_at=to_utc_iso(occurred),
+        occurred_at=occurred,
         label=raw.get("Name"),
         campaign=raw.get("CampaignName"),
         raw=dict(raw),

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts._args import as_list
+from airflow_provider_contacts._time import parse_when, to_iso
+from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.operators.base import Progress, attach_to_outlets, open_hook, transport_summary
 from airflow_provider_contacts.rows.outputs import output_path, open_text
 
@@ -64,7 +65,6 @@ class FetchContactActivityOperator(BaseOperator):
         self.event_filters = event_filters
 
     def window(self, context: Context):
-        from airflow_provider_contacts.triggers.contact_events import parse_when
 
         since = self.since if self.since not in (None, "") else context.get("data_interval_start")
         until = self.until if self.until not in (None, "") else context.get("data_interval_end")
@@ -76,7 +76,6 @@ class FetchContactActivityOperator(BaseOperator):
         return since, until
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_contacts.capabilities import to_utc_iso
 
         since, until = self.window(context)
         include = as_list(self.event_types, "event_types")
@@ -106,8 +105,8 @@ class FetchContactActivityOperator(BaseOperator):
                     progress.tick(count, 0)
         summary = {
             "conn_id": self.conn_id, "events": count, "by_type": dict(sorted(by_type.items())),
-            "first_occurred_at": first, "last_occurred_at": last,
-            "since": to_utc_iso(since), "until": to_utc_iso(until), "output_path": path,
+            "first_occurred_at": to_iso(first) if first else None, "last_occurred_at": to_iso(last) if last else None,
+            "since": to_iso(since), "until": to_iso(until), "output_path": path,
             **transport_summary(hook, started),
         }
         self.log.info("Wrote %d events to %s: %s", count, path, json.dumps(summary["by_type"]))

@@ -33,7 +33,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_contacts.capabilities import check_adjustment, compute_score
+from airflow_provider_contacts.rules import check_adjustment, compute_score
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsError, InvalidAdjustment, NotFoundError
 from airflow_provider_contacts.operators.base import ContactsActionOperator, Progress, transport_summary
 from airflow_provider_contacts.rows.ledger import FileLedger, Ledger, StateStoreLedger

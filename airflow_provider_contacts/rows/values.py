@@ -4,18 +4,18 @@ can take (NaN/Infinity, types that are not JSON, lists/objects the vendor does n
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+
+from airflow_provider_contacts._time import utc
 
 
 def json_safe(value: Any) -> Any:
     """Plain JSON values for rows from SQL drivers and files: datetimes → ISO 8601 UTC,
     dates → ``YYYY-MM-DD``, decimals → int/float, bytes → text."""
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        return utc(value).isoformat().replace("+00:00", "Z")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):

@@ -75,9 +75,9 @@ class ContactEventsSensor(BaseSensorOperator):
     def _window(self, context: Context):
         from datetime import datetime, timezone
 
-        from airflow_provider_contacts.capabilities import whole_number
+        from airflow_provider_contacts._time import parse_when
         from airflow_provider_contacts.exceptions import ContactsConfigError
-        from airflow_provider_contacts.triggers.contact_events import parse_when
+        from airflow_provider_contacts.rules import whole_number
 
         since = self.since if self.since not in (None, "") else _default_since(context)
         if since in (None, ""):
@@ -110,7 +110,7 @@ class ContactEventsSensor(BaseSensorOperator):
     # poke ---------------------------------------------------------------------------------
     def poke(self, context: Context) -> PokeReturnValue:
         from airflow_provider_contacts.hooks import get_hook, require_capability
-        from airflow_provider_contacts.triggers.contact_events import summarise
+        from airflow_provider_contacts.triggers.batches import summarise
 
         since, until, _ = self._window(context)
         hook = require_capability(get_hook(self.conn_id), "activity", "list contact events")
@@ -132,14 +132,15 @@ class ContactEventsSensor(BaseSensorOperator):
         if first.is_done:
             return first.xcom_value
         since, _, until = self._window(context)
-        from airflow_provider_contacts.triggers.contact_events import ContactEventsTrigger, iso
+        from airflow_provider_contacts._time import to_iso
+        from airflow_provider_contacts.triggers.contact_events import ContactEventsTrigger
 
         filters = self._filters()
         self.defer(
             trigger=ContactEventsTrigger(
                 conn_id=self.conn_id,
-                since=iso(since),
-                until=iso(until) if until else None,
+                since=to_iso(since),
+                until=to_iso(until) if until else None,
                 min_events=self.min_events,
                 include_types=filters["include_types"],
                 exclude_types=filters["exclude_types"],

@@ -6,18 +6,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow_provider_contacts.capabilities import ContactEvent
+from airflow_provider_contacts._time import utc
+from airflow_provider_contacts.models import ContactEvent
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.hooks.base import EventPlanMixin
 from airflow_provider_contacts.hooks.mautic.base import MauticBase
 from airflow_provider_contacts.hooks.mautic.wire import (
     as_int,
-    aware,
     clean,
     mautic_datetime,
     mautic_id,
     normalise_event,
-    parse_mautic_datetime,
     snake,
 )
 from airflow_provider_contacts.http.plan import Call, Plan
@@ -38,8 +37,8 @@ class MauticActivity(EventPlanMixin, MauticBase):
                    page_size: int = 100, search: str | None = None) -> Plan:
         """Events with ``since <= occurred_at < until``: Mautic's date filters are inclusive
         and second-precise, so the window is widened to whole seconds and cut here."""
-        since_utc = aware(since)
-        until_utc = aware(until)
+        since_utc = utc(since)
+        until_utc = utc(until)
         if until_utc <= since_utc:
             return
         date_to = until_utc if until_utc.microsecond == 0 else until_utc + timedelta(seconds=1)
@@ -72,7 +71,7 @@ class MauticActivity(EventPlanMixin, MauticBase):
                     event = normalise_event(raw)
                     if event is None:
                         continue
-                    occurred = parse_mautic_datetime(event.occurred_at)
+                    occurred = event.occurred_at
                     key = event.dedup_key
                     if not (since_utc <= occurred < until_utc) or key in current or key in previous:
                         continue

@@ -7,7 +7,8 @@ import logging
 import warnings
 from typing import Any, Iterable, Iterator, Literal
 
-from airflow_provider_contacts.capabilities import RowOutcome, parse_dnc_reason
+from airflow_provider_contacts.models import RowOutcome
+from airflow_provider_contacts.rules import parse_dnc_reason
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.hooks.mautic.base import MauticBase
 from airflow_provider_contacts.hooks.mautic.errors import BatchLimitExceeded, batch_error_mapper

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from airflow_provider_contacts.capabilities import check_adjustment, compute_score
+from airflow_provider_contacts.rules import check_adjustment, compute_score
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.hooks.mautic.base import MauticBase
 from airflow_provider_contacts.hooks.mautic.wire import as_int, mautic_id
@@ -74,7 +74,7 @@ class MauticPoints(MauticBase):
 
         Validated first (operator, integer, no division by 0). An inexact division, which
         Mautic answers with HTTP 500, is sent as ``set`` to the value rounded toward zero
-        (:func:`~airflow_provider_contacts.capabilities.compute_score`), after reading the current score. ``plus``/``minus``/
+        (:func:`~airflow_provider_contacts.rules.compute_score`), after reading the current score. ``plus``/``minus``/
         ``times``/``divide`` are not idempotent and are never retried once sent; ``set`` is.
         """
         op, number = check_adjustment(op, value)

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Optional, Union
 
 import msgspec
 
-from airflow_provider_contacts.capabilities import ContactEvent, to_utc_iso
+from airflow_provider_contacts._time import parse_iso, utc
+from airflow_provider_contacts.models import ContactEvent
 from airflow_provider_contacts.exceptions import ContactsConfigError
 
 
@@ -57,20 +58,12 @@ def mautic_datetime(value: datetime | str) -> str:
     """UTC ``Y-m-d H:i:s``, the only date format Mautic reads without shifting."""
     if isinstance(value, str):
         return value
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return utc(value).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def parse_mautic_datetime(text: str) -> datetime:
     """Mautic timestamps: ISO 8601 with offset, or ``Y-m-d H:i:s`` in UTC."""
-    value = text.strip().replace(" ", "T", 1)
-    if value.endswith("Z"):
-        value = value[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    return parse_iso(text)
 
 
 def index_keyed(value: Any) -> dict[int, Any]:
@@ -159,7 +152,7 @@ def normalise_event(raw: Any) -> ContactEvent | None:
         event_id=str(raw.get("eventId") or ""),
         event_type=str(raw["event"]),
         contact_id=None if contact in (None, "") else str(contact),
-        occurred_at=to_utc_iso(parse_mautic_datetime(str(raw["timestamp"]))),
+        occurred_at=parse_mautic_datetime(str(raw["timestamp"])),
         label=None if label is None else str(label),
         campaign=None if campaign is None else str(campaign),
         raw=raw,
@@ -254,8 +247,3 @@ def clean(data: dict[str, Any]) -> dict[str, Any]:
         out[key] = value
     return out
 
-
-def aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)

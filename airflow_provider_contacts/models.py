@@ -1,0 +1,91 @@
+"""The provider's plain data: what happened to a row (:class:`RowOutcome`), the normalised
+contact event (:class:`ContactEvent`), and the window-and-type filter every vendor applies
+(:class:`EventFilter`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable, Literal
+
+from airflow_provider_contacts._time import to_iso
+
+Outcome = Literal["created", "updated", "unchanged", "rejected"]
+
+
+@dataclass
+class RowOutcome:
+    """What happened to one input row."""
+
+    index: int
+    outcome: Outcome
+    contact_id: str | None = None
+    http_status: int | None = None
+    message: str | None = None
+    vendor_code: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome != "rejected"
+
+
+@dataclass
+class ContactEvent:
+    """The normalised contact event: one schema for every vendor. ``occurred_at`` is an aware
+    UTC datetime inside the code, written as ISO 8601 with microseconds at the edges
+    (:meth:`to_dict`). Two events are the same event when their :attr:`dedup_key` is."""
+
+    vendor: str
+    event_id: str
+    event_type: str
+    contact_id: str | None
+    occurred_at: datetime
+    label: str | None = None
+    campaign: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dedup_key(self) -> tuple[str, str, str, str]:
+        return (self.vendor, self.event_type, self.event_id, self.contact_id or "")
+
+    @property
+    def key(self) -> str:
+        """``vendor|event_type|event_id|contact_id``: what identifies one event across polls."""
+        return "|".join(self.dedup_key)
+
+    @property
+    def order(self) -> tuple[datetime, str]:
+        """Chronological order: ``(occurred_at, event_id)``."""
+        return self.occurred_at, str(self.event_id)
+
+    def ref(self) -> dict[str, Any]:
+        """A reference to the event (no payload), as written in summaries and batches."""
+        return {"event_id": self.event_id, "event_type": self.event_type, "contact_id": self.contact_id,
+                "occurred_at": to_iso(self.occurred_at)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The edge form: ``occurred_at`` as ISO 8601 text (UTC, microseconds)."""
+        return {"vendor": self.vendor, "event_id": self.event_id, "event_type": self.event_type,
+                "contact_id": self.contact_id, "occurred_at": to_iso(self.occurred_at), "label": self.label,
+                "campaign": self.campaign, "raw": self.raw}
+
+
+class EventFilter:
+    """The filters every vendor applies on its side of the API: the half-open window
+    ``[since, until)`` on ``occurred_at`` and the event types (``include`` empty = all)."""
+
+    def __init__(self, since: datetime, until: datetime, include: Iterable[str] | None = None,
+                 exclude: Iterable[str] | None = None, *, fold_case: bool = False) -> None:
+        self.since, self.until = since, until
+        self.fold = (lambda t: t.lower()) if fold_case else (lambda t: t)
+        self.include = {self.fold(t) for t in include or ()}
+        self.exclude = {self.fold(t) for t in exclude or ()}
+
+    def wants_type(self, event_type: str) -> bool:
+        kind = self.fold(event_type)
+        return (not self.include or kind in self.include) and kind not in self.exclude
+
+    def __call__(self, event: ContactEvent) -> bool:
+        if not self.wants_type(event.event_type):
+            return False
+        return self.since <= event.occurred_at < self.until
