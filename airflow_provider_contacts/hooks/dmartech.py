@@ -38,7 +38,7 @@ from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
 from airflow_provider_contacts.hooks.dmartech_auth import DmartechSigner
 from airflow_provider_contacts.http.auth import Auth
 from airflow_provider_contacts.http.errors import ResponseLike, default_error_mapper, safe_json
-from airflow_provider_contacts.http.plan import Call, Plan, run_plan
+from airflow_provider_contacts.http.plan import Call, Page, Plan, map_plan, paged, run_plan
 from airflow_provider_contacts.http.policy import TransportSettings
 
 
@@ -183,7 +183,7 @@ class DmartechHook(EventPlanMixin, ContactsHook):
             )
         return str(field["sn"])
 
-    def list_contacts(self, *, page_no: int = 1, page_size: int | None = None, customer_type: int = 4,
+    def list_contacts(self, *, page_no: int | None = 1, page_size: int | None = None, customer_type: int = 4,
                       search_field: str | None = None, search_value: str | None = None,
                       sort_field: str | None = None, sort_order: str | None = None,
                       app_ids: list[str] | None = None, label_sn: str | None = None) -> dict[str, Any]:
@@ -195,28 +195,29 @@ class DmartechHook(EventPlanMixin, ContactsHook):
                                       "3 (WeChat fans) or 4 (all)", conn_id=self.conn_id)
         if customer_type == 3 and not app_ids:
             raise ContactsConfigError("customer_type=3 (WeChat fans) needs app_ids", conn_id=self.conn_id)
-        params: dict[str, Any] = {"pageNo": page_no, "pageSize": page_size or self.list_page_size}
+        params: dict[str, Any] = {"pageSize": page_size or self.list_page_size}
         if label_sn:
-            data = self._data("contactByLabelPageList", {**params, "sn": label_sn})
+            endpoint, params["sn"] = "contactByLabelPageList", label_sn
         else:
+            endpoint = "contactPageList"
             params.update(customerType=customer_type, searchField=self._search_sn(search_field),
                           searchValue=search_value if search_field else None, sortField=sort_field,
                           sortOrder=sort_order, appIds=list(app_ids) if app_ids else None)
-            data = self._data("contactPageList", params)
-        data = data or {}
+        if page_no is None:  # every page (iter_contacts)
+            return {"plan": self._pages_plan(endpoint, params)}
+        data = self._data(endpoint, {**params, "pageNo": page_no}) or {}
         return {"total": _int(data.get("totalRow")), "total_pages": _int(data.get("totalPage")),
                 "contacts": list(data.get("resultList") or [])}
 
     def iter_contacts(self, **filters: Any) -> Iterator[dict[str, Any]]:
         """Every contact of :meth:`list_contacts` (same filters), page by page."""
-        filters.pop("page_no", None)
-        page_no = 1
-        while True:
-            page = self.list_contacts(page_no=page_no, **filters)
-            yield from page["contacts"]
-            if not page["contacts"] or page_no >= page["total_pages"]:
-                return
-            page_no += 1
+        filters["page_no"] = None
+        return run_plan(self.transport, self.list_contacts(**filters)["plan"])
+
+    def _pages_plan(self, endpoint: str, params: dict[str, Any], key: Any = None) -> Plan:
+        """Every row of a paged contact-area endpoint (``pageNo`` from 1 to ``totalPage``)."""
+        return paged(lambda page_no: Call("GET", f"{CONTACT_PATH}/{endpoint}", params=_clean({**params, "pageNo": page_no})),
+                     _result_page, key=key)
 
     def get_contact_details(self, customer_id: str | None = None, *, name: str | None = None,
                             value: str | None = None) -> dict[str, Any]:
@@ -242,15 +243,8 @@ class DmartechHook(EventPlanMixin, ContactsHook):
         return {key: _int(data.get(f"{key}Status"), 0) == 0 for key in ("global", "email", "mobile")}
 
     def iter_labels(self, *, group_sn: str | None = None, keywords: str | None = None) -> Iterator[dict[str, Any]]:
-        page_no = 1
-        while True:
-            data = self._data("labelPageList", {"pageNo": page_no, "pageSize": self.list_page_size,
-                                                "groupSn": group_sn, "keywords": keywords}) or {}
-            rows = list(data.get("resultList") or [])
-            yield from rows
-            if not rows or page_no >= _int(data.get("totalPage")):
-                return
-            page_no += 1
+        params = {"pageSize": self.list_page_size, "groupSn": group_sn, "keywords": keywords}
+        return run_plan(self.transport, self._pages_plan("labelPageList", params))
 
     # ---- events ---------------------------------------------------------------------------
     def contact_events_plan(self, customer_id: str, since: datetime, until: datetime, *,
@@ -268,24 +262,16 @@ class DmartechHook(EventPlanMixin, ContactsHook):
         first_day = (since.astimezone(tz).date() - timedelta(days=1)).isoformat()
         last_day = ((until - timedelta(microseconds=1)).astimezone(tz).date() + timedelta(days=1)).isoformat()
         wanted = EventFilter(since, until, include_types, exclude_types)
-        seen: set[str] = set()
-        page_no = 1
-        while True:
-            body = yield Call("GET", f"{CONTACT_PATH}/contactEvents", params={
-                "customerId": customer_id, "pageNo": page_no, "pageSize": page_size,
-                "fromDate": first_day, "toDate": last_day})
-            data = (body or {}).get("data") or {}
-            buckets = list(data.get("resultList") or [])
-            for bucket in buckets:
-                for raw in (bucket or {}).get("events") or []:
-                    event = normalise_event(raw, customer_id, tz, (bucket or {}).get("date"))
-                    if event is None or event.event_id in seen or not wanted(event):
-                        continue
-                    seen.add(event.event_id)
-                    yield event
-            if not buckets or page_no >= _int(data.get("totalPage")):
-                return
-            page_no += 1
+
+        def read(body: Any, page_no: int) -> Page:
+            buckets = _result_page(body, page_no)
+            events = (normalise_event(raw, customer_id, tz, (bucket or {}).get("date"))
+                      for bucket in buckets.rows for raw in (bucket or {}).get("events") or [])
+            return Page([e for e in events if e is not None and wanted(e)], buckets.last)
+
+        params = {"customerId": customer_id, "pageSize": page_size, "fromDate": first_day, "toDate": last_day}
+        return paged(lambda page_no: Call("GET", f"{CONTACT_PATH}/contactEvents", params={**params, "pageNo": page_no}),
+                     read, key=lambda event: event.event_id)
 
     def _customers_plan(self, label_sn: str | None, search_field: str | None, search_value: str | None) -> Plan:
         params: dict[str, Any] = {"pageSize": self.list_page_size}
@@ -298,20 +284,8 @@ class DmartechHook(EventPlanMixin, ContactsHook):
                 body = yield Call("GET", f"{CONTACT_PATH}/contactFieldDetails")
                 fields = list(((body or {}).get("data") or {}).get("resultList") or [])
                 params.update(searchField=self._pick_search_sn(search_field, fields), searchValue=search_value)
-        page_no = 1
-        seen: set[str] = set()  # a contact listed twice (pages shifting) is read once
-        while True:
-            body = yield Call("GET", f"{CONTACT_PATH}/{endpoint}", params=_clean({**params, "pageNo": page_no}))
-            data = (body or {}).get("data") or {}
-            rows = list(data.get("resultList") or [])
-            for row in rows:
-                customer_id = str(row.get("customerId") or "")
-                if customer_id and customer_id not in seen:
-                    seen.add(customer_id)
-                    yield customer_id
-            if not rows or page_no >= _int(data.get("totalPage")):
-                return
-            page_no += 1
+        rows = self._pages_plan(endpoint, params, key=_customer_id)  # a contact listed twice (pages shifting) is read once
+        return (yield from map_plan(rows, lambda row: [_customer_id(row)] if _customer_id(row) else []))
 
     def event_plan(self, since: datetime, until: datetime, *, include_types: list[str] | None = None,
                    exclude_types: list[str] | None = None, contact_ids: list[str] | None = None,
@@ -322,21 +296,15 @@ class DmartechHook(EventPlanMixin, ContactsHook):
         since, until = utc(since), utc(until)
         if until <= since:
             return
-        customers = contact_ids if contact_ids else None
-        if customers is None:
-            customers = []
-            lister = self._customers_plan(label_sn, search_field, search_value)
-            item = next(lister, None)
-            while item is not None:
-                if isinstance(item, Call):
-                    body = yield item
-                    item = _send(lister, body)
-                else:
-                    customers.append(item)
-                    item = next(lister, None)
-        for customer_id in customers:
-            yield from self.contact_events_plan(str(customer_id), since, until, include_types=include_types,
-                                                exclude_types=exclude_types, page_size=page_size)
+        def events_of(customer_id: Any) -> Plan:
+            return self.contact_events_plan(str(customer_id), since, until, include_types=include_types,
+                                            exclude_types=exclude_types, page_size=page_size)
+
+        if contact_ids:
+            for customer_id in contact_ids:
+                yield from events_of(customer_id)
+        else:  # the contacts as they are listed, each one's events in turn
+            yield from map_plan(self._customers_plan(label_sn, search_field, search_value), events_of)
 
     def iter_events(self, since: datetime, until: datetime, **filters: Any) -> Iterator[ContactEvent]:
         """Blocking: up to ``max_active_requests`` contacts' events fetched in parallel (the
@@ -409,11 +377,15 @@ def normalise_event(raw: Any, customer_id: str, tz, bucket_date: str | None = No
     )
 
 
-def _send(plan: Plan, value: Any) -> Any:
-    try:
-        return plan.send(value)
-    except StopIteration:
-        return None
+def _customer_id(row: dict[str, Any]) -> str:
+    return str(row.get("customerId") or "")
+
+
+def _result_page(body: Any, page_no: int) -> Page:
+    """The rows of a contact-area page; the last page is empty or numbered ``totalPage``."""
+    data = ((body or {}).get("data") or {}) if isinstance(body, dict) else {}
+    rows = list(data.get("resultList") or [])
+    return Page(rows, last=not rows or page_no >= _int(data.get("totalPage")))
 
 
 def _int(value: Any, default: Any = 0) -> Any:

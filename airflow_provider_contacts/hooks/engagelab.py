@@ -32,7 +32,7 @@ from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsHT
 from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
 from airflow_provider_contacts.http.auth import Auth, BasicAuth
 from airflow_provider_contacts.http.errors import ResponseLike, default_error_mapper, safe_json
-from airflow_provider_contacts.http.plan import Call, Plan, run_plan
+from airflow_provider_contacts.http.plan import Call, Page, Plan, map_plan, paged, run_plan
 
 log = logging.getLogger(__name__)
 
@@ -150,14 +150,16 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
     def contacts_plan(self, *, q: str | None = None, labels: list[str] | None = None, sort: str | None = None,
                       direction: str | None = None) -> Plan:
         """Every matching contact, page by page, until :func:`_last_page`."""
-        page = 1
-        while True:
-            body = yield Call("GET", CONTACTS, params=self._list_params(page, q, labels, sort, direction, False))
+        return self._pages(q, labels, sort, direction)
+
+    def _pages(self, q: str | None, labels: list[str] | None, sort: str | None, direction: str | None,
+               key: Any = None) -> Plan:
+        def read(body: Any, page: int) -> Page:
             result = self._page(body, page)
-            yield from result["contacts"]
-            if _last_page(result, page):
-                return
-            page += 1
+            return Page(result["contacts"], _last_page(result, page))
+
+        return paged(lambda page: Call("GET", CONTACTS, params=self._list_params(page, q, labels, sort, direction, False)),
+                     read, key=key, repeats="adjacent")
 
     def iter_contacts(self, **filters: Any) -> Iterator[dict[str, Any]]:
         return run_plan(self.transport, self.contacts_plan(**filters))
@@ -236,42 +238,31 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
                  if EventFilter(since, until, include_types, exclude_types).wants_type(t)]
         if not types or until_s <= since_s:
             return
-        previous: set[str] = set()
         unreadable: list[str] = []
         self.unreadable_values = 0
-        page = 1
-        while True:
-            params = self._list_params(page, None, None, "created_at", "asc", False)
-            result = self._page((yield Call("GET", CONTACTS, params=params)), page)
-            current: set[str] = set()
-            for contact in result["contacts"]:
-                if wanted is not None and str(contact.get("id")) not in wanted:
+
+        def events_of(contact: dict[str, Any]) -> Iterator[ContactEvent]:
+            if wanted is not None and str(contact.get("id")) not in wanted:
+                return
+            for event_type, field in (("contact.created", "created_at"), ("contact.active", "last_activity_at")):
+                if event_type not in types or contact.get(field) is None:  # never active: no event
                     continue
-                for event_type, field in (("contact.created", "created_at"), ("contact.active", "last_activity_at")):
-                    if event_type not in types or contact.get(field) is None:  # never active: no event
-                        continue
-                    at = read_timestamp(contact[field])
-                    if at is None:
-                        self.unreadable_values += 1
-                        unreadable.append(f"contact {contact.get('id')} {field}={contact[field]!r}")
-                        continue
-                    if not since_s <= at < until_s:
-                        continue
-                    event_id = f"{contact['id']}:{field}:{int(at)}"
-                    if event_id in previous or event_id in current:  # shifted onto the next page
-                        continue
-                    current.add(event_id)
+                at = read_timestamp(contact[field])
+                if at is None:
+                    self.unreadable_values += 1
+                    unreadable.append(f"contact {contact.get('id')} {field}={contact[field]!r}")
+                elif since_s <= at < until_s:
                     yield ContactEvent(
-                        vendor="engagelab", event_id=event_id, event_type=event_type, contact_id=str(contact["id"]),
-                        occurred_at=datetime.fromtimestamp(at, timezone.utc),
+                        vendor="engagelab", event_id=f"{contact['id']}:{field}:{int(at)}", event_type=event_type,
+                        contact_id=str(contact["id"]), occurred_at=datetime.fromtimestamp(at, timezone.utc),
                         label=contact.get("name") or None,
                         raw={"email": contact.get("email"), "phone_number": contact.get("phone_number"),
                              "identifier": contact.get("identifier"), field: contact[field]},
                     )
-            previous = current
-            if _last_page(result, page):
-                break
-            page += 1
+
+        # ordered by creation, pages are stable while contacts are added; a contact shifted onto
+        # the next page comes twice and is read once
+        yield from map_plan(self._pages(None, None, "created_at", "asc", key=lambda c: c.get("id")), events_of)
         if unreadable:
             log.warning("%s: %d value(s) could not be read as a time and were skipped: %s", self.conn_id,
                         len(unreadable), "; ".join(unreadable[:5]) + (" ..." if len(unreadable) > 5 else ""))

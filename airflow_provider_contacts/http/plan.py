@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Generator, Iterator, Mapping, Protocol
+from typing import Any, AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator, Mapping, Protocol
 
 
 @dataclass(frozen=True)
@@ -88,3 +88,57 @@ async def arun_plan(transport: SendsAsync, plan: Plan) -> AsyncIterator[Any]:
                 steps.answer = _body(await transport.send(item))
             else:
                 yield item
+
+
+# ---- paging ---------------------------------------------------------------------------------
+@dataclass
+class Page:
+    """What a page answer holds: its rows (already read into what the caller wants) and whether
+    it is the last page."""
+
+    rows: list[Any]
+    last: bool
+
+
+def paged(request: Callable[[Any], Call], read: Callable[[Any, Any], Page], *, start: Any = 1,
+          advance: Callable[[Any, Page], Any] | None = None, key: Callable[[Any], Any] | None = None,
+          repeats: str = "iteration") -> Plan:
+    """The paging loop every vendor shares, as a plan: ask ``request(cursor)``, ``read`` the
+    answer into a :class:`Page`, yield its rows, and go on from ``advance(cursor, page)`` (the
+    next page number by default; an offset or a keyset cursor otherwise) until a page is the
+    last one.
+
+    With ``key``, a row whose key was already yielded is a repeat and skipped: pages shift when
+    the data changes while they are read, so a row can come twice. ``repeats="iteration"``
+    remembers every key of the iteration; ``"adjacent"`` only those of the previous page (enough
+    where a change shifts rows by less than a page; memory stays flat)."""
+    if repeats not in ("iteration", "adjacent"):
+        raise ValueError(f"repeats={repeats!r}: use 'iteration' or 'adjacent'")
+    step = advance or (lambda cursor, _page: cursor + 1)
+    cursor, previous, current = start, set(), set()  # type: ignore[var-annotated]
+    while True:
+        page = read((yield request(cursor)), cursor)
+        for row in page.rows:
+            if key is not None:
+                k = key(row)
+                if k in current or k in previous:
+                    continue
+                current.add(k)
+            yield row
+        if page.last:
+            return
+        if repeats == "adjacent":
+            previous, current = current, set()
+        cursor = step(cursor, page)
+
+
+def map_plan(plan: Plan, each: Callable[[Any], Iterable[Any]]) -> Plan:
+    """``plan`` with each of its results replaced by what ``each(result)`` yields (none, one or
+    several); its calls go on unchanged."""
+    with closing(plan):
+        steps = Stepper(plan)
+        for item in steps:
+            if isinstance(item, Call):
+                steps.answer = yield item
+            else:
+                yield from each(item)

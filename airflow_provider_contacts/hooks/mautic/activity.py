@@ -14,12 +14,14 @@ from airflow_provider_contacts.hooks.mautic.base import MauticBase
 from airflow_provider_contacts.hooks.mautic.wire import (
     as_int,
     clean,
+    entities,
+    listed,
     mautic_datetime,
     mautic_id,
     normalise_event,
     snake,
 )
-from airflow_provider_contacts.http.plan import Call, Plan
+from airflow_provider_contacts.http.plan import Call, Page, Plan, paged
 
 #: the keys ``POST /contacts/{id}/utm/add`` reads (``LeadModel::addUTMTags``, ``UtmTag::getFieldSetterList``)
 UTM_KEYS = frozenset({"utm_campaign", "utm_source", "utm_medium", "utm_content", "utm_term", "url", "referer",
@@ -56,29 +58,18 @@ class MauticActivity(EventPlanMixin, MauticBase):
         if search:
             base["filters[search]"] = search
         paths = [f"/api/contacts/{mautic_id(c)}/activity" for c in contact_ids] if contact_ids else ["/api/contacts/activity"]
+        def read(body: Any, page: int) -> Page:
+            body = body if isinstance(body, dict) else {}
+            events = (normalise_event(raw) for raw in body.get("events") or [])
+            return Page([e for e in events if e is not None and since_utc <= e.occurred_at < until_utc],
+                        last=page >= as_int(body.get("maxPages"), 1))
+
         for path in paths:
-            # Duplicates come from offsets shifting while we page (an event inserted into a
-            # type already paged pushes its neighbour onto the next page), so remembering
-            # the keys of the previous and current page is enough: memory stays flat.
-            previous: set[tuple[str, str, str, str]] = set()
-            page, max_pages = 1, 1
-            while page <= max_pages:
-                body = yield Call("GET", path, params={**base, "page": page})
-                body = body if isinstance(body, dict) else {}
-                max_pages = as_int(body.get("maxPages"), 1)
-                current: set[tuple[str, str, str, str]] = set()
-                for raw in body.get("events") or []:
-                    event = normalise_event(raw)
-                    if event is None:
-                        continue
-                    occurred = event.occurred_at
-                    key = event.dedup_key
-                    if not (since_utc <= occurred < until_utc) or key in current or key in previous:
-                        continue
-                    current.add(key)
-                    yield event
-                previous = current
-                page += 1
+            # Duplicates come from offsets shifting while we page (an event inserted into a type
+            # already paged pushes its neighbour onto the next page): remembering the keys of the
+            # previous page is enough, and memory stays flat.
+            yield from paged(lambda page, path=path: Call("GET", path, params={**base, "page": page}), read,
+                             key=lambda event: event.dedup_key, repeats="adjacent")
 
     def get_contact_activity(self, contact_id: int | str, since: datetime | None = None,
                              until: datetime | None = None, **filters: Any) -> list[ContactEvent]:
@@ -93,16 +84,15 @@ class MauticActivity(EventPlanMixin, MauticBase):
 
     def list_fields(self) -> list[dict[str, Any]]:
         body = self._get("contacts/list/fields") or {}
-        return list(body.values()) if isinstance(body, dict) else list(body)
+        return listed(body)
 
     def list_segments(self) -> list[dict[str, Any]]:
         body = self._get("contacts/list/segments") or []
-        return list(body.values()) if isinstance(body, dict) else list(body)
+        return listed(body)
 
     def _sub_list(self, contact_id: int | str, name: str, key: str | None = None) -> list[dict[str, Any]]:
         body = self._get(f"contacts/{mautic_id(contact_id)}/{name}") or {}
-        items = body.get(key or name) or []
-        return list(items.values()) if isinstance(items, dict) else list(items)
+        return entities(body, key or name)
 
     def get_contact_segments(self, contact_id: int | str) -> list[dict[str, Any]]:
         """``GET /contacts/{id}/segments``; Mautic answers them under the key ``lists``."""

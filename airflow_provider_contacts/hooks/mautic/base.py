@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from airflow_provider_contacts.exceptions import AuthenticationError, ContactsError, PermissionDeniedError
 from airflow_provider_contacts.hooks.base import ContactsHook, explain_error
 from airflow_provider_contacts.hooks.mautic.auth import mautic_auth
 from airflow_provider_contacts.hooks.mautic.errors import BatchLimitExceeded, batch_error_mapper, map_mautic_error
-from airflow_provider_contacts.hooks.mautic.wire import BatchItem, as_int, decode_batch_answer, parse_batch
+from airflow_provider_contacts.hooks.mautic.wire import BatchItem, as_int, decode_batch_answer, entities, parse_batch
 from airflow_provider_contacts.http.auth import Auth
 from airflow_provider_contacts.http.errors import safe_json
+from airflow_provider_contacts.http.plan import Call, Page, paged, run_plan
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,21 @@ class MauticBase(ContactsHook):
     # ---- low level ------------------------------------------------------------------------
     def _get(self, path: str, params: Any = None) -> Any:
         return self.transport.request("GET", f"/api/{path.lstrip('/')}", params=params).json()
+
+    def _entity_pages(self, path: str, key: str, params: Callable[[int], dict[str, Any]], limit: int,
+                      *, keyset: bool = False) -> Iterator[Any]:
+        """Every entity of a Mautic list route (the answer's ``key``), page by page: ``params(cursor)``
+        is the query of a page, the cursor an offset (``start``), or with ``keyset`` the last id
+        read (for ``where id > last`` ordered by id: stable while entities change)."""
+        def read(body: Any, _cursor: int) -> Page:
+            rows = entities(body, key)
+            return Page(rows, last=len(rows) < limit)
+
+        def advance(cursor: int, page: Page) -> int:
+            return max(int(r["id"]) for r in page.rows) if keyset else cursor + len(page.rows)
+
+        plan = paged(lambda cursor: Call("GET", f"/api/{path}", params=params(cursor)), read, start=0, advance=advance)
+        return run_plan(self.transport, plan)
 
     def _send(self, method: str, path: str, *, json: Any = None, params: Any = None,
               idempotent: bool | None = None, error_mapper: Any = None, decode: Any = None) -> Any:

@@ -19,6 +19,7 @@ from airflow_provider_contacts.hooks.mautic.wire import (
     channel_name,
     clean,
     contact_id_of,
+    entities,
     field_value,
     index_keyed,
     is_zero,
@@ -53,9 +54,7 @@ class MauticContacts(MauticBase):
         params = list_params(search=search, start=start, limit=limit, order_by=order_by, order_dir=order_dir,
                               where=where, published=published, minimal=minimal, select=select)
         body = self._get("contacts", params)
-        contacts = body.get("contacts") or {}
-        rows = list(contacts.values()) if isinstance(contacts, dict) else list(contacts)
-        return ContactPage(total=as_int(body.get("total")), contacts=rows)
+        return ContactPage(total=as_int(body.get("total")), contacts=entities(body, "contacts"))
 
     def iter_contacts(
         self,
@@ -68,16 +67,12 @@ class MauticContacts(MauticBase):
     ) -> Iterator[dict[str, Any]]:
         """Every matching contact once: keyset paging by id (``id > last``), stable while
         contacts change (the default ``last_active`` order is not)."""
-        last = 0
-        while True:
+        def params(last: int) -> dict[str, Any]:
             clauses = list(where or []) + [{"col": "id", "expr": "gt", "val": last}]
-            page = self.list_contacts(search=search, where=clauses, limit=page_size, order_by="id",
-                                      minimal=minimal, select=select)
-            for contact in page.contacts:
-                yield contact
-            if len(page.contacts) < page_size:
-                return
-            last = max(int(c["id"]) for c in page.contacts)
+            return list_params(search=search, start=0, limit=page_size, order_by="id", order_dir="ASC", where=clauses,
+                               published=None, minimal=minimal, select=select)
+
+        return self._entity_pages("contacts", "contacts", params, page_size, keyset=True)
 
     def find_contacts_by_email(self, emails: Iterable[str], *, chunk_size: int = 100) -> dict[str, dict[str, Any]]:
         """Lower-cased email → contact, for those that exist (one request per ``chunk_size``
@@ -176,18 +171,10 @@ class MauticContacts(MauticBase):
         serializer group ``leadFieldList`` has only id, label, alias, type, group, order, object)."""
         if self._unique_fields is None:
             flags: dict[str, bool] = {}
-            start = 0
-            while True:
-                body = self._get("fields/contact", {"start": start, "limit": 200}) or {}
-                page = body.get("fields") or {}
-                page = list(page.values()) if isinstance(page, dict) else list(page)
-                for f in page:
-                    for key in ("isUniqueIdentifier", "isUniqueIdentifer", "is_unique_identifer"):
-                        if isinstance(f, dict) and key in f:
-                            flags[f.get("alias")] = bool(f[key]) and str(f[key]) not in ("0", "false")
-                if len(page) < 200:
-                    break
-                start += len(page)
+            for f in self._entity_pages("fields/contact", "fields", lambda start: {"start": start, "limit": 200}, 200):
+                for key in ("isUniqueIdentifier", "isUniqueIdentifer", "is_unique_identifer"):
+                    if isinstance(f, dict) and key in f:
+                        flags[f.get("alias")] = bool(f[key]) and str(f[key]) not in ("0", "false")
             self._unique_fields = {alias for alias, flag in flags.items() if flag} if flags else set()
             if not flags:
                 return None

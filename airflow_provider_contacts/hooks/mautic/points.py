@@ -27,16 +27,8 @@ class MauticPoints(MauticBase):
         self._send("POST", f"contacts/{mautic_id(contact_id)}/points/{op}/{value}", json=body or None, idempotent=False)
 
     def list_point_groups(self) -> list[dict[str, Any]]:
-        groups: list[dict[str, Any]] = []
-        start = 0
-        while True:
-            body = self._get("points/groups", {"start": start, "limit": 100, "orderBy": "id"})
-            page = body.get("pointGroups") or []
-            page = list(page.values()) if isinstance(page, dict) else list(page)
-            groups += page
-            if len(page) < 100:
-                return groups
-            start += len(page)
+        return list(self._entity_pages("points/groups", "pointGroups",
+                                        lambda start: {"start": start, "limit": 100, "orderBy": "id"}, 100))
 
     def get_point_group(self, group_id: int | str) -> dict[str, Any]:
         return self._get(f"points/groups/{mautic_id(group_id)}")["pointGroup"]

@@ -159,6 +159,16 @@ def normalise_event(raw: Any) -> ContactEvent | None:
     )
 
 
+def listed(items: Any) -> list[Any]:
+    """Mautic sends a list of entities as an object keyed by id, or as a list."""
+    return list(items.values()) if isinstance(items, dict) else list(items or [])
+
+
+def entities(body: Any, key: str) -> list[Any]:
+    """The entities of a list answer under ``key``."""
+    return listed(body.get(key) if isinstance(body, dict) else None)
+
+
 def list_params(*, search, start, limit, order_by, order_dir, where, published, minimal, select) -> dict[str, Any]:
     """The query of ``GET /contacts`` (``where`` clauses, ordering, paging, projection)."""
     params: dict[str, Any] = {"start": int(start), "limit": int(limit)}
