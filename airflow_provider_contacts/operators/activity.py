@@ -114,6 +114,7 @@ class FetchContactActivityOperator(BaseOperator):
             "conn_id": self.conn_id, "events": count, "by_type": dict(sorted(by_type.items())),
             "first_occurred_at": first, "last_occurred_at": last,
             "since": to_utc_iso(since), "until": to_utc_iso(until), "output_path": path,
+            "unreadable_events": hook.unreadable_events,
             **transport_summary(hook, started),
         }
         self.log.info("Wrote %d events to %s: %s", count, path, json.dumps(summary["by_type"]))
