@@ -116,10 +116,16 @@ def legacy_form_widgets(conn_type: str) -> dict[str, Any]:
     String, Integer, Password and Boolean fields; a number becomes a text field, which the
     hooks read as a number). Imported here because the 3.1 API server substitutes its own
     stand-ins for WTForms and Flask-AppBuilder while it calls this."""
+    from importlib import import_module
+
     from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
     from flask_babel import lazy_gettext
     from wtforms import BooleanField, IntegerField, PasswordField, StringField
-    from wtforms.validators import Optional, any_of
+
+    validators = import_module("wtforms.validators")
+    if sys.version_info < (3, 11):  # there unittest.mock puts the 3.1 stand-ins on the attribute path
+        validators = import_module("wtforms").validators
+    Optional, any_of = validators.Optional, validators.any_of
 
     config = _conn_type_config(conn_type) or {"conn-fields": {}}
     widgets: dict[str, Any] = {}

@@ -132,3 +132,37 @@ def test_airflow_3_2_plus_uses_the_declarations_and_warns_nothing():
     # the 3.1 methods exist on every hook class (3.1 reads them from the class's own __dict__)
     for conn_type in CONN_TYPES:
         assert {"get_connection_form_widgets", "get_ui_field_behaviour"} <= set(vars(hook_class(conn_type)))
+
+
+def test_every_third_party_import_is_declared():
+    """What the package imports is in its own dependencies, not only there because Airflow
+    happens to bring it (the test extra may bring pytest, which only the pytest plugin imports)."""
+    import ast
+    import sys
+
+    from packaging.requirements import Requirement
+
+    package = Path(__file__).resolve().parent.parent / "airflow_provider_contacts"
+    imported: set[str] = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    # the 3.1 connection form's field classes: only Airflow 3.1's API server calls that code, and
+    # it puts stand-ins for these modules in place first (_compat.legacy_form_widgets)
+    airflow_3_1_form = {"wtforms", "flask_appbuilder", "flask_babel"}
+    third_party = imported - set(sys.stdlib_module_names) - {"airflow_provider_contacts"} - airflow_3_1_form
+    distributions = importlib.metadata.packages_distributions()
+    requirements = [Requirement(r) for r in importlib.metadata.distribution("airflow-provider-contacts").requires]
+    declared = {canonicalize_name(r.name) for r in requirements if r.marker is None}
+    test_extra = {canonicalize_name(r.name) for r in requirements if r.marker is not None}
+    missing = {}
+    for module in sorted(third_party):
+        names = {canonicalize_name(d) for d in distributions.get(module, [module])}
+        if module == "airflow":
+            names = {"apache-airflow"}
+        if not names & declared and not (module == "pytest" and names & test_extra):
+            missing[module] = sorted(names)
+    assert missing == {}
