@@ -1,7 +1,8 @@
 """What differs between the Airflow and Python versions this provider supports, in one place.
 
 Supported: Apache Airflow 3.1, 3.2 and 3.3 on the Pythons each of them supports (3.10 and up;
-README "Supported versions"). Every other module imports version-dependent names from here.
+README "Supported versions"). The provider's modules import version-dependent names from here
+(the example DAGs excepted: they use public imports only).
 
 - ``AirflowNotFoundException``, ``AirflowSensorTimeout``, ``TaskDeferred``,
   ``AirflowRescheduleException``: ``airflow.sdk.exceptions`` from 3.2; 3.1 has them in
@@ -133,17 +134,17 @@ def legacy_form_widgets(conn_type: str) -> dict[str, Any]:
         schema = field["schema"]
         kind = schema["type"][0] if isinstance(schema["type"], list) else schema["type"]
         label, description = lazy_gettext(field["label"]), lazy_gettext(field["description"])
-        validators = [Optional()] + ([any_of(schema["enum"])] if schema.get("enum") else [])
+        checks = [Optional()] + ([any_of(schema["enum"])] if schema.get("enum") else [])
         if schema.get("format") == "password":
             widgets[name] = PasswordField(label, widget=BS3PasswordFieldWidget(), description=description)
         elif kind == "boolean":
             widgets[name] = BooleanField(label, description=description, default=schema.get("default"))
         elif kind == "integer":
-            widgets[name] = IntegerField(label, validators=validators, widget=BS3TextFieldWidget(),
+            widgets[name] = IntegerField(label, validators=checks, widget=BS3TextFieldWidget(),
                                          description=description, default=schema.get("default"))
         else:
             default = schema.get("default")
-            widgets[name] = StringField(label, validators=validators, widget=BS3TextFieldWidget(),
+            widgets[name] = StringField(label, validators=checks, widget=BS3TextFieldWidget(),
                                         description=description, default=None if default is None else str(default))
     return widgets
 
