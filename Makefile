@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo venv clean sandbox bench e2e-events
+.PHONY: test test-matrix demo venv clean sandbox bench e2e-events
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ test: $(STAMP)
 e2e-events: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider -s -m slow tests/test_e2e_event_driven.py $(PYTEST_ARGS)
 
+# The suite on each supported Airflow release x its oldest and newest Python (dev/test_matrix.py;
+# venvs cached in .matrix/). E.g. MATRIX_ARGS="--only 3.1.8/3.10 --jobs 2".
+test-matrix: $(STAMP)
+	$(PY) dev/test_matrix.py --uv $(VENV)/bin/uv $(MATRIX_ARGS)
+
 demo: $(STAMP)
 	$(PY) dev/demo.py
 
@@ -34,4 +39,4 @@ bench: $(STAMP)
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .demo build *.egg-info
+	rm -rf $(VENV) .demo .matrix build *.egg-info

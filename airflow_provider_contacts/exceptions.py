@@ -75,6 +75,25 @@ class ContactsConfigError(ContactsError, ValueError):
     """Bad connection settings or bad task arguments, detected before any request is sent."""
 
 
+def connection_not_found(conn_id: str) -> ContactsConfigError:
+    """The error for a ``conn_id`` Airflow does not find. Airflow 3.1 also answers "not found"
+    for an ``AIRFLOW_CONN_*`` variable it cannot read (e.g. one whose extra is not valid JSON)."""
+    import os
+
+    variable = f"AIRFLOW_CONN_{str(conn_id).upper()}"
+    if os.environ.get(variable):
+        return ContactsConfigError(
+            f"conn_id {conn_id!r}: Airflow could not read the variable {variable}; it must be a connection "
+            'URI or a JSON object whose "extra" is valid JSON',
+            conn_id=conn_id,
+        )
+    return ContactsConfigError(
+        f"conn_id {conn_id!r} is not defined: create it (Admin > Connections, an {variable} "
+        "variable or your secrets backend) or pick an existing connection",
+        conn_id=conn_id,
+    )
+
+
 class InvalidAdjustment(ContactsConfigError):
     """A point adjustment that cannot be sent (unknown operator, non-integer value, divide by 0)."""
 

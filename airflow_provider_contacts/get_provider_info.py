@@ -177,7 +177,10 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
                 "Header name", "string", "Header carrying the API key (auth type header). Formerly auth_header_name.",
                 default="X-Api-Key",
             ),
-            "auth_header_value": _field("API key (header value)", "string", "The API key.", secret=True),
+            # not "auth_header_value" (still read): Airflow 3.1 does not count "auth_header" as
+            # sensitive, so its API showed that value; every version hides "api_key"
+            "api_key": _field("API key (header value)", "string", "The API key. Formerly auth_header_value.",
+                              secret=True),
             "contact_list_id": _field(
                 "Contact list id", "integer", "List that upserts write to (hook_params={'contact_list_id': N} overrides).",
                 minimum=1, maximum=MAX_ID,

@@ -219,7 +219,7 @@ def main() -> int:
         status, stored = http("GET", f"{base}/api/v2/connections/which50_default")
         shown = json.loads(stored.get("extra") or "{}") if isinstance(stored, dict) else {}
         print(f"  which50_default as the API shows it: HTTP {status}, extra {shown}")
-        ok &= shown.get("header_name") == "X-Api-Key" and shown.get("auth_header_value") == "***"
+        ok &= shown.get("header_name") == "X-Api-Key" and shown.get("api_key") == "***"
 
         for conn_id, conn in conns.items():
             body = {"connection_id": conn_id, "port": sandbox_port, **{k: v for k, v in conn.items() if k != "extra"}}

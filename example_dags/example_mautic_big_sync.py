@@ -34,7 +34,12 @@ with DAG(
     def plan_shards(params=None) -> list[str]:
         import math
 
-        from airflow.sdk import BaseHook, conf
+        from airflow.sdk import BaseHook
+
+        try:
+            from airflow.sdk import conf
+        except ImportError:  # Airflow 3.1
+            from airflow.configuration import conf
 
         db = BaseHook.get_connection("sqlite_default").get_hook()
         total = db.get_first(f"select count(distinct {KEY}) from crm_contacts where coalesce(trim(email), '') <> ''")[0]

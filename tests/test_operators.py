@@ -168,12 +168,12 @@ def test_upsert_spill_and_concurrency_give_the_same_state(sandbox, tmp_path, mem
 
 
 def test_summary_is_attached_to_outlet_asset_events(sandbox, tmp_path):
-    from collections import defaultdict
-
     from airflow.sdk import Asset
+    from airflow.sdk.execution_time.context import OutletEventAccessors
 
     asset = Asset(name="mautic_contacts", uri="mautic://sandbox/contacts")
-    events = defaultdict(lambda: SimpleNamespace(extra={}))
+    # what a task's context["outlet_events"] is (Airflow 3.1's Asset itself is not hashable)
+    events = OutletEventAccessors()
     op = UpsertContactsOperator(task_id="up", conn_id="mautic_default", rows=[{"email": "o@example.com"}],
                                 outlets=[asset], rejects_path=str(tmp_path / "r.ndjson"))
     op.execute(context(tmp_path, outlet_events=events))

@@ -331,7 +331,7 @@ def tls_redirector(tmp_path, other_host):
 def test_https_to_http_redirect_is_refused(monkeypatch, tls_redirector, other_host, transport_kind):
     monkeypatch.setenv("AIRFLOW_CONN_W50_TLS", json.dumps({
         "conn_type": "which50", "host": tls_redirector.url,
-        "extra": {"header_name": "X-Api-Key", "auth_header_value": "tls-secret-key", "verify_ssl": tls_redirector.cert},
+        "extra": {"header_name": "X-Api-Key", "api_key": "tls-secret-key", "verify_ssl": tls_redirector.cert},
     }))
     hook = get_hook("w50_tls")
     with pytest.raises(RedirectRefusedError, match="plain http"):
@@ -380,7 +380,7 @@ def test_verify_ssl_wins_over_the_ca_bundle_of_the_environment(monkeypatch, tls_
     monkeypatch.setenv("CURL_CA_BUNDLE", certifi.where())
     monkeypatch.setenv("AIRFLOW_CONN_W50_TLS", json.dumps({
         "conn_type": "which50", "host": tls_redirector.url,
-        "extra": {"auth_header_value": "tls-secret-key",
+        "extra": {"api_key": "tls-secret-key",
                   "verify_ssl": tls_redirector.cert if verify == "cert" else False},
     }))
     # the TLS handshake succeeds (the server's redirect is what stops the request)

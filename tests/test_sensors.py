@@ -13,8 +13,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from airflow.sdk.exceptions import AirflowSensorTimeout, TaskDeferred
 
+from airflow_provider_contacts._compat import AirflowSensorTimeout, TaskDeferred
 from airflow_provider_contacts.exceptions import AuthenticationError, ContactsError
 from airflow_provider_contacts.sensors.contact_events import ContactEventsSensor
 from airflow_provider_contacts._time import to_iso as iso
@@ -206,7 +206,7 @@ def test_bad_settings_fail_before_any_request(sandbox):
 
 
 def test_reschedule_mode_gives_the_slot_back_between_pokes(sandbox):
-    from airflow.sdk.exceptions import AirflowRescheduleException
+    from airflow_provider_contacts._compat import AirflowRescheduleException
 
     empty_mautic(sandbox)
     sensor = ContactEventsSensor(task_id="wait", conn_id="mautic_default", since="2026-11-20T00:00:00Z",
@@ -270,10 +270,8 @@ def test_event_trigger_run_against_the_emulator_delivers_each_event_once_across_
 
 
 # ---- a real DAG run -------------------------------------------------------------------------
-def test_dag_test_deferrable_sensor_waits_for_events_then_fetches_exactly_those(sandbox, airflow_db, tmp_path):
+def test_dag_test_deferrable_sensor_waits_for_events_then_fetches_exactly_those(sandbox, airflow_db, tmp_path, DagBag):
     """tests/dags/test_contacts_sensor_then_fetch.py: the trigger runs in line under dag.test()."""
-    from airflow.dag_processing.dagbag import DagBag
-
     emu = empty_mautic(sandbox)
     emu.add_event("email.read", 1, datetime.now(timezone.utc) - timedelta(hours=2))  # older: not new
     since = iso(datetime.now(timezone.utc).replace(microsecond=0))

@@ -22,13 +22,16 @@ T = datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
     ("2026-11-20T11:30:00+0200", T),
     ("2026-11-20T11:30:00.1234567+02:00", T + timedelta(microseconds=123456)),  # Which50: 7 digits
     ("2026-11-20T09:30:00.5Z", T + timedelta(microseconds=500000)),
+    ("2024-12-27T18:06:00.6960966+00:00", datetime(2024, 12, 27, 18, 6, 0, 696096, tzinfo=timezone.utc)),
+    ("2026-11-20T09:30:00.9999999Z", T + timedelta(microseconds=999999)),  # digits past microseconds dropped
+    ("2026-11-20T04:00:00.5-05:30", T + timedelta(microseconds=500000)),
     ("2026-11-20", T.replace(hour=0, minute=0)),
 ])
 def test_iso_texts_are_read_on_every_python(text, expected):
     assert parse_iso(text) == expected and parse_iso(text).tzinfo == timezone.utc
 
 
-@pytest.mark.parametrize("text", ["yesterday", "12:00", "P1D", "", "2026-13-01T00:00:00Z"])
+@pytest.mark.parametrize("text", ["yesterday", "12:00", "P1D", "", "2026-13-01T00:00:00Z", "20 Nov 2026 09:00"])
 def test_what_is_not_a_date_time_is_refused(text):
     with pytest.raises(ValueError):
         parse_iso(text)

@@ -69,6 +69,39 @@ def test_communications_become_normalised_events_in_the_window(sandbox):
         list(Which50Hook().iter_events(t0, t0 + timedelta(days=1)))
 
 
+def test_occurred_is_read_on_every_python_and_an_unreadable_one_is_counted_and_logged(sandbox, tmp_path, caplog):
+    """Which50 writes ``Occurred`` with 7 fractional digits and an offset, which Python 3.10's
+    ``fromisoformat`` refuses; a communication that cannot be read is skipped, counted and logged."""
+    from airflow_provider_contacts.operators.activity import FetchContactActivityOperator
+
+    sandbox.reset(empty=True)
+    emu = sandbox.emulator("which50")
+    a = emu.add_contact(1, {"Email": "a@example.ie"})["EncContactId"]
+    t0 = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+    emu.add_interaction(a, "Email", "News", "Opened", t0)  # 2026-11-20T09:00:00.0000000+00:00
+    emu.add_interaction(a, "SMS", "Offset", "Delivered")["Occurred"] = "2026-11-20T17:30:00.1234567+08:00"
+    bad = emu.add_interaction(a, "Email", "Broken", "Opened", t0)
+    bad["Occurred"] = "20 Nov 2026 09:00"
+    missing = emu.add_interaction(a, "Email", "No date", "Opened", t0)
+    del missing["Occurred"]
+    out = tmp_path / "events.ndjson"
+    with caplog.at_level("WARNING"):
+        summary = FetchContactActivityOperator(
+            task_id="t", conn_id="which50_default", contact_ids=[a], output_path=str(out),
+            since=t0.isoformat(), until=(t0 + timedelta(hours=1)).isoformat()).execute(context())
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["event_type"], r["occurred_at"]) for r in rows] == [
+        ("email", "2026-11-20T09:00:00.000000Z"), ("sms", "2026-11-20T09:30:00.123456Z")]
+    assert (summary["events"], summary["unreadable_events"]) == (2, 2)
+    warnings = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
+    assert warnings == [
+        f"Which50 (which50_default): skipped event {bad['Id']}, which cannot be read: "
+        "Occurred '20 Nov 2026 09:00' is not an ISO 8601 date-time",
+        f"Which50 (which50_default): skipped event {missing['Id']}, which cannot be read: "
+        "a communication needs Id and Occurred",
+    ]
+
+
 def test_upsert_operator_matches_on_the_key_field_and_rejects_per_row(sandbox, tmp_path):
     sandbox.reset(empty=True)
     emu = sandbox.emulator("which50")
@@ -119,7 +152,7 @@ def test_settings_errors_come_before_any_request(sandbox, monkeypatch):
 def test_test_connection_messages(sandbox, monkeypatch):
     ok, message = Which50Hook().test_connection()
     assert ok and message.endswith("2 contact lists; contact list 1 (Newsletter) for upserts")
-    ok, message = with_conn(monkeypatch, sandbox, "which50_bad", auth_header_value="nope").test_connection()
+    ok, message = with_conn(monkeypatch, sandbox, "which50_bad", api_key="nope").test_connection()
     assert not ok and message.startswith("Bad credentials: Which50 refused the header X-Api-Key (HTTP 401): Request has been denied")
     assert "does not document its API authentication" in message
     ok, message = with_conn(monkeypatch, sandbox, "which50_list", contact_list_id=9).test_connection()
@@ -128,7 +161,7 @@ def test_test_connection_messages(sandbox, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_WHICH50_PREFIX", json.dumps({**conn, "host": conn["host"] + "/api"}))
     ok, message = Which50Hook("which50_prefix").test_connection()
     assert not ok and message.startswith("Not found (HTTP 404)") and "route prefix" in message
-    ro = with_conn(monkeypatch, sandbox, "which50_ro", auth_header_value="sandbox-which50-readonly")
+    ro = with_conn(monkeypatch, sandbox, "which50_ro", api_key="sandbox-which50-readonly")
     with pytest.raises(PermissionDeniedError, match="relevant permissions"):  # not a row problem: the task fails
         ro.upsert_batch([{"Email": "ro@example.ie"}], "email")
 

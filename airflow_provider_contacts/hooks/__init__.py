@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from airflow_provider_contacts.exceptions import ContactsConfigError, UnsupportedActionError
+from airflow_provider_contacts.exceptions import ContactsConfigError, UnsupportedActionError, connection_not_found
 
 if TYPE_CHECKING:
     from airflow_provider_contacts.hooks.base import ContactsHook
@@ -28,16 +28,13 @@ def hook_class(conn_type: str) -> type[ContactsHook]:
 def get_hook(conn_id: str, **hook_kwargs) -> ContactsHook:
     """The hook for a connection id, chosen by the connection's type (fetched now)."""
     from airflow.sdk import BaseHook
-    from airflow.exceptions import AirflowNotFoundException
+
+    from airflow_provider_contacts._compat import AirflowNotFoundException
 
     try:
         conn = BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
-        raise ContactsConfigError(
-            f"conn_id {conn_id!r} is not defined: create it (Admin > Connections, an AIRFLOW_CONN_"
-            f"{str(conn_id).upper()} variable or your secrets backend) or pick an existing connection",
-            conn_id=conn_id,
-        ) from None
+        raise connection_not_found(conn_id) from None
     conn_type = (conn.conn_type or "").replace("-", "_")
     if conn_type not in HOOK_CLASSES:
         raise ContactsConfigError(

@@ -8,6 +8,7 @@ is fetched on first use, the HTTP session is built on first request.
 
 from __future__ import annotations
 
+import logging
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar, Iterator
 
@@ -24,6 +25,7 @@ from airflow_provider_contacts.exceptions import (
     RateLimitedError,
     RedirectRefusedError,
     ServerError,
+    connection_not_found,
 )
 from airflow_provider_contacts.http.auth import Auth
 from airflow_provider_contacts.http.client import AsyncTransport, Transport
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
     from airflow.sdk import Connection
 
     from airflow_provider_contacts.models import ContactEvent
+
+log = logging.getLogger(__name__)
 
 
 class EventPlanMixin:
@@ -95,6 +99,12 @@ class ContactsHook(BaseHook):
     #: transport defaults of this vendor (client-side rate limit, statuses to retry...)
     transport_defaults: ClassVar[TransportSettings] = TransportSettings()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        from airflow_provider_contacts._compat import add_legacy_connection_form
+
+        add_legacy_connection_form(cls)  # the connection form on Airflow 3.1
+
     def __init__(self, conn_id: str | None = None, *, transport_options: dict[str, Any] | None = None):
         super().__init__()
         self.conn_id = conn_id or self.default_conn_name
@@ -106,7 +116,12 @@ class ContactsHook(BaseHook):
     @property
     def connection(self) -> Connection:
         if self._connection is None:
-            self._connection = self.get_connection(self.conn_id)
+            from airflow_provider_contacts._compat import AirflowNotFoundException
+
+            try:
+                self._connection = self.get_connection(self.conn_id)
+            except AirflowNotFoundException:
+                raise connection_not_found(self.conn_id) from None
             self._check_conn_type(self._connection)
         return self._connection
 
@@ -134,6 +149,15 @@ class ContactsHook(BaseHook):
         extras = ConnExtras(self.conn_id, self.conn_type, conn.extra)
         extras.check_numbers()
         return extras
+
+    #: events the vendor listed that could not be read (skipped, but counted and logged)
+    unreadable_events: int = 0
+
+    def skip_unreadable_event(self, event_id: Any, problem: str) -> None:
+        """Count and log an event that cannot be read: it is never dropped silently."""
+        self.unreadable_events += 1
+        log.warning("%s (%s): skipped event %s, which cannot be read: %s", self.hook_name, self.conn_id,
+                    event_id, problem)
 
     def require(self, value: Any, field: str, hint: str) -> Any:
         if value in (None, ""):

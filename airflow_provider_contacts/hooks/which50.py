@@ -1,10 +1,12 @@
 """Which50 hook (research/vendors.md C).
 
 Which50 does not document its API authentication, so it is pluggable: ``auth_type`` ``header``
-(default: ``header_name``, default ``X-Api-Key``, with ``auth_header_value`` or the password)
-or ``basic`` (login/password). ``header_name`` was called ``auth_header_name``, which is still
-read; it was renamed because Airflow hides the value of every extra whose name contains
-``auth_header``, so its connection form showed and saved ``***`` as the header name. The route prefix is undocumented too: the host is the
+(default: ``header_name``, default ``X-Api-Key``, with ``api_key`` or the password) or
+``basic`` (login/password). ``header_name`` was called ``auth_header_name`` and ``api_key``
+``auth_header_value``; the old names are still read. Airflow hides the value of every extra
+whose name contains a sensitive word: from 3.2 ``auth_header`` is one, so the form showed and
+saved ``***`` as the header name; 3.1 lacks it, so its API showed the key in clear, while
+``api_key`` is hidden by every version. The route prefix is undocumented too: the host is the
 full base URL, default ``https://app.which50.com/Which50API``. JSON is PascalCase; contact ids
 are opaque encrypted strings (``EncContactId``).
 
@@ -70,8 +72,8 @@ class Which50Hook(EventPlanMixin, ContactsHook):
             password = self.require(conn.password, "password", "set the Which50 password")
             return BasicAuth(login, password)
         name = self.header_name()
-        value = self.extras.str("auth_header_value") or conn.password
-        self.require(value, "auth_header_value", 'set extra "auth_header_value" (or the password) to the API key')
+        value = self.extras.str("api_key") or self.extras.str("auth_header_value") or conn.password
+        self.require(value, "api_key", 'set extra "api_key" (or the password) to the API key')
         return HeaderAuth({name: value})
 
     def header_name(self) -> str:
@@ -119,7 +121,7 @@ class Which50Hook(EventPlanMixin, ContactsHook):
             mode = self.extras.choice("auth_type", ("header", "basic"), "header")
             how = "Basic login/password" if mode == "basic" else f"header {self.header_name()}"
             return (f"Bad credentials: Which50 refused the {how} (HTTP 401): {err.message}. Which50 does not document "
-                    "its API authentication: check auth_type, header_name and auth_header_value with Which50")
+                    "its API authentication: check auth_type, header_name and api_key with Which50")
         if status == 403:
             return f"No permission: the Which50 user lacks the permission for this call (HTTP 403): {err.message}"
         if status == 404:
@@ -228,20 +230,27 @@ class Which50Hook(EventPlanMixin, ContactsHook):
             # ``Id`` is "the ID of the Interaction": an Email and an SMS may share one
             seen: set[tuple[str, str]] = set()
             for raw in body or []:
-                event = normalise_interaction(raw, str(contact_id))
-                if event is None or (event.event_type, event.event_id) in seen or not wanted(event):
+                try:
+                    event = normalise_interaction(raw, str(contact_id))
+                except ValueError as exc:
+                    self.skip_unreadable_event(raw.get("Id") if isinstance(raw, dict) else None, str(exc))
                     continue
-                seen.add((event.event_type, event.event_id))
-                yield event
+                if (event.event_type, event.event_id) not in seen and wanted(event):
+                    seen.add((event.event_type, event.event_id))
+                    yield event
 
 
-def normalise_interaction(raw: Any, contact_id: str) -> ContactEvent | None:
-    if not isinstance(raw, dict) or raw.get("Id") is None or not raw.get("Occurred"):
-        return None
+def normalise_interaction(raw: Any, contact_id: str) -> ContactEvent:
+    """A :class:`ContactEvent` from one communication; :class:`ValueError` saying why when it
+    cannot be read."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"a communication is {type(raw).__name__}, not an object")
+    if raw.get("Id") is None or not raw.get("Occurred"):
+        raise ValueError("a communication needs Id and Occurred")
     try:  # 7 fraction digits and an offset in Which50's samples; no offset is taken as UTC (undocumented)
         occurred = parse_iso(str(raw["Occurred"]))
     except (ValueError, OverflowError):
-        return None
+        raise ValueError(f"Occurred {str(raw['Occurred'])[:40]!r} is not an ISO 8601 date-time") from None
     return ContactEvent(
         vendor="which50",
         event_id=str(raw["Id"]),

@@ -107,6 +107,7 @@ class FetchContactActivityOperator(BaseOperator):
             "conn_id": self.conn_id, "events": count, "by_type": dict(sorted(by_type.items())),
             "first_occurred_at": to_iso(first) if first else None, "last_occurred_at": to_iso(last) if last else None,
             "since": to_iso(since), "until": to_iso(until), "output_path": path,
+            "unreadable_events": hook.unreadable_events,
             **transport_summary(hook, started),
         }
         self.log.info("Wrote %d events to %s: %s", count, path, json.dumps(summary["by_type"]))

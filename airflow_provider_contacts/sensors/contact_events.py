@@ -12,9 +12,9 @@ if TYPE_CHECKING:
 
 
 def _default_deferrable() -> bool:
-    from airflow.sdk import conf
+    from airflow_provider_contacts._compat import airflow_conf
 
-    return conf.getboolean("operators", "default_deferrable", fallback=False)
+    return airflow_conf().getboolean("operators", "default_deferrable", fallback=False)
 
 
 def _default_since(context: Context) -> Any:

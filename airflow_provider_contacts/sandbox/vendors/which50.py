@@ -405,7 +405,7 @@ class Which50Emulator(VendorEmulator):
         return {
             "conn_type": "which50",
             "host": self.base_url(root_url),
-            "extra": {"auth_type": "header", "header_name": HEADER_NAME, "auth_header_value": API_KEY,
+            "extra": {"auth_type": "header", "header_name": HEADER_NAME, "api_key": API_KEY,
                       "contact_list_id": 1},
         }
 
