@@ -7,7 +7,7 @@
 
 Run twice: on the bare emulator (its per-contact Python work dominates, so batching gains
 little) and with ``request_overhead_ms`` = 50, a per-request cost standing for Mautic's kernel
-boot and its bcrypt check of Basic credentials on every call (research §1.2; an assumption,
+boot and its bcrypt check of Basic credentials on every call (docs/vendors/mautic.md §1.2; an assumption,
 real servers are often slower). Prints rows/s and the ratios the project targets: operator >= 0.8 x bare, >= 50 x naive, and
 exactly ceil(N/200) batch requests. The sandbox runs in its own process.
 

@@ -1,4 +1,4 @@
-"""The Mautic emulator speaks raw HTTP exactly as research/mautic.md documents (§ numbers)."""
+"""The Mautic emulator speaks raw HTTP exactly as docs/vendors/mautic.md documents (§ numbers)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """MauticHook against the Mautic emulator over real HTTP: both auth methods, the token cache,
-every quirk of research/mautic.md the hook must absorb, and Test Connection's messages."""
+every quirk of docs/vendors/mautic.md the hook must absorb, and Test Connection's messages."""
 
 from __future__ import annotations
 

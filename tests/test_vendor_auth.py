@@ -21,7 +21,7 @@ def conn_env(monkeypatch, sandbox, vendor: str, conn_id: str, **changes):
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
 
 
-def test_dmartech_signature_matches_the_research_vector():
+def test_dmartech_signature_matches_the_documented_vector():
     assert sign("0123456789abcdef", 1632218400000) == "Rc8XKfVO2WHRqyHz5ExVfA%3D%3D"
     assert verify_signature("Rc8XKfVO2WHRqyHz5ExVfA%3D%3D", "0123456789abcdef", 1632218400000)
     assert verify_signature("Rc8XKfVO2WHRqyHz5ExVfA==", "0123456789abcdef", 1632218400000)  # raw form too

@@ -1,4 +1,4 @@
-"""EngageLab LiveDesk hook: Basic base64(api_key:api_secret) (research/vendors.md B).
+"""EngageLab LiveDesk hook: Basic base64(api_key:api_secret) (docs/vendors/engagelab.md B).
 
 Capabilities:
 

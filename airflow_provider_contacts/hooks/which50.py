@@ -1,4 +1,4 @@
-"""Which50 hook (research/vendors.md C).
+"""Which50 hook (docs/vendors/which50.md C).
 
 Which50 does not document its API authentication, so it is pluggable: ``auth_type`` ``header``
 (default: ``header_name``, default ``X-Api-Key``, with ``api_key`` or the password) or

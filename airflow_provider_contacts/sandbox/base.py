@@ -2,7 +2,7 @@
 
 An emulator owns its state (plain Python, reset from a seed) and builds a FastAPI router that
 speaks the vendor's HTTP dialect: same paths, auth checks, shapes, limits and error bodies as
-``shared/research`` documents. The app mounts the router under :attr:`mount`.
+vendor pages in ``docs/vendors/``. The app mounts the router under :attr:`mount`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Dmartech open-platform emulator (research/vendors.md A and D).
+"""Dmartech open-platform emulator (docs/vendors/dmartech.md A and D).
 
 * every call: ``access-key`` + ``access-sign`` verified for real (AES/ECB of epoch ms, +-5 min,
   URL-encoded or raw Base64), else code 40001;

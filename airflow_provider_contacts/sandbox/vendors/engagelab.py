@@ -1,4 +1,4 @@
-"""EngageLab LiveDesk emulator (research/vendors.md B and D; LiveDesk is Chatwoot-derived).
+"""EngageLab LiveDesk emulator (docs/vendors/engagelab.md B and D; LiveDesk is Chatwoot-derived).
 
 * Basic ``api_key:api_secret`` on every call, else 401 ``{"error": "Invalid Access Token"}``;
 * ``GET /api/v2/accounts/contacts``: list and search in one (``q`` on name/email/phone/

@@ -2,7 +2,8 @@
 
 The data and its rules live in :mod:`.mautic_state` (and the modules next to it); the routes
 beside the contact core in :mod:`.mautic_handlers`, the pages outside ``/api`` in
-:mod:`.mautic_pages`. Facts from Mautic 5.x's source (mautic/mautic):
+:mod:`.mautic_pages`. A § mark is a section of ``docs/vendors/mautic.md``. Facts from Mautic 5.x's
+source (mautic/mautic):
 
 * guard order: API disabled (403 ``api_disabled``, also for ``/oauth``) → Basic header while
   Basic auth is off (403) → authentication (401 ``access_denied`` / ``invalid_grant``) → the
@@ -72,7 +73,7 @@ DEFAULTS: dict[str, Any] = {
     "version": "5.2.0",
     #: time added to every /api request, outside the emulator's lock (0 = none). Real Mautic
     #: boots its kernel per request and checks Basic credentials against a bcrypt (cost 12)
-    #: hash on every call (research §1.2); benchmarks set this to compare batch and
+    #: hash on every call (docs/vendors/mautic.md §1.2); benchmarks set this to compare batch and
     #: per-contact clients under a per-request cost.
     "request_overhead_ms": 0,
     #: False: batch/new answers normally but forgets the contacts (memory benchmarks)

@@ -1,4 +1,5 @@
-"""Pieces shared by the Mautic emulator's modules: its error answer and PHP-like helpers."""
+"""Pieces shared by the Mautic emulator's modules: its error answer and PHP-like helpers (a §
+mark is a section of ``docs/vendors/mautic.md``)."""
 
 from __future__ import annotations
 

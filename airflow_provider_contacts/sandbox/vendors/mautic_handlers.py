@@ -1,4 +1,5 @@
-"""Mautic emulator: the API routes beside the contact core (a mixin of ``MauticEmulator``).
+"""Mautic emulator: the API routes beside the contact core (a mixin of ``MauticEmulator``); a §
+mark is a section of ``docs/vendors/mautic.md``.
 
 Each handler takes ``(method, path args, query, body)`` and returns ``(status, payload, extra
 headers)``; state lives in :mod:`.mautic_state` / :mod:`.mautic_records`. Shapes follow the

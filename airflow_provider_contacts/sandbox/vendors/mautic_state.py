@@ -4,7 +4,7 @@ Plain Python, no HTTP (like moto's backends): :mod:`.mautic` translates requests
 methods and their :class:`MauticFault` exceptions to Mautic's error bodies. The fields and how a
 value is read are in :mod:`.mautic_fields`; users, segments, companies, campaigns, stages,
 notes, devices, UTM tags and page hits in :mod:`.mautic_records`. Every behaviour follows
-Mautic 5.x's source (mautic/mautic); the § marks number the topics of the project's Mautic notes.
+Mautic 5.x's source (mautic/mautic); a § mark is a section of ``docs/vendors/mautic.md``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Which50 emulator (research/vendors.md C and D).
+"""Which50 emulator (docs/vendors/which50.md C and D).
 
 ASP.NET Web API style: PascalCase JSON, top-level arrays (no envelope), ``{"Message": ...}``
 error bodies, opaque encrypted contact ids (URL-safe Base64 here), 404 for an unknown contact
