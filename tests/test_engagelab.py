@@ -215,8 +215,8 @@ def test_a_time_that_cannot_be_read_is_a_logged_counted_skip(sandbox, caplog):
     with caplog.at_level("WARNING"):
         events = list(hook.iter_events(now - timedelta(hours=1), now))
     assert [e.contact_id for e in events] == [str(good["id"])]
-    assert hook.unreadable_values == 1
-    assert any("1 value(s) could not be read" in r.getMessage() and f"contact {bad['id']}" in r.getMessage()
+    assert hook.unreadable_events == 1
+    assert any("skipped an event that cannot be read (1 so far)" in r.getMessage() and f"contact {bad['id']}" in r.getMessage()
                and "'last tuesday'" in r.getMessage() for r in caplog.records)
 
 

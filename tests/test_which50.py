@@ -95,10 +95,10 @@ def test_occurred_is_read_on_every_python_and_an_unreadable_one_is_counted_and_l
     assert (summary["events"], summary["unreadable_events"]) == (2, 2)
     warnings = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
     assert warnings == [
-        f"Which50 (which50_default): skipped event {bad['Id']}, which cannot be read: "
-        "Occurred '20 Nov 2026 09:00' is not an ISO 8601 date-time",
-        f"Which50 (which50_default): skipped event {missing['Id']}, which cannot be read: "
-        "a communication needs Id and Occurred",
+        "Which50 (which50_default): skipped an event that cannot be read (1 so far): "
+        f"communication {bad['Id']!r}: Occurred '20 Nov 2026 09:00' is not an ISO 8601 date-time",
+        "Which50 (which50_default): skipped an event that cannot be read (2 so far): "
+        f"communication {missing['Id']!r} has no Id or no Occurred",
     ]
 
 

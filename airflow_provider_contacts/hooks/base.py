@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar, Iterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, ClassVar, Iterable, Iterator
 
 from airflow.sdk import BaseHook
 
@@ -152,12 +152,25 @@ class ContactsHook(BaseHook):
 
     #: events the vendor listed that could not be read (skipped, but counted and logged)
     unreadable_events: int = 0
+    #: the first skips are logged one by one, then every ``SKIPS_LOGGED``-th with the count
+    SKIPS_LOGGED = 20
 
-    def skip_unreadable_event(self, event_id: Any, problem: str) -> None:
-        """Count and log an event that cannot be read: it is never dropped silently."""
+    def read_events(self, raws: Iterable[Any], normalise: Callable[[Any], ContactEvent]) -> Iterator[ContactEvent]:
+        """``normalise(raw)`` for each raw event; one it cannot read (``ValueError`` saying why)
+        is skipped, counted in :attr:`unreadable_events` and logged: never dropped silently."""
+        for raw in raws:
+            try:
+                yield normalise(raw)
+            except ValueError as exc:
+                self.skip_unreadable_event(str(exc))
+
+    def skip_unreadable_event(self, problem: str) -> None:
+        """Count and log an event that cannot be read (the log stays short when there are many)."""
         self.unreadable_events += 1
-        log.warning("%s (%s): skipped event %s, which cannot be read: %s", self.hook_name, self.conn_id,
-                    event_id, problem)
+        n = self.unreadable_events
+        if n <= self.SKIPS_LOGGED or n % (self.SKIPS_LOGGED * 50) == 0:
+            log.warning("%s (%s): skipped an event that cannot be read (%d so far): %s", self.hook_name,
+                        self.conn_id, n, problem)
 
     def require(self, value: Any, field: str, hint: str) -> Any:
         if value in (None, ""):

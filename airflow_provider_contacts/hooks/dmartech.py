@@ -265,9 +265,9 @@ class DmartechHook(EventPlanMixin, ContactsHook):
 
         def read(body: Any, page_no: int) -> Page:
             buckets = _result_page(body, page_no)
-            events = (normalise_event(raw, customer_id, tz, (bucket or {}).get("date"))
-                      for bucket in buckets.rows for raw in (bucket or {}).get("events") or [])
-            return Page([e for e in events if e is not None and wanted(e)], buckets.last)
+            raws = ((raw, (bucket or {}).get("date")) for bucket in buckets.rows for raw in (bucket or {}).get("events") or [])
+            events = self.read_events(raws, lambda item: normalise_event(item[0], customer_id, tz, item[1]))
+            return Page([e for e in events if wanted(e)], buckets.last)
 
         params = {"customerId": customer_id, "pageSize": page_size, "fromDate": first_day, "toDate": last_day}
         return paged(lambda page_no: Call("GET", f"{CONTACT_PATH}/contactEvents", params={**params, "pageNo": page_no}),
@@ -347,21 +347,23 @@ def event_id(customer_id: str, raw: dict[str, Any], attributes: dict[str, Any]) 
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
 
 
-def normalise_event(raw: Any, customer_id: str, tz, bucket_date: str | None = None) -> ContactEvent | None:
+def normalise_event(raw: Any, customer_id: str, tz, bucket_date: str | None = None) -> ContactEvent:
     """A :class:`ContactEvent` from one event of a day bucket: ``attributes`` (a list of
     ``{attributeName, attributeValue, attributeMeaning}``) become a dict; ``event_date`` (local
-    time of the tenant) becomes ``occurred_at`` in UTC."""
+    time of the tenant) becomes ``occurred_at`` in UTC. ``ValueError`` saying why when the event
+    cannot be read."""
     if not isinstance(raw, dict) or not raw.get("eventName"):
-        return None
+        raise ValueError(f"an event of contact {customer_id} has no eventName")
     attributes = {str(a.get("attributeName")): a.get("attributeValue")
                   for a in raw.get("attributes") or [] if isinstance(a, dict) and a.get("attributeName")}
     local_text = attributes.get("event_date") or raw.get("date") or bucket_date
     if not local_text:
-        return None
+        raise ValueError(f"event {raw['eventName']!r} of contact {customer_id} has no event_date")
     try:
         local = datetime.fromisoformat(str(local_text).strip())
     except ValueError:
-        return None
+        raise ValueError(f"event {raw['eventName']!r} of contact {customer_id}: event_date {str(local_text)[:40]!r} "
+                         "is not a date-time") from None
     if local.tzinfo is None:
         local = local.replace(tzinfo=tz)
     return ContactEvent(

@@ -14,7 +14,7 @@ Capabilities:
   (``last_activity_at``) of contacts in the window. LiveDesk has no event feed: each poll
   scans the contact list (``ceil(contacts / 15)`` requests). Ids and times are read as numbers
   or strings (the document shows both); a time that cannot be read is skipped, counted in
-  ``unreadable_values`` and logged.
+  ``unreadable_events`` and logged.
 
 Undocumented for LiveDesk (extra): ``sort_style`` — ``direction`` (default, the documented
 ``sort=field&direction=desc``) or ``prefix`` (Chatwoot's ``sort=-field``).
@@ -68,7 +68,6 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
         super().__init__(conn_id, **kwargs)
         self._inbox_id = inbox_id
         #: contact times the last event listing could not read (skipped, and logged)
-        self.unreadable_values = 0
 
     def build_auth(self) -> Auth:
         conn = self.connection
@@ -238,8 +237,6 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
                  if EventFilter(since, until, include_types, exclude_types).wants_type(t)]
         if not types or until_s <= since_s:
             return
-        unreadable: list[str] = []
-        self.unreadable_values = 0
 
         def events_of(contact: dict[str, Any]) -> Iterator[ContactEvent]:
             if wanted is not None and str(contact.get("id")) not in wanted:
@@ -249,8 +246,7 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
                     continue
                 at = read_timestamp(contact[field])
                 if at is None:
-                    self.unreadable_values += 1
-                    unreadable.append(f"contact {contact.get('id')} {field}={contact[field]!r}")
+                    self.skip_unreadable_event(f"contact {contact.get('id')}: {field}={contact[field]!r} is not a time")
                 elif since_s <= at < until_s:
                     yield ContactEvent(
                         vendor="engagelab", event_id=f"{contact['id']}:{field}:{int(at)}", event_type=event_type,
@@ -263,9 +259,6 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
         # ordered by creation, pages are stable while contacts are added; a contact shifted onto
         # the next page comes twice and is read once
         yield from map_plan(self._pages(None, None, "created_at", "asc", key=lambda c: c.get("id")), events_of)
-        if unreadable:
-            log.warning("%s: %d value(s) could not be read as a time and were skipped: %s", self.conn_id,
-                        len(unreadable), "; ".join(unreadable[:5]) + (" ..." if len(unreadable) > 5 else ""))
 
 
 def _last_page(result: dict[str, Any], page: int) -> bool:

@@ -229,12 +229,7 @@ class Which50Hook(EventPlanMixin, ContactsHook):
             body = yield Call("GET", f"/contacts/{_enc(contact_id)}/communications")
             # ``Id`` is "the ID of the Interaction": an Email and an SMS may share one
             seen: set[tuple[str, str]] = set()
-            for raw in body or []:
-                try:
-                    event = normalise_interaction(raw, str(contact_id))
-                except ValueError as exc:
-                    self.skip_unreadable_event(raw.get("Id") if isinstance(raw, dict) else None, str(exc))
-                    continue
+            for event in self.read_events(body or [], lambda raw: normalise_interaction(raw, str(contact_id))):  # noqa: B023
                 if (event.event_type, event.event_id) not in seen and wanted(event):
                     seen.add((event.event_type, event.event_id))
                     yield event
@@ -246,11 +241,12 @@ def normalise_interaction(raw: Any, contact_id: str) -> ContactEvent:
     if not isinstance(raw, dict):
         raise ValueError(f"a communication is {type(raw).__name__}, not an object")
     if raw.get("Id") is None or not raw.get("Occurred"):
-        raise ValueError("a communication needs Id and Occurred")
+        raise ValueError(f"communication {raw.get('Id')!r} has no Id or no Occurred")
     try:  # 7 fraction digits and an offset in Which50's samples; no offset is taken as UTC (undocumented)
         occurred = parse_iso(str(raw["Occurred"]))
     except (ValueError, OverflowError):
-        raise ValueError(f"Occurred {str(raw['Occurred'])[:40]!r} is not an ISO 8601 date-time") from None
+        raise ValueError(f"communication {raw['Id']!r}: Occurred {str(raw['Occurred'])[:40]!r} is not an ISO 8601 "
+                         "date-time") from None
     return ContactEvent(
         vendor="which50",
         event_id=str(raw["Id"]),

@@ -60,8 +60,8 @@ class MauticActivity(EventPlanMixin, MauticBase):
         paths = [f"/api/contacts/{mautic_id(c)}/activity" for c in contact_ids] if contact_ids else ["/api/contacts/activity"]
         def read(body: Any, page: int) -> Page:
             body = body if isinstance(body, dict) else {}
-            events = (normalise_event(raw) for raw in body.get("events") or [])
-            return Page([e for e in events if e is not None and since_utc <= e.occurred_at < until_utc],
+            events = self.read_events(body.get("events") or [], normalise_event)
+            return Page([e for e in events if since_utc <= e.occurred_at < until_utc],
                         last=page >= as_int(body.get("maxPages"), 1))
 
         for path in paths:

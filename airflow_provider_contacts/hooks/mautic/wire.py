@@ -135,11 +135,16 @@ def parse_batch(body: Any, count: int) -> list[BatchItem]:
     return items
 
 
-def normalise_event(raw: Any) -> ContactEvent | None:
-    """A timeline event of ``/contacts/activity`` as a :class:`ContactEvent` (None when it
-    has no type or time)."""
+def normalise_event(raw: Any) -> ContactEvent:
+    """A timeline event of ``/contacts/activity`` as a :class:`ContactEvent`; ``ValueError``
+    saying why when it has no type or no readable time."""
     if not isinstance(raw, dict) or not raw.get("timestamp") or not raw.get("event"):
-        return None
+        raise ValueError(f"a timeline event has no event type or no timestamp: {str(raw)[:120]}")
+    try:
+        occurred = parse_mautic_datetime(str(raw["timestamp"]))
+    except (ValueError, OverflowError):
+        raise ValueError(f"timeline event {raw.get('event')}:{raw.get('eventId')}: timestamp "
+                         f"{str(raw['timestamp'])[:40]!r} is not a date-time") from None
     label = raw.get("eventLabel")
     if isinstance(label, dict):
         label = label.get("label")
@@ -152,7 +157,7 @@ def normalise_event(raw: Any) -> ContactEvent | None:
         event_id=str(raw.get("eventId") or ""),
         event_type=str(raw["event"]),
         contact_id=None if contact in (None, "") else str(contact),
-        occurred_at=parse_mautic_datetime(str(raw["timestamp"])),
+        occurred_at=occurred,
         label=None if label is None else str(label),
         campaign=None if campaign is None else str(campaign),
         raw=raw,
