@@ -8,6 +8,8 @@ Airflow 3.3); unknown emails and groups end in the rejects file, never silently.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pendulum
 from airflow.sdk import DAG, Param, task
 
@@ -69,5 +71,6 @@ with DAG(
         conn_id="{{ params.conn_id }}",
         rows=adjustments,
         max_rejected=1.0,  # a fraction: unknown emails or groups are reported, the task does not fail
-        retries=2,
+        retries=2,  # a retry never applies an adjustment twice (the ledger)
+        retry_delay=timedelta(seconds=15),
     )

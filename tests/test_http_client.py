@@ -326,3 +326,21 @@ def test_importing_the_http_layer_and_every_hook_loads_no_http_client():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_threads_first_using_a_hook_share_one_client_and_one_auth(sandbox, monkeypatch):
+    """Python 3.12+ ``cached_property`` has no lock: threads touching a fresh hook at once
+    would each build a client (and fetch a token, and count requests apart)."""
+    from airflow_provider_contacts.hooks.mautic.hook import MauticHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_MAUTIC_FRESH", json.dumps(sandbox.emulator("mautic").oauth_connection(sandbox.url)))
+    for _ in range(5):
+        hook = MauticHook("mautic_fresh")
+        start = threading.Barrier(8)
+
+        def touch(_: int) -> tuple[int, int]:
+            start.wait()
+            return id(hook.transport), id(hook.auth)  # noqa: B023
+
+        with ThreadPoolExecutor(8) as pool:
+            assert len(set(pool.map(touch, range(8)))) == 1

@@ -305,10 +305,8 @@ def test_dag_test_deferrable_sensor_waits_for_events_then_fetches_exactly_those(
     assert len(activity_calls(sandbox)) >= 4
 
 
-def test_readme_example_on_a_manual_run_of_an_unscheduled_dag_waits_from_run_after(sandbox, airflow_db, tmp_path):
+def test_readme_example_on_a_manual_run_of_an_unscheduled_dag_waits_from_run_after(sandbox, airflow_db, tmp_path, DagBag):
     """A run without a logical date has no data interval: ``since`` defaults to its run_after."""
-    from airflow.dag_processing.dagbag import DagBag
-
     emu = empty_mautic(sandbox)
     emu.add_event("form.submitted", 1, datetime.now(timezone.utc) - timedelta(minutes=5))  # before the run
     output = tmp_path / "new-events.ndjson"

@@ -9,7 +9,7 @@ is fetched on first use, the HTTP session is built on first request.
 from __future__ import annotations
 
 import logging
-from functools import cached_property
+import threading
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, ClassVar, Iterable, Iterator
 
 from airflow.sdk import BaseHook
@@ -86,6 +86,28 @@ class EventPlanMixin:
             )
 
 
+class built_once:
+    """Like ``functools.cached_property``, but built once even when several threads ask at the
+    same time (Python 3.12 dropped ``cached_property``'s lock): the operators' worker threads
+    share one client, one auth object (one OAuth token) and one set of statistics."""
+
+    def __init__(self, func: Callable[[Any], Any]) -> None:
+        self.func, self.name, self.__doc__ = func, func.__name__, func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        values = obj.__dict__
+        if self.name not in values:
+            with values.setdefault("_built_once_lock", threading.RLock()):
+                if self.name not in values:
+                    values[self.name] = self.func(obj)
+        return values[self.name]
+
+
 class ContactsHook(BaseHook):
     """Base of every vendor hook. Subclasses set the class attributes and implement
     :meth:`build_auth` and :meth:`probe` (and their capabilities)."""
@@ -141,7 +163,7 @@ class ContactsHook(BaseHook):
                 conn_id=self.conn_id,
             )
 
-    @cached_property
+    @built_once
     def extras(self) -> ConnExtras:
         """The connection's extra, every numeric field checked (the transport is built from
         it, so a bad number fails before the first request, whichever setting it is)."""
@@ -195,7 +217,7 @@ class ContactsHook(BaseHook):
             )
         return number
 
-    @cached_property
+    @built_once
     def base_url(self) -> str:
         conn = self.connection
         host = (conn.host or "").strip()
@@ -225,7 +247,7 @@ class ContactsHook(BaseHook):
     def transport_settings(self) -> TransportSettings:
         return self.extras.transport_settings(self.transport_defaults)
 
-    @cached_property
+    @built_once
     def auth(self) -> Auth:
         """The connection's credentials as an auth object, built once: the blocking and the
         async clients of this hook share it (and so a cached token)."""
@@ -251,7 +273,7 @@ class ContactsHook(BaseHook):
             **options,
         }
 
-    @cached_property
+    @built_once
     def transport(self) -> Transport:
         """The hook's blocking client (one pooled session, built on first use)."""
         return Transport(self.base_url, **self._transport_kwargs())

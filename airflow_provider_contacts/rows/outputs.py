@@ -70,8 +70,9 @@ def storage_base() -> str:
     URI such as ``s3://bucket/airflow-contacts``, or a local folder), else
     ``<tmp>/airflow-contacts`` on the worker, with a warning when the executor may run the
     next task on another machine."""
-    from airflow.sdk import conf
+    from airflow_provider_contacts._compat import airflow_conf
 
+    conf = airflow_conf()
     base = (conf.get("contacts", "storage_base", fallback="") or "").strip()
     if base:
         return base.rstrip("/")

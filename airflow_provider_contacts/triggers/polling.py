@@ -22,6 +22,7 @@ _WARM_MODULES = (
     "airflow_provider_contacts.exceptions",
     "airflow.sdk.definitions.connection",
     "airflow.sdk.execution_time.cache",
+    "airflow.sdk.execution_time.secrets",  # Airflow 3.1: imported by aget_connection
     "asgiref.sync",
     "httpcore._backends.anyio",
     "anyio.abc",
