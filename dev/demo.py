@@ -29,6 +29,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / ".demo"
@@ -177,84 +178,63 @@ def errors_in(log_path: Path, limit: int = 5) -> list[str]:
     return seen[-limit:]
 
 
-def main() -> int:
+def demo_env() -> dict[str, str]:
+    """A private Airflow home for the demo; files handed between tasks under .demo/files."""
     DEMO.mkdir(exist_ok=True)
     LOGS.mkdir(exist_ok=True)
     (HOME / "airflow.db").unlink(missing_ok=True)  # each demo starts from no previous run
     shutil.rmtree(DEMO / "event_batches", ignore_errors=True)  # nor its processed event batches
-    env = dict(os.environ)
-    env.update(
-        AIRFLOW_HOME=str(HOME),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__DAGS_FOLDER=str(DAGS_FOLDER),
-        AIRFLOW__CORE__UNIT_TEST_MODE="False",
-        AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
-        CONTACTS_DEMO_OUTPUT=str(DEMO / "output"),
-    )
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(HOME),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW__CONTACTS__STORAGE_BASE": str(DEMO / "files"),
+        "CONTACTS_DEMO_OUTPUT": str(DEMO / "output"),
+    }
+
+
+def start_sandbox(env: dict[str, str]) -> subprocess.Popen:
+    """The sandbox in its own process; its connections go into ``env``."""
     port = free_port()
-    bin_dir = Path(sys.executable).parent
     sandbox = subprocess.Popen(
         [sys.executable, "-m", "airflow_provider_contacts.sandbox", "--port", str(port)],
         stdout=open(LOGS / "sandbox.log", "w"), stderr=subprocess.STDOUT, env=env,
     )
+    info = wait_for(f"http://127.0.0.1:{port}/_sandbox/info")
+    for vendor, data in info["vendors"].items():
+        if vendor != "echo":
+            env[f"AIRFLOW_CONN_{vendor.upper()}_DEFAULT"] = json.dumps(data["connection"])
+    env["CONTACTS_SANDBOX_URL"] = f"http://127.0.0.1:{port}"
+    print(f"sandbox: http://127.0.0.1:{port}  (log: {LOGS / 'sandbox.log'})")
+    return sandbox
 
-    def stop(*_):
-        if sandbox.poll() is None:
-            sandbox.terminate()
-            try:
-                sandbox.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                sandbox.kill()
 
-    signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(143)))
-    results = []
-    try:
-        info = wait_for(f"http://127.0.0.1:{port}/_sandbox/info")
-        for vendor, data in info["vendors"].items():
-            if vendor != "echo":
-                env[f"AIRFLOW_CONN_{vendor.upper()}_DEFAULT"] = json.dumps(data["connection"])
-        env["CONTACTS_SANDBOX_URL"] = f"http://127.0.0.1:{port}"
-        print(f"sandbox: http://127.0.0.1:{port}  (log: {LOGS / 'sandbox.log'})")
-        t0 = time.monotonic()
-        migrate = subprocess.run(
-            [str(bin_dir / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True
-        )
-        if migrate.returncode != 0:
-            print(migrate.stdout[-3000:], migrate.stderr[-3000:])
-            return 1
-        print(f"airflow: SQLite DB ready in {time.monotonic() - t0:.1f} s  (AIRFLOW_HOME={HOME})")
-        facts = seed_warehouse(env)
-        print(f"warehouse: {WAREHOUSE.relative_to(ROOT)} with {facts['rows']} rows "
-              f"({facts['valid_contacts']} contacts, {facts['rejected']} bad rows, {facts['duplicates']} duplicate)")
-        present = dag_ids_present()
-        for dag_id, conf, label in DEMO_RUNS:
-            if dag_id not in present:
-                continue
-            if isinstance(conf, dict) and "emails" in conf:  # emails the warehouse sync just created
-                conf = {**conf, "emails": [facts["sample_emails"][int(e[8:-1])] if e.startswith("<sample ") else e
-                                           for e in conf["emails"]]}
-            if conf == "TRIGGER":
-                batch = poll_watcher(env)
-                label = f"{label}: batch of {batch['count']} new Mautic events" if batch else f"{label}: no new events"
-                conf = {"batch": batch, "output_dir": str(DEMO / "event_batches")} if batch else None
-            t0 = time.monotonic()
-            name = f"{dag_id}.{label.split(':')[0].replace(' ', '_')}" if label else dag_id
-            log_path = LOGS / f"{name}.log"
-            command = [str(bin_dir / "airflow"), "dags", "test", dag_id]
-            if conf:
-                command += ["--conf", json.dumps(conf)]
-            with open(log_path, "w") as log:
-                proc = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-            outcome = xcoms(dag_id)
-            state = outcome.pop("_state", None) or ("failed" if proc.returncode else "?")
-            title = f"{dag_id} ({label})" if label else dag_id
-            results.append((title, state, time.monotonic() - t0, outcome, log_path))
-    except KeyboardInterrupt:
-        print("interrupted")
-        return 130
-    finally:
-        stop()
+def run_dag(env: dict[str, str], dag_id: str, conf: Any, label: str, facts: dict[str, Any]) -> tuple:
+    """One ``airflow dags test`` run: (title, state, seconds, XCom outcome, log path)."""
+    if isinstance(conf, dict) and "emails" in conf:  # emails the warehouse sync just created
+        conf = {**conf, "emails": [facts["sample_emails"][int(e[8:-1])] if e.startswith("<sample ") else e
+                                   for e in conf["emails"]]}
+    if conf == "TRIGGER":
+        batch = poll_watcher(env)
+        label = f"{label}: batch of {batch['count']} new Mautic events" if batch else f"{label}: no new events"
+        conf = {"batch": batch, "output_dir": str(DEMO / "event_batches")} if batch else None
+    t0 = time.monotonic()
+    name = f"{dag_id}.{label.split(':')[0].replace(' ', '_')}" if label else dag_id
+    log_path = LOGS / f"{name}.log"
+    command = [str(Path(sys.executable).parent / "airflow"), "dags", "test", dag_id]
+    if conf:
+        command += ["--conf", json.dumps(conf)]
+    with open(log_path, "w") as log:
+        proc = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    outcome = xcoms(dag_id)
+    state = outcome.pop("_state", None) or ("failed" if proc.returncode else "?")
+    return (f"{dag_id} ({label})" if label else dag_id), state, time.monotonic() - t0, outcome, log_path
 
+
+def report(results: list[tuple]) -> int:
     print()
     print("=" * 78)
     failed = 0
@@ -273,6 +253,41 @@ def main() -> int:
     print("=" * 78)
     print(f"{len(results) - failed} of {len(results)} DAG runs succeeded")
     return 1 if failed or not results else 0
+
+
+def main() -> int:
+    env = demo_env()
+    sandbox = start_sandbox(env)
+
+    def stop(*_: Any) -> None:
+        if sandbox.poll() is None:
+            sandbox.terminate()
+            try:
+                sandbox.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                sandbox.kill()
+
+    signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(143)))
+    results = []
+    try:
+        t0 = time.monotonic()
+        migrate = subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], env=env,
+                                 capture_output=True, text=True)
+        if migrate.returncode != 0:
+            print(migrate.stdout[-3000:], migrate.stderr[-3000:])
+            return 1
+        print(f"airflow: SQLite DB ready in {time.monotonic() - t0:.1f} s  (AIRFLOW_HOME={HOME})")
+        facts = seed_warehouse(env)
+        print(f"warehouse: {WAREHOUSE.relative_to(ROOT)} with {facts['rows']} rows "
+              f"({facts['valid_contacts']} contacts, {facts['rejected']} bad rows, {facts['duplicates']} duplicate)")
+        present = dag_ids_present()
+        results = [run_dag(env, dag_id, conf, label, facts) for dag_id, conf, label in DEMO_RUNS if dag_id in present]
+    except KeyboardInterrupt:
+        print("interrupted")
+        return 130
+    finally:
+        stop()
+    return report(results)
 
 
 if __name__ == "__main__":

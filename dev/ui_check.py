@@ -158,19 +158,63 @@ def browse(chromium: str, base: str) -> list[str]:
     return taken
 
 
+def add_connections(env: dict[str, str], conns: dict[str, dict], sandbox_port: int) -> None:
+    for conn_id, conn in conns.items():
+        subprocess.run([str(BIN / "airflow"), "connections", "delete", conn_id], env=env, capture_output=True)
+        payload = dict(conn)
+        # Airflow 3.3.2's list-page Test button sends port 0 for a connection without a port and
+        # the API then answers 400 (apache/airflow#73298, fixed after 3.3.2): give the port.
+        payload["port"] = sandbox_port
+        if isinstance(payload.get("extra"), dict):
+            payload["extra"] = json.dumps(payload["extra"])
+        subprocess.run(
+            [str(BIN / "airflow"), "connections", "add", conn_id, "--conn-json", json.dumps(payload)],
+            env=env, check=True, capture_output=True,
+        )
+
+
+def check_forms(base: str) -> bool:
+    """The four connection types, their fields and labels; only secrets masked."""
+    status, meta = http("GET", f"{base}/ui/connections/hook_meta")
+    ours = {m["connection_type"]: m for m in meta if m["connection_type"] in ("mautic", "dmartech", "engagelab", "which50")}
+    print(f"form metadata: HTTP {status}, our connection types: {sorted(ours)}")
+    for conn_type, m in sorted(ours.items()):
+        fields = sorted((m.get("extra_fields") or {}).keys())
+        secret = sorted(k for k, f in (m.get("extra_fields") or {}).items() if (f.get("schema") or {}).get("format") == "password")
+        relabel = (m.get("standard_fields") or {})
+        labels = {k: v.get("title") for k, v in relabel.items() if isinstance(v, dict) and v.get("title")}
+        print(f"  {conn_type:<10} {m['hook_name']!r}: extra fields {fields}; secret {secret}; labels {labels}")
+    # Airflow hides the value of extras named like a secret ("auth_header", "api_key"...):
+    # only the secret fields may be pre-filled or shown as ***
+    masked = sorted(f"{t}.{k}" for t, m in ours.items() for k, f in (m.get("extra_fields") or {}).items()
+                    if f.get("value") == "***")
+    print(f"  form fields pre-filled with ***: {masked or 'none'}")
+    status, stored = http("GET", f"{base}/api/v2/connections/which50_default")
+    shown = json.loads(stored.get("extra") or "{}") if isinstance(stored, dict) else {}
+    print(f"  which50_default as the API shows it: HTTP {status}, extra {shown}")
+    return len(ours) == 4 and not masked and shown.get("header_name") == "X-Api-Key" and shown.get("api_key") == "***"
+
+
+def check_test_buttons(base: str, conns: dict[str, dict], sandbox_port: int) -> bool:
+    ok = True
+    for conn_id, conn in conns.items():
+        body = {"connection_id": conn_id, "port": sandbox_port, **{k: v for k, v in conn.items() if k != "extra"}}
+        if "extra" in conn:
+            body["extra"] = json.dumps(conn["extra"])
+        status, result = http("POST", f"{base}/api/v2/connections/test", body)
+        print(f"  Test {conn_id:<22} HTTP {status}: {result}")
+        expected = conn_id != "mautic_wrong_password"
+        ok &= isinstance(result, dict) and result.get("status") is expected
+    return ok
+
+
 def main() -> int:
     HOME.mkdir(parents=True, exist_ok=True)
     SHOTS.mkdir(parents=True, exist_ok=True)
     sandbox_port, api_port = free_port(), free_port()
-    env = dict(os.environ)
-    env.update(
-        AIRFLOW_HOME=str(HOME),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__TEST_CONNECTION="Enabled",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
-        AIRFLOW__API__PORT=str(api_port),
-        AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "example_dags"),
-    )
+    env = {**os.environ, "AIRFLOW_HOME": str(HOME), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "AIRFLOW__CORE__TEST_CONNECTION": "Enabled", "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+           "AIRFLOW__API__PORT": str(api_port), "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags")}
     procs = []
     try:
         procs.append(subprocess.Popen(
@@ -181,59 +225,18 @@ def main() -> int:
         _, info = http("GET", f"http://127.0.0.1:{sandbox_port}/_sandbox/info")
         subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True)
         conns = {f"{v}_default": d["connection"] for v, d in info["vendors"].items() if v != "echo"}
-        bad = dict(conns["mautic_default"], password="wrong-password")
-        conns["mautic_wrong_password"] = bad
-        for conn_id, conn in conns.items():
-            subprocess.run([str(BIN / "airflow"), "connections", "delete", conn_id], env=env, capture_output=True)
-            payload = dict(conn)
-            # Airflow 3.3.2's list-page Test button sends port 0 for a connection without a port and
-            # the API then answers 400 (apache/airflow#73298, fixed after 3.3.2): give the port.
-            payload["port"] = sandbox_port
-            if isinstance(payload.get("extra"), dict):
-                payload["extra"] = json.dumps(payload["extra"])
-            subprocess.run(
-                [str(BIN / "airflow"), "connections", "add", conn_id, "--conn-json", json.dumps(payload)],
-                env=env, check=True, capture_output=True,
-            )
+        conns["mautic_wrong_password"] = dict(conns["mautic_default"], password="wrong-password")
+        add_connections(env, conns, sandbox_port)
         log = open(ROOT / ".demo" / "ui_api_server.log", "w")
-        procs.append(subprocess.Popen([str(BIN / "airflow"), "api-server", "--port", str(api_port)], env=env, stdout=log, stderr=subprocess.STDOUT))
+        procs.append(subprocess.Popen([str(BIN / "airflow"), "api-server", "--port", str(api_port)], env=env,
+                                      stdout=log, stderr=subprocess.STDOUT))
         base = f"http://127.0.0.1:{api_port}"
         wait(f"{base}/api/v2/monitor/health", 180)
-
-        status, meta = http("GET", f"{base}/ui/connections/hook_meta")
-        ours = {m["connection_type"]: m for m in meta if m["connection_type"] in ("mautic", "dmartech", "engagelab", "which50")}
-        print(f"form metadata: HTTP {status}, our connection types: {sorted(ours)}")
-        for conn_type, m in sorted(ours.items()):
-            fields = sorted((m.get("extra_fields") or {}).keys())
-            secret = sorted(k for k, f in (m.get("extra_fields") or {}).items() if (f.get("schema") or {}).get("format") == "password")
-            relabel = (m.get("standard_fields") or {})
-            labels = {k: v.get("title") for k, v in relabel.items() if isinstance(v, dict) and v.get("title")}
-            print(f"  {conn_type:<10} {m['hook_name']!r}: extra fields {fields}; secret {secret}; labels {labels}")
-        ok = len(ours) == 4
-        # Airflow hides the value of extras named like a secret ("auth_header", "api_key"...):
-        # only the secret fields may be pre-filled or shown as ***
-        masked = sorted(f"{t}.{k}" for t, m in ours.items() for k, f in (m.get("extra_fields") or {}).items()
-                        if f.get("value") == "***")
-        print(f"  form fields pre-filled with ***: {masked or 'none'}")
-        ok &= not masked
-        status, stored = http("GET", f"{base}/api/v2/connections/which50_default")
-        shown = json.loads(stored.get("extra") or "{}") if isinstance(stored, dict) else {}
-        print(f"  which50_default as the API shows it: HTTP {status}, extra {shown}")
-        ok &= shown.get("header_name") == "X-Api-Key" and shown.get("api_key") == "***"
-
-        for conn_id, conn in conns.items():
-            body = {"connection_id": conn_id, "port": sandbox_port, **{k: v for k, v in conn.items() if k != "extra"}}
-            if "extra" in conn:
-                body["extra"] = json.dumps(conn["extra"])
-            status, result = http("POST", f"{base}/api/v2/connections/test", body)
-            print(f"  Test {conn_id:<22} HTTP {status}: {result}")
-            expected = conn_id != "mautic_wrong_password"
-            ok &= isinstance(result, dict) and result.get("status") is expected
-
+        ok = check_forms(base)
+        ok &= check_test_buttons(base, conns, sandbox_port)
         chromium = shutil.which("chromium") or shutil.which("chromium-browser")
         if chromium:
-            shots = browse(chromium, base)
-            for name in shots:
+            for name in browse(chromium, base):
                 print(f"  screenshot .demo/screenshots/{name}.png")
         else:
             print("  chromium not installed (apt-get install chromium): no screenshots")

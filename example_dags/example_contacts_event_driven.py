@@ -30,6 +30,32 @@ NEW_MAUTIC_EVENTS = Asset(
     )],
 )
 
+def exists(path: str) -> bool:
+    import os
+
+    from airflow.sdk import ObjectStoragePath
+
+    return ObjectStoragePath(path).exists() if "://" in path else os.path.exists(path)
+
+
+def write(path: str, events) -> int:
+    """All lines, then the file appears under its name (a crash leaves no half file)."""
+    import json
+    import os
+
+    from airflow_provider_contacts.rows.outputs import open_text
+
+    partial = path if "://" in path else f"{path}.partial"  # object stores publish whole objects
+    count = 0
+    with open_text(partial, "w") as out:
+        for event in events:
+            out.write(json.dumps(event.to_dict(), default=str, ensure_ascii=False) + "\n")
+            count += 1
+    if partial != path:
+        os.replace(partial, path)
+    return count
+
+
 with DAG(
     dag_id="example_contacts_event_driven",
     schedule=[NEW_MAUTIC_EVENTS],
@@ -48,15 +74,12 @@ with DAG(
 
     @task
     def process_new_events(triggering_asset_events=None, params=None) -> dict:
-        import json
-        import os
-
         import pendulum
-        from airflow.sdk import ObjectStoragePath, get_current_context
+        from airflow.sdk import get_current_context
 
         from airflow_provider_contacts.exceptions import ContactsConfigError
         from airflow_provider_contacts.hooks import get_hook, require_capability
-        from airflow_provider_contacts.rows.outputs import open_text, output_path, storage_base
+        from airflow_provider_contacts.rows.outputs import output_path, storage_base
         from airflow_provider_contacts.triggers.batches import check_batch, iter_batch_events
 
         out_dir = (params.get("output_dir") or "").rstrip("/") or f"{storage_base()}/example_contacts_event_driven"
@@ -71,21 +94,6 @@ with DAG(
                     "no batch to process: this run was not triggered by the watcher; give a config with "
                     '"batch" (a batch payload) or "since" and "until" (ISO 8601)')
             window = (pendulum.parse(params["since"]), pendulum.parse(params["until"]))
-
-        def exists(path: str) -> bool:
-            return ObjectStoragePath(path).exists() if "://" in path else os.path.exists(path)
-
-        def write(path: str, events) -> int:
-            """All lines, then the file appears under its name (a crash leaves no half file)."""
-            partial = path if "://" in path else f"{path}.partial"  # object stores publish whole objects
-            count = 0
-            with open_text(partial, "w") as out:
-                for event in events:
-                    out.write(json.dumps(event.to_dict(), default=str, ensure_ascii=False) + "\n")
-                    count += 1
-            if partial != path:
-                os.replace(partial, path)
-            return count
 
         hook = require_capability(get_hook(CONN_ID), "activity", "fetch contact events")
         report = {"processed": [], "skipped": [], "events": 0, "missing": 0, "output_paths": []}
