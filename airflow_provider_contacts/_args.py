@@ -17,3 +17,13 @@ def as_list(value: Any, field: str) -> list[str] | None:
         raise ContactsConfigError(f"{field} must be a list (or a comma-separated string), got {type(value).__name__}")
     return [str(v) for v in value]
 
+
+
+def positive_int(value: Any, field: str, *, optional: bool = False) -> Any:
+    """``value`` when it is a whole number >= 1 (or None when ``optional``), else the provider's
+    config error naming ``field``."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ContactsConfigError(f"{field}={value!r}: use a whole number >= 1")
+    return value

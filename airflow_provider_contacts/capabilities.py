@@ -61,16 +61,9 @@ class ActivityCapable(Protocol):
 
     def event_plan(self, since: datetime, until: datetime, **filters: Any) -> Any: ...
 
-    def iter_events(
-        self,
-        since: datetime,
-        until: datetime,
-        *,
-        include_types: list[str] | None = None,
-        exclude_types: list[str] | None = None,
-        contact_ids: list[str] | None = None,
-    ) -> Iterator[ContactEvent]:
-        """Events with ``since <= occurred_at < until`` (UTC), de-duplicated."""
+    def iter_events(self, since: datetime, until: datetime, **filters: Any) -> Iterator[ContactEvent]:
+        """Events with ``since <= occurred_at < until`` (UTC), de-duplicated; every vendor takes
+        the filters ``include_types``, ``exclude_types`` and ``contact_ids``."""
         ...
 
 

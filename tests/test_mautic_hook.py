@@ -36,6 +36,15 @@ def oauth_conn(sandbox, monkeypatch):
     return "mautic_oauth"
 
 
+def three_contacts(sandbox):
+    """The emulator emptied, then contacts 1, 2 and 3."""
+    sandbox.reset(empty=True)
+    emu = sandbox.emulator("mautic")
+    for i in range(3):
+        emu.state.upsert({"email": f"a{i}@example.com"})
+    return emu
+
+
 def calls(sandbox, path_part: str = "", method: str | None = None) -> list[dict]:
     return [r for r in sandbox.requests("mautic") if path_part in r["path"] and (method is None or r["method"] == method)]
 
@@ -301,10 +310,7 @@ def _events(emu):
 
 
 def test_activity_pages_by_page_to_max_pages_each_event_once(sandbox):
-    sandbox.reset(empty=True)
-    emu = sandbox.emulator("mautic")
-    for i in range(3):
-        emu.state.upsert({"email": f"a{i}@example.com"})
+    emu = three_contacts(sandbox)
     start = _events(emu)
     events = list(MauticHook().iter_events(start, start + timedelta(hours=1), page_size=3))
     assert len(events) == 12 and len({e.dedup_key for e in events}) == 12
@@ -332,10 +338,7 @@ def test_activity_window_is_half_open_and_second_precise(sandbox):
 
 
 def test_activity_filters_and_per_contact(sandbox):
-    sandbox.reset(empty=True)
-    emu = sandbox.emulator("mautic")
-    for i in range(3):
-        emu.state.upsert({"email": f"a{i}@example.com"})
+    emu = three_contacts(sandbox)
     start = _events(emu)
     hook = MauticHook()
     window = (start, start + timedelta(hours=1))
@@ -472,10 +475,7 @@ def test_connection_messages_for_each_failure(sandbox, monkeypatch, oauth_conn):
 def test_async_activity_with_oauth_renews_the_token_inside_the_event_loop(sandbox, oauth_conn):
     import asyncio
 
-    sandbox.reset(empty=True)
-    emu = sandbox.emulator("mautic")
-    for i in range(3):
-        emu.state.upsert({"email": f"a{i}@example.com"})
+    emu = three_contacts(sandbox)
     start = _events(emu)
 
     async def run() -> list:

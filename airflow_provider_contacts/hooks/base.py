@@ -349,24 +349,20 @@ class ContactsHook(BaseHook):
             return False, f"Unexpected error: {type(err).__name__}: {err}"
 
 
+#: Test Connection's wording per error class, first match wins ({where}: " at <base URL>")
+EXPLANATIONS: tuple[tuple[type[ContactsError], str], ...] = (
+    (ContactsConfigError, "Connection settings: {message}"),
+    (ContactsTimeoutError, "Unreachable: the API{where} did not answer in time ({message})"),
+    (ContactsConnectionError, "Unreachable: could not connect to the API{where} ({message})"),
+    (AuthenticationError, "Bad credentials: the API refused them (HTTP {status}): {message}"),
+    (PermissionDeniedError, "No permission: the credentials are valid but not allowed (HTTP {status}): {message}"),
+    (NotFoundError, "Not found: check the host and path prefix{where} (HTTP 404): {message}"),
+    (RateLimitedError, "Rate limited: the API asks to slow down (HTTP {status}): {message}"),
+    (ServerError, "Vendor error: the API failed (HTTP {status}): {message}"),
+    (RedirectRefusedError, "Redirect refused (HTTP {status}): {message}"),
+)
+
+
 def explain_error(err: ContactsError, base_url: str | None = None) -> str:
-    where = f" at {base_url}" if base_url else ""
-    if isinstance(err, ContactsConfigError):
-        return f"Connection settings: {err.message}"
-    if isinstance(err, ContactsTimeoutError):
-        return f"Unreachable: the API{where} did not answer in time ({err.message})"
-    if isinstance(err, ContactsConnectionError):
-        return f"Unreachable: could not connect to the API{where} ({err.message})"
-    if isinstance(err, AuthenticationError):
-        return f"Bad credentials: the API refused them (HTTP {err.status}): {err.message}"
-    if isinstance(err, PermissionDeniedError):
-        return f"No permission: the credentials are valid but not allowed (HTTP {err.status}): {err.message}"
-    if isinstance(err, NotFoundError):
-        return f"Not found: check the host and path prefix{where} (HTTP 404): {err.message}"
-    if isinstance(err, RateLimitedError):
-        return f"Rate limited: the API asks to slow down (HTTP {err.status}): {err.message}"
-    if isinstance(err, ServerError):
-        return f"Vendor error: the API failed (HTTP {err.status}): {err.message}"
-    if isinstance(err, RedirectRefusedError):
-        return f"Redirect refused (HTTP {err.status}): {err.message}"
-    return f"Failed: {err.message}"
+    template = next((text for cls, text in EXPLANATIONS if isinstance(err, cls)), "Failed: {message}")
+    return template.format(where=f" at {base_url}" if base_url else "", status=err.status, message=err.message)

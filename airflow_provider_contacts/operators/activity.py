@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_contacts._args import as_list
+from airflow_provider_contacts._args import as_list, positive_int
 from airflow_provider_contacts._time import parse_when, to_iso
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.operators.base import Progress, attach_to_outlets, open_hook, transport_summary
@@ -51,9 +51,7 @@ class FetchContactActivityOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if page_size is not None and (not isinstance(page_size, int) or page_size < 1):
-            raise ContactsConfigError(f"page_size={page_size!r}: use a whole number >= 1")
-        self.page_size = page_size
+        self.page_size = positive_int(page_size, "page_size", optional=True)
         self.conn_id = conn_id
         self.since = since
         self.until = until

@@ -103,11 +103,7 @@ class ContactsActionOperator(BaseOperator):
         self.max_rejected = parse_max_rejected(max_rejected)
 
     def iter_input(self) -> Iterator[Any]:
-        return iter_source(
-            rows=self.rows, source_path=self.source_path, source_format=self.source_format,
-            source_conn_id=self.source_conn_id, source_sql=self.source_sql,
-            source_parameters=self.source_parameters,
-        )
+        return iter_source(self)
 
     def checked_rows(self, rejects: RejectsFile, check: Any) -> Iterator[tuple[int, Any, Any]]:
         """``(index, row, checked)`` for the input rows that ``check(row) -> (checked, problem)``

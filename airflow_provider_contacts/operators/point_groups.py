@@ -34,6 +34,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_contacts.rules import check_adjustment, compute_score
+from airflow_provider_contacts._args import positive_int
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsError, InvalidAdjustment, NotFoundError
 from airflow_provider_contacts.operators.base import ContactsActionOperator, Progress, transport_summary
 from airflow_provider_contacts.rows.ledger import FileLedger, Ledger, StateStoreLedger
@@ -82,10 +83,8 @@ class AdjustPointGroupsOperator(ContactsActionOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if not isinstance(chunk_size, int) or chunk_size < 1:
-            raise ContactsConfigError(f"chunk_size={chunk_size!r}: use a whole number >= 1")
         self.ledger_path = ledger_path
-        self.chunk_size = chunk_size
+        self.chunk_size = positive_int(chunk_size, "chunk_size")
         self.event_name = event_name
         self.action_name = action_name
 

@@ -6,6 +6,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Iterator
 
+from airflow_provider_contacts._args import positive_int
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.operators.base import ContactsActionOperator, Progress, transport_summary
 from airflow_provider_contacts.rows.refs import email_problem, normalise_key
@@ -48,13 +49,9 @@ class UpsertContactsOperator(ContactsActionOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if not isinstance(max_active_requests, int) or max_active_requests < 1:
-            raise ContactsConfigError(f"max_active_requests={max_active_requests!r}: use a whole number >= 1")
-        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-            raise ContactsConfigError(f"batch_size={batch_size!r}: use a whole number >= 1")
         self.key = key
-        self.batch_size = batch_size
-        self.max_active_requests = max_active_requests
+        self.batch_size = positive_int(batch_size, "batch_size", optional=True)
+        self.max_active_requests = positive_int(max_active_requests, "max_active_requests")
         self.dry_run = dry_run
         self.memory_rows = memory_rows
 

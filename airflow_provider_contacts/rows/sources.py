@@ -43,20 +43,15 @@ def detect_format(path: str, source_format: str | None) -> str:
     )
 
 
-def iter_source(
-    *,
-    rows: Any = None,
-    source_path: str | None = None,
-    source_format: str | None = None,
-    source_conn_id: str | None = None,
-    source_sql: str | None = None,
-    source_parameters: Any = None,
-    fetch_size: int = 2000,
-) -> Iterator[Any]:
-    """Input rows, one at a time, from exactly one of: ``rows`` (a list, an XCom, or a JSON
-    string of a list), ``source_path`` (NDJSON, CSV or JSON array; local or object storage),
-    or ``source_sql`` run on ``source_conn_id`` (any DB-API connection, read with
-    ``fetchmany``). Unparseable rows come out as :class:`BadRow`."""
+def iter_source(source: Any, fetch_size: int = 2000) -> Iterator[Any]:
+    """Input rows, one at a time, from exactly one of the ``source``'s attributes (an action
+    operator's arguments): ``rows`` (a list, an XCom, or a JSON string of a list),
+    ``source_path`` (NDJSON, CSV or JSON array; local or object storage, ``source_format`` when
+    the name does not tell), or ``source_sql`` run on ``source_conn_id`` (any DB-API connection,
+    with ``source_parameters``, read with ``fetchmany``). Unparseable rows come out as
+    :class:`BadRow`."""
+    rows, source_path, source_sql = source.rows, source.source_path, source.source_sql
+    source_format, source_conn_id, source_parameters = source.source_format, source.source_conn_id, source.source_parameters
     given = [name for name, value in (("rows", rows), ("source_path", source_path), ("source_sql", source_sql)) if value not in (None, "")]
     if len(given) != 1:
         raise ContactsConfigError(

@@ -16,6 +16,7 @@ the watcher's state in :mod:`.state`.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from datetime import datetime, timedelta, timezone
@@ -29,6 +30,13 @@ from airflow_provider_contacts.triggers.polling import Backoff, is_fatal, poll_l
 from airflow_provider_contacts.triggers.state import WatcherState, default_state_key
 
 log = logging.getLogger(__name__)
+
+
+def serialized(trigger: BaseTrigger) -> tuple[str, dict[str, Any]]:
+    """``(classpath, kwargs)``: every argument of the trigger's ``__init__``, as it was kept."""
+    cls = type(trigger)
+    names = [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+    return f"{cls.__module__}.{cls.__qualname__}", {name: getattr(trigger, name) for name in names}
 
 
 class ContactEventsTrigger(BaseTrigger):
@@ -64,20 +72,7 @@ class ContactEventsTrigger(BaseTrigger):
         self.max_consecutive_errors = max_consecutive_errors
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            "airflow_provider_contacts.triggers.contact_events.ContactEventsTrigger",
-            {
-                "conn_id": self.conn_id,
-                "since": self.since,
-                "until": self.until,
-                "min_events": self.min_events,
-                "include_types": self.include_types,
-                "exclude_types": self.exclude_types,
-                "contact_ids": self.contact_ids,
-                "poke_interval": self.poke_interval,
-                "max_consecutive_errors": self.max_consecutive_errors,
-            },
-        )
+        return serialized(self)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         errors = 0
@@ -178,23 +173,7 @@ class ContactEventsEventTrigger(BaseEventTrigger):
         self._state: WatcherState | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            "airflow_provider_contacts.triggers.contact_events.ContactEventsEventTrigger",
-            {
-                "conn_id": self.conn_id,
-                "include_types": self.include_types,
-                "exclude_types": self.exclude_types,
-                "contact_ids": self.contact_ids,
-                "poke_interval": self.poke_interval,
-                "lag_seconds": self.lag_seconds,
-                "start_from": self.start_from,
-                "state_key": self.state_key,
-                "state_path": self.state_path,
-                "max_batch_events": self.max_batch_events,
-                "handover_seconds": self.handover_seconds,
-                "max_backoff_seconds": self.max_backoff_seconds,
-            },
-        )
+        return serialized(self)
 
     # state ------------------------------------------------------------------------------
     @property
