@@ -14,9 +14,10 @@ def as_list(value: Any, field: str) -> list[str] | None:
     if isinstance(value, str):
         value = [v for v in (part.strip() for part in value.split(",")) if v]
     if not isinstance(value, (list, tuple, set)):
-        raise ContactsConfigError(f"{field} must be a list (or a comma-separated string), got {type(value).__name__}")
+        raise ContactsConfigError(
+            f"{field} must be a list (or a comma-separated string), got {type(value).__name__}"
+        )
     return [str(v) for v in value]
-
 
 
 def positive_int(value: Any, field: str, *, optional: bool = False) -> Any:

@@ -56,6 +56,7 @@ __all__ = [
     "airflow_conf",
 ]
 
+
 def airflow_conf() -> Any:
     """Airflow's configuration: ``airflow.sdk.conf`` from 3.2, ``airflow.configuration.conf`` on 3.1."""
     try:
@@ -100,12 +101,22 @@ def legacy_form_widgets(conn_type: str) -> dict[str, Any]:
         elif kind == "boolean":
             widgets[name] = BooleanField(label, description=description, default=schema.get("default"))
         elif kind == "integer":
-            widgets[name] = IntegerField(label, validators=checks, widget=BS3TextFieldWidget(),
-                                         description=description, default=schema.get("default"))
+            widgets[name] = IntegerField(
+                label,
+                validators=checks,
+                widget=BS3TextFieldWidget(),
+                description=description,
+                default=schema.get("default"),
+            )
         else:
             default = schema.get("default")
-            widgets[name] = StringField(label, validators=checks, widget=BS3TextFieldWidget(),
-                                        description=description, default=None if default is None else str(default))
+            widgets[name] = StringField(
+                label,
+                validators=checks,
+                widget=BS3TextFieldWidget(),
+                description=description,
+                default=None if default is None else str(default),
+            )
     return widgets
 
 

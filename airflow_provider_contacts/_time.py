@@ -38,8 +38,16 @@ def parse_iso(text: str) -> datetime:
         raise ValueError(f"not an ISO 8601 date-time: {text!r}") from exc
     if not isinstance(parsed, datetime):  # a duration, a time of day...
         raise ValueError(f"not an ISO 8601 date-time: {text!r}")
-    plain = datetime(parsed.year, parsed.month, parsed.day, parsed.hour, parsed.minute, parsed.second,
-                     parsed.microsecond, tzinfo=timezone(parsed.utcoffset() or timezone.utc.utcoffset(None)))
+    plain = datetime(
+        parsed.year,
+        parsed.month,
+        parsed.day,
+        parsed.hour,
+        parsed.minute,
+        parsed.second,
+        parsed.microsecond,
+        tzinfo=timezone(parsed.utcoffset() or timezone.utc.utcoffset(None)),
+    )
     return utc(plain)
 
 
@@ -54,7 +62,9 @@ def parse_when(value: Any, field: str) -> datetime:
         if isinstance(value, str) and value.strip():
             return parse_iso(value)
     except ValueError:
-        raise ContactsConfigError(f"{field}={value!r} is not an ISO 8601 date-time such as 2026-11-20T00:00:00Z") from None
+        raise ContactsConfigError(
+            f"{field}={value!r} is not an ISO 8601 date-time such as 2026-11-20T00:00:00Z"
+        ) from None
     except OverflowError:
         raise ContactsConfigError(
             f"{field}={value!r} is outside the dates a window can use (0001-01-01 to 9999-12-31 in UTC); "

@@ -8,10 +8,12 @@ connection types that can.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any, Iterable, Iterator, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from airflow_provider_contacts.models import ContactEvent, RowOutcome
+
 
 @runtime_checkable
 class ContactUpserter(Protocol):
@@ -41,8 +43,7 @@ class DoNotContactCapable(Protocol):
         channel: str = "email",
         reason: int = 3,
         comments: str | None = None,
-    ) -> list[RowOutcome]:
-        ...
+    ) -> list[RowOutcome]: ...
 
 
 @runtime_checkable

@@ -18,13 +18,21 @@ from typing import Any
 
 from airflow_provider_contacts import __version__
 
-
 #: the largest id a vendor may hand out that we accept (a signed 64-bit integer)
 MAX_ID = 2**63 - 1
 
 
-def _field(label: str, type_: str, description: str, *, default: Any = None, enum=None, secret=False,
-           minimum: float | None = None, maximum: float | None = None):
+def _field(
+    label: str,
+    type_: str,
+    description: str,
+    *,
+    default: Any = None,
+    enum=None,
+    secret=False,
+    minimum: float | None = None,
+    maximum: float | None = None,
+):
     schema: dict[str, Any] = {"type": [type_, "null"]}
     if default is not None:
         schema["default"] = default
@@ -41,33 +49,67 @@ def _field(label: str, type_: str, description: str, *, default: Any = None, enu
 
 # Transport options every connection type accepts (README: "Connection options").
 COMMON_FIELDS = {
-    "timeout": _field("Read timeout (s)", "number", "Seconds to wait for an answer.", default=120,
-                      minimum=0.001, maximum=3600),
-    "connect_timeout": _field("Connect timeout (s)", "number", "Seconds to wait for a connection.", default=10,
-                              minimum=0.001, maximum=600),
+    "timeout": _field(
+        "Read timeout (s)",
+        "number",
+        "Seconds to wait for an answer.",
+        default=120,
+        minimum=0.001,
+        maximum=3600,
+    ),
+    "connect_timeout": _field(
+        "Connect timeout (s)",
+        "number",
+        "Seconds to wait for a connection.",
+        default=10,
+        minimum=0.001,
+        maximum=600,
+    ),
     "max_retries": _field(
-        "Max retries", "integer", "Retries on 429/502/503/504, dropped connections and timeouts.", default=4,
-        minimum=0, maximum=50,
+        "Max retries",
+        "integer",
+        "Retries on 429/502/503/504, dropped connections and timeouts.",
+        default=4,
+        minimum=0,
+        maximum=50,
     ),
     "retry_backoff_seconds": _field(
-        "First retry wait (s)", "number", "Backoff before the first retry; doubles each time, capped at 30 s.",
-        default=0.5, minimum=0, maximum=300,
+        "First retry wait (s)",
+        "number",
+        "Backoff before the first retry; doubles each time, capped at 30 s.",
+        default=0.5,
+        minimum=0,
+        maximum=300,
     ),
     "retry_max_wait_seconds": _field(
-        "Longest retry wait (s)", "number", "A wait (also one the server asks for) longer than this is not made.",
-        default=300, minimum=0, maximum=86400,
+        "Longest retry wait (s)",
+        "number",
+        "A wait (also one the server asks for) longer than this is not made.",
+        default=300,
+        minimum=0,
+        maximum=86400,
     ),
     "retry_total_seconds": _field(
-        "Retry budget (s)", "number", "Time one call may spend on retries before its error is raised.",
-        default=600, minimum=0, maximum=86400,
+        "Retry budget (s)",
+        "number",
+        "Time one call may spend on retries before its error is raised.",
+        default=600,
+        minimum=0,
+        maximum=86400,
     ),
     "rate_limit_per_second": _field(
-        "Client rate limit (requests/s)", "number", "Optional client-side limit; empty or 0 = none.",
-        minimum=0, maximum=10000,
+        "Client rate limit (requests/s)",
+        "number",
+        "Optional client-side limit; empty or 0 = none.",
+        minimum=0,
+        maximum=10000,
     ),
     "rate_limit_per_hour": _field(
-        "Client rate limit (requests/hour)", "integer", "Optional client-side limit; empty = none.",
-        minimum=1, maximum=10_000_000,
+        "Client rate limit (requests/hour)",
+        "integer",
+        "Optional client-side limit; empty = none.",
+        minimum=1,
+        maximum=10_000_000,
     ),
     "verify_ssl": _field("Verify TLS", "boolean", "Verify the server certificate.", default=True),
     "allow_insecure_http": _field(
@@ -85,7 +127,11 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
         "hook-name": "Mautic",
         "ui-field-behaviour": {
             "hidden-fields": ["schema"],
-            "relabeling": {"host": "Mautic base URL", "login": "Username (Basic auth)", "password": "Password (Basic auth)"},
+            "relabeling": {
+                "host": "Mautic base URL",
+                "login": "Username (Basic auth)",
+                "password": "Password (Basic auth)",
+            },
             "placeholders": {
                 "host": "https://mautic.example.com",
                 "login": "API user (Basic auth only)",
@@ -94,14 +140,23 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
         },
         "conn-fields": {
             "auth_type": _field(
-                "Auth type", "string", "basic = Mautic user + password; oauth2 = client credentials.",
-                default="basic", enum=["basic", "oauth2"],
+                "Auth type",
+                "string",
+                "basic = Mautic user + password; oauth2 = client credentials.",
+                default="basic",
+                enum=["basic", "oauth2"],
             ),
             "client_id": _field("OAuth2 client id", "string", "Public id of the API credential (oauth2)."),
-            "client_secret": _field("OAuth2 client secret", "string", "Secret of the API credential (oauth2).", secret=True),
+            "client_secret": _field(
+                "OAuth2 client secret", "string", "Secret of the API credential (oauth2).", secret=True
+            ),
             "batch_limit": _field(
-                "Batch limit", "integer", "Items per batch request (server api_batch_max_limit).", default=200,
-                minimum=1, maximum=10000,
+                "Batch limit",
+                "integer",
+                "Items per batch request (server api_batch_max_limit).",
+                default=200,
+                minimum=1,
+                maximum=10000,
             ),
             **COMMON_FIELDS,
         },
@@ -117,22 +172,35 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
         },
         "conn-fields": {
             "timezone": _field(
-                "Tenant time zone", "string",
+                "Tenant time zone",
+                "string",
                 "IANA zone of the dates in Dmartech payloads (undocumented; presumably China time).",
                 default="Asia/Shanghai",
             ),
             "list_page_size": _field(
-                "List page size", "integer", "Contacts per list request (the maximum is undocumented).", default=100,
-                minimum=1, maximum=1000,
+                "List page size",
+                "integer",
+                "Contacts per list request (the maximum is undocumented).",
+                default=100,
+                minimum=1,
+                maximum=1000,
             ),
             "max_active_requests": _field(
-                "Parallel contacts", "integer", "Contacts whose events are fetched at once (under the rate limit).",
-                default=4, minimum=1, maximum=32,
+                "Parallel contacts",
+                "integer",
+                "Contacts whose events are fetched at once (under the rate limit).",
+                default=4,
+                minimum=1,
+                maximum=32,
             ),
             **COMMON_FIELDS,
             "rate_limit_per_second": _field(
-                "Client rate limit (requests/s)", "number", "Dmartech allows 20 calls per second; 0 = no client limit.",
-                default=20, minimum=0, maximum=10000,
+                "Client rate limit (requests/s)",
+                "number",
+                "Dmartech allows 20 calls per second; 0 = no client limit.",
+                default=20,
+                minimum=0,
+                maximum=10000,
             ),
         },
     },
@@ -147,12 +215,18 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
         },
         "conn-fields": {
             "inbox_id": _field(
-                "Inbox (channel) id", "integer", "Channel id used when creating contacts (Project Settings > Channels).",
-                minimum=1, maximum=MAX_ID,
+                "Inbox (channel) id",
+                "integer",
+                "Channel id used when creating contacts (Project Settings > Channels).",
+                minimum=1,
+                maximum=MAX_ID,
             ),
             "sort_style": _field(
-                "Sort style", "string", "direction = sort=field&direction=desc (documented); prefix = sort=-field (Chatwoot).",
-                default="direction", enum=["direction", "prefix"],
+                "Sort style",
+                "string",
+                "direction = sort=field&direction=desc (documented); prefix = sort=-field (Chatwoot).",
+                default="direction",
+                enum=["direction", "prefix"],
             ),
             **COMMON_FIELDS,
         },
@@ -163,27 +237,40 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
         "hook-name": "Which50",
         "ui-field-behaviour": {
             "hidden-fields": ["schema"],
-            "relabeling": {"host": "API base URL", "login": "Username (Basic auth)", "password": "Password (Basic auth)"},
+            "relabeling": {
+                "host": "API base URL",
+                "login": "Username (Basic auth)",
+                "password": "Password (Basic auth)",
+            },
             "placeholders": {"host": "https://app.which50.com/Which50API", "port": "optional, e.g. 443"},
         },
         "conn-fields": {
             "auth_type": _field(
-                "Auth type", "string", "The vendor does not document its scheme: a header or Basic.",
-                default="header", enum=["header", "basic"],
+                "Auth type",
+                "string",
+                "The vendor does not document its scheme: a header or Basic.",
+                default="header",
+                enum=["header", "basic"],
             ),
             # not "auth_header_name": Airflow hides (and its form pre-fills as ***) every extra
             # whose name contains a sensitive word such as "auth_header"; only secrets may
             "header_name": _field(
-                "Header name", "string", "Header carrying the API key (auth type header). Formerly auth_header_name.",
+                "Header name",
+                "string",
+                "Header carrying the API key (auth type header). Formerly auth_header_name.",
                 default="X-Api-Key",
             ),
             # not "auth_header_value" (still read): Airflow 3.1 does not count "auth_header" as
             # sensitive, so its API showed that value; every version hides "api_key"
-            "api_key": _field("API key (header value)", "string", "The API key. Formerly auth_header_value.",
-                              secret=True),
+            "api_key": _field(
+                "API key (header value)", "string", "The API key. Formerly auth_header_value.", secret=True
+            ),
             "contact_list_id": _field(
-                "Contact list id", "integer", "List that upserts write to (hook_params={'contact_list_id': N} overrides).",
-                minimum=1, maximum=MAX_ID,
+                "Contact list id",
+                "integer",
+                "List that upserts write to (hook_params={'contact_list_id': N} overrides).",
+                minimum=1,
+                maximum=MAX_ID,
             ),
             **COMMON_FIELDS,
         },

@@ -4,9 +4,10 @@ contact event (:class:`ContactEvent`), and the window-and-type filter every vend
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 from airflow_provider_contacts._time import to_iso
 
@@ -60,22 +61,40 @@ class ContactEvent:
 
     def ref(self) -> dict[str, Any]:
         """A reference to the event (no payload), as written in summaries and batches."""
-        return {"event_id": self.event_id, "event_type": self.event_type, "contact_id": self.contact_id,
-                "occurred_at": to_iso(self.occurred_at)}
+        return {
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "contact_id": self.contact_id,
+            "occurred_at": to_iso(self.occurred_at),
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """The edge form: ``occurred_at`` as ISO 8601 text (UTC, microseconds)."""
-        return {"vendor": self.vendor, "event_id": self.event_id, "event_type": self.event_type,
-                "contact_id": self.contact_id, "occurred_at": to_iso(self.occurred_at), "label": self.label,
-                "campaign": self.campaign, "raw": self.raw}
+        return {
+            "vendor": self.vendor,
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "contact_id": self.contact_id,
+            "occurred_at": to_iso(self.occurred_at),
+            "label": self.label,
+            "campaign": self.campaign,
+            "raw": self.raw,
+        }
 
 
 class EventFilter:
     """The filters every vendor applies on its side of the API: the half-open window
     ``[since, until)`` on ``occurred_at`` and the event types (``include`` empty = all)."""
 
-    def __init__(self, since: datetime, until: datetime, include: Iterable[str] | None = None,
-                 exclude: Iterable[str] | None = None, *, fold_case: bool = False) -> None:
+    def __init__(
+        self,
+        since: datetime,
+        until: datetime,
+        include: Iterable[str] | None = None,
+        exclude: Iterable[str] | None = None,
+        *,
+        fold_case: bool = False,
+    ) -> None:
         self.since, self.until = since, until
         self.fold = (lambda t: t.lower()) if fold_case else (lambda t: t)
         self.include = {self.fold(t) for t in include or ()}

@@ -29,10 +29,12 @@ class SandboxProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
 
-    def __enter__(self) -> "SandboxProcess":
+    def __enter__(self) -> SandboxProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "airflow_provider_contacts.sandbox", "--port", str(self.port)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -62,7 +64,9 @@ class SandboxProcess:
         requests.patch(f"{self.url}/_sandbox/settings/{vendor}", json=changes, timeout=10).raise_for_status()
 
     def request_count(self, vendor: str, path_part: str = "") -> int:
-        entries = requests.get(f"{self.url}/_sandbox/requests", params={"vendor": vendor}, timeout=60).json()["requests"]
+        entries = requests.get(f"{self.url}/_sandbox/requests", params={"vendor": vendor}, timeout=60).json()[
+            "requests"
+        ]
         return sum(1 for e in entries if path_part in e["path"])
 
     def base_url(self, vendor: str) -> str:

@@ -35,8 +35,13 @@ def child(kind: str, n: int, path: str) -> None:
     if kind == "upsert":
         from airflow_provider_contacts.operators.upsert import UpsertContactsOperator
 
-        op = UpsertContactsOperator(task_id="mem", conn_id="mautic_default", source_path=path,
-                                    rejects_path=path + ".rejects", max_active_requests=2)
+        op = UpsertContactsOperator(
+            task_id="mem",
+            conn_id="mautic_default",
+            source_path=path,
+            rejects_path=path + ".rejects",
+            max_active_requests=2,
+        )
         summary = op.execute(task_context("upsert"))
         done = summary["created"] + summary["updated"]
     else:
@@ -45,18 +50,38 @@ def child(kind: str, n: int, path: str) -> None:
         from airflow_provider_contacts.operators.activity import FetchContactActivityOperator
 
         now = datetime.now(timezone.utc)
-        op = FetchContactActivityOperator(task_id="mem", conn_id="mautic_default", output_path=path,
-                                          since=(now - timedelta(days=2)).isoformat(), until=(now + timedelta(minutes=1)).isoformat(),
-                                          page_size=1000)
+        op = FetchContactActivityOperator(
+            task_id="mem",
+            conn_id="mautic_default",
+            output_path=path,
+            since=(now - timedelta(days=2)).isoformat(),
+            until=(now + timedelta(minutes=1)).isoformat(),
+            page_size=1000,
+        )
         done = op.execute(task_context("activity"))["events"]
-    print(json.dumps({"kind": kind, "n": n, "done": done, "peak_rss_mb": round(peak_rss_mb(), 1),
-                      "rss_after_imports_mb": round(baseline, 1), "seconds": round(time.perf_counter() - t0, 1)}))
+    print(
+        json.dumps(
+            {
+                "kind": kind,
+                "n": n,
+                "done": done,
+                "peak_rss_mb": round(peak_rss_mb(), 1),
+                "rss_after_imports_mb": round(baseline, 1),
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+        )
+    )
 
 
 def run_child(kind: str, n: int, path: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", kind, "--n", str(n), "--path", path],
-                         check=True, capture_output=True, text=True, env=os.environ.copy())
-    line = [l for l in out.stdout.splitlines() if l.startswith("{")][-1]
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, "--n", str(n), "--path", path],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+    )
+    line = [ln for ln in out.stdout.splitlines() if ln.startswith("{")][-1]
     return json.loads(line)
 
 
@@ -77,24 +102,35 @@ def main() -> list[dict]:
             source = os.path.join(tmp, f"rows{n}.ndjson")
             with open(source, "w") as handle:
                 for i in range(n):
-                    handle.write(json.dumps({"email": f"m{i}@example.com", "firstname": f"F{i}", "city": "Lyon"}) + "\n")
+                    handle.write(
+                        json.dumps({"email": f"m{i}@example.com", "firstname": f"F{i}", "city": "Lyon"})
+                        + "\n"
+                    )
             sandbox.reset()
             sandbox.settings("mautic", retain_contacts=False)
             results.append(run_child("upsert", n, source))
             os.remove(source)
             sandbox.reset()
-            requests.post(f"{sandbox.url}/_sandbox/generate/mautic", json={"contacts": 100}, timeout=600).raise_for_status()
-            requests.post(f"{sandbox.url}/_sandbox/generate/mautic", json={"events": n, "days": 1}, timeout=3600).raise_for_status()
+            requests.post(
+                f"{sandbox.url}/_sandbox/generate/mautic", json={"contacts": 100}, timeout=600
+            ).raise_for_status()
+            requests.post(
+                f"{sandbox.url}/_sandbox/generate/mautic", json={"events": n, "days": 1}, timeout=3600
+            ).raise_for_status()
             out = os.path.join(tmp, f"events{n}.ndjson")
             results.append(run_child("activity", n, out))
             os.remove(out)
     for r in results:
-        print(f"{r['kind']:8s} N={r['n']:>9,d}  done={r['done']:>9,d}  peak RSS {r['peak_rss_mb']:6.1f} MB "
-              f"(Airflow SDK imported: {r['rss_after_imports_mb']:.1f} MB)  {r['seconds']} s")
+        print(
+            f"{r['kind']:8s} N={r['n']:>9,d}  done={r['done']:>9,d}  peak RSS {r['peak_rss_mb']:6.1f} MB "
+            f"(Airflow SDK imported: {r['rss_after_imports_mb']:.1f} MB)  {r['seconds']} s"
+        )
     for kind in ("upsert", "activity"):
         runs = [r for r in results if r["kind"] == kind]
         if len(runs) >= 2:
-            print(f"{kind}: peak RSS at N={runs[-1]['n']:,} / N={runs[0]['n']:,} = {runs[-1]['peak_rss_mb'] / runs[0]['peak_rss_mb']:.2f} (target < 150 MB, flat)")
+            print(
+                f"{kind}: peak RSS at N={runs[-1]['n']:,} / N={runs[0]['n']:,} = {runs[-1]['peak_rss_mb'] / runs[0]['peak_rss_mb']:.2f} (target < 150 MB, flat)"
+            )
     print("RESULT " + json.dumps(results))
     return results
 

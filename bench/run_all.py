@@ -1,6 +1,6 @@
 """Every benchmark, with the sizes the project reports (see README "Performance").
 
-    make bench            # or: .venv/bin/python bench/run_all.py [--quick]
+make bench            # or: .venv/bin/python bench/run_all.py [--quick]
 """
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def main() -> int:
     quick = "--quick" in sys.argv
     runs = [
-        ["upsert_throughput.py", "--rows", "20000" if quick else "100000", "--naive-sample", "300" if quick else "2000"],
+        [
+            "upsert_throughput.py",
+            "--rows",
+            "20000" if quick else "100000",
+            "--naive-sample",
+            "300" if quick else "2000",
+        ],
         ["memory.py", "--sizes", *(["20000", "100000"] if quick else ["100000", "1000000"])],
     ]
     status = 0

@@ -34,11 +34,19 @@ def main() -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--naive-sample", type=int, default=2_000)
-    parser.add_argument("--overheads-ms", type=float, nargs="+", default=[0, 50],
-                        help="per-request server cost to emulate (0 = the bare emulator)")
+    parser.add_argument(
+        "--overheads-ms",
+        type=float,
+        nargs="+",
+        default=[0, 50],
+        help="per-request server cost to emulate (0 = the bare emulator)",
+    )
     args = parser.parse_args()
     n = args.rows
-    rows = [{"email": f"bench{i}@example.com", "firstname": f"F{i}", "lastname": "Bench", "city": f"C{i % 50}"} for i in range(n)]
+    rows = [
+        {"email": f"bench{i}@example.com", "firstname": f"F{i}", "lastname": "Bench", "city": f"C{i % 50}"}
+        for i in range(n)
+    ]
     tmp = tempfile.mkdtemp(prefix="contacts-bench-")
     source = os.path.join(tmp, "rows.ndjson")
     with open(source, "w") as handle:
@@ -50,7 +58,9 @@ def main() -> dict:
         for overhead in args.overheads_ms:
             results.append(measure(sandbox, rows, source, tmp, args.naive_sample, overhead))
     for result in results:
-        print(f"upsert {n} rows into the Mautic emulator, request_overhead_ms={result['request_overhead_ms']}")
+        print(
+            f"upsert {n} rows into the Mautic emulator, request_overhead_ms={result['request_overhead_ms']}"
+        )
         print(f"  batch requests        {result['batch_requests']} (ceil(N/200) = {math.ceil(n / 200)})")
         print(f"  operator              {result['operator_rows_per_s']:9d} rows/s")
         print(f"  bare client           {result['bare_client_rows_per_s']:9d} rows/s")
@@ -61,15 +71,21 @@ def main() -> dict:
     return results
 
 
-def measure(sandbox: SandboxProcess, rows: list[dict], source: str, tmp: str, naive_sample: int, overhead: float) -> dict:
+def measure(
+    sandbox: SandboxProcess, rows: list[dict], source: str, tmp: str, naive_sample: int, overhead: float
+) -> dict:
     from airflow_provider_contacts.operators.upsert import UpsertContactsOperator
 
     n = len(rows)
     # 1. the operator
     sandbox.reset()
     sandbox.settings("mautic", batch_max_limit=200, request_overhead_ms=overhead)
-    op = UpsertContactsOperator(task_id="bench", conn_id="mautic_default", source_path=source,
-                                rejects_path=os.path.join(tmp, "rejects.ndjson"))
+    op = UpsertContactsOperator(
+        task_id="bench",
+        conn_id="mautic_default",
+        source_path=source,
+        rejects_path=os.path.join(tmp, "rejects.ndjson"),
+    )
     t0 = time.perf_counter()
     summary = op.execute(task_context("operator"))
     t_op = time.perf_counter() - t0

@@ -43,10 +43,27 @@ DEMO_RUNS: list[tuple[str, dict | None, str]] = [
     ("example_contacts_connection_check", None, ""),
     ("example_mautic_warehouse_sync", None, ""),
     ("example_mautic_big_sync", {"rows_per_shard": 500}, ""),
-    ("example_contacts_ui_actions", {"action": "adjust_points", "emails": ["<sample 0>", "<sample 1>", "nobody@example.com"],
-                                     "point_group": "Engagement", "op": "plus", "value": 10}, "points"),
-    ("example_contacts_ui_actions", {"action": "add_to_do_not_contact", "emails": ["<sample 2>"],
-                                     "reason": "unsubscribed", "comments": "demo"}, "dnc"),
+    (
+        "example_contacts_ui_actions",
+        {
+            "action": "adjust_points",
+            "emails": ["<sample 0>", "<sample 1>", "nobody@example.com"],
+            "point_group": "Engagement",
+            "op": "plus",
+            "value": 10,
+        },
+        "points",
+    ),
+    (
+        "example_contacts_ui_actions",
+        {
+            "action": "add_to_do_not_contact",
+            "emails": ["<sample 2>"],
+            "reason": "unsubscribed",
+            "comments": "demo",
+        },
+        "dnc",
+    ),
     ("example_mautic_scheduled_campaign", None, ""),
     ("example_contacts_multi_vendor_activity", None, ""),
     ("example_contacts_event_driven", "TRIGGER", "the batch of one poll of its watcher"),
@@ -148,8 +165,23 @@ def xcoms(dag_id: str) -> dict[str, object]:
 
 
 #: summary keys left out of the report (the full summary is the task's XCom)
-QUIET = {"conn_id", "dry_run", "key", "retries", "seconds", "rows_per_second", "requests", "window", "since", "until",
-         "first_occurred_at", "last_occurred_at", "emails_looked_up", "resent_after_retry", "already_applied"}
+QUIET = {
+    "conn_id",
+    "dry_run",
+    "key",
+    "retries",
+    "seconds",
+    "rows_per_second",
+    "requests",
+    "window",
+    "since",
+    "until",
+    "first_occurred_at",
+    "last_occurred_at",
+    "emails_looked_up",
+    "resent_after_retry",
+    "already_applied",
+}
 
 
 def describe(task: str, value: object) -> list[str]:
@@ -201,7 +233,9 @@ def start_sandbox(env: dict[str, str]) -> subprocess.Popen:
     port = free_port()
     sandbox = subprocess.Popen(
         [sys.executable, "-m", "airflow_provider_contacts.sandbox", "--port", str(port)],
-        stdout=open(LOGS / "sandbox.log", "w"), stderr=subprocess.STDOUT, env=env,
+        stdout=open(LOGS / "sandbox.log", "w"),
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     info = wait_for(f"http://127.0.0.1:{port}/_sandbox/info")
     for vendor, data in info["vendors"].items():
@@ -215,11 +249,18 @@ def start_sandbox(env: dict[str, str]) -> subprocess.Popen:
 def run_dag(env: dict[str, str], dag_id: str, conf: Any, label: str, facts: dict[str, Any]) -> tuple:
     """One ``airflow dags test`` run: (title, state, seconds, XCom outcome, log path)."""
     if isinstance(conf, dict) and "emails" in conf:  # emails the warehouse sync just created
-        conf = {**conf, "emails": [facts["sample_emails"][int(e[8:-1])] if e.startswith("<sample ") else e
-                                   for e in conf["emails"]]}
+        conf = {
+            **conf,
+            "emails": [
+                facts["sample_emails"][int(e[8:-1])] if e.startswith("<sample ") else e
+                for e in conf["emails"]
+            ],
+        }
     if conf == "TRIGGER":
         batch = poll_watcher(env)
-        label = f"{label}: batch of {batch['count']} new Mautic events" if batch else f"{label}: no new events"
+        label = (
+            f"{label}: batch of {batch['count']} new Mautic events" if batch else f"{label}: no new events"
+        )
         conf = {"batch": batch, "output_dir": str(DEMO / "event_batches")} if batch else None
     t0 = time.monotonic()
     name = f"{dag_id}.{label.split(':')[0].replace(' ', '_')}" if label else dag_id
@@ -271,17 +312,25 @@ def main() -> int:
     results = []
     try:
         t0 = time.monotonic()
-        migrate = subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], env=env,
-                                 capture_output=True, text=True)
+        migrate = subprocess.run(
+            [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if migrate.returncode != 0:
             print(migrate.stdout[-3000:], migrate.stderr[-3000:])
             return 1
         print(f"airflow: SQLite DB ready in {time.monotonic() - t0:.1f} s  (AIRFLOW_HOME={HOME})")
         facts = seed_warehouse(env)
-        print(f"warehouse: {WAREHOUSE.relative_to(ROOT)} with {facts['rows']} rows "
-              f"({facts['valid_contacts']} contacts, {facts['rejected']} bad rows, {facts['duplicates']} duplicate)")
+        print(
+            f"warehouse: {WAREHOUSE.relative_to(ROOT)} with {facts['rows']} rows "
+            f"({facts['valid_contacts']} contacts, {facts['rejected']} bad rows, {facts['duplicates']} duplicate)"
+        )
         present = dag_ids_present()
-        results = [run_dag(env, dag_id, conf, label, facts) for dag_id, conf, label in DEMO_RUNS if dag_id in present]
+        results = [
+            run_dag(env, dag_id, conf, label, facts) for dag_id, conf, label in DEMO_RUNS if dag_id in present
+        ]
     except KeyboardInterrupt:
         print("interrupted")
         return 130

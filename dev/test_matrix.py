@@ -58,8 +58,12 @@ def default_matrix() -> list[tuple[str, str]]:
 
 def _runs(path: str, version: str) -> bool:
     try:
-        out = subprocess.run([path, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                             capture_output=True, text=True, timeout=30)
+        out = subprocess.run(
+            [path, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return out.returncode == 0 and out.stdout.strip() == version
@@ -73,8 +77,10 @@ def find_python(version: str) -> str | None:
     if on_path and _runs(on_path, version):  # a pyenv shim of an inactive version does not run
         return on_path
     pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
-    builds = sorted(pyenv_root.glob(f"versions/{version}.*/bin/python{version}"),
-                    key=lambda p: [int(x) for x in re.findall(r"\d+", p.parent.parent.name)])
+    builds = sorted(
+        pyenv_root.glob(f"versions/{version}.*/bin/python{version}"),
+        key=lambda p: [int(x) for x in re.findall(r"\d+", p.parent.parent.name)],
+    )
     for candidate in reversed(builds):
         if _runs(str(candidate), version):
             return str(candidate)
@@ -90,9 +96,21 @@ def build_venv(uv: str, airflow: str, python: str, interpreter: str, log) -> Pat
     if stamp_file.exists() and stamp_file.read_text() == stamp:
         return venv
     shutil.rmtree(venv, ignore_errors=True)
-    for cmd in ([uv, "venv", "--quiet", "--python", interpreter, str(venv)],
-                [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
-                 f"apache-airflow=={airflow}", *pins, "-e", f"{ROOT}[test]"]):
+    for cmd in (
+        [uv, "venv", "--quiet", "--python", interpreter, str(venv)],
+        [
+            uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(venv / "bin" / "python"),
+            f"apache-airflow=={airflow}",
+            *pins,
+            "-e",
+            f"{ROOT}[test]",
+        ],
+    ):
         subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     stamp_file.write_text(stamp)
     return venv
@@ -118,35 +136,62 @@ def run_one(uv: str, airflow: str, python: str, pytest_args: list[str]) -> dict:
             return result
         env = {**os.environ, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
         env.pop("AIRFLOW_HOME", None)
-        code = subprocess.run([str(venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                               *pytest_args], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env).returncode
-    summary = [m.group(1) for line in log_path.read_text(errors="replace").splitlines()
-               if (m := _SUMMARY.match(line.strip()))]
-    version = subprocess.run([interpreter, "-c", "import platform; print(platform.python_version())"],
-                             capture_output=True, text=True).stdout.strip()
-    result.update(python=version or python, ok=code == 0, tests=summary[-1] if summary else "no summary line",
-                  outcome="passed" if code == 0 else f"FAILED (exit {code}, see {log_path.relative_to(ROOT)})",
-                  seconds=time.monotonic() - started)
+        code = subprocess.run(
+            [str(venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", *pytest_args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+        ).returncode
+    summary = [
+        m.group(1)
+        for line in log_path.read_text(errors="replace").splitlines()
+        if (m := _SUMMARY.match(line.strip()))
+    ]
+    version = subprocess.run(
+        [interpreter, "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    result.update(
+        python=version or python,
+        ok=code == 0,
+        tests=summary[-1] if summary else "no summary line",
+        outcome="passed" if code == 0 else f"FAILED (exit {code}, see {log_path.relative_to(ROOT)})",
+        seconds=time.monotonic() - started,
+    )
     return result
 
 
 def print_table(results: list[dict]) -> None:
     rows = [("Airflow", "Python", "result", "tests", "time")]
-    rows += [(r["airflow"], r["python"], r["outcome"], r["tests"],
-              f"{int(r['seconds']) // 60}m{int(r['seconds']) % 60:02d}s" if r["seconds"] else "") for r in results]
+    rows += [
+        (
+            r["airflow"],
+            r["python"],
+            r["outcome"],
+            r["tests"],
+            f"{int(r['seconds']) // 60}m{int(r['seconds']) % 60:02d}s" if r["seconds"] else "",
+        )
+        for r in results
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for n, row in enumerate(rows):
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
         if n == 0:
             print("  ".join("-" * w for w in widths))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="+", metavar="AIRFLOW/PYTHON", help="e.g. 3.1.8/3.10 (default: the full matrix)")
+    parser.add_argument(
+        "--only", nargs="+", metavar="AIRFLOW/PYTHON", help="e.g. 3.1.8/3.10 (default: the full matrix)"
+    )
     parser.add_argument("--jobs", type=int, default=1, help="combinations run at once (default 1)")
     parser.add_argument("--uv", default=shutil.which("uv") or str(Path(sys.executable).parent / "uv"))
-    parser.add_argument("--list", action="store_true", help="print the combinations and interpreters, run nothing")
+    parser.add_argument(
+        "--list", action="store_true", help="print the combinations and interpreters, run nothing"
+    )
     parser.add_argument("pytest_args", nargs="*", help="passed to pytest (after --)")
     args = parser.parse_args()
     combos = [tuple(c.split("/", 1)) for c in args.only] if args.only else default_matrix()
@@ -163,8 +208,10 @@ def main() -> int:
     print_table(results)
     failed = [r for r in results if r["ok"] is False]
     ran = [r for r in results if r["ok"] is not None]
-    print(f"\n{len(ran) - len(failed)} of {len(ran)} suites passed ({len(results) - len(ran)} not run) "
-          f"in {time.monotonic() - started:.0f} s")
+    print(
+        f"\n{len(ran) - len(failed)} of {len(ran)} suites passed ({len(results) - len(ran)} not run) "
+        f"in {time.monotonic() - started:.0f} s"
+    )
     return 1 if failed or not ran else 0
 
 

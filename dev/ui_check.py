@@ -69,16 +69,30 @@ class Browser:
     def __init__(self, chromium: str) -> None:
         port = free_port()
         self.proc = subprocess.Popen(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={HOME / 'chromium'}", "--window-size=1400,1000",
-             f"--remote-debugging-port={port}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={HOME / 'chromium'}",
+                "--window-size=1400,1000",
+                f"--remote-debugging-port={port}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 30
         while True:
             try:
-                pages = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=2).read())
+                pages = json.loads(
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=2).read()
+                )
                 page = next(p for p in pages if p.get("type") == "page")
                 break
             except (OSError, StopIteration):
@@ -169,36 +183,61 @@ def add_connections(env: dict[str, str], conns: dict[str, dict], sandbox_port: i
             payload["extra"] = json.dumps(payload["extra"])
         subprocess.run(
             [str(BIN / "airflow"), "connections", "add", conn_id, "--conn-json", json.dumps(payload)],
-            env=env, check=True, capture_output=True,
+            env=env,
+            check=True,
+            capture_output=True,
         )
 
 
 def check_forms(base: str) -> bool:
     """The four connection types, their fields and labels; only secrets masked."""
     status, meta = http("GET", f"{base}/ui/connections/hook_meta")
-    ours = {m["connection_type"]: m for m in meta if m["connection_type"] in ("mautic", "dmartech", "engagelab", "which50")}
+    ours = {
+        m["connection_type"]: m
+        for m in meta
+        if m["connection_type"] in ("mautic", "dmartech", "engagelab", "which50")
+    }
     print(f"form metadata: HTTP {status}, our connection types: {sorted(ours)}")
     for conn_type, m in sorted(ours.items()):
         fields = sorted((m.get("extra_fields") or {}).keys())
-        secret = sorted(k for k, f in (m.get("extra_fields") or {}).items() if (f.get("schema") or {}).get("format") == "password")
-        relabel = (m.get("standard_fields") or {})
+        secret = sorted(
+            k
+            for k, f in (m.get("extra_fields") or {}).items()
+            if (f.get("schema") or {}).get("format") == "password"
+        )
+        relabel = m.get("standard_fields") or {}
         labels = {k: v.get("title") for k, v in relabel.items() if isinstance(v, dict) and v.get("title")}
-        print(f"  {conn_type:<10} {m['hook_name']!r}: extra fields {fields}; secret {secret}; labels {labels}")
+        print(
+            f"  {conn_type:<10} {m['hook_name']!r}: extra fields {fields}; secret {secret}; labels {labels}"
+        )
     # Airflow hides the value of extras named like a secret ("auth_header", "api_key"...):
     # only the secret fields may be pre-filled or shown as ***
-    masked = sorted(f"{t}.{k}" for t, m in ours.items() for k, f in (m.get("extra_fields") or {}).items()
-                    if f.get("value") == "***")
+    masked = sorted(
+        f"{t}.{k}"
+        for t, m in ours.items()
+        for k, f in (m.get("extra_fields") or {}).items()
+        if f.get("value") == "***"
+    )
     print(f"  form fields pre-filled with ***: {masked or 'none'}")
     status, stored = http("GET", f"{base}/api/v2/connections/which50_default")
     shown = json.loads(stored.get("extra") or "{}") if isinstance(stored, dict) else {}
     print(f"  which50_default as the API shows it: HTTP {status}, extra {shown}")
-    return len(ours) == 4 and not masked and shown.get("header_name") == "X-Api-Key" and shown.get("api_key") == "***"
+    return (
+        len(ours) == 4
+        and not masked
+        and shown.get("header_name") == "X-Api-Key"
+        and shown.get("api_key") == "***"
+    )
 
 
 def check_test_buttons(base: str, conns: dict[str, dict], sandbox_port: int) -> bool:
     ok = True
     for conn_id, conn in conns.items():
-        body = {"connection_id": conn_id, "port": sandbox_port, **{k: v for k, v in conn.items() if k != "extra"}}
+        body = {
+            "connection_id": conn_id,
+            "port": sandbox_port,
+            **{k: v for k, v in conn.items() if k != "extra"},
+        }
         if "extra" in conn:
             body["extra"] = json.dumps(conn["extra"])
         status, result = http("POST", f"{base}/api/v2/connections/test", body)
@@ -212,15 +251,24 @@ def main() -> int:
     HOME.mkdir(parents=True, exist_ok=True)
     SHOTS.mkdir(parents=True, exist_ok=True)
     sandbox_port, api_port = free_port(), free_port()
-    env = {**os.environ, "AIRFLOW_HOME": str(HOME), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-           "AIRFLOW__CORE__TEST_CONNECTION": "Enabled", "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-           "AIRFLOW__API__PORT": str(api_port), "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags")}
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(HOME),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__API__PORT": str(api_port),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
+    }
     procs = []
     try:
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "airflow_provider_contacts.sandbox", "--port", str(sandbox_port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        ))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "airflow_provider_contacts.sandbox", "--port", str(sandbox_port)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         wait(f"http://127.0.0.1:{sandbox_port}/_sandbox/health")
         _, info = http("GET", f"http://127.0.0.1:{sandbox_port}/_sandbox/info")
         subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True)
@@ -228,8 +276,14 @@ def main() -> int:
         conns["mautic_wrong_password"] = dict(conns["mautic_default"], password="wrong-password")
         add_connections(env, conns, sandbox_port)
         log = open(ROOT / ".demo" / "ui_api_server.log", "w")
-        procs.append(subprocess.Popen([str(BIN / "airflow"), "api-server", "--port", str(api_port)], env=env,
-                                      stdout=log, stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                [str(BIN / "airflow"), "api-server", "--port", str(api_port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
         base = f"http://127.0.0.1:{api_port}"
         wait(f"{base}/api/v2/monitor/health", 180)
         ok = check_forms(base)

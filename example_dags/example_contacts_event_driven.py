@@ -24,11 +24,14 @@ CONN_ID = "mautic_default"
 NEW_MAUTIC_EVENTS = Asset(
     name="mautic_new_contact_events",
     uri="mautic://mautic_default/contact-events",
-    watchers=[AssetWatcher(
-        name="mautic_contact_events_watcher",
-        trigger=ContactEventsEventTrigger(conn_id=CONN_ID, poke_interval=60, lag_seconds=300),
-    )],
+    watchers=[
+        AssetWatcher(
+            name="mautic_contact_events_watcher",
+            trigger=ContactEventsEventTrigger(conn_id=CONN_ID, poke_interval=60, lag_seconds=300),
+        )
+    ],
 )
+
 
 def exists(path: str) -> bool:
     import os
@@ -67,8 +70,11 @@ with DAG(
         "batch": Param(None, type=["null", "object"], description="Manual runs: a batch payload to replay"),
         "since": Param("", type="string", description="Manual runs: ISO 8601 start of an explicit window"),
         "until": Param("", type="string", description="Manual runs: ISO 8601 end of an explicit window"),
-        "output_dir": Param("", type="string",
-                            description="Where batch files go (default: <[contacts] storage_base>/example_contacts_event_driven)"),
+        "output_dir": Param(
+            "",
+            type="string",
+            description="Where batch files go (default: <[contacts] storage_base>/example_contacts_event_driven)",
+        ),
     },
 ):
 
@@ -82,9 +88,14 @@ with DAG(
         from airflow_provider_contacts.rows.outputs import output_path, storage_base
         from airflow_provider_contacts.triggers.batches import check_batch, iter_batch_events
 
-        out_dir = (params.get("output_dir") or "").rstrip("/") or f"{storage_base()}/example_contacts_event_driven"
-        batches = [check_batch((event.extra or {}).get("payload"))
-                   for events in (triggering_asset_events or {}).values() for event in events]
+        out_dir = (params.get("output_dir") or "").rstrip(
+            "/"
+        ) or f"{storage_base()}/example_contacts_event_driven"
+        batches = [
+            check_batch((event.extra or {}).get("payload"))
+            for events in (triggering_asset_events or {}).values()
+            for event in events
+        ]
         if not batches and params.get("batch"):
             batches = [check_batch(params["batch"])]
         window = None
@@ -92,7 +103,8 @@ with DAG(
             if not (params.get("since") and params.get("until")):
                 raise ContactsConfigError(
                     "no batch to process: this run was not triggered by the watcher; give a config with "
-                    '"batch" (a batch payload) or "since" and "until" (ISO 8601)')
+                    '"batch" (a batch payload) or "since" and "until" (ISO 8601)'
+                )
             window = (pendulum.parse(params["since"]), pendulum.parse(params["until"]))
 
         hook = require_capability(get_hook(CONN_ID), "activity", "fetch contact events")

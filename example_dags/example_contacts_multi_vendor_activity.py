@@ -31,13 +31,27 @@ with DAG(
         from airflow.sdk import BaseHook
 
         db = BaseHook.get_connection("sqlite_default").get_hook()
-        return [row[0] for row in db.get_records("select which50_id from crm_contacts where which50_id is not null order by id")]
+        return [
+            row[0]
+            for row in db.get_records(
+                "select which50_id from crm_contacts where which50_id is not null order by id"
+            )
+        ]
 
     exports = [
-        FetchContactActivityOperator(task_id="mautic_activity", conn_id="mautic_default", since=SINCE, until=UNTIL),
-        FetchContactActivityOperator(task_id="dmartech_activity", conn_id="dmartech_default", since=SINCE, until=UNTIL),
-        FetchContactActivityOperator(task_id="which50_activity", conn_id="which50_default", since=SINCE, until=UNTIL,
-                                     contact_ids=which50_contact_ids()),
+        FetchContactActivityOperator(
+            task_id="mautic_activity", conn_id="mautic_default", since=SINCE, until=UNTIL
+        ),
+        FetchContactActivityOperator(
+            task_id="dmartech_activity", conn_id="dmartech_default", since=SINCE, until=UNTIL
+        ),
+        FetchContactActivityOperator(
+            task_id="which50_activity",
+            conn_id="which50_default",
+            since=SINCE,
+            until=UNTIL,
+            contact_ids=which50_contact_ids(),
+        ),
     ]
 
     @task
@@ -46,14 +60,17 @@ with DAG(
 
         from airflow.sdk import get_current_context
 
-        from airflow_provider_contacts.rows.outputs import output_path, open_text
+        from airflow_provider_contacts.rows.outputs import open_text, output_path
 
         path = output_path(get_current_context(), "activity-all-vendors.ndjson")
         with open_text(path, "w") as out:
             for summary in summaries:
                 with open_text(summary["output_path"]) as part:
                     shutil.copyfileobj(part, out)
-        return {"output_path": path, "events": sum(s["events"] for s in summaries),
-                "by_vendor": {s["conn_id"]: s["events"] for s in summaries}}
+        return {
+            "output_path": path,
+            "events": sum(s["events"] for s in summaries),
+            "by_vendor": {s["conn_id"]: s["events"] for s in summaries},
+        }
 
     merge([op.output for op in exports])

@@ -25,18 +25,39 @@ with DAG(
     doc_md=__doc__,
     render_template_as_native_obj=True,
     params={
-        "action": Param("adjust_points", type="string", title="Action",
-                        enum=["add_to_do_not_contact", "remove_from_do_not_contact", "adjust_points"],
-                        description="What to do with the contacts below."),
-        "emails": Param(["ana.silva.0@example.com"], type="array", items={"type": "string", "format": "email"},
-                        minItems=1, title="Contacts (emails)", description="One email per line."),
-        "conn_id": Param("mautic_default", type="string", title="Connection", description="A Mautic connection."),
+        "action": Param(
+            "adjust_points",
+            type="string",
+            title="Action",
+            enum=["add_to_do_not_contact", "remove_from_do_not_contact", "adjust_points"],
+            description="What to do with the contacts below.",
+        ),
+        "emails": Param(
+            ["ana.silva.0@example.com"],
+            type="array",
+            items={"type": "string", "format": "email"},
+            minItems=1,
+            title="Contacts (emails)",
+            description="One email per line.",
+        ),
+        "conn_id": Param(
+            "mautic_default", type="string", title="Connection", description="A Mautic connection."
+        ),
         "channel": Param("email", type="string", enum=["email", "sms"], title="Channel (do-not-contact)"),
-        "reason": Param("manual", type="string", enum=["unsubscribed", "bounced", "manual"], title="Reason (do-not-contact add)"),
+        "reason": Param(
+            "manual",
+            type="string",
+            enum=["unsubscribed", "bounced", "manual"],
+            title="Reason (do-not-contact add)",
+        ),
         "comments": Param("Requested in the Airflow UI", type="string", title="Comment (do-not-contact add)"),
         "point_group": Param("Engagement", type="string", title="Point group (name or id)"),
-        "op": Param("plus", type="string", enum=["plus", "minus", "times", "divide", "set"], title="Operation"),
-        "value": Param(10, type="integer", title="Value", description="Whole number; divide rounds toward zero."),
+        "op": Param(
+            "plus", type="string", enum=["plus", "minus", "times", "divide", "set"], title="Operation"
+        ),
+        "value": Param(
+            10, type="integer", title="Value", description="Whole number; divide rounds toward zero."
+        ),
     },
 ):
 
@@ -50,8 +71,10 @@ with DAG(
 
     @task
     def point_rows(params=None) -> list[dict]:
-        return [{"contact": e, "group": params["point_group"], "op": params["op"], "value": params["value"]}
-                for e in params["emails"]]
+        return [
+            {"contact": e, "group": params["point_group"], "op": params["op"], "value": params["value"]}
+            for e in params["emails"]
+        ]
 
     branch = choose()
     emails_for_dnc, adjustments = dnc_rows(), point_rows()

@@ -42,13 +42,19 @@ with DAG(
             from airflow.configuration import conf
 
         db = BaseHook.get_connection("sqlite_default").get_hook()
-        total = db.get_first(f"select count(distinct {KEY}) from crm_contacts where coalesce(trim(email), '') <> ''")[0]
+        total = db.get_first(
+            f"select count(distinct {KEY}) from crm_contacts where coalesce(trim(email), '') <> ''"
+        )[0]
         max_map = conf.getint("core", "max_map_length", fallback=1024)
         per_shard = max(int(params["rows_per_shard"]), math.ceil(total / max_map) if total else 1)
-        keys = f"select distinct {KEY} as k from crm_contacts where coalesce(trim(email), '') <> '' order by k"
+        keys = (
+            f"select distinct {KEY} as k from crm_contacts where coalesce(trim(email), '') <> '' order by k"
+        )
         # one boundary query per shard: the database sorts, the task holds only the boundaries
-        bounds = [db.get_first(f"select k from ({keys}) as keys limit 1 offset {i * per_shard}")[0]
-                  for i in range(math.ceil(total / per_shard))]
+        bounds = [
+            db.get_first(f"select k from ({keys}) as keys limit 1 offset {i * per_shard}")[0]
+            for i in range(math.ceil(total / per_shard))
+        ]
         queries = []
         for i, low in enumerate(bounds):
             high = bounds[i + 1] if i + 1 < len(bounds) else None
@@ -74,7 +80,10 @@ with DAG(
         from airflow_provider_contacts.exceptions import RejectedRowsError
 
         summaries = list(summaries)
-        out = {k: sum(s[k] for s in summaries) for k in ("rows_read", "created", "updated", "unchanged", "rejected")}
+        out = {
+            k: sum(s[k] for s in summaries)
+            for k in ("rows_read", "created", "updated", "unchanged", "rejected")
+        }
         out["shards"] = len(summaries)
         out["rejects_paths"] = [s["rejects_path"] for s in summaries if s["rejected"]]
         if out["rejected"] > max_rejected * out["rows_read"]:

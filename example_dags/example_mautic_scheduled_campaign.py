@@ -44,7 +44,7 @@ with DAG(
 
         from airflow.sdk import get_current_context
 
-        from airflow_provider_contacts.rows.outputs import output_path, open_text
+        from airflow_provider_contacts.rows.outputs import open_text, output_path
 
         context = get_current_context()
         points: dict[str, int] = {}
@@ -55,17 +55,26 @@ with DAG(
                 if event["event_type"] == "email.failed":
                     bounced.add(event["contact_id"])
                 elif event["contact_id"]:
-                    points[event["contact_id"]] = points.get(event["contact_id"], 0) + POINTS[event["event_type"]]
+                    points[event["contact_id"]] = (
+                        points.get(event["contact_id"], 0) + POINTS[event["event_type"]]
+                    )
         adjustments_path = output_path(context, "adjustments.ndjson")
         bounced_path = output_path(context, "bounced.ndjson")
         with open_text(adjustments_path, "w") as out:
             for contact_id, value in sorted(points.items(), key=lambda kv: int(kv[0])):
-                out.write(json.dumps({"contact": contact_id, "group": GROUP, "op": "plus", "value": value}) + "\n")
+                out.write(
+                    json.dumps({"contact": contact_id, "group": GROUP, "op": "plus", "value": value}) + "\n"
+                )
         with open_text(bounced_path, "w") as out:
             for contact_id in sorted(bounced, key=int):
                 out.write(json.dumps({"id": contact_id}) + "\n")
-        return {"contacts_scored": len(points), "points": sum(points.values()), "bounced": len(bounced),
-                "adjustments_path": adjustments_path, "bounced_path": bounced_path}
+        return {
+            "contacts_scored": len(points),
+            "points": sum(points.values()),
+            "bounced": len(bounced),
+            "adjustments_path": adjustments_path,
+            "bounced_path": bounced_path,
+        }
 
     scored = score(fetch.output)
     AdjustPointGroupsOperator(

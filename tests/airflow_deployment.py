@@ -15,8 +15,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 
 def free_port() -> int:
@@ -52,27 +53,35 @@ class Deployment:
         self.airflow = str(bin_dir / "airflow")
         # the test process's own Airflow settings (tests/conftest.py) must not leak in
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__") and k != "AIRFLOW_HOME"}
-        env.update({
-            "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db_path}",
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__PARALLELISM": "2",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.api_port}/execution/",
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(self.api_port),
-            "AIRFLOW__API__WORKERS": "1",
-            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps([{
-                "name": "e2e", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-                "kwargs": {"path": str(dags_folder), "refresh_interval": 0}}]),
-            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
-            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
-            "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "8",
-            "TMPDIR": str(self.tmp),
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "AIRFLOW_HOME": str(self.home),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db_path}",
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__CORE__PARALLELISM": "2",
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.api_port}/execution/",
+                "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__API__PORT": str(self.api_port),
+                "AIRFLOW__API__WORKERS": "1",
+                "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(
+                    [
+                        {
+                            "name": "e2e",
+                            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                            "kwargs": {"path": str(dags_folder), "refresh_interval": 0},
+                        }
+                    ]
+                ),
+                "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+                "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
+                "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "8",
+                "TMPDIR": str(self.tmp),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         env.update(extra_env or {})
         self.env = env
         self.procs: dict[str, subprocess.Popen] = {}
@@ -81,7 +90,9 @@ class Deployment:
     # lifecycle ------------------------------------------------------------------------------
     def migrate(self) -> float:
         started = time.monotonic()
-        proc = subprocess.run([self.airflow, "db", "migrate"], env=self.env, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [self.airflow, "db", "migrate"], env=self.env, capture_output=True, text=True, timeout=300
+        )
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
         return time.monotonic() - started
 
@@ -91,7 +102,9 @@ class Deployment:
             args += ["--host", "127.0.0.1", "--port", str(self.api_port)]
         log = open(self.logs / f"{component}.log", "a")  # noqa: SIM115 - closed in stop()
         self._log_files.append(log)
-        proc = subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            args, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.procs[component] = proc
         return proc
 
@@ -150,11 +163,18 @@ class Deployment:
         return [{"run_id": r[0], "state": r[1], "run_type": r[2]} for r in rows]
 
     def xcom(self, dag_id: str, run_id: str, task_id: str) -> Any:
-        rows = self.query("select value from xcom where dag_id=? and run_id=? and task_id=? and key='return_value'",
-                          dag_id, run_id, task_id)
+        rows = self.query(
+            "select value from xcom where dag_id=? and run_id=? and task_id=? and key='return_value'",
+            dag_id,
+            run_id,
+            task_id,
+        )
         return json.loads(rows[0][0]) if rows else None
 
     def asset_events(self, asset_name: str) -> list[dict[str, Any]]:
-        rows = self.query("select e.extra from asset_event e join asset a on a.id = e.asset_id where a.name=? "
-                          "order by e.id", asset_name)
+        rows = self.query(
+            "select e.extra from asset_event e join asset a on a.id = e.asset_id where a.name=? "
+            "order by e.id",
+            asset_name,
+        )
         return [json.loads(r[0]) if r[0] else {} for r in rows]

@@ -16,12 +16,19 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 # dag.test() on Airflow 3.3 syncs the DAG from its bundle: the provider's example DAGs and the
 # DAGs written for the tests are the two bundles.
 _ROOT = Path(__file__).resolve().parent.parent
-os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps([
-    {"name": name, "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-     "kwargs": {"path": str(path), "refresh_interval": 0}}
-    for name, path in (("contacts_examples", _ROOT / "example_dags"),
-                       ("contacts_test_dags", _ROOT / "tests" / "dags"))
-])
+os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
+    [
+        {
+            "name": name,
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": str(path), "refresh_interval": 0},
+        }
+        for name, path in (
+            ("contacts_examples", _ROOT / "example_dags"),
+            ("contacts_test_dags", _ROOT / "tests" / "dags"),
+        )
+    ]
+)
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 
 

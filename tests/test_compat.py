@@ -7,12 +7,15 @@ import pytest
 
 from airflow_provider_contacts import _compat
 
+
 def test_the_exceptions_are_those_airflow_raises():
     from airflow.sdk import BaseHook
 
     with pytest.raises(_compat.AirflowNotFoundException):
         BaseHook.get_connection("no_such_connection_anywhere")
-    assert issubclass(_compat.AirflowSensorTimeout, Exception) and issubclass(_compat.TaskDeferred, BaseException)
+    assert issubclass(_compat.AirflowSensorTimeout, Exception) and issubclass(
+        _compat.TaskDeferred, BaseException
+    )
 
 
 def test_airflow_conf_is_airflows_configuration():

@@ -42,14 +42,25 @@ def test_the_connection_form_prefills_no_mask_and_the_api_masks_only_secrets(hoo
 
     metas = hook_meta
     assert metas["which50"].extra_fields["header_name"]["value"] == "X-Api-Key"
-    for conn_type, name, secret in _extras():
+    for conn_type, name, _secret in _extras():
         field = metas[conn_type].extra_fields[name]
         assert field["value"] != "***", (conn_type, name)
     for conf in CONNECTION_TYPES:
         extra = {name: f"value-of-{name}" for name in conf["conn-fields"]}
-        shown = json.loads(ConnectionResponse(conn_id="c", conn_type=conf["connection-type"], description=None,
-                                              host=None, login=None, schema=None, port=None, password=None,
-                                              extra=json.dumps(extra), team_name=None).extra)
+        shown = json.loads(
+            ConnectionResponse(
+                conn_id="c",
+                conn_type=conf["connection-type"],
+                description=None,
+                host=None,
+                login=None,
+                schema=None,
+                port=None,
+                password=None,
+                extra=json.dumps(extra),
+                team_name=None,
+            ).extra
+        )
         for name, field in conf["conn-fields"].items():
             expected = "***" if field["schema"].get("format") == "password" else f"value-of-{name}"
             assert shown[name] == expected, (conf["connection-type"], name)
@@ -62,12 +73,23 @@ def _which50(monkeypatch, sandbox, conn_id: str, extra: dict[str, Any]) -> None:
 
 def test_which50_reads_the_new_and_the_old_names(sandbox, monkeypatch):
     _which50(monkeypatch, sandbox, "w50_new", {"header_name": "X-Api-Key", "api_key": "sandbox-which50-key"})
-    _which50(monkeypatch, sandbox, "w50_old", {"auth_header_name": "X-Api-Key", "auth_header_value": "sandbox-which50-key"})
-    _which50(monkeypatch, sandbox, "w50_ui", {"extra__which50__header_name": "X-Api-Key",
-                                              "extra__which50__api_key": "sandbox-which50-key"})
+    _which50(
+        monkeypatch,
+        sandbox,
+        "w50_old",
+        {"auth_header_name": "X-Api-Key", "auth_header_value": "sandbox-which50-key"},
+    )
+    _which50(
+        monkeypatch,
+        sandbox,
+        "w50_ui",
+        {"extra__which50__header_name": "X-Api-Key", "extra__which50__api_key": "sandbox-which50-key"},
+    )
     _which50(monkeypatch, sandbox, "w50_ui_old", {"extra__which50__auth_header_value": "sandbox-which50-key"})
     # the new name wins over the old one
-    _which50(monkeypatch, sandbox, "w50_both", {"api_key": "sandbox-which50-key", "auth_header_value": "stale"})
+    _which50(
+        monkeypatch, sandbox, "w50_both", {"api_key": "sandbox-which50-key", "auth_header_value": "stale"}
+    )
     for conn_id in ("w50_new", "w50_old", "w50_ui", "w50_ui_old", "w50_both"):
         ok, message = get_hook(conn_id).test_connection()
         assert ok, (conn_id, message)
@@ -75,10 +97,12 @@ def test_which50_reads_the_new_and_the_old_names(sandbox, monkeypatch):
 
 
 def test_a_header_name_saved_masked_is_a_clear_error_before_any_request(sandbox, monkeypatch):
-    _which50(monkeypatch, sandbox, "w50_masked", {"auth_header_name": "***", "api_key": "sandbox-which50-key"})
+    _which50(
+        monkeypatch, sandbox, "w50_masked", {"auth_header_name": "***", "api_key": "sandbox-which50-key"}
+    )
     ok, message = get_hook("w50_masked").test_connection()
     assert not ok
-    assert 'extra field "auth_header_name" is \'***\'' in message and '"header_name"' in message
+    assert "extra field \"auth_header_name\" is '***'" in message and '"header_name"' in message
     assert sandbox.requests("which50") == []
 
 
@@ -92,7 +116,9 @@ def test_which50_sends_the_configured_header_name(sandbox, monkeypatch, key):
     _which50(monkeypatch, sandbox, "w50_custom", {key: "X-Which50-Key", "api_key": "sandbox-which50-key"})
     ok, message = get_hook("w50_custom").test_connection()
     # the emulator only knows X-Api-Key, so the key sent under another name is refused
-    assert not ok and message.startswith("Bad credentials: Which50 refused the header X-Which50-Key (HTTP 401)")
+    assert not ok and message.startswith(
+        "Bad credentials: Which50 refused the header X-Which50-Key (HTTP 401)"
+    )
     assert "check auth_type, header_name and api_key" in message
     assert len(sandbox.requests("which50")) == 1
 

@@ -9,8 +9,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from airflow_provider_contacts.exceptions import AuthenticationError, ContactsConfigError, InvalidRequestError, PermissionDeniedError
-from airflow_provider_contacts.hooks.dmartech import DmartechHook, EVENTS_MAX_PAGE_SIZE
+from airflow_provider_contacts.exceptions import (
+    AuthenticationError,
+    ContactsConfigError,
+    InvalidRequestError,
+    PermissionDeniedError,
+)
+from airflow_provider_contacts.hooks.dmartech import EVENTS_MAX_PAGE_SIZE, DmartechHook
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -38,11 +43,16 @@ def test_emulator_refuses_unsigned_and_stale_signatures(sandbox):
 
     url = sandbox.base_url("dmartech") + "/open-api/v1/contact/contactFieldDetails"
     assert requests.get(url).json()["code"] == 40001
-    stale = sign("0123456789abcdef", int((datetime.now(timezone.utc) - timedelta(minutes=6)).timestamp() * 1000))
+    stale = sign(
+        "0123456789abcdef", int((datetime.now(timezone.utc) - timedelta(minutes=6)).timestamp() * 1000)
+    )
     body = requests.get(url, headers={"access-key": "sandbox-access-key", "access-sign": stale}).json()
     assert body["code"] == 40001 and body["data"] is None and len(body["traceNumber"]) == 32
     fresh = sign("0123456789abcdef", int(datetime.now(timezone.utc).timestamp() * 1000))
-    assert requests.get(url, headers={"access-key": "sandbox-access-key", "access-sign": fresh}).json()["code"] == 0
+    assert (
+        requests.get(url, headers={"access-key": "sandbox-access-key", "access-sign": fresh}).json()["code"]
+        == 0
+    )
 
 
 def test_list_contacts_pages_every_customer_type_and_searches_by_field_name(sandbox):
@@ -58,9 +68,14 @@ def test_list_contacts_pages_every_customer_type_and_searches_by_field_name(sand
     assert anonymous["total"] == 3 and all(r["邮箱"] is None for r in anonymous["contacts"])
 
     found = hook.list_contacts(search_field="email", search_value="dm4@example.cn")
-    assert [r["customerId"] for r in found["contacts"]] == [next(c for c in emu.contacts.values() if c["values"]["email"] == "dm4@example.cn")["customerId"]]
+    assert [r["customerId"] for r in found["contacts"]] == [
+        next(c for c in emu.contacts.values() if c["values"]["email"] == "dm4@example.cn")["customerId"]
+    ]
     assert query(calls(sandbox, "contactPageList")[-1])["searchField"] == "f_email"  # fieldName -> sn
-    with pytest.raises(ContactsConfigError, match="search_field='industry' is not a searchable Dmartech field; searchable: mobile, email, name"):
+    with pytest.raises(
+        ContactsConfigError,
+        match="search_field='industry' is not a searchable Dmartech field; searchable: mobile, email, name",
+    ):
         hook.list_contacts(search_field="industry", search_value="retail")
     with pytest.raises(ContactsConfigError, match="customer_type=3 .* needs app_ids"):
         hook.list_contacts(customer_type=3)
@@ -73,8 +88,14 @@ def test_lookups_by_customer_id_or_primary_key(sandbox):
     contact["unsubscribe"]["emailStatus"] = 1
     details = hook.get_contact_details(name="email", value="dm2@example.cn")
     assert details["mobile"] == "13800000002" and details["name"] == "客户2"
-    assert hook.get_unsubscribe_status(contact["customerId"]) == {"global": True, "email": False, "mobile": True}
-    assert hook.get_contact_labels(contact["customerId"])["customerLabelList"] == [{"name": "Churn risk", "sn": "lbl_churn"}]
+    assert hook.get_unsubscribe_status(contact["customerId"]) == {
+        "global": True,
+        "email": False,
+        "mobile": True,
+    }
+    assert hook.get_contact_labels(contact["customerId"])["customerLabelList"] == [
+        {"name": "Churn risk", "sn": "lbl_churn"}
+    ]
     grades = hook.get_grade_scores(contact["customerId"])
     assert grades[0]["gradeRule"] == "Engagement" and isinstance(grades[0]["score"], int)
     with pytest.raises(ContactsConfigError, match="either customer_id, or name and value"):
@@ -91,14 +112,22 @@ def test_contact_events_are_flattened_from_day_buckets_and_cut_to_the_window(san
     cid = contact["customerId"]
     base = datetime(2026, 11, 20, 15, 30, tzinfo=timezone.utc)  # 23:30 in Shanghai
     for i in range(45):  # 45 events over three local days, 20 per page
-        emu.add_event(cid, "email_open" if i % 3 else "form_submit", base + timedelta(minutes=10 * i),
-                      attributes={"campaign_name": "Winter"})
+        emu.add_event(
+            cid,
+            "email_open" if i % 3 else "form_submit",
+            base + timedelta(minutes=10 * i),
+            attributes={"campaign_name": "Winter"},
+        )
     since, until = base + timedelta(minutes=10), base + timedelta(minutes=10 * 44)
     events = list(hook.iter_events(since, until, contact_ids=[cid]))
     assert len(events) == 43  # i = 1 .. 43: since inclusive, until exclusive
     assert {e.event_type for e in events} == {"email_open", "form_submit"}
     first = min(events, key=lambda e: e.occurred_at)
-    assert first.occurred_at == datetime(2026, 11, 20, 15, 40, tzinfo=timezone.utc) and first.vendor == "dmartech" and first.contact_id == cid
+    assert (
+        first.occurred_at == datetime(2026, 11, 20, 15, 40, tzinfo=timezone.utc)
+        and first.vendor == "dmartech"
+        and first.contact_id == cid
+    )
     assert first.raw["attributes"]["event_date"] == "2026-11-20 23:40:00"  # local time, turned into UTC above
     assert first.campaign == "Winter" and first.label == "email"
     assert len({e.event_id for e in events}) == 43
@@ -132,7 +161,9 @@ def test_events_of_every_contact_in_parallel_under_the_rate_limit(sandbox, emu, 
     # 40006 was not processed and is retried: every extra call is one of those retries, and
     # they stay the exception (none on a quiet machine).
     retries = hook.stats["retries"]
-    assert len(calls(sandbox, "contactEvents")) == 30 + retries and len(calls(sandbox, "contactPageList")) == 1
+    assert (
+        len(calls(sandbox, "contactEvents")) == 30 + retries and len(calls(sandbox, "contactPageList")) == 1
+    )
     assert retries <= 3
 
 
@@ -141,7 +172,9 @@ def test_envelope_errors_auth_permission_page_size(sandbox, monkeypatch):
     hook = DmartechHook()
     cid = next(iter(emu.contacts))
     with pytest.raises(InvalidRequestError, match="pageSize must not exceed 20") as info:
-        hook.transport.get_json("/open-api/v1/contact/contactEvents", params={"customerId": cid, "pageNo": 1, "pageSize": 21})
+        hook.transport.get_json(
+            "/open-api/v1/contact/contactEvents", params={"customerId": cid, "pageNo": 1, "pageSize": 21}
+        )
     assert info.value.vendor_code == 10004
     with pytest.raises(InvalidRequestError, match="missing required parameter: customerId"):
         hook.transport.get_json("/open-api/v1/contact/contactEvents", params={"pageNo": 1, "pageSize": 5})
@@ -151,7 +184,11 @@ def test_envelope_errors_auth_permission_page_size(sandbox, monkeypatch):
             hook.list_contacts()
         assert denied.value.status == 403 and denied.value.vendor_code == 40003
         ok, message = DmartechHook().test_connection()
-        assert not ok and message.startswith("No permission: this access key may not call") and "Grant the contact interfaces" in message
+        assert (
+            not ok
+            and message.startswith("No permission: this access key may not call")
+            and "Grant the contact interfaces" in message
+        )
     finally:
         emu.settings["granted"] = None
     conn = json.loads(sandbox.connection_env()["AIRFLOW_CONN_DMARTECH_DEFAULT"])
@@ -164,9 +201,17 @@ def test_envelope_errors_auth_permission_page_size(sandbox, monkeypatch):
 
 def test_bad_timezone_is_a_config_error(sandbox, monkeypatch):
     conn = json.loads(sandbox.connection_env()["AIRFLOW_CONN_DMARTECH_DEFAULT"])
-    monkeypatch.setenv("AIRFLOW_CONN_DMARTECH_TZ", json.dumps({**conn, "extra": {"timezone": "Mars/Olympus"}}))
-    with pytest.raises(ContactsConfigError, match='"timezone" is \'Mars/Olympus\'; use an IANA zone'):
-        list(DmartechHook("dmartech_tz").iter_events(datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2026, 1, 2, tzinfo=timezone.utc), contact_ids=["x"]))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DMARTECH_TZ", json.dumps({**conn, "extra": {"timezone": "Mars/Olympus"}})
+    )
+    with pytest.raises(ContactsConfigError, match="\"timezone\" is 'Mars/Olympus'; use an IANA zone"):
+        list(
+            DmartechHook("dmartech_tz").iter_events(
+                datetime(2026, 1, 1, tzinfo=timezone.utc),
+                datetime(2026, 1, 2, tzinfo=timezone.utc),
+                contact_ids=["x"],
+            )
+        )
     assert calls(sandbox) == []
 
 
@@ -209,15 +254,29 @@ def test_sort_errors_and_events_of_a_label_or_a_search(sandbox, tmp_path):
     ti = SimpleNamespace(dag_id="d", run_id="r", task_id="t", map_index=-1, try_number=1)
     out = tmp_path / "vip.ndjson"
     summary = FetchContactActivityOperator(
-        task_id="t", conn_id="dmartech_default", since=(now - timedelta(minutes=5)).isoformat(), until=now.isoformat(),
-        event_types=["email_click"], event_filters={"label_sn": "lbl_vip"}, output_path=str(out),
+        task_id="t",
+        conn_id="dmartech_default",
+        since=(now - timedelta(minutes=5)).isoformat(),
+        until=now.isoformat(),
+        event_types=["email_click"],
+        event_filters={"label_sn": "lbl_vip"},
+        output_path=str(out),
     ).execute({"ti": ti})
     assert summary["events"] == len(vip) > 0
-    assert {json.loads(line)["contact_id"] for line in out.read_text().splitlines()} == {c["customerId"] for c in vip}
+    assert {json.loads(line)["contact_id"] for line in out.read_text().splitlines()} == {
+        c["customerId"] for c in vip
+    }
     assert len(calls(sandbox, "contactByLabelPageList")) == 1
     one = next(c for c in emu.contacts.values() if c["values"]["email"] == "dm5@example.cn")
-    found = list(hook.iter_events(now - timedelta(minutes=5), now, search_field="email", search_value="dm5@example.cn",
-                                  include_types=["email_click"]))
+    found = list(
+        hook.iter_events(
+            now - timedelta(minutes=5),
+            now,
+            search_field="email",
+            search_value="dm5@example.cn",
+            include_types=["email_click"],
+        )
+    )
     assert [e.contact_id for e in found] == [one["customerId"]]
 
 
@@ -250,7 +309,9 @@ def test_events_arriving_while_paging_are_not_returned_twice(sandbox, emu):
 
 @pytest.mark.parametrize("from_inclusive", [True, False])
 @pytest.mark.parametrize("to_inclusive", [True, False])
-def test_events_of_today_are_found_whatever_fromdate_and_todate_mean(sandbox, emu, from_inclusive, to_inclusive):
+def test_events_of_today_are_found_whatever_fromdate_and_todate_mean(
+    sandbox, emu, from_inclusive, to_inclusive
+):
     """Dmartech does not say whether fromDate/toDate are inclusive: the emulator plays each
     reading, the hook asks one day wider on each side and cuts [since, until) itself."""
     emu.settings.update(from_date_inclusive=from_inclusive, to_date_inclusive=to_inclusive)
@@ -258,7 +319,9 @@ def test_events_of_today_are_found_whatever_fromdate_and_todate_mean(sandbox, em
     cid = emu.add_contact("13900000003", "today@example.cn", "T")["customerId"]
     now = datetime.now(timezone.utc).replace(microsecond=0)
     local_midnight = now.astimezone(SHANGHAI).replace(hour=0, minute=0, second=0).astimezone(timezone.utc)
-    inside = [local_midnight + (now - local_midnight) * k / 4 for k in range(4)]  # today, from midnight to now
+    inside = [
+        local_midnight + (now - local_midnight) * k / 4 for k in range(4)
+    ]  # today, from midnight to now
     for i, when in enumerate(inside):
         emu.add_event(cid, "form_submit", when, attributes={"n": str(i)})
     emu.add_event(cid, "form_submit", local_midnight - timedelta(seconds=1), attributes={"n": "yesterday"})
@@ -267,7 +330,10 @@ def test_events_of_today_are_found_whatever_fromdate_and_todate_mean(sandbox, em
     assert sorted(e.raw["attributes"]["n"] for e in events) == ["0", "1", "2", "3"]
     asked = query(calls(sandbox, "contactEvents")[0])
     today = now.astimezone(SHANGHAI).date()
-    assert (asked["fromDate"], asked["toDate"]) == (str(today - timedelta(days=1)), str(today + timedelta(days=1)))
+    assert (asked["fromDate"], asked["toDate"]) == (
+        str(today - timedelta(days=1)),
+        str(today + timedelta(days=1)),
+    )
 
 
 @pytest.mark.parametrize("surface", ["hook", "sensor", "trigger", "operator"])
@@ -289,16 +355,25 @@ def test_runtime_auth_errors_name_the_clock_and_ip_whitelist(sandbox, monkeypatc
         message = str(info.value)
     elif surface == "sensor":
         with pytest.raises(AuthenticationError) as info:
-            ContactEventsSensor(task_id="t", conn_id="dmartech_bad", since=since, deferrable=False).poke({"ti": ti})
+            ContactEventsSensor(task_id="t", conn_id="dmartech_bad", since=since, deferrable=False).poke(
+                {"ti": ti}
+            )
         message = str(info.value)
     elif surface == "trigger":
+
         async def first():
             return await ContactEventsTrigger(conn_id="dmartech_bad", since=since).run().__anext__()
+
         message = asyncio.run(first()).payload["message"]
     else:
         with pytest.raises(AuthenticationError) as info:
-            FetchContactActivityOperator(task_id="t", conn_id="dmartech_bad", since=since, until="2026-11-21T00:00:00Z",
-                                         output_path=str(tmp_path / "x.ndjson")).execute({"ti": ti})
+            FetchContactActivityOperator(
+                task_id="t",
+                conn_id="dmartech_bad",
+                since=since,
+                until="2026-11-21T00:00:00Z",
+                output_path=str(tmp_path / "x.ndjson"),
+            ).execute({"ti": ti})
         message = str(info.value)
     assert "accessKey or accessSign invalid" in message
     assert "clock" in message and "5 minutes" in message and "whitelist" in message

@@ -8,8 +8,11 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CODE = [p for folder in ("airflow_provider_contacts", "tests", "bench", "dev", "example_dags")
-        for p in (ROOT / folder).rglob("*.py")]
+CODE = [
+    p
+    for folder in ("airflow_provider_contacts", "tests", "bench", "dev", "example_dags")
+    for p in (ROOT / folder).rglob("*.py")
+]
 #: a heading ``### 3.4 ...`` / ``### A.5 ...``, or a numbered item ``- **11.1** ...``
 HEADING = re.compile(r"^(?:#+\s+|- \*\*)(§?[0-9A-Z]+(?:\.[0-9]+)*)[.\s*]", re.M)
 
@@ -21,7 +24,9 @@ def sections(page: str) -> set[str]:
 
 
 def test_cited_sections_exist():
-    cited = re.compile(r"docs/vendors/(\w+\.md)((?:\s+(?:§?[0-9]+(?:\.[0-9]+)*|[A-D](?:\.[0-9]+)?)(?:\s+and|,)?)*)")
+    cited = re.compile(
+        r"docs/vendors/(\w+\.md)((?:\s+(?:§?[0-9]+(?:\.[0-9]+)*|[A-D](?:\.[0-9]+)?)(?:\s+and|,)?)*)"
+    )
     missing = []
     for path in CODE:
         text = path.read_text(encoding="utf-8")
@@ -40,5 +45,8 @@ def test_cited_sections_exist():
 
 def test_no_code_points_outside_the_repository():
     outside = re.compile(r"research/|shared/research|vendor-docs/|DESIGN\.md|research §")
-    assert [str(p.relative_to(ROOT)) for p in CODE
-            if p.name != "test_docs_references.py" and outside.search(p.read_text(encoding="utf-8"))] == []
+    assert [
+        str(p.relative_to(ROOT))
+        for p in CODE
+        if p.name != "test_docs_references.py" and outside.search(p.read_text(encoding="utf-8"))
+    ] == []

@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from airflow_deployment import Deployment, wait_until
 
 pytestmark = pytest.mark.slow
@@ -29,8 +28,10 @@ DAG_ID = "example_contacts_event_driven"
 ASSET = "mautic_new_contact_events"
 EXAMPLE = Path(__file__).resolve().parent.parent / "example_dags" / f"{DAG_ID}.py"
 WATCHER = "ContactEventsEventTrigger(conn_id=CONN_ID, poke_interval=60, lag_seconds=300)"
-FAST_WATCHER = ("ContactEventsEventTrigger(conn_id=CONN_ID, poke_interval=2, lag_seconds=300, handover_seconds=6, "
-                "max_backoff_seconds=8)")
+FAST_WATCHER = (
+    "ContactEventsEventTrigger(conn_id=CONN_ID, poke_interval=2, lag_seconds=300, handover_seconds=6, "
+    "max_backoff_seconds=8)"
+)
 
 
 def activity_requests(sandbox, since: float = 0.0) -> list[dict]:
@@ -53,8 +54,10 @@ def wait_for_runs(deployment, count: int, timeout: float = 120) -> list[dict]:
 def outputs(deployment) -> dict[str, list[dict]]:
     """batch_id -> the rows of its output file."""
     folder = deployment.tmp / "airflow-contacts" / DAG_ID
-    return {p.stem: [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
-            for p in sorted(folder.glob("*.ndjson"))}
+    return {
+        p.stem: [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+        for p in sorted(folder.glob("*.ndjson"))
+    }
 
 
 def keys_of(events) -> list[tuple[str, str, str]]:
@@ -67,9 +70,11 @@ def row_keys(rows) -> list[tuple[str, str, str]]:
 
 def batches_give_runs(deployment, sandbox, mautic, timings: dict, added: list) -> None:
     """1. N batches -> N runs, each event in exactly one run's output."""
-    batches = [[("form.submitted", 1), ("email.read", 2)],
-               [("page.hit", 1), ("email.read", 3), ("form.submitted", 3)],
-               [("email.read", 1)]]
+    batches = [
+        [("form.submitted", 1), ("email.read", 2)],
+        [("page.hit", 1), ("email.read", 3), ("form.submitted", 3)],
+        [("email.read", 1)],
+    ]
     for n, batch in enumerate(batches, start=1):
         added += [mautic.add_event(kind, contact) for kind, contact in batch]
         t0 = time.monotonic()
@@ -97,10 +102,10 @@ def vendor_errors_back_off(deployment, sandbox, mautic, timings: dict, added: li
     off_at = time.time()
     time.sleep(30)
     failed = [r for r in activity_requests(sandbox, off_at) if r["status"] == 403]
-    gaps = [round(b["time"] - a["time"], 1) for a, b in zip(failed, failed[1:])]
+    gaps = [round(b["time"] - a["time"], 1) for a, b in zip(failed, failed[1:], strict=False)]
     assert len(deployment.asset_events(ASSET)) == 3 and len(deployment.dag_runs(DAG_ID)) == 3
     assert 3 <= len(failed) <= 8, gaps  # not a storm: 2, 4, 8, 8... seconds apart
-    assert all(later >= earlier - 1 for earlier, later in zip(gaps, gaps[1:])), gaps
+    assert all(later >= earlier - 1 for earlier, later in zip(gaps, gaps[1:], strict=False)), gaps
     assert max(gaps) <= 8 + 2 and max(gaps) >= 7, gaps
     assert "no asset event; next try in 8 s" in deployment.log_text("triggerer")
     timings["403 polls, seconds apart"] = gaps
@@ -125,15 +130,25 @@ def a_crashed_triggerer_repeats_the_batch(deployment, sandbox, mautic, timings: 
     deployment.kill("triggerer")  # within handover_seconds of the yield: not committed
     deployment.start("triggerer")
     t0 = time.monotonic()
-    wait_until(lambda: deployment.check_alive() or len(deployment.asset_events(ASSET)) >= 6, 120,
-               "the batch delivered again by the restarted triggerer")
+    wait_until(
+        lambda: deployment.check_alive() or len(deployment.asset_events(ASSET)) >= 6,
+        120,
+        "the batch delivered again by the restarted triggerer",
+    )
     timings["triggerer restart to re-delivery"] = time.monotonic() - t0
     events = deployment.asset_events(ASSET)
     assert events[5]["payload"]["batch_id"] == events[4]["payload"]["batch_id"]
     assert events[5]["payload"]["events"] == events[4]["payload"]["events"]
     assert "again: the triggerer stopped before it was confirmed" in deployment.log_text("triggerer")
-    wait_until(lambda: len(deployment.dag_runs(DAG_ID)) >= 5 and len(finished_runs(deployment)) == len(
-        deployment.dag_runs(DAG_ID)) and skipped_batches(deployment) >= 1, 120, "the repeated batch to be skipped")
+    wait_until(
+        lambda: (
+            len(deployment.dag_runs(DAG_ID)) >= 5
+            and len(finished_runs(deployment)) == len(deployment.dag_runs(DAG_ID))
+            and skipped_batches(deployment) >= 1
+        ),
+        120,
+        "the repeated batch to be skipped",
+    )
     time.sleep(5)
     runs = deployment.dag_runs(DAG_ID)
     assert all(r["state"] == "success" for r in runs)
@@ -162,7 +177,9 @@ def test_watcher_runs_the_example_dag_once_per_batch_under_a_real_triggerer(sand
     added: list[dict] = []
     try:
         deployment.start_all()
-        wait_until(lambda: deployment.check_alive() or activity_requests(sandbox), 180, "the watcher's first poll")
+        wait_until(
+            lambda: deployment.check_alive() or activity_requests(sandbox), 180, "the watcher's first poll"
+        )
         timings["up to the first poll"] = time.monotonic() - started
         for phase in (batches_give_runs, vendor_errors_back_off, a_crashed_triggerer_repeats_the_batch):
             phase(deployment, sandbox, mautic, timings, added)
@@ -172,8 +189,14 @@ def test_watcher_runs_the_example_dag_once_per_batch_under_a_real_triggerer(sand
         for component in deployment.COMPONENTS:
             path = deployment.logs / f"{component}.log"
             if path.exists():
-                print(f"---- {component} (last lines) ----\n" + "\n".join(path.read_text(errors="replace").splitlines()[-40:]))
+                print(
+                    f"---- {component} (last lines) ----\n"
+                    + "\n".join(path.read_text(errors="replace").splitlines()[-40:])
+                )
         raise
     finally:
         deployment.stop()
-        print("e2e timings (s):", json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in timings.items()}))
+        print(
+            "e2e timings (s):",
+            json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in timings.items()}),
+        )

@@ -44,7 +44,11 @@ def test_list_search_labels_and_sort(sandbox):
     assert len(calls(sandbox)) == 2  # ceil(23 / 15), stopped by page * 15 >= count
     assert [c["email"] for c in hook.search_contacts("ld13@")] == ["ld13@example.com"]
     vip = list(hook.iter_contacts(labels=["vip"]))
-    assert {c["id"] for c in vip} == {c["id"] for c in sandbox.emulator("engagelab").contacts.values() if "vip" in c["labels"] and c["email"]}
+    assert {c["id"] for c in vip} == {
+        c["id"]
+        for c in sandbox.emulator("engagelab").contacts.values()
+        if "vip" in c["labels"] and c["email"]
+    }
     newest = hook.list_contacts(sort="created_at", direction="desc")["contacts"]
     assert newest[0]["created_at"] >= newest[-1]["created_at"]
     assert parse_qs(calls(sandbox)[-1]["query"])["direction"] == ["desc"]
@@ -66,7 +70,7 @@ def test_create_update_and_the_documented_errors(sandbox):
     assert taken.value.vendor_code == "email,phone_number"
     with pytest.raises(NotFoundError, match="Resource could not be found"):
         hook.update_contact(99999, {"name": "x"})
-    with pytest.raises(ContactsConfigError, match='inbox_id is missing'):
+    with pytest.raises(ContactsConfigError, match="inbox_id is missing"):
         _no_inbox(sandbox)
 
 
@@ -89,28 +93,44 @@ def _no_inbox(sandbox):
 def test_upsert_operator_creates_updates_leaves_alone_and_rejects_per_row(sandbox, tmp_path):
     emu = sandbox.emulator("engagelab")
     rows = [
-        {"email": "ld0@example.com", "name": "Lena Park 0", "plan": emu.contacts[1]["custom_attributes"]["plan"]},  # unchanged
+        {
+            "email": "ld0@example.com",
+            "name": "Lena Park 0",
+            "plan": emu.contacts[1]["custom_attributes"]["plan"],
+        },  # unchanged
         {"email": "LD2@example.com", "name": "Lena Renamed"},  # updated (email matched case-insensitively)
-        {"email": "new1@example.com", "name": "New One", "phone_number": "+6580000001", "plan": "pro"},  # created
+        {
+            "email": "new1@example.com",
+            "name": "New One",
+            "phone_number": "+6580000001",
+            "plan": "pro",
+        },  # created
         {"email": "new2@example.com", "phone_number": "0800"},  # rejected by LiveDesk: not E.164
         {"email": "new3@example.com", "phone_number": "+6590000000"},  # rejected: phone taken by ld0
     ]
     rejects = tmp_path / "rejects.ndjson"
-    op = UpsertContactsOperator(task_id="up", conn_id="engagelab_default", rows=rows, rejects_path=str(rejects),
-                                max_rejected=5)
+    op = UpsertContactsOperator(
+        task_id="up", conn_id="engagelab_default", rows=rows, rejects_path=str(rejects), max_rejected=5
+    )
     summary = op.execute(context())
     assert (summary["created"], summary["updated"], summary["unchanged"], summary["rejected"]) == (1, 1, 1, 2)
     assert emu.contact_by_email("ld2@example.com")["name"] == "Lena Renamed"
     new = emu.contact_by_email("new1@example.com")
     assert new["custom_attributes"] == {"plan": "pro"} and new["phone_number"] == "+6580000001"
-    assert emu.contact_by_email("new2@example.com") is None and emu.contact_by_email("new3@example.com") is None
+    assert (
+        emu.contact_by_email("new2@example.com") is None and emu.contact_by_email("new3@example.com") is None
+    )
     lines = [json.loads(line) for line in rejects.read_text().splitlines()]
     assert [(r["index"], r["status"], r["message"]) for r in lines] == [
         (3, 422, "Phone number should be in e164 format"),
         (4, 422, "Phone number has already been taken"),
     ]
     # one search per row, plus one write per created or updated or rejected row
-    assert len(calls(sandbox, "GET")) == 5 and len(calls(sandbox, "POST")) == 3 and len(calls(sandbox, "PATCH")) == 1
+    assert (
+        len(calls(sandbox, "GET")) == 5
+        and len(calls(sandbox, "POST")) == 3
+        and len(calls(sandbox, "PATCH")) == 1
+    )
 
 
 def test_upsert_survives_a_create_whose_answer_was_lost(sandbox):
@@ -120,9 +140,15 @@ def test_upsert_survives_a_create_whose_answer_was_lost(sandbox):
     emu = sandbox.emulator("engagelab")
     assert [c["email"] for c in emu.contacts.values()].count("lost@example.com") == 1
     assert [(o.outcome, o.message) for o in outcomes] == [
-        ("created", "the answer to the create was lost; the repeat found the contact")]
+        ("created", "the answer to the create was lost; the repeat found the contact")
+    ]
     # search, create (processed, answer lost), the repeat (422 taken), search again
-    assert [(r["method"], r["status"]) for r in calls(sandbox)] == [("GET", 200), ("POST", 200), ("POST", 422), ("GET", 200)]
+    assert [(r["method"], r["status"]) for r in calls(sandbox)] == [
+        ("GET", 200),
+        ("POST", 200),
+        ("POST", 422),
+        ("GET", 200),
+    ]
 
 
 def test_upsert_key_must_be_a_unique_livedesk_field(sandbox):
@@ -141,9 +167,13 @@ def test_events_are_new_and_active_contacts_in_the_window(sandbox):
     emu.touch(old["id"], now - timedelta(minutes=2))
     events = list(EngageLabHook().iter_events(now - timedelta(hours=1), now))
     assert sorted((e.event_type, e.raw["email"]) for e in events) == [
-        ("contact.active", "old@example.com"), ("contact.created", "new@example.com")]
+        ("contact.active", "old@example.com"),
+        ("contact.created", "new@example.com"),
+    ]
     assert all(e.vendor == "engagelab" for e in events)
-    only_new = list(EngageLabHook().iter_events(now - timedelta(hours=1), now, include_types=["contact.created"]))
+    only_new = list(
+        EngageLabHook().iter_events(now - timedelta(hours=1), now, include_types=["contact.created"])
+    )
     assert [e.raw["email"] for e in only_new] == ["new@example.com"]
 
 
@@ -153,7 +183,9 @@ def test_test_connection_messages(sandbox, monkeypatch):
     conn = json.loads(sandbox.connection_env()["AIRFLOW_CONN_ENGAGELAB_DEFAULT"])
     monkeypatch.setenv("AIRFLOW_CONN_ENGAGELAB_BAD", json.dumps({**conn, "password": "nope"}))
     ok, message = EngageLabHook("engagelab_bad").test_connection()
-    assert not ok and message.startswith("Bad credentials: LiveDesk refused the API key/secret (HTTP 401): Invalid Access Token")
+    assert not ok and message.startswith(
+        "Bad credentials: LiveDesk refused the API key/secret (HTTP 401): Invalid Access Token"
+    )
     monkeypatch.setenv("AIRFLOW_CONN_ENGAGELAB_PATH", json.dumps({**conn, "host": conn["host"] + "/wrong"}))
     ok, message = EngageLabHook("engagelab_path").test_connection()
     assert not ok and message.startswith("Not found (HTTP 404)")
@@ -161,7 +193,7 @@ def test_test_connection_messages(sandbox, monkeypatch):
 
 @pytest.mark.parametrize("count_means", ["total", "page"])
 def test_every_contact_is_listed_whatever_meta_count_means(sandbox, count_means):
-    """"count: count of results": the total, or the length of the page. Paging stops on a short or
+    """ "count: count of results": the total, or the length of the page. Paging stops on a short or
     empty page, so both readings list everyone."""
     sandbox.reset(empty=True)
     emu = sandbox.emulator("engagelab")
@@ -171,13 +203,22 @@ def test_every_contact_is_listed_whatever_meta_count_means(sandbox, count_means)
         emu.add_contact(email=f"c{i}@example.com", created_at=now - 3600 + i)
     hook = EngageLabHook()
     assert len({c["id"] for c in hook.iter_contacts()}) == 45
-    created = list(hook.iter_events(datetime.fromtimestamp(now - 7200, timezone.utc), datetime.fromtimestamp(now, timezone.utc)))
+    created = list(
+        hook.iter_events(
+            datetime.fromtimestamp(now - 7200, timezone.utc), datetime.fromtimestamp(now, timezone.utc)
+        )
+    )
     assert len(created) == 45
-    first = requests.get(sandbox.base_url("engagelab") + "/api/v2/accounts/contacts",
-                         auth=("sandbox-api-key", "sandbox-api-secret")).json()["meta"]["count"]
+    first = requests.get(
+        sandbox.base_url("engagelab") + "/api/v2/accounts/contacts",
+        auth=("sandbox-api-key", "sandbox-api-secret"),
+    ).json()["meta"]["count"]
     assert first == (45 if count_means == "total" else 15)
     ok, message = hook.test_connection()
-    assert ok and ("45 contacts visible" if count_means == "total" else "at least 15 contacts visible") in message
+    assert (
+        ok
+        and ("45 contacts visible" if count_means == "total" else "at least 15 contacts visible") in message
+    )
 
 
 @pytest.mark.parametrize("field_types", ["numbers", "strings"])
@@ -192,14 +233,19 @@ def test_events_are_found_whether_ids_and_times_are_numbers_or_strings(sandbox, 
     b = emu.add_contact(email="b@example.com", created_at=int((now - timedelta(days=3)).timestamp()))
     emu.touch(b["id"], now - timedelta(minutes=10))
     emu.add_contact(email="c@example.com", created_at=int((now - timedelta(minutes=20)).timestamp()))
-    raw = requests.get(sandbox.base_url("engagelab") + "/api/v2/accounts/contacts",
-                       auth=("sandbox-api-key", "sandbox-api-secret")).json()["payload"]
+    raw = requests.get(
+        sandbox.base_url("engagelab") + "/api/v2/accounts/contacts",
+        auth=("sandbox-api-key", "sandbox-api-secret"),
+    ).json()["payload"]
     kind = str if field_types == "strings" else int
     assert all(isinstance(c["id"], kind) and isinstance(c["created_at"], kind) for c in raw)
     assert raw[0]["last_activity_at"] is None  # null, not omitted, in this setting
     events = list(EngageLabHook().iter_events(now - timedelta(hours=1), now))
     assert sorted((e.event_type, e.contact_id) for e in events) == [
-        ("contact.active", str(b["id"])), ("contact.created", str(a["id"])), ("contact.created", str(a["id"] + 2))]
+        ("contact.active", str(b["id"])),
+        ("contact.created", str(a["id"])),
+        ("contact.created", str(a["id"] + 2)),
+    ]
     only_a = list(EngageLabHook().iter_events(now - timedelta(hours=1), now, contact_ids=[str(a["id"])]))
     assert [e.contact_id for e in only_a] == [str(a["id"])]
 
@@ -216,8 +262,12 @@ def test_a_time_that_cannot_be_read_is_a_logged_counted_skip(sandbox, caplog):
         events = list(hook.iter_events(now - timedelta(hours=1), now))
     assert [e.contact_id for e in events] == [str(good["id"])]
     assert hook.unreadable_events == 1
-    assert any("skipped an event that cannot be read (1 so far)" in r.getMessage() and f"contact {bad['id']}" in r.getMessage()
-               and "'last tuesday'" in r.getMessage() for r in caplog.records)
+    assert any(
+        "skipped an event that cannot be read (1 so far)" in r.getMessage()
+        and f"contact {bad['id']}" in r.getMessage()
+        and "'last tuesday'" in r.getMessage()
+        for r in caplog.records
+    )
 
 
 def test_the_emulator_shows_every_documented_inbox_key_and_source_id(sandbox):

@@ -9,13 +9,21 @@ import random
 from datetime import timedelta
 
 import pytest
+from triggerer_sim import (
+    T0,
+    Database,
+    ScriptedSource,
+    Triggerer,
+    VirtualClock,
+    delivered,
+    install,
+    processed_once,
+)
 
 from airflow_provider_contacts._compat import AIRFLOW_V_3_3_PLUS
 from airflow_provider_contacts._time import to_iso as to_utc_iso
 from airflow_provider_contacts.exceptions import AuthenticationError, ServerError
 from airflow_provider_contacts.triggers.contact_events import ContactEventsEventTrigger
-from triggerer_sim import T0, Database, ScriptedSource, Triggerer, VirtualClock, delivered, install, processed_once
-
 
 # The model follows 3.3's triggerer (TriggerEventEntry, the asset state store); 3.1 and 3.2 keep
 # other internals (and no asset state store: the watcher's state_path), so the model is 3.3 only.
@@ -31,8 +39,12 @@ def world(monkeypatch):
 
 
 def new_trigger(**overrides):
-    kwargs = {"conn_id": "mautic_default", "poke_interval": 60, "lag_seconds": 600,
-              "start_from": to_utc_iso(T0 - timedelta(hours=1))}
+    kwargs = {
+        "conn_id": "mautic_default",
+        "poke_interval": 60,
+        "lag_seconds": 600,
+        "start_from": to_utc_iso(T0 - timedelta(hours=1)),
+    }
     kwargs.update(overrides)
     return ContactEventsEventTrigger(**kwargs)
 
@@ -149,8 +161,12 @@ async def test_random_crashes_never_lose_an_event_and_batch_ids_make_processing_
         occurred = T0 + timedelta(seconds=visible - rng.uniform(0, 200))  # up to 200 s late, lag is 600
         ids.append(f"e{i}")
         source.add(f"e{i}", occurred, visible_at=visible, etype=rng.choice(["email.read", "page.hit"]))
-    trigger = new_trigger(poke_interval=15, start_from=to_utc_iso(T0 - timedelta(minutes=10)), max_batch_events=4,
-                          handover_seconds=3)
+    trigger = new_trigger(
+        poke_interval=15,
+        start_from=to_utc_iso(T0 - timedelta(minutes=10)),
+        max_batch_events=4,
+        handover_seconds=3,
+    )
     triggerer = Triggerer(db, trigger)
     crashes = 0
     tick = 1
@@ -187,7 +203,11 @@ async def test_a_backlog_is_split_into_batches_handed_over_one_after_the_other(w
         source.add(f"x{i}", T0 - timedelta(minutes=10 - i), visible_at=0)
     triggerer = Triggerer(db, new_trigger(max_batch_events=3, handover_seconds=2))
     await run_loop(clock, triggerer, until=10)
-    assert [[e["event_id"] for e in p["events"]] for p in db.asset_events] == [["x0", "x1", "x2"], ["x3", "x4", "x5"], ["x6"]]
+    assert [[e["event_id"] for e in p["events"]] for p in db.asset_events] == [
+        ["x0", "x1", "x2"],
+        ["x3", "x4", "x5"],
+        ["x6"],
+    ]
     assert [p["more"] for p in db.asset_events] == [True, True, False]
     assert source.polls == 3  # the next batch followed after the handover, not after poke_interval
 

@@ -113,7 +113,12 @@ def test_each_event_is_delivered_exactly_once_across_polls_late_events_and_resta
     # the state kept is bounded: only keys inside the lag window after the newest event
     state = store.data["contact_events_watermark:mautic_default"]
     assert state["watermark"] == [to_utc_iso(T0 + timedelta(minutes=7)), "e"]
-    assert set(state["recent"]) == {"mautic|email.read|c|7", "mautic|email.read|c2|7", "mautic|email.read|d|7", "mautic|form.submitted|e|7"}
+    assert set(state["recent"]) == {
+        "mautic|email.read|c|7",
+        "mautic|email.read|c2|7",
+        "mautic|email.read|d|7",
+        "mautic|form.submitted|e|7",
+    }
 
 
 def test_events_later_than_the_lag_are_not_delivered_and_windows_are_half_open():
@@ -137,7 +142,9 @@ def test_events_later_than_the_lag_are_not_delivered_and_windows_are_half_open()
 def test_state_in_a_file_survives_restarts_without_a_state_store(tmp_path):
     path = tmp_path / "watermark.json"
     source = ScriptedSource()
-    trigger = ContactEventsEventTrigger(conn_id="m", lag_seconds=60, start_from=to_utc_iso(T0), state_path=str(path))
+    trigger = ContactEventsEventTrigger(
+        conn_id="m", lag_seconds=60, start_from=to_utc_iso(T0), state_path=str(path)
+    )
     source.add("x", T0 + timedelta(minutes=1))
     source.now = T0 + timedelta(minutes=2)
     assert poll(trigger, source)["count"] == 1
@@ -215,8 +222,12 @@ def test_a_consumer_fetches_exactly_the_events_of_a_batch(sandbox, vendor):
             emu.add_interaction(enc, "Email", "News", "Opened", when)
         contact_ids = [enc]
         late = lambda: emu.add_interaction(enc, "SMS", "Late", "Delivered", times[1] + timedelta(minutes=1))  # noqa: E731
-    trigger = ContactEventsEventTrigger(conn_id=f"{vendor}_default", contact_ids=contact_ids, lag_seconds=3600,
-                                        start_from=to_utc_iso(now - timedelta(hours=1)))
+    trigger = ContactEventsEventTrigger(
+        conn_id=f"{vendor}_default",
+        contact_ids=contact_ids,
+        lag_seconds=3600,
+        start_from=to_utc_iso(now - timedelta(hours=1)),
+    )
 
     async def poll_once():
         hook, transport = await _open_hook(trigger.conn_id)

@@ -33,8 +33,13 @@ def xcom(run, task_id: str, map_index: int = -1):
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        row = session.query(XComModel).filter_by(dag_id=run.dag_id, run_id=run.run_id, task_id=task_id,
-                                                 map_index=map_index, key="return_value").one()
+        row = (
+            session.query(XComModel)
+            .filter_by(
+                dag_id=run.dag_id, run_id=run.run_id, task_id=task_id, map_index=map_index, key="return_value"
+            )
+            .one()
+        )
         return XComModel.deserialize_value(row)
 
 
@@ -48,7 +53,10 @@ def asset_event_extras(run) -> list[dict]:
 
 
 def states(run) -> dict[str, str]:
-    return {(ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"): ti.state for ti in run.get_task_instances()}
+    return {
+        (ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"): ti.state
+        for ti in run.get_task_instances()
+    }
 
 
 def read_ndjson(path) -> list[dict]:
@@ -58,8 +66,12 @@ def read_ndjson(path) -> list[dict]:
 def test_every_example_imports_without_errors(bag):
     assert bag.import_errors == {}
     assert sorted(bag.dag_ids) == [
-        "example_contacts_connection_check", "example_contacts_event_driven", "example_contacts_multi_vendor_activity",
-        "example_contacts_ui_actions", "example_mautic_big_sync", "example_mautic_scheduled_campaign",
+        "example_contacts_connection_check",
+        "example_contacts_event_driven",
+        "example_contacts_multi_vendor_activity",
+        "example_contacts_ui_actions",
+        "example_mautic_big_sync",
+        "example_mautic_scheduled_campaign",
         "example_mautic_warehouse_sync",
     ]
     for dag in bag.dags.values():
@@ -74,12 +86,20 @@ def test_warehouse_sync(bag, sandbox, airflow_db, warehouse):
     run = bag.get_dag("example_mautic_warehouse_sync").test()
     assert run.state == "success"
     summary = xcom(run, "upsert_changed_contacts")
-    assert (summary["rows_read"], summary["created"], summary["duplicates_collapsed"], summary["rejected"]) == (303, 300, 1, 2)
+    assert (
+        summary["rows_read"],
+        summary["created"],
+        summary["duplicates_collapsed"],
+        summary["rejected"],
+    ) == (303, 300, 1, 2)
     emu = sandbox.emulator("mautic")
     assert len(emu.contacts) == 300
-    assert emu.contact_by_email(expected["renamed_email"])["values"]["firstname"] == "Renamed"  # the later row won
+    assert (
+        emu.contact_by_email(expected["renamed_email"])["values"]["firstname"] == "Renamed"
+    )  # the later row won
     assert sorted(r["reason"] for r in read_ndjson(summary["rejects_path"])) == sorted(
-        ["email 'not-an-email' is not a valid address", 'missing key field "email" (or it is empty)'])
+        ["email 'not-an-email' is not a valid address", 'missing key field "email" (or it is empty)']
+    )
     assert len([r for r in sandbox.requests("mautic") if r["path"].endswith("/contacts/batch/new")]) == 2
     # the outlet Asset's event carries the counts
     assert [(e["created"], e["rejected"], e["rows_read"]) for e in asset_event_extras(run)] == [(300, 2, 303)]
@@ -92,7 +112,8 @@ def test_big_sync_shards_and_sums(bag, sandbox, airflow_db, warehouse):
     assert run.state == "success"
     # 301 distinct non-empty keys (300 contacts and "not-an-email") in shards of 100
     assert {k: v for k, v in states(run).items() if k.startswith("upsert_shard")} == {
-        f"upsert_shard[{i}]": "success" for i in range(4)}
+        f"upsert_shard[{i}]": "success" for i in range(4)
+    }
     total = xcom(run, "total")
     assert (total["shards"], total["rows_read"], total["created"], total["rejected"]) == (4, 303, 300, 2)
     per_shard = [xcom(run, "upsert_shard", i)["rows_read"] for i in range(4)]
@@ -105,9 +126,18 @@ def test_ui_actions_adjust_points_exactly_once_with_the_state_store_ledger(bag, 
     a, b = [c for c in emu.contacts.values() if c["values"]["email"]][:2]
     group = next(g for g in emu.state.point_groups.values() if g["name"] == "Engagement")
     before = {c["id"]: emu.state.group_scores.get((c["id"], group["id"]), 0) for c in (a, b)}
-    conf = {"action": "adjust_points", "emails": [a["values"]["email"], b["values"]["email"], "nobody@example.com",
-                                                  "nobody.else@example.com"],
-            "point_group": "Engagement", "op": "plus", "value": 7}
+    conf = {
+        "action": "adjust_points",
+        "emails": [
+            a["values"]["email"],
+            b["values"]["email"],
+            "nobody@example.com",
+            "nobody.else@example.com",
+        ],
+        "point_group": "Engagement",
+        "op": "plus",
+        "value": 7,
+    }
     run = bag.get_dag("example_contacts_ui_actions").test(run_conf=conf)
     assert run.state == "success"
     assert states(run)["do_not_contact"] == "skipped" and states(run)["adjust_points"] == "success"
@@ -118,20 +148,39 @@ def test_ui_actions_adjust_points_exactly_once_with_the_state_store_ledger(bag, 
     else:  # no task state store before Airflow 3.3: the ledger file of this task instance
         records = read_ndjson(summary["ledger"])
         assert Path(summary["ledger"]).name == "adjust_points.ndjson"
-        assert [(r["chunk"], bool(r.get("applied"))) for r in records] == [(1, False), (1, True)]  # planned, sent
-        assert all(r["owner"] == {"dag_id": "example_contacts_ui_actions", "run_id": run.run_id,
-                                  "task_id": "adjust_points", "map_index": -1} for r in records)
-    assert {c["id"]: emu.state.group_scores[(c["id"], group["id"])] for c in (a, b)} == {k: v + 7 for k, v in before.items()}
+        assert [(r["chunk"], bool(r.get("applied"))) for r in records] == [
+            (1, False),
+            (1, True),
+        ]  # planned, sent
+        assert all(
+            r["owner"]
+            == {
+                "dag_id": "example_contacts_ui_actions",
+                "run_id": run.run_id,
+                "task_id": "adjust_points",
+                "map_index": -1,
+            }
+            for r in records
+        )
+    assert {c["id"]: emu.state.group_scores[(c["id"], group["id"])] for c in (a, b)} == {
+        k: v + 7 for k, v in before.items()
+    }
 
 
 def test_ui_actions_do_not_contact_add(bag, sandbox, airflow_db):
     emu = sandbox.emulator("mautic")
     contact = next(c for c in emu.contacts.values() if c["values"]["email"] and not c["dnc"])
-    conf = {"action": "add_to_do_not_contact", "emails": [contact["values"]["email"]], "reason": "unsubscribed",
-            "comments": "asked by phone"}
+    conf = {
+        "action": "add_to_do_not_contact",
+        "emails": [contact["values"]["email"]],
+        "reason": "unsubscribed",
+        "comments": "asked by phone",
+    }
     run = bag.get_dag("example_contacts_ui_actions").test(run_conf=conf)
     assert run.state == "success" and states(run)["adjust_points"] == "skipped"
-    assert [(d["channel"], d["reason"], d["comments"]) for d in contact["dnc"]] == [("email", 1, "asked by phone")]
+    assert [(d["channel"], d["reason"], d["comments"]) for d in contact["dnc"]] == [
+        ("email", 1, "asked by phone")
+    ]
     # the task's extra link goes to that contact's page in Mautic
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
@@ -139,10 +188,19 @@ def test_ui_actions_do_not_contact_add(bag, sandbox, airflow_db):
     from airflow_provider_contacts.links import VendorContactLink
 
     with create_session() as session:
-        row = session.query(XComModel).filter_by(run_id=run.run_id, task_id="do_not_contact",
-                                                 key=VendorContactLink().xcom_key).one()
-        assert XComModel.deserialize_value(row) == f"{sandbox.base_url('mautic')}/s/contacts/view/{contact['id']}"
-    assert bag.get_dag("example_contacts_ui_actions").get_task("do_not_contact").operator_extra_links[0].name == "Contacts in the vendor"
+        row = (
+            session.query(XComModel)
+            .filter_by(run_id=run.run_id, task_id="do_not_contact", key=VendorContactLink().xcom_key)
+            .one()
+        )
+        assert (
+            XComModel.deserialize_value(row)
+            == f"{sandbox.base_url('mautic')}/s/contacts/view/{contact['id']}"
+        )
+    assert (
+        bag.get_dag("example_contacts_ui_actions").get_task("do_not_contact").operator_extra_links[0].name
+        == "Contacts in the vendor"
+    )
 
 
 def test_scheduled_campaign_scores_yesterday_and_blocks_bounces(bag, sandbox, airflow_db):
@@ -153,7 +211,9 @@ def test_scheduled_campaign_scores_yesterday_and_blocks_bounces(bag, sandbox, ai
     # make yesterday's activity known and deterministic
     target = next(c for c in emu.contacts.values() if c["values"]["email"] and not c["dnc"])
     emu.add_event("form.submitted", target["id"], day_start + timedelta(hours=9))
-    bouncer = next(c for c in emu.contacts.values() if c["values"]["email"] and not c["dnc"] and c is not target)
+    bouncer = next(
+        c for c in emu.contacts.values() if c["values"]["email"] and not c["dnc"] and c is not target
+    )
     emu.add_event("email.failed", bouncer["id"], day_start + timedelta(hours=10))
     points = {"email.read": 2, "page.hit": 1, "form.submitted": 10}
     expected: dict[int, int] = {}
@@ -170,10 +230,16 @@ def test_scheduled_campaign_scores_yesterday_and_blocks_bounces(bag, sandbox, ai
     run = bag.get_dag("example_mautic_scheduled_campaign").test(logical_date=now)
     assert run.state == "success", states(run)
     scored = xcom(run, "score")
-    assert (scored["contacts_scored"], scored["points"], scored["bounced"]) == (len(expected), sum(expected.values()), len(bounced))
+    assert (scored["contacts_scored"], scored["points"], scored["bounced"]) == (
+        len(expected),
+        sum(expected.values()),
+        len(bounced),
+    )
     after = {cid: emu.state.group_scores.get((cid, group["id"]), 0) for cid in emu.contacts}
     assert {cid: after[cid] - before[cid] for cid in emu.contacts if after[cid] != before[cid]} == expected
-    assert all(any(d["channel"] == "email" and d["reason"] == 2 for d in emu.contacts[cid]["dnc"]) for cid in bounced)
+    assert all(
+        any(d["channel"] == "email" and d["reason"] == 2 for d in emu.contacts[cid]["dnc"]) for cid in bounced
+    )
     assert bouncer["id"] in bounced and expected[target["id"]] >= 10
 
 
@@ -187,8 +253,9 @@ def watcher_poll(trigger) -> dict | None:
     async def go():
         hook, transport = await _open_hook(trigger.conn_id)
         try:
-            batch, next_state = await trigger.poll_once(hook, transport, datetime.now(timezone.utc),
-                                                        await trigger.load_state())
+            batch, next_state = await trigger.poll_once(
+                hook, transport, datetime.now(timezone.utc), await trigger.load_state()
+            )
         finally:
             await transport.aclose()
         if batch is not None:
@@ -207,11 +274,14 @@ def test_event_driven_processes_each_batch_once_and_no_event_in_two_runs(bag, sa
     for i in range(2):
         mautic.state.upsert({"email": f"m{i}@example.com"})
     mautic.add_event("email.read", 1, now - timedelta(hours=3))  # before the watcher started
-    first_events = [mautic.add_event(kind, 1 + i % 2, now - timedelta(minutes=20 - i))
-                    for i, kind in enumerate(["form.submitted", "email.read", "page.hit", "email.read"])]
+    first_events = [
+        mautic.add_event(kind, 1 + i % 2, now - timedelta(minutes=20 - i))
+        for i, kind in enumerate(["form.submitted", "email.read", "page.hit", "email.read"])
+    ]
     # the window of every poll starts an hour (lag_seconds) before the watermark
-    watcher = ContactEventsEventTrigger(conn_id="mautic_default", lag_seconds=3600,
-                                        start_from=(now - timedelta(hours=1)).isoformat())
+    watcher = ContactEventsEventTrigger(
+        conn_id="mautic_default", lag_seconds=3600, start_from=(now - timedelta(hours=1)).isoformat()
+    )
     batch1 = watcher_poll(watcher)
     mautic.add_event("form.submitted", 2, now - timedelta(minutes=1))
     batch2 = watcher_poll(watcher)
@@ -223,22 +293,31 @@ def test_event_driven_processes_each_batch_once_and_no_event_in_two_runs(bag, sa
     runs = [dag.test(run_conf={"batch": batch, "output_dir": out}) for batch in (batch1, batch2)]
     assert [r.state for r in runs] == ["success", "success"]
     outputs = []
-    for run, batch in zip(runs, (batch1, batch2)):
+    for run, batch in zip(runs, (batch1, batch2), strict=True):
         result = xcom(run, "process_new_events")
-        assert result["processed"] == [batch["batch_id"]] and result["skipped"] == [] and result["missing"] == 0
+        assert (
+            result["processed"] == [batch["batch_id"]] and result["skipped"] == [] and result["missing"] == 0
+        )
         assert result["output_paths"] == [f"{out}/{batch['batch_id']}.ndjson"]
         outputs.append(read_ndjson(result["output_paths"][0]))
     assert [len(rows) for rows in outputs] == [4, 1]  # batch 2's window covers batch 1: not its events
     keys = [(r["event_type"], r["event_id"]) for rows in outputs for r in rows]
     assert len(keys) == len(set(keys)) == 5  # no event in two runs
     assert {r["event_type"] for r in outputs[0]} == {e["event"] for e in first_events}
-    assert all(set(r) == {"vendor", "event_id", "event_type", "contact_id", "occurred_at", "label", "campaign", "raw"}
-               for rows in outputs for r in rows)
+    assert all(
+        set(r)
+        == {"vendor", "event_id", "event_type", "contact_id", "occurred_at", "label", "campaign", "raw"}
+        for rows in outputs
+        for r in rows
+    )
 
     # the same batch delivered again (a triggerer restart): skipped, its file untouched
     again = dag.test(run_conf={"batch": batch1, "output_dir": out})
     assert again.state == "success"
-    assert (xcom(again, "process_new_events")["skipped"], xcom(again, "process_new_events")["events"]) == ([batch1["batch_id"]], 0)
+    assert (xcom(again, "process_new_events")["skipped"], xcom(again, "process_new_events")["events"]) == (
+        [batch1["batch_id"]],
+        0,
+    )
     assert read_ndjson(f"{out}/{batch1['batch_id']}.ndjson") == outputs[0]
 
 
@@ -254,8 +333,14 @@ def test_event_driven_manual_run_never_guesses_a_window(bag, sandbox, airflow_db
     assert [r for r in sandbox.requests("mautic") if "activity" in r["path"]] == []
     # an explicit window is fine
     now = datetime.now(timezone.utc)
-    run = dag.test(run_conf={"batch": None, "since": (now - timedelta(hours=1)).isoformat(),
-                             "until": (now + timedelta(seconds=1)).isoformat(), "output_dir": str(tmp_path)})
+    run = dag.test(
+        run_conf={
+            "batch": None,
+            "since": (now - timedelta(hours=1)).isoformat(),
+            "until": (now + timedelta(seconds=1)).isoformat(),
+            "output_dir": str(tmp_path),
+        }
+    )
     assert run.state == "success" and xcom(run, "process_new_events")["events"] == 1
 
 
@@ -269,13 +354,23 @@ def test_multi_vendor_activity_one_file_one_schema(bag, sandbox, airflow_db, war
     assert run.state == "success", states(run)
     merged = xcom(run, "merge")
     since = now - timedelta(days=1)
-    expect_w50 = sum(1 for items in w50.interactions.values() for i in items
-                     if since <= pendulum.parse(i["Occurred"]) < now)  # 7 decimals: not for 3.10's fromisoformat
+    expect_w50 = sum(
+        1
+        for items in w50.interactions.values()
+        for i in items
+        if since <= pendulum.parse(i["Occurred"]) < now
+    )  # 7 decimals: not for 3.10's fromisoformat
     dm = sandbox.emulator("dmartech")
     expect_dm = sum(1 for items in dm.events.values() for e in items if since <= e["_at"] < now)
     mautic = sandbox.emulator("mautic")
     expect_mautic = sum(1 for e in mautic.state.events if since <= e["timestamp"] < now)
-    assert merged["by_vendor"] == {"mautic_default": expect_mautic, "dmartech_default": expect_dm, "which50_default": expect_w50}
+    assert merged["by_vendor"] == {
+        "mautic_default": expect_mautic,
+        "dmartech_default": expect_dm,
+        "which50_default": expect_w50,
+    }
     rows = read_ndjson(merged["output_path"])
     assert len(rows) == merged["events"] == expect_mautic + expect_dm + expect_w50 > 0
-    assert {tuple(r) for r in rows} == {("vendor", "event_id", "event_type", "contact_id", "occurred_at", "label", "campaign", "raw")}
+    assert {tuple(r) for r in rows} == {
+        ("vendor", "event_id", "event_type", "contact_id", "occurred_at", "label", "campaign", "raw")
+    }

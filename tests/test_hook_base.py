@@ -93,7 +93,13 @@ def _numeric_fields():
         for name, field in conf["conn-fields"].items():
             schema = field["schema"]
             if "integer" in schema["type"] or "number" in schema["type"]:
-                yield conf["connection-type"], name, "integer" in schema["type"], schema["minimum"], schema["maximum"]
+                yield (
+                    conf["connection-type"],
+                    name,
+                    "integer" in schema["type"],
+                    schema["minimum"],
+                    schema["maximum"],
+                )
 
 
 NUMERIC_FIELDS = list(_numeric_fields())
@@ -111,7 +117,9 @@ def _bad_values(whole, low, high):
     return values
 
 
-BAD_NUMBERS = [(t, n, v, whole, lo, hi) for t, n, whole, lo, hi in NUMERIC_FIELDS for v in _bad_values(whole, lo, hi)]
+BAD_NUMBERS = [
+    (t, n, v, whole, lo, hi) for t, n, whole, lo, hi in NUMERIC_FIELDS for v in _bad_values(whole, lo, hi)
+]
 
 
 def test_every_numeric_extra_has_a_range_and_the_transport_options_are_on_every_form():
@@ -119,8 +127,16 @@ def test_every_numeric_extra_has_a_range_and_the_transport_options_are_on_every_
 
     assert {t for t, *_ in NUMERIC_FIELDS} == {"mautic", "dmartech", "engagelab", "which50"}
     common = {n for n, f in COMMON_FIELDS.items() if {"integer", "number"} & set(f["schema"]["type"])}
-    assert common == {"timeout", "connect_timeout", "max_retries", "retry_backoff_seconds", "retry_max_wait_seconds",
-                      "retry_total_seconds", "rate_limit_per_second", "rate_limit_per_hour"}
+    assert common == {
+        "timeout",
+        "connect_timeout",
+        "max_retries",
+        "retry_backoff_seconds",
+        "retry_max_wait_seconds",
+        "retry_total_seconds",
+        "rate_limit_per_second",
+        "rate_limit_per_hour",
+    }
     for conn_type in ("mautic", "dmartech", "engagelab", "which50"):
         assert common <= {n for t, n, *_ in NUMERIC_FIELDS if t == conn_type}
 
@@ -144,15 +160,21 @@ def test_every_numeric_extra_the_code_reads_is_declared_with_its_range():
         missing = names - set(numeric_extras(conn_type))
         assert not missing, f"{path.name} reads numeric extras with no declared range: {sorted(missing)}"
     assert {"timeout", "connect_timeout", "max_retries", "rate_limit_per_hour"} <= found["extras"]
-    assert found["mautic"] >= {"batch_limit"} and found["dmartech"] >= {"list_page_size", "max_active_requests"}
+    assert found["mautic"] >= {"batch_limit"} and found["dmartech"] >= {
+        "list_page_size",
+        "max_active_requests",
+    }
     assert "inbox_id" in found["engagelab"] and "contact_list_id" in found["which50"]
 
 
 @pytest.mark.parametrize(
-    "conn_type, name, value, whole, low, high", BAD_NUMBERS,
+    "conn_type, name, value, whole, low, high",
+    BAD_NUMBERS,
     ids=[f"{t}.{n}={v!r}" for t, n, v, *_ in BAD_NUMBERS],
 )
-def test_a_bad_number_in_any_extra_fails_before_any_request(sandbox, monkeypatch, conn_type, name, value, whole, low, high):
+def test_a_bad_number_in_any_extra_fails_before_any_request(
+    sandbox, monkeypatch, conn_type, name, value, whole, low, high
+):
     conn = sandbox.emulator(conn_type).connection(sandbox.url)
     # UI-prefixed spelling for half of the cases: both are read
     key = name if len(name) % 2 else f"extra__{conn_type}__{name}"
@@ -176,15 +198,26 @@ def test_a_bad_number_in_any_extra_fails_before_any_request(sandbox, monkeypatch
 def test_a_bad_id_given_to_the_hook_is_a_config_error_naming_it(sandbox, conn_type, name, value):
     hook = hook_class(conn_type)(f"{conn_type}_default", **{name: value})
     getter = getattr(hook, name)
-    with pytest.raises(ContactsConfigError, match=f"{name}=.* must be a whole number from 1 to 9223372036854775807"):
+    with pytest.raises(
+        ContactsConfigError, match=f"{name}=.* must be a whole number from 1 to 9223372036854775807"
+    ):
         getter()
     assert sandbox.requests(conn_type) == []
 
 
 def test_good_numbers_in_every_spelling_are_accepted():
-    extras = ConnExtras("c1", "dmartech", {"timeout": "1e1", "max_retries": 3.0, "rate_limit_per_second": 0,
-                                           "extra__dmartech__max_active_requests": " 32 ", "list_page_size": 1000,
-                                           "retry_backoff_seconds": 0})
+    extras = ConnExtras(
+        "c1",
+        "dmartech",
+        {
+            "timeout": "1e1",
+            "max_retries": 3.0,
+            "rate_limit_per_second": 0,
+            "extra__dmartech__max_active_requests": " 32 ",
+            "list_page_size": 1000,
+            "retry_backoff_seconds": 0,
+        },
+    )
     extras.check_numbers()
     settings = extras.transport_settings(TransportSettings(rate_per_second=20))
     assert settings.timeouts.read == 10.0 and settings.policy.max_attempts == 4
@@ -230,19 +263,21 @@ def test_missing_host_and_credentials_are_named_before_any_request(monkeypatch, 
 def test_base_url_from_host_schema_and_port(monkeypatch):
     set_conn(monkeypatch, "h1", conn_type="echo", host="mautic.example.com", port=8443)
     assert EchoHook("h1").base_url == "https://mautic.example.com:8443"
-    set_conn(monkeypatch, "h2", conn_type="echo", host="https://mautic.example.com/marketing/", schema="ignored")
+    set_conn(
+        monkeypatch, "h2", conn_type="echo", host="https://mautic.example.com/marketing/", schema="ignored"
+    )
     assert EchoHook("h2").base_url == "https://mautic.example.com/marketing"
     set_conn(monkeypatch, "h3", conn_type="echo", host="10.0.0.5", schema="http")
     hook = EchoHook("h3")
     assert hook.base_url == "http://10.0.0.5"
     with pytest.raises(ContactsConfigError, match="allow_insecure_http"):
-        hook.transport  # plain http to a non-loopback host
+        _ = hook.transport  # plain http to a non-loopback host
 
 
 def test_wrong_connection_type_for_a_hook(monkeypatch):
     set_conn(monkeypatch, "some_http", conn_type="http", host="https://x")
     with pytest.raises(ContactsConfigError, match="needs 'echo'"):
-        EchoHook("some_http").connection
+        _ = EchoHook("some_http").connection
 
 
 def test_get_hook_picks_the_hook_by_connection_type(monkeypatch):
@@ -299,16 +334,24 @@ def test_test_connection_never_raises_and_explains(monkeypatch, sandbox):
     set_conn(monkeypatch, "nologin", conn_type="echo", host=sandbox.base_url("echo"))
     ok, message = EchoHook("nologin").test_connection()
     assert ok is False and message.startswith("Connection settings: login is missing")
-    monkeypatch.setenv("AIRFLOW_CONN_BROKEN", json.dumps({"conn_type": "echo", "host": sandbox.base_url("echo"), "extra": "{oops"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_BROKEN",
+        json.dumps({"conn_type": "echo", "host": sandbox.base_url("echo"), "extra": "{oops"}),
+    )
     ok, message = EchoHook("broken").test_connection()
     if AIRFLOW_V_3_2_PLUS:
-        assert ok is False and message.startswith("Connection settings: the connection's extra is not valid JSON")
+        assert ok is False and message.startswith(
+            "Connection settings: the connection's extra is not valid JSON"
+        )
     else:  # Airflow 3.1 answers "not found" for a variable it cannot read
         assert ok is False and message == (
             "Connection settings: conn_id 'broken': Airflow could not read the variable AIRFLOW_CONN_BROKEN; "
-            'it must be a connection URI or a JSON object whose "extra" is valid JSON')
+            'it must be a connection URI or a JSON object whose "extra" is valid JSON'
+        )
     ok, message = EchoHook("no_such_conn").test_connection()
-    assert ok is False and message.startswith("Connection settings: conn_id 'no_such_conn' is not defined: create it")
+    assert ok is False and message.startswith(
+        "Connection settings: conn_id 'no_such_conn' is not defined: create it"
+    )
     # test_connection makes one attempt only: a 503 is reported, not retried
     sandbox.sandbox.clear_requests()
     sandbox.set_faults(sequence=[503])
@@ -319,13 +362,17 @@ def test_test_connection_never_raises_and_explains(monkeypatch, sandbox):
 def test_no_secret_reaches_any_log_during_a_run(monkeypatch, sandbox, caplog):
     """Capture every log record of a run with retries and failures; no credential appears."""
     password = "pw-very-secret-123"
-    set_conn(monkeypatch, "sec", conn_type="echo", host=sandbox.base_url("echo"), login="user-x", password=password)
+    set_conn(
+        monkeypatch, "sec", conn_type="echo", host=sandbox.base_url("echo"), login="user-x", password=password
+    )
     token = base64.b64encode(f"user-x:{password}".encode()).decode()
     sandbox.set_faults(sequence=[503, "drop", {"status": 429, "retry_after": 0}])
     hook = EchoHook("sec", transport_options={"sleep": lambda s: None})
     with caplog.at_level(logging.DEBUG):
         body = hook.transport.request("GET", "/anything").json()
-        logging.getLogger("test").info("the auth header was %s and password %s", body["authorization"], password)
+        logging.getLogger("test").info(
+            "the auth header was %s and password %s", body["authorization"], password
+        )
         hook.test_connection()
     assert body["authorization"] == f"Basic {token}"  # the vendor did get the credentials
     from airflow.sdk._shared.secrets_masker import redact

@@ -21,7 +21,14 @@ from airflow_provider_contacts.exceptions import (
     RedirectRefusedError,
 )
 from airflow_provider_contacts.http.auth import HeaderAuth, OAuth2ClientCredentials
-from airflow_provider_contacts.http.client import AsyncTransport, AttemptLoop, Exclusive, Send, Sleep, Transport
+from airflow_provider_contacts.http.client import (
+    AsyncTransport,
+    AttemptLoop,
+    Exclusive,
+    Send,
+    Sleep,
+    Transport,
+)
 from airflow_provider_contacts.http.plan import Call, Stepper
 from airflow_provider_contacts.http.policy import RetryPolicy
 
@@ -49,8 +56,9 @@ class FakeClock:
 
 
 def oauth(clock: Any = time.monotonic) -> OAuth2ClientCredentials:
-    return OAuth2ClientCredentials("/oauth/token", "client-1", "client-secret-1", renew_codes=("invalid_grant",),
-                                   clock=clock)
+    return OAuth2ClientCredentials(
+        "/oauth/token", "client-1", "client-secret-1", renew_codes=("invalid_grant",), clock=clock
+    )
 
 
 def token(value: str, expires_in: int = 3600) -> FakeResponse:
@@ -85,8 +93,11 @@ def test_the_attempt_loop_alone_yields_sends_and_waits_and_returns_the_answer():
     first = next(steps)
     assert isinstance(first, Send)
     assert (first.call.method, first.call.path, first.call.params) == ("GET", f"{BASE}/items", {"page": 1})
-    assert first.call.headers == {"User-Agent": "airflow-provider-contacts", "Accept": "application/json",
-                                  "X-Api-Key": "k-1"}
+    assert first.call.headers == {
+        "User-Agent": "airflow-provider-contacts",
+        "Accept": "application/json",
+        "X-Api-Key": "k-1",
+    }
     assert steps.send(FakeResponse(503)) == Sleep(0.5)
     assert isinstance(steps.send(None), Send)
     assert steps.send(FakeResponse(429, headers={"Retry-After": "3"})) == Sleep(3.0)
@@ -95,8 +106,12 @@ def test_the_attempt_loop_alone_yields_sends_and_waits_and_returns_the_answer():
     with pytest.raises(StopIteration) as info:
         steps.send(done)
     assert info.value.value is done
-    assert loop.stats.as_dict() == {"requests": 3, "retries": 2, "waited_seconds": 3.5,
-                                    "statuses": {"503": 1, "429": 1, "200": 1}}
+    assert loop.stats.as_dict() == {
+        "requests": 3,
+        "retries": 2,
+        "waited_seconds": 3.5,
+        "statuses": {"503": 1, "429": 1, "200": 1},
+    }
 
 
 def test_the_attempt_loop_follows_a_same_origin_redirect_without_counting_an_attempt():
@@ -112,8 +127,11 @@ def test_the_attempt_loop_refuses_a_redirect_to_another_host_without_sending():
     loop = AttemptLoop(BASE, conn_id="fake", auth=HeaderAuth({"X-Api-Key": "k-1"}))
     record: list = []
     with pytest.raises(RedirectRefusedError, match="another host"):
-        drive(loop.exchange(Call("GET", "/items")), [FakeResponse(302, headers={"Location": "https://evil.example.net/x"})],
-              record)
+        drive(
+            loop.exchange(Call("GET", "/items")),
+            [FakeResponse(302, headers={"Location": "https://evil.example.net/x"})],
+            record,
+        )
     assert record == [("send", "GET", f"{BASE}/items", None)]
 
 
@@ -138,8 +156,12 @@ def test_the_attempt_loop_runs_the_token_request_itself_and_renews_once_on_inval
     assert answer.json() == {"id": 7} and script == []
     token_call = ("send", "POST", f"{BASE}/oauth/token", None)  # never signed
     assert record == [
-        ("exclusive",), token_call, ("send", "POST", f"{BASE}/contacts/new", "Bearer t1"),
-        ("exclusive",), token_call, ("send", "POST", f"{BASE}/contacts/new", "Bearer t2"),
+        ("exclusive",),
+        token_call,
+        ("send", "POST", f"{BASE}/contacts/new", "Bearer t1"),
+        ("exclusive",),
+        token_call,
+        ("send", "POST", f"{BASE}/contacts/new", "Bearer t2"),
     ]
     # the next request finds the token ready: no refresh step at all
     record.clear()
@@ -151,8 +173,11 @@ def test_a_second_invalid_grant_is_raised_after_one_renewal():
     loop = AttemptLoop(BASE, conn_id="fake", auth=oauth())
     record: list = []
     with pytest.raises(AuthenticationError) as info:
-        drive(loop.exchange(Call("GET", "/contacts/1")), [token("t1"), invalid_grant(), token("t2"), invalid_grant()],
-              record)
+        drive(
+            loop.exchange(Call("GET", "/contacts/1")),
+            [token("t1"), invalid_grant(), token("t2"), invalid_grant()],
+            record,
+        )
     assert info.value.vendor_code == "invalid_grant" and info.value.conn_id == "fake"
     assert [r[0] for r in record].count("send") == 4
 
@@ -169,8 +194,12 @@ def test_every_attempt_is_signed_afresh_so_a_long_wait_gets_a_new_token():
     loop = AttemptLoop(BASE, conn_id="fake", auth=oauth(clock), clock=clock, policy=NO_JITTER)
     record: list = []
     steps = loop.exchange(Call("GET", "/contacts/1"))
-    script = [token("t1", expires_in=120), FakeResponse(429, headers={"Retry-After": "110"}),
-              token("t2", expires_in=120), FakeResponse(200, {})]
+    script = [
+        token("t1", expires_in=120),
+        FakeResponse(429, headers={"Retry-After": "110"}),
+        token("t2", expires_in=120),
+        FakeResponse(200, {}),
+    ]
     run = Stepper(steps)
     for action in run:  # a driver whose sleep moves the clock
         if isinstance(action, Sleep):
@@ -178,20 +207,33 @@ def test_every_attempt_is_signed_afresh_so_a_long_wait_gets_a_new_token():
         elif isinstance(action, Exclusive):
             run.answer = drive(action.steps, script, record)
         else:
-            record.append(("send", action.call.method, action.call.path, action.call.headers.get("Authorization")))
+            record.append(
+                ("send", action.call.method, action.call.path, action.call.headers.get("Authorization"))
+            )
             run.answer = script.pop(0)
     # 120 s tokens are refreshed 12 s early: after the 110 s wait the first one is stale
     fetch = ("send", "POST", f"{BASE}/oauth/token", None)
-    assert record == [fetch, ("send", "GET", f"{BASE}/contacts/1", "Bearer t1"),
-                      fetch, ("send", "GET", f"{BASE}/contacts/1", "Bearer t2")]
+    assert record == [
+        fetch,
+        ("send", "GET", f"{BASE}/contacts/1", "Bearer t1"),
+        fetch,
+        ("send", "GET", f"{BASE}/contacts/1", "Bearer t2"),
+    ]
 
 
 # ---- both clients, one script ----------------------------------------------------------------------
 def _script() -> list:
     dropped = ContactsConnectionError("connection dropped before a full answer (ReadError)")
-    return [token("t1"), dropped, FakeResponse(503), FakeResponse(429, headers={"Retry-After": "2"}),
-            FakeResponse(302, headers={"Location": "/v1/moved?page=2"}), invalid_grant(), token("t2"),
-            FakeResponse(200, {"ok": True})]
+    return [
+        token("t1"),
+        dropped,
+        FakeResponse(503),
+        FakeResponse(429, headers={"Retry-After": "2"}),
+        FakeResponse(302, headers={"Location": "/v1/moved?page=2"}),
+        invalid_grant(),
+        token("t2"),
+        FakeResponse(200, {"ok": True}),
+    ]
 
 
 def _run_sync(call: Call, script: list) -> dict:
@@ -243,17 +285,25 @@ def test_both_clients_make_the_same_decisions_for_the_same_answers():
     assert sync["sends"] == [
         ("POST", f"{BASE}/oauth/token", None, None),
         *[("GET", f"{BASE}/items", {"page": 2}, "Bearer t1")] * 4,
-        ("GET", moved, None, "Bearer t1"), ("POST", f"{BASE}/oauth/token", None, None), ("GET", moved, None, "Bearer t2"),
+        ("GET", moved, None, "Bearer t1"),
+        ("POST", f"{BASE}/oauth/token", None, None),
+        ("GET", moved, None, "Bearer t2"),
     ]
     assert sync["sleeps"] == [0.5, 1.0, 2.0] and sync["outcome"] == {"ok": True}
     assert sync["stats"]["requests"] == 8 and sync["stats"]["retries"] == 3
 
 
-@pytest.mark.parametrize("script, expected", [
-    ([FakeResponse(503)] * 5, ("ServerError", 5, [0.5, 1.0, 2.0, 4.0])),
-    ([FakeResponse(400, {"message": "bad field"})], ("InvalidRequestError", 1, [])),
-    ([FakeResponse(302, headers={"Location": "http://api.example.com/v1/x"})], ("RedirectRefusedError", 1, [])),
-])
+@pytest.mark.parametrize(
+    "script, expected",
+    [
+        ([FakeResponse(503)] * 5, ("ServerError", 5, [0.5, 1.0, 2.0, 4.0])),
+        ([FakeResponse(400, {"message": "bad field"})], ("InvalidRequestError", 1, [])),
+        (
+            [FakeResponse(302, headers={"Location": "http://api.example.com/v1/x"})],
+            ("RedirectRefusedError", 1, []),
+        ),
+    ],
+)
 def test_both_clients_fail_the_same_way(script, expected):
     call = Call("GET", "/items")
     sync = _run_sync(call, [token("t1"), *script])
@@ -268,7 +318,9 @@ def test_both_clients_fail_the_same_way(script, expected):
 def test_concurrent_threads_wait_for_one_token_request(sandbox, monkeypatch):
     from airflow_provider_contacts.hooks.mautic.hook import MauticHook
 
-    monkeypatch.setenv("AIRFLOW_CONN_MAUTIC_THREADS", json.dumps(sandbox.emulator("mautic").oauth_connection(sandbox.url)))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MAUTIC_THREADS", json.dumps(sandbox.emulator("mautic").oauth_connection(sandbox.url))
+    )
     sandbox.set_faults(vendors=["mautic"], paths=["/oauth/v2/token"], latency_ms=200)  # a slow token endpoint
     hook = MauticHook("mautic_threads")
     start = threading.Barrier(8)
@@ -286,7 +338,9 @@ def test_concurrent_threads_wait_for_one_token_request(sandbox, monkeypatch):
 def test_concurrent_coroutines_wait_for_one_token_request(sandbox, monkeypatch):
     from airflow_provider_contacts.hooks.mautic.hook import MauticHook
 
-    monkeypatch.setenv("AIRFLOW_CONN_MAUTIC_TASKS", json.dumps(sandbox.emulator("mautic").oauth_connection(sandbox.url)))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MAUTIC_TASKS", json.dumps(sandbox.emulator("mautic").oauth_connection(sandbox.url))
+    )
     sandbox.set_faults(vendors=["mautic"], paths=["/oauth/v2/token"], latency_ms=200)
     hook = MauticHook("mautic_tasks")
 
@@ -303,7 +357,9 @@ def test_the_async_client_is_complete_when_built_and_shares_the_hooks_auth(sandb
     from airflow_provider_contacts.hooks.mautic.errors import map_mautic_error
     from airflow_provider_contacts.hooks.mautic.hook import MauticHook
 
-    monkeypatch.setenv("AIRFLOW_CONN_MAUTIC_SHARED", json.dumps(sandbox.emulator("mautic").oauth_connection(sandbox.url)))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MAUTIC_SHARED", json.dumps(sandbox.emulator("mautic").oauth_connection(sandbox.url))
+    )
     hook = MauticHook("mautic_shared")
     hook.get_contact(1)  # the blocking client fetches the token
 
@@ -313,7 +369,9 @@ def test_the_async_client_is_complete_when_built_and_shares_the_hooks_auth(sandb
             return await client.get_json("/api/contacts/2")
 
     assert asyncio.run(run())["contact"]["id"] == 2
-    assert sum(r["path"].endswith("/oauth/v2/token") for r in sandbox.requests("mautic")) == 1  # one token, shared
+    assert (
+        sum(r["path"].endswith("/oauth/v2/token") for r in sandbox.requests("mautic")) == 1
+    )  # one token, shared
 
 
 def test_importing_the_http_layer_and_every_hook_loads_no_http_client():
@@ -333,13 +391,15 @@ def test_threads_first_using_a_hook_share_one_client_and_one_auth(sandbox, monke
     would each build a client (and fetch a token, and count requests apart)."""
     from airflow_provider_contacts.hooks.mautic.hook import MauticHook
 
-    monkeypatch.setenv("AIRFLOW_CONN_MAUTIC_FRESH", json.dumps(sandbox.emulator("mautic").oauth_connection(sandbox.url)))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MAUTIC_FRESH", json.dumps(sandbox.emulator("mautic").oauth_connection(sandbox.url))
+    )
     for _ in range(5):
         hook = MauticHook("mautic_fresh")
         start = threading.Barrier(8)
 
         def touch(_: int) -> tuple[int, int]:
-            start.wait()
+            start.wait()  # noqa: B023 (each round's threads finish inside the round)
             return id(hook.transport), id(hook.auth)  # noqa: B023
 
         with ThreadPoolExecutor(8) as pool:

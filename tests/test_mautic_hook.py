@@ -10,11 +10,18 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from airflow_provider_contacts.exceptions import AuthenticationError, ContactsConnectionError, NotFoundError, RateLimitedError
-from airflow_provider_contacts.rules import compute_score
-from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsError, InvalidAdjustment
+from airflow_provider_contacts.exceptions import (
+    AuthenticationError,
+    ContactsConfigError,
+    ContactsConnectionError,
+    ContactsError,
+    InvalidAdjustment,
+    NotFoundError,
+    RateLimitedError,
+)
 from airflow_provider_contacts.hooks.mautic.hook import MauticHook
 from airflow_provider_contacts.hooks.mautic.wire import parse_batch
+from airflow_provider_contacts.rules import compute_score
 from airflow_provider_contacts.sandbox.vendors.mautic import CLIENT_SECRET, USER_CLIENT
 
 
@@ -46,7 +53,11 @@ def three_contacts(sandbox):
 
 
 def calls(sandbox, path_part: str = "", method: str | None = None) -> list[dict]:
-    return [r for r in sandbox.requests("mautic") if path_part in r["path"] and (method is None or r["method"] == method)]
+    return [
+        r
+        for r in sandbox.requests("mautic")
+        if path_part in r["path"] and (method is None or r["method"] == method)
+    ]
 
 
 # ---- auth ---------------------------------------------------------------------------------
@@ -95,8 +106,11 @@ def test_invalid_grant_401_fetches_a_token_once_and_repeats_even_a_post(sandbox,
     assert created is True and contact["fields"]["all"]["firstname"] == "NoEmail"
     log = [(r["method"], r["path"].split("/mautic")[1], r["status"]) for r in sandbox.requests("mautic")]
     assert log == [
-        ("POST", "/oauth/v2/token", 200), ("GET", "/api/contacts/1", 200),
-        ("POST", "/api/contacts/new", 401), ("POST", "/oauth/v2/token", 200), ("POST", "/api/contacts/new", 201),
+        ("POST", "/oauth/v2/token", 200),
+        ("GET", "/api/contacts/1", 200),
+        ("POST", "/api/contacts/new", 401),
+        ("POST", "/oauth/v2/token", 200),
+        ("POST", "/api/contacts/new", 201),
     ]
     assert sum(1 for c in emu.contacts.values() if c["values"]["firstname"] == "NoEmail") == 1
 
@@ -136,12 +150,27 @@ def test_iter_contacts_pages_by_id_not_last_active(sandbox):
 
 
 def test_parse_batch_accepts_lists_and_objects_keyed_by_index():
-    as_object = parse_batch({"contacts": {"0": {"id": 5}, "2": {"id": 6}}, "statusCodes": [201, 400, 200],
-                             "errors": {"1": {"code": 400, "message": "email: x is invalid.", "type": None}}}, 3)
-    as_list = parse_batch({"contacts": [{"id": 5}], "statusCodes": {"0": 200, "1": 404},
-                           "errors": [None, {"code": 404, "message": "Item was not found.", "type": "api"}]}, 2)
+    as_object = parse_batch(
+        {
+            "contacts": {"0": {"id": 5}, "2": {"id": 6}},
+            "statusCodes": [201, 400, 200],
+            "errors": {"1": {"code": 400, "message": "email: x is invalid.", "type": None}},
+        },
+        3,
+    )
+    as_list = parse_batch(
+        {
+            "contacts": [{"id": 5}],
+            "statusCodes": {"0": 200, "1": 404},
+            "errors": [None, {"code": 404, "message": "Item was not found.", "type": "api"}],
+        },
+        2,
+    )
     assert [(i.status, i.ok, i.contact and i.contact["id"], i.message) for i in as_object] == [
-        (201, True, 5, None), (400, False, None, "email: x is invalid."), (200, True, 6, None)]
+        (201, True, 5, None),
+        (400, False, None, "email: x is invalid."),
+        (200, True, 6, None),
+    ]
     assert [(i.status, i.ok, i.error_type) for i in as_list] == [(200, True, None), (404, False, "api")]
 
 
@@ -173,7 +202,8 @@ def test_configured_batch_limit_above_200(sandbox, monkeypatch):
 
 def test_upsert_reports_rejected_rows_with_the_vendor_message(sandbox):
     outcomes = MauticHook().upsert_batch(
-        [{"email": "ok@example.com"}, {"email": "broken"}, {"email": "ok2@example.com", "owner": 99}], "email")
+        [{"email": "ok@example.com"}, {"email": "broken"}, {"email": "ok2@example.com", "owner": 99}], "email"
+    )
     assert [(o.index, o.outcome, o.http_status, o.message) for o in outcomes] == [
         (0, "created", 201, None),
         (1, "rejected", 400, "email: broken is invalid."),
@@ -192,12 +222,16 @@ def test_upsert_key_must_be_a_unique_identifier(sandbox):
 def test_replayed_upsert_after_a_dropped_answer_stores_each_contact_once(sandbox):
     sandbox.set_faults(sequence=["drop_after"], vendors=["mautic"])
     outcomes = MauticHook(transport_options={"sleep": lambda s: None}).upsert_batch(
-        [{"email": "r1@example.com"}, {"email": "r2@example.com"}], "email")
+        [{"email": "r1@example.com"}, {"email": "r2@example.com"}], "email"
+    )
     # batch/new with emails is replay-safe: retried, and the replay finds both contacts
     assert [o.outcome for o in outcomes] == ["updated", "updated"]
     assert [r["fault"] for r in calls(sandbox, "batch/new")] == ["drop_after", None]
     emu = sandbox.emulator("mautic")
-    assert sum(1 for c in emu.contacts.values() if c["values"]["email"] in ("r1@example.com", "r2@example.com")) == 2
+    assert (
+        sum(1 for c in emu.contacts.values() if c["values"]["email"] in ("r1@example.com", "r2@example.com"))
+        == 2
+    )
 
 
 def test_429_with_only_x_ratelimit_reset_is_waited_for(sandbox):
@@ -236,7 +270,9 @@ def test_set_do_not_contact_uses_batch_edits(sandbox):
     assert [o.outcome for o in outcomes] == ["updated"] * 40 + ["rejected"]
     assert outcomes[-1].message == "contact not found" and outcomes[-1].contact_id == "9999"
     assert len(calls(sandbox, "batch/edit")) == 1
-    reasons = {c["id"]: [d["reason"] for d in c["dnc"] if d["channel"] == "email"] for c in emu.contacts.values()}
+    reasons = {
+        c["id"]: [d["reason"] for d in c["dnc"] if d["channel"] == "email"] for c in emu.contacts.values()
+    }
     assert reasons[9] == [1]  # seeded unsubscribed: never overwritten
     assert all(r in ([2], [1]) for r in reasons.values())
     MauticHook().set_do_not_contact(ids[:40], action="remove")
@@ -269,7 +305,10 @@ def test_point_groups_by_name_and_adjustments(sandbox):
     assert hook.get_group_score(2, gid) == 7
     assert hook.adjust_group_score(2, gid, "plus", 5) == 12
     assert hook.adjust_group_score(2, gid, "divide", 5) == 2  # 12/5 inexact: set to 2, not a 500
-    assert [r["path"].rsplit("/", 2)[-2:] for r in calls(sandbox, "/points/groups/1/", "POST")] == [["plus", "5"], ["set", "2"]]
+    assert [r["path"].rsplit("/", 2)[-2:] for r in calls(sandbox, "/points/groups/1/", "POST")] == [
+        ["plus", "5"],
+        ["set", "2"],
+    ]
     assert hook.adjust_group_score(2, gid, "divide", 2) == 1  # exact: sent as divide
     assert emu.state.group_scores[(2, 1)] == 1
     emu.state.group_scores.pop((3, 2), None)
@@ -286,7 +325,11 @@ def test_adjustments_are_validated_before_any_request(sandbox):
     with pytest.raises(InvalidAdjustment):
         hook.adjust_points(1, "set", 3)
     assert sandbox.requests("mautic") == []
-    assert [compute_score(7, "divide", 2), compute_score(-7, "divide", 2), compute_score(7, "divide", -2)] == [3, -3, -3]
+    assert [
+        compute_score(7, "divide", 2),
+        compute_score(-7, "divide", 2),
+        compute_score(7, "divide", -2),
+    ] == [3, -3, -3]
 
 
 def test_non_idempotent_point_changes_are_never_resent(sandbox):
@@ -317,10 +360,20 @@ def test_activity_pages_by_page_to_max_pages_each_event_once(sandbox):
     assert len(calls(sandbox, "/activity")) == 3  # ceil(7 / 3) pages of the largest type
     sent = [e for e in events if e.event_type == "email.sent"]
     assert sent[0].to_dict() | {"raw": None} == {
-        "vendor": "mautic", "event_id": "email.sent1", "event_type": "email.sent", "contact_id": "1",
-        "occurred_at": "2026-11-20T09:00:00.000000Z", "label": "Monthly newsletter", "campaign": None, "raw": None}
+        "vendor": "mautic",
+        "event_id": "email.sent1",
+        "event_type": "email.sent",
+        "contact_id": "1",
+        "occurred_at": "2026-11-20T09:00:00.000000Z",
+        "label": "Monthly newsletter",
+        "campaign": None,
+        "raw": None,
+    }
     query = calls(sandbox, "/activity")[0]["query"]
-    assert "filters%5BdateFrom%5D=2026-11-20+09%3A00%3A00" in query and "filters%5BdateTo%5D=2026-11-20+10%3A00%3A00" in query
+    assert (
+        "filters%5BdateFrom%5D=2026-11-20+09%3A00%3A00" in query
+        and "filters%5BdateTo%5D=2026-11-20+10%3A00%3A00" in query
+    )
 
 
 def test_activity_window_is_half_open_and_second_precise(sandbox):
@@ -333,7 +386,12 @@ def test_activity_window_is_half_open_and_second_precise(sandbox):
     hook = MauticHook()
     got = [e.occurred_at for e in hook.iter_events(start, start + timedelta(minutes=2))]
     assert got == [start, start + timedelta(minutes=1)]  # until excluded
-    got = [e.occurred_at for e in hook.iter_events(start + timedelta(microseconds=1), start + timedelta(minutes=2, microseconds=1))]
+    got = [
+        e.occurred_at
+        for e in hook.iter_events(
+            start + timedelta(microseconds=1), start + timedelta(minutes=2, microseconds=1)
+        )
+    ]
     assert got == [start + timedelta(minutes=1), start + timedelta(minutes=2)]
 
 
@@ -343,7 +401,10 @@ def test_activity_filters_and_per_contact(sandbox):
     hook = MauticHook()
     window = (start, start + timedelta(hours=1))
     assert {e.event_type for e in hook.iter_events(*window, include_types=["page.hit"])} == {"page.hit"}
-    assert {e.event_type for e in hook.iter_events(*window, exclude_types=["email.sent"])} == {"page.hit", "form.submitted"}
+    assert {e.event_type for e in hook.iter_events(*window, exclude_types=["email.sent"])} == {
+        "page.hit",
+        "form.submitted",
+    }
     mine = hook.get_contact_activity(2)
     assert {e.contact_id for e in mine} == {"2"} and len(mine) == 3  # email.sent i=1,4 and page.hit i=1
     with pytest.raises(NotFoundError):
@@ -353,7 +414,13 @@ def test_activity_filters_and_per_contact(sandbox):
 # ---- the other endpoints ------------------------------------------------------------------
 def test_contact_crud_and_sub_resources(sandbox):
     hook = MauticHook()
-    contact, created = hook.create_contact({"email": "crud@example.com", "firstname": "C", "lastActive": datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)})
+    contact, created = hook.create_contact(
+        {
+            "email": "crud@example.com",
+            "firstname": "C",
+            "lastActive": datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+        }
+    )
     cid = contact["id"]
     assert created and contact["lastActive"] == "2026-01-02T03:04:05+00:00"
     assert hook.edit_contact(cid, {"city": "Porto"})["fields"]["all"]["firstname"] == "C"
@@ -372,8 +439,10 @@ def test_contact_crud_and_sub_resources(sandbox):
         hook.get_contact(cid)
 
 
-IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-          "Version/17.1 Mobile/15E148 Safari/604.1")
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.1 Mobile/15E148 Safari/604.1"
+)
 
 
 def test_add_utm_tags_sends_the_snake_case_keys_mautic_reads(sandbox):
@@ -384,18 +453,39 @@ def test_add_utm_tags_sends_the_snake_case_keys_mautic_reads(sandbox):
     hook = MauticHook()
     contact, _ = hook.create_contact({"email": "utm@example.com"})
     cid = contact["id"]
-    answer = hook.add_utm_tags(cid, {
-        "utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "spring", "utm_content": "hero",
-        "utm_term": "crm", "url": "https://example.com/pricing", "referer": "https://mail.example.com/",
-        "query": "a=1&b=2", "useragent": IPHONE, "lastActive": datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)})
+    answer = hook.add_utm_tags(
+        cid,
+        {
+            "utm_source": "newsletter",
+            "utm_medium": "email",
+            "utm_campaign": "spring",
+            "utm_content": "hero",
+            "utm_term": "crm",
+            "url": "https://example.com/pricing",
+            "referer": "https://mail.example.com/",
+            "query": "a=1&b=2",
+            "useragent": IPHONE,
+            "lastActive": datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc),
+        },
+    )
     stored = emu.contacts[cid]["utmtags"]
     assert len(stored) == 1 and {k: v for k, v in stored[0].items() if k not in ("id", "dateAdded")} == {
-        "utmSource": "newsletter", "utmMedium": "email", "utmCampaign": "spring", "utmContent": "hero",
-        "utmTerm": "crm", "url": "https://example.com/pricing", "referer": "https://mail.example.com/",
-        "query": {"a": "1", "b": "2"}, "userAgent": IPHONE, "remoteHost": None}
+        "utmSource": "newsletter",
+        "utmMedium": "email",
+        "utmCampaign": "spring",
+        "utmContent": "hero",
+        "utmTerm": "crm",
+        "url": "https://example.com/pricing",
+        "referer": "https://mail.example.com/",
+        "query": {"a": "1", "b": "2"},
+        "userAgent": IPHONE,
+        "remoteHost": None,
+    }
     assert answer["utmtags"][0]["utmSource"] == "newsletter"
     assert answer["lastActive"] == "2026-03-01T09:30:00+00:00"
-    assert [(d["device"], d["deviceBrand"], d["deviceModel"]) for d in hook.get_contact_devices(cid)] == [("smartphone", "Apple", "iPhone")]
+    assert [(d["device"], d["deviceBrand"], d["deviceModel"]) for d in hook.get_contact_devices(cid)] == [
+        ("smartphone", "Apple", "iPhone")
+    ]
     # camelCase keys would be stored as nothing by Mautic: refused before any request
     before = len(calls(sandbox, "/utm/add"))
     with pytest.raises(ContactsConfigError, match="'utmSource' → 'utm_source'"):
@@ -413,14 +503,21 @@ def test_mautic_form_errors_are_each_rows_rejection_in_the_rejects_file(sandbox,
     sandbox.reset(empty=True)
     emu = sandbox.emulator("mautic")
     rows = [
-        {"email": "ok@example.com", "country": "Ireland", "timezone": "Europe/Dublin", "preferred_locale": "en_IE"},
+        {
+            "email": "ok@example.com",
+            "country": "Ireland",
+            "timezone": "Europe/Dublin",
+            "preferred_locale": "en_IE",
+        },
         {"email": "iso@example.com", "country": "IE"},
         {"email": "john..doe@example.com"},  # passes the operator's local check, not Mautic's
         {"email": "tz@example.com", "timezone": "Mars/Olympus", "attribution": "a lot"},
     ]
     path = tmp_path / "rejects.ndjson"
     ti = SimpleNamespace(dag_id="dag", run_id="manual__1", task_id="task", map_index=-1, try_number=1)
-    op = UpsertContactsOperator(task_id="up", conn_id="mautic_default", rows=rows, rejects_path=str(path), max_rejected=5)
+    op = UpsertContactsOperator(
+        task_id="up", conn_id="mautic_default", rows=rows, rejects_path=str(path), max_rejected=5
+    )
     summary = op.execute({"ti": ti, "task_instance": ti})
     assert (summary["created"], summary["rejected"], summary["requests"]) == (1, 3, 1)
     with open(path, encoding="utf-8") as handle:
@@ -428,7 +525,11 @@ def test_mautic_form_errors_are_each_rows_rejection_in_the_rejects_file(sandbox,
     assert [(r["index"], r["status"], r["message"]) for r in rejected] == [
         (1, 400, "country: This value is not valid."),
         (2, 400, "email: john..doe@example.com is invalid."),
-        (3, 400, "timezone: This value is not valid., attribution: This value is not valid."),  # form (field) order
+        (
+            3,
+            400,
+            "timezone: This value is not valid., attribution: This value is not valid.",
+        ),  # form (field) order
     ]
     assert [r["row"] for r in rejected] == rows[1:]
     assert sorted(c["values"]["email"] for c in emu.contacts.values()) == ["ok@example.com"]
@@ -455,17 +556,26 @@ def test_connection_messages_for_each_failure(sandbox, monkeypatch, oauth_conn):
         assert ok is False
         return message
 
-    assert check({**conn, "host": f"http://127.0.0.1:{_free_port()}/mautic"}).startswith("Unreachable: could not connect")
+    assert check({**conn, "host": f"http://127.0.0.1:{_free_port()}/mautic"}).startswith(
+        "Unreachable: could not connect"
+    )
     emu.settings["api_enabled"] = False
     assert check(conn).startswith("API disabled: Mautic at")
     emu.settings["api_enabled"] = True
     emu.settings["basic_auth_enabled"] = False
     assert check(conn).startswith("Basic auth disabled:")
     emu.settings["basic_auth_enabled"] = True
-    assert check({**conn, "password": "wrong"}).startswith("Bad credentials: Mautic refused the username/password (HTTP 401 access_denied)")
+    assert check({**conn, "password": "wrong"}).startswith(
+        "Bad credentials: Mautic refused the username/password (HTTP 401 access_denied)"
+    )
     bad_secret = {**oauth, "extra": {**oauth["extra"], "client_secret": "wrong"}}
-    assert check(bad_secret).startswith("Bad credentials: Mautic refused the client id/secret (HTTP 400 invalid_client)")
-    user_client = {**oauth, "extra": {**oauth["extra"], "client_id": USER_CLIENT[0], "client_secret": USER_CLIENT[1]}}
+    assert check(bad_secret).startswith(
+        "Bad credentials: Mautic refused the client id/secret (HTTP 400 invalid_client)"
+    )
+    user_client = {
+        **oauth,
+        "extra": {**oauth["extra"], "client_id": USER_CLIENT[0], "client_secret": USER_CLIENT[1]},
+    }
     assert "may not use the client-credentials grant" in check(user_client)
     assert check({**conn, "login": "viewer", "password": "viewer-password"}).startswith("No permission:")
     ok, message = MauticHook(oauth_conn).test_connection()
@@ -482,9 +592,13 @@ def test_async_activity_with_oauth_renews_the_token_inside_the_event_loop(sandbo
         hook = MauticHook(oauth_conn)
         transport = hook.make_async_transport()
         try:
-            first = [e async for e in hook.aiter_events(transport, start, start + timedelta(hours=1), page_size=5)]
+            first = [
+                e async for e in hook.aiter_events(transport, start, start + timedelta(hours=1), page_size=5)
+            ]
             emu.expire_tokens()
-            second = [e async for e in hook.aiter_events(transport, start, start + timedelta(hours=1), page_size=5)]
+            second = [
+                e async for e in hook.aiter_events(transport, start, start + timedelta(hours=1), page_size=5)
+            ]
         finally:
             await transport.aclose()
         return [first, second]

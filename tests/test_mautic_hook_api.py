@@ -23,8 +23,14 @@ def test_batch_edit_patches_and_puts_and_needs_ids(sandbox):
     assert [(i.ok, i.status) for i in items] == [(True, 200), (False, 404)]
     assert (emu.contacts[a]["values"]["firstname"], emu.contacts[a]["values"]["city"]) == ("Ann", "Oslo")
     hook.batch_edit([{"id": b, "email": "b@example.com", "firstname": "Bea"}], method="PUT")
-    assert (emu.contacts[b]["values"]["firstname"], emu.contacts[b]["values"]["city"]) == ("Bea", None)  # PUT blanks
-    assert len(calls(sandbox, "/contacts/batch/edit", "PATCH")) == 1 and len(calls(sandbox, "/contacts/batch/edit", "PUT")) == 1
+    assert (emu.contacts[b]["values"]["firstname"], emu.contacts[b]["values"]["city"]) == (
+        "Bea",
+        None,
+    )  # PUT blanks
+    assert (
+        len(calls(sandbox, "/contacts/batch/edit", "PATCH")) == 1
+        and len(calls(sandbox, "/contacts/batch/edit", "PUT")) == 1
+    )
     before = len(sandbox.requests("mautic"))
     with pytest.raises(ContactsConfigError, match="id"):
         hook.batch_edit([{"firstname": "no id"}])

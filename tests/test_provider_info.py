@@ -28,7 +28,9 @@ def test_package_name_is_the_canonical_distribution_name():
     dist = importlib.metadata.distribution("airflow-provider-contacts")
     assert get_provider_info()["package-name"] == canonicalize_name(dist.metadata["Name"])
     entry_points = [ep for ep in dist.entry_points if ep.group == "apache_airflow_provider"]
-    assert [ep.value for ep in entry_points] == ["airflow_provider_contacts.get_provider_info:get_provider_info"]
+    assert [ep.value for ep in entry_points] == [
+        "airflow_provider_contacts.get_provider_info:get_provider_info"
+    ]
 
 
 def test_every_connection_type_is_declared_with_its_form():
@@ -87,9 +89,16 @@ def test_providers_manager_lists_the_provider_and_its_connection_types(providers
 def _form_fields(conn_type: str) -> dict:
     """The ``conn-fields`` as a UI gets them: ``{name: (title, type, format, enum, default)}``."""
     conf = next(c for c in get_provider_info()["connection-types"] if c["connection-type"] == conn_type)
-    return {name: (f["label"], f["schema"]["type"][0], f["schema"].get("format"), f["schema"].get("enum"),
-                   f["schema"].get("default"))
-            for name, f in conf["conn-fields"].items()}
+    return {
+        name: (
+            f["label"],
+            f["schema"]["type"][0],
+            f["schema"].get("format"),
+            f["schema"].get("enum"),
+            f["schema"].get("default"),
+        )
+        for name, f in conf["conn-fields"].items()
+    }
 
 
 @pytest.mark.skipif(AIRFLOW_V_3_2_PLUS, reason="Airflow 3.1 only: 3.2+ reads the declarative conn-fields")
@@ -99,11 +108,22 @@ def test_the_forms_airflow_3_1_builds_from_the_same_declarations(hook_meta):
         shown = {}
         for name, field in metas[conn_type].extra_fields.items():
             schema = field["schema"]
-            shown[name] = (schema["title"], schema["type"][0], schema.get("format"), schema.get("enum"), field["value"])
+            shown[name] = (
+                schema["title"],
+                schema["type"][0],
+                schema.get("format"),
+                schema.get("enum"),
+                field["value"],
+            )
         expected = {
             # 3.1 has no number field: a number is a text field (the hooks read "0.5" as 0.5)
-            name: (title, "string" if kind == "number" else kind, fmt, enum,
-                   str(default) if kind == "number" and default is not None else default)
+            name: (
+                title,
+                "string" if kind == "number" else kind,
+                fmt,
+                enum,
+                str(default) if kind == "number" and default is not None else default,
+            )
             for name, (title, kind, fmt, enum, default) in _form_fields(conn_type).items()
         }
         assert shown == expected, conn_type
@@ -155,7 +175,9 @@ def test_every_third_party_import_is_declared():
     airflow_3_1_form = {"wtforms", "flask_appbuilder", "flask_babel"}
     third_party = imported - set(sys.stdlib_module_names) - {"airflow_provider_contacts"} - airflow_3_1_form
     distributions = importlib.metadata.packages_distributions()
-    requirements = [Requirement(r) for r in importlib.metadata.distribution("airflow-provider-contacts").requires]
+    requirements = [
+        Requirement(r) for r in importlib.metadata.distribution("airflow-provider-contacts").requires
+    ]
     declared = {canonicalize_name(r.name) for r in requirements if r.marker is None}
     test_extra = {canonicalize_name(r.name) for r in requirements if r.marker is not None}
     missing = {}

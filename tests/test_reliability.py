@@ -27,13 +27,20 @@ def test_20k_upsert_through_10_percent_faults(sandbox, tmp_path, monkeypatch):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     sandbox.set_faults(rate_429=0.03, rate_5xx=0.03, rate_drop=0.02, rate_drop_after=0.02, vendors=["mautic"])
     ti = SimpleNamespace(dag_id="rel", run_id="r", task_id="up", map_index=-1)
-    op = UpsertContactsOperator(task_id="up", conn_id="mautic_flaky", source_path=str(path),
-                                rejects_path=str(tmp_path / "rejects.ndjson"), max_rejected=0.02)
+    op = UpsertContactsOperator(
+        task_id="up",
+        conn_id="mautic_flaky",
+        source_path=str(path),
+        rejects_path=str(tmp_path / "rejects.ndjson"),
+        max_rejected=0.02,
+    )
     summary = op.execute({"ti": ti})
     faults = [r["fault"] for r in sandbox.requests("mautic") if r["fault"]]
     assert len(faults) >= 5 and summary["retries"] == len(faults)
     valid = {f"user{i}@example.com": (f"F{i}", f"C{i % 17}") for i in range(20_000) if i not in set(invalid)}
-    stored = {c["values"]["email"]: (c["values"]["firstname"], c["values"]["city"]) for c in emu.contacts.values()}
+    stored = {
+        c["values"]["email"]: (c["values"]["firstname"], c["values"]["city"]) for c in emu.contacts.values()
+    }
     assert len(emu.contacts) == len(valid) == 19_800  # once each: no duplicate contact
     assert stored == valid
     rejected = [json.loads(line) for line in (tmp_path / "rejects.ndjson").read_text().splitlines()]

@@ -78,7 +78,9 @@ def test_reset_clears_state_log_and_faults(sandbox):
 def test_cli_serves_prints_urls_and_refuses_remote_hosts(tmp_path):
     refused = subprocess.run(
         [sys.executable, "-m", "airflow_provider_contacts.sandbox", "--host", "0.0.0.0"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert refused.returncode == 2 and "not a loopback address" in refused.stderr
     import socket
@@ -88,9 +90,21 @@ def test_cli_serves_prints_urls_and_refuses_remote_hosts(tmp_path):
     port = s.getsockname()[1]
     s.close()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_contacts.sandbox", "--port", str(port), "--seed", "3",
-         "--fault-rate", "0.3", "--print-connections"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "airflow_provider_contacts.sandbox",
+            "--port",
+            str(port),
+            "--seed",
+            "3",
+            "--fault-rate",
+            "0.3",
+            "--print-connections",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         lines = []

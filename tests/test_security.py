@@ -84,25 +84,42 @@ def other_host():
 
 
 def _what_reached(server) -> str:
-    return "; ".join(f"{r['method']} {r['path']} headers={sorted(r['headers'])} body={r['body'][:80]!r}"
-                     for r in server.seen)
+    return "; ".join(
+        f"{r['method']} {r['path']} headers={sorted(r['headers'])} body={r['body'][:80]!r}"
+        for r in server.seen
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # item 11: redirects never carry credentials to another host
 # --------------------------------------------------------------------------------------------
-MAUTIC_OAUTH = {"auth_type": "oauth2", "client_id": "1_sandboxclientid", "client_secret": "sandbox-client-secret"}
+MAUTIC_OAUTH = {
+    "auth_type": "oauth2",
+    "client_id": "1_sandboxclientid",
+    "client_secret": "sandbox-client-secret",
+}
 
 #: (case id, vendor, connection changes, request, path the redirect answers)
 AUTH_CASES = [
     ("mautic-basic", "mautic", {}, ("GET", "/api/contacts"), "/api/contacts"),
-    ("mautic-oauth2-token-request", "mautic", {"extra": MAUTIC_OAUTH}, ("GET", "/api/contacts"), "/oauth/v2/token"),
+    (
+        "mautic-oauth2-token-request",
+        "mautic",
+        {"extra": MAUTIC_OAUTH},
+        ("GET", "/api/contacts"),
+        "/oauth/v2/token",
+    ),
     ("mautic-oauth2-bearer", "mautic", {"extra": MAUTIC_OAUTH}, ("GET", "/api/contacts"), "/api/contacts"),
     ("dmartech-signed", "dmartech", {}, ("GET", "/contact/contactPageList"), "/contact/contactPageList"),
     ("engagelab-basic", "engagelab", {}, ("GET", "/api/v2/accounts/contacts"), "/api/v2/accounts/contacts"),
     ("which50-header", "which50", {}, ("GET", "/contactLists"), "/contactLists"),
-    ("which50-basic", "which50", {"login": "w50-user", "password": "w50-password-123",
-                                  "extra": {"auth_type": "basic"}}, ("GET", "/contactLists"), "/contactLists"),
+    (
+        "which50-basic",
+        "which50",
+        {"login": "w50-user", "password": "w50-password-123", "extra": {"auth_type": "basic"}},
+        ("GET", "/contactLists"),
+        "/contactLists",
+    ),
     ("which50-post", "which50", {}, ("POST", "/contactLists/1/contact"), "/contactLists/1/contact"),
 ]
 
@@ -131,7 +148,9 @@ def _send(hook, transport_kind: str, method: str, path: str) -> Any:
 
 
 @pytest.mark.parametrize("transport_kind", ["sync", "async"])
-@pytest.mark.parametrize("case, vendor, changes, call, redirected_path", AUTH_CASES, ids=[c[0] for c in AUTH_CASES])
+@pytest.mark.parametrize(
+    "case, vendor, changes, call, redirected_path", AUTH_CASES, ids=[c[0] for c in AUTH_CASES]
+)
 def test_a_redirect_to_another_host_is_refused_and_no_credential_leaves(
     sandbox, monkeypatch, other_host, transport_kind, case, vendor, changes, call, redirected_path
 ):
@@ -139,8 +158,11 @@ def test_a_redirect_to_another_host_is_refused_and_no_credential_leaves(
     # 307 keeps the method and the body (a token request re-sent elsewhere would carry the
     # client secret); 302 is the everyday redirect of a GET
     status = 307 if call[0] == "POST" or redirected_path.startswith("/oauth") else 302
-    sandbox.set_faults(vendors=[vendor], paths=[redirected_path],
-                       sequence=[{"status": status, "location": other_host.url + "{path}{query}"}])
+    sandbox.set_faults(
+        vendors=[vendor],
+        paths=[redirected_path],
+        sequence=[{"status": status, "location": other_host.url + "{path}{query}"}],
+    )
     hook = get_hook("redirected")
     with pytest.raises(RedirectRefusedError) as info:
         _send(hook, transport_kind, *call)
@@ -155,7 +177,9 @@ def test_a_redirect_to_another_host_is_refused_and_no_credential_leaves(
 
 @pytest.mark.parametrize("transport_kind", ["sync", "async"])
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
-def test_every_redirect_status_to_another_host_is_refused(sandbox, monkeypatch, other_host, transport_kind, status):
+def test_every_redirect_status_to_another_host_is_refused(
+    sandbox, monkeypatch, other_host, transport_kind, status
+):
     sandbox.set_faults(vendors=["which50"], sequence=[{"status": status, "location": other_host.url + "/x"}])
     hook = get_hook("which50_default")
     with pytest.raises(RedirectRefusedError):
@@ -165,7 +189,9 @@ def test_every_redirect_status_to_another_host_is_refused(sandbox, monkeypatch, 
 
 
 def test_test_connection_explains_a_refused_redirect(sandbox, other_host):
-    sandbox.set_faults(vendors=["which50"], sequence=[{"status": 301, "location": other_host.url + "/Which50API"}])
+    sandbox.set_faults(
+        vendors=["which50"], sequence=[{"status": 301, "location": other_host.url + "/Which50API"}]
+    )
     ok, message = get_hook("which50_default").test_connection()
     assert not ok and message.startswith("Redirect refused (HTTP 301): the API redirected to http://127.0.0.")
     assert "set the connection's host to its new address" in message
@@ -199,8 +225,13 @@ def test_a_followed_redirect_logs_no_query_string_at_debug(sandbox, caplog, tran
 def test_a_write_redirected_with_307_on_the_same_host_keeps_its_method_and_body(sandbox, transport_kind):
     sandbox.set_faults(vendors=["echo"], sequence=[{"status": 307, "location": "{path}"}])
     if transport_kind == "sync":
-        answer = Transport(sandbox.base_url("echo"), conn_id="echo").request("POST", "/anything", json={"n": 1}).json()
+        answer = (
+            Transport(sandbox.base_url("echo"), conn_id="echo")
+            .request("POST", "/anything", json={"n": 1})
+            .json()
+        )
     else:
+
         async def go():
             async with AsyncTransport(sandbox.base_url("echo"), conn_id="echo") as at:
                 return (await at.request("POST", "/anything", json={"n": 1})).json()
@@ -218,6 +249,7 @@ def test_a_write_redirected_to_a_get_is_refused_not_silently_dropped(sandbox, tr
         if transport_kind == "sync":
             Transport(sandbox.base_url("echo"), conn_id="echo").request("POST", "/anything", json={"n": 1})
         else:
+
             async def go():
                 async with AsyncTransport(sandbox.base_url("echo"), conn_id="echo") as at:
                     await at.request("POST", "/anything", json={"n": 1})
@@ -284,7 +316,9 @@ def _self_signed(tmp: Path) -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
@@ -292,8 +326,11 @@ def _self_signed(tmp: Path) -> tuple[Path, Path]:
     )
     cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return cert_path, key_path
 
 
@@ -329,10 +366,20 @@ def tls_redirector(tmp_path, other_host):
 
 @pytest.mark.parametrize("transport_kind", ["sync", "async"])
 def test_https_to_http_redirect_is_refused(monkeypatch, tls_redirector, other_host, transport_kind):
-    monkeypatch.setenv("AIRFLOW_CONN_W50_TLS", json.dumps({
-        "conn_type": "which50", "host": tls_redirector.url,
-        "extra": {"header_name": "X-Api-Key", "api_key": "tls-secret-key", "verify_ssl": tls_redirector.cert},
-    }))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_W50_TLS",
+        json.dumps(
+            {
+                "conn_type": "which50",
+                "host": tls_redirector.url,
+                "extra": {
+                    "header_name": "X-Api-Key",
+                    "api_key": "tls-secret-key",
+                    "verify_ssl": tls_redirector.cert,
+                },
+            }
+        ),
+    )
     hook = get_hook("w50_tls")
     with pytest.raises(RedirectRefusedError, match="plain http"):
         _send(hook, transport_kind, "GET", "/contactLists")
@@ -352,8 +399,13 @@ def test_a_trigger_poll_with_httpx_at_debug_logs_no_query_string_or_body(sandbox
     emu.add_event("form.submitted", 1)
     emu.add_event("email.read", 2)
     since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
-    trigger = ContactEventsTrigger(conn_id="mautic_default", since=since.isoformat(), min_events=2,
-                                   include_types=["form.submitted", "email.read"], poke_interval=0.1)
+    trigger = ContactEventsTrigger(
+        conn_id="mautic_default",
+        since=since.isoformat(),
+        min_events=2,
+        include_types=["form.submitted", "email.read"],
+        poke_interval=0.1,
+    )
 
     async def run():
         return [event async for event in trigger.run()]
@@ -366,9 +418,19 @@ def test_a_trigger_poll_with_httpx_at_debug_logs_no_query_string_or_body(sandbox
     polls = [r for r in sandbox.requests("mautic") if r["path"].endswith("/activity")]
     assert polls and "filters" in polls[0]["query"]
     httpx_lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
-    assert any("HTTP Request: GET" in line and "/mautic/api/contacts/activity" in line for line in httpx_lines), httpx_lines
+    assert any(
+        "HTTP Request: GET" in line and "/mautic/api/contacts/activity" in line for line in httpx_lines
+    ), httpx_lines
     text = "\n".join(f"{r.name}: {r.getMessage()}" for r in caplog.records)
-    for forbidden in ("?", "filters", "dateFrom", "includeEvents", "Request a demo", "Monthly newsletter", "c0@example.com"):
+    for forbidden in (
+        "?",
+        "filters",
+        "dateFrom",
+        "includeEvents",
+        "Request a demo",
+        "Monthly newsletter",
+        "c0@example.com",
+    ):
         assert forbidden not in text, f"{forbidden!r} reached the logs:\n{text}"
 
 
@@ -378,11 +440,19 @@ def test_verify_ssl_wins_over_the_ca_bundle_of_the_environment(monkeypatch, tls_
 
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())  # does not trust our certificate
     monkeypatch.setenv("CURL_CA_BUNDLE", certifi.where())
-    monkeypatch.setenv("AIRFLOW_CONN_W50_TLS", json.dumps({
-        "conn_type": "which50", "host": tls_redirector.url,
-        "extra": {"api_key": "tls-secret-key",
-                  "verify_ssl": tls_redirector.cert if verify == "cert" else False},
-    }))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_W50_TLS",
+        json.dumps(
+            {
+                "conn_type": "which50",
+                "host": tls_redirector.url,
+                "extra": {
+                    "api_key": "tls-secret-key",
+                    "verify_ssl": tls_redirector.cert if verify == "cert" else False,
+                },
+            }
+        ),
+    )
     # the TLS handshake succeeds (the server's redirect is what stops the request)
     with pytest.raises(RedirectRefusedError):
         get_hook("w50_tls").transport.request("GET", "/contactLists")

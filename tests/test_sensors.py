@@ -15,9 +15,9 @@ from types import SimpleNamespace
 import pytest
 
 from airflow_provider_contacts._compat import AirflowSensorTimeout, TaskDeferred
+from airflow_provider_contacts._time import to_iso as iso
 from airflow_provider_contacts.exceptions import AuthenticationError, ContactsError
 from airflow_provider_contacts.sensors.contact_events import ContactEventsSensor
-from airflow_provider_contacts._time import to_iso as iso
 from airflow_provider_contacts.triggers.contact_events import ContactEventsTrigger
 
 
@@ -52,8 +52,15 @@ def test_poke_counts_new_events_in_the_window_and_returns_a_summary(sandbox):
     emu = empty_mautic(sandbox)
     since = (datetime.now(timezone.utc) - timedelta(minutes=10)).replace(microsecond=0)
     emu.add_event("email.read", 1, since - timedelta(seconds=1))  # before the window: not new
-    sensor = ContactEventsSensor(task_id="wait", conn_id="mautic_default", since=iso(since), min_events=2,
-                                 event_types=["email.read", "form.submitted"], poke_interval=0.1, timeout=10)
+    sensor = ContactEventsSensor(
+        task_id="wait",
+        conn_id="mautic_default",
+        since=iso(since),
+        min_events=2,
+        event_types=["email.read", "form.submitted"],
+        poke_interval=0.1,
+        timeout=10,
+    )
     first = sensor.poke(context())
     assert not first.is_done and first.xcom_value["count"] == 0
 
@@ -75,8 +82,14 @@ def test_poke_counts_new_events_in_the_window_and_returns_a_summary(sandbox):
 def test_poke_mode_execute_waits_until_events_appear(sandbox):
     emu = empty_mautic(sandbox)
     since = datetime.now(timezone.utc) - timedelta(minutes=5)
-    sensor = ContactEventsSensor(task_id="wait", conn_id="mautic_default", since=iso(since),
-                                 poke_interval=0.2, timeout=20, deferrable=False)
+    sensor = ContactEventsSensor(
+        task_id="wait",
+        conn_id="mautic_default",
+        since=iso(since),
+        poke_interval=0.2,
+        timeout=20,
+        deferrable=False,
+    )
     timer = threading.Timer(0.7, lambda: emu.add_event("email.sent", 1))
     timer.start()
     try:
@@ -89,9 +102,14 @@ def test_poke_mode_execute_waits_until_events_appear(sandbox):
 
 def test_poke_mode_timeout_raises_airflow_sensor_timeout(sandbox):
     empty_mautic(sandbox)
-    sensor = ContactEventsSensor(task_id="wait", conn_id="mautic_default",
-                                 since=iso(datetime.now(timezone.utc) - timedelta(minutes=1)),
-                                 poke_interval=0.1, timeout=0.5, deferrable=False)
+    sensor = ContactEventsSensor(
+        task_id="wait",
+        conn_id="mautic_default",
+        since=iso(datetime.now(timezone.utc) - timedelta(minutes=1)),
+        poke_interval=0.1,
+        timeout=0.5,
+        deferrable=False,
+    )
     with pytest.raises(AirflowSensorTimeout):
         sensor.execute(context())
 
@@ -99,8 +117,14 @@ def test_poke_mode_timeout_raises_airflow_sensor_timeout(sandbox):
 def test_a_401_fails_fast_in_poke_mode_with_one_request(sandbox, monkeypatch):
     conn = json.loads(sandbox.connection_env()["AIRFLOW_CONN_MAUTIC_DEFAULT"])
     monkeypatch.setenv("AIRFLOW_CONN_MAUTIC_BAD", json.dumps({**conn, "password": "wrong"}))
-    sensor = ContactEventsSensor(task_id="wait", conn_id="mautic_bad", since="2026-01-01T00:00:00Z",
-                                 poke_interval=0.1, timeout=30, deferrable=False)
+    sensor = ContactEventsSensor(
+        task_id="wait",
+        conn_id="mautic_bad",
+        since="2026-01-01T00:00:00Z",
+        poke_interval=0.1,
+        timeout=30,
+        deferrable=False,
+    )
     started = time.monotonic()
     with pytest.raises(AuthenticationError) as info:
         sensor.execute(context())
@@ -112,22 +136,41 @@ def test_a_401_fails_fast_in_poke_mode_with_one_request(sandbox, monkeypatch):
 # ---- deferrable ------------------------------------------------------------------------------
 def test_deferrable_execute_pokes_once_then_defers_with_the_exact_trigger(sandbox):
     empty_mautic(sandbox)
-    sensor = ContactEventsSensor(task_id="wait", conn_id="mautic_default", since="2026-11-20T00:00:00Z",
-                                 min_events=3, event_types=["email.read"], contact_ids=[1, "2"],
-                                 poke_interval=7, timeout=3600, deferrable=True)
+    sensor = ContactEventsSensor(
+        task_id="wait",
+        conn_id="mautic_default",
+        since="2026-11-20T00:00:00Z",
+        min_events=3,
+        event_types=["email.read"],
+        contact_ids=[1, "2"],
+        poke_interval=7,
+        timeout=3600,
+        deferrable=True,
+    )
     with pytest.raises(TaskDeferred) as info:
         sensor.execute(context())
     deferred = info.value
     # the one poke before deferring: one activity request per contact asked for
-    assert [r["path"] for r in activity_calls(sandbox)] == ["/mautic/api/contacts/1/activity", "/mautic/api/contacts/2/activity"]
+    assert [r["path"] for r in activity_calls(sandbox)] == [
+        "/mautic/api/contacts/1/activity",
+        "/mautic/api/contacts/2/activity",
+    ]
     assert deferred.method_name == "execute_complete"
     assert deferred.timeout == timedelta(hours=1)
     assert isinstance(deferred.trigger, ContactEventsTrigger)
     assert deferred.trigger.serialize() == (
         "airflow_provider_contacts.triggers.contact_events.ContactEventsTrigger",
-        {"conn_id": "mautic_default", "since": "2026-11-20T00:00:00.000000Z", "until": None, "min_events": 3,
-         "include_types": ["email.read"], "exclude_types": None, "contact_ids": ["1", "2"],
-         "poke_interval": 7.0, "max_consecutive_errors": 3},
+        {
+            "conn_id": "mautic_default",
+            "since": "2026-11-20T00:00:00.000000Z",
+            "until": None,
+            "min_events": 3,
+            "include_types": ["email.read"],
+            "exclude_types": None,
+            "contact_ids": ["1", "2"],
+            "poke_interval": 7.0,
+            "max_consecutive_errors": 3,
+        },
     )
 
 
@@ -140,9 +183,17 @@ def test_deferrable_execute_returns_at_once_when_the_first_poke_is_enough(sandbo
 
 
 def test_trigger_serialize_round_trips_exactly():
-    trigger = ContactEventsTrigger(conn_id="c", since="2026-11-20T00:00:00Z", until="2026-11-21T00:00:00Z",
-                                   min_events=2, include_types=["a"], exclude_types=["b"], contact_ids=["9"],
-                                   poke_interval=1.5, max_consecutive_errors=4)
+    trigger = ContactEventsTrigger(
+        conn_id="c",
+        since="2026-11-20T00:00:00Z",
+        until="2026-11-21T00:00:00Z",
+        min_events=2,
+        include_types=["a"],
+        exclude_types=["b"],
+        contact_ids=["9"],
+        poke_interval=1.5,
+        max_consecutive_errors=4,
+    )
     classpath, kwargs = trigger.serialize()
     again = ContactEventsTrigger(**kwargs)
     assert again.serialize() == (classpath, kwargs)
@@ -152,7 +203,9 @@ def test_trigger_serialize_round_trips_exactly():
 def test_trigger_against_the_emulator_yields_success_when_events_arrive(sandbox):
     emu = empty_mautic(sandbox)
     since = datetime.now(timezone.utc) - timedelta(minutes=5)
-    trigger = ContactEventsTrigger(conn_id="mautic_default", since=iso(since), min_events=2, poke_interval=0.2)
+    trigger = ContactEventsTrigger(
+        conn_id="mautic_default", since=iso(since), min_events=2, poke_interval=0.2
+    )
     adder = threading.Timer(0.5, lambda: [emu.add_event("form.submitted", 1), emu.add_event("email.read", 2)])
     adder.start()
     try:
@@ -181,7 +234,9 @@ def test_trigger_401_yields_an_error_event_at_once_and_the_task_fails_with_it(sa
     assert events[0].payload["error_type"] == "AuthenticationError"
     assert "401" in events[0].payload["message"]
     assert len(sandbox.requests("mautic")) == 1
-    sensor = ContactEventsSensor(task_id="wait", conn_id="mautic_bad", since="2026-11-20T00:00:00Z", deferrable=True)
+    sensor = ContactEventsSensor(
+        task_id="wait", conn_id="mautic_bad", since="2026-11-20T00:00:00Z", deferrable=True
+    )
     with pytest.raises(ContactsError, match="waiting for contact events failed: .*401"):
         sensor.execute_complete(context(), events[0].payload)
 
@@ -189,8 +244,9 @@ def test_trigger_401_yields_an_error_event_at_once_and_the_task_fails_with_it(sa
 def test_a_trigger_timeout_fails_the_sensor_with_airflow_sensor_timeout():
     from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR, TriggerFailureReason
 
-    sensor = ContactEventsSensor(task_id="wait", conn_id="mautic_default", since="2026-11-20T00:00:00Z",
-                                 timeout=60, deferrable=True)
+    sensor = ContactEventsSensor(
+        task_id="wait", conn_id="mautic_default", since="2026-11-20T00:00:00Z", timeout=60, deferrable=True
+    )
     with pytest.raises(AirflowSensorTimeout):
         sensor.resume_execution(TRIGGER_FAIL_REPR, {"error": TriggerFailureReason.TRIGGER_TIMEOUT}, context())
 
@@ -199,7 +255,9 @@ def test_bad_settings_fail_before_any_request(sandbox):
     sensor = ContactEventsSensor(task_id="wait", conn_id="mautic_default", since="yesterday")
     with pytest.raises(ContactsError, match="since='yesterday' is not an ISO 8601"):
         sensor.poke(context())
-    sensor = ContactEventsSensor(task_id="wait", conn_id="mautic_default", since="2026-11-20T00:00:00Z", min_events=0)
+    sensor = ContactEventsSensor(
+        task_id="wait", conn_id="mautic_default", since="2026-11-20T00:00:00Z", min_events=0
+    )
     with pytest.raises(ContactsError, match="min_events=0 must be >= 1"):
         sensor.poke(context())
     assert sandbox.requests("mautic") == []
@@ -209,8 +267,15 @@ def test_reschedule_mode_gives_the_slot_back_between_pokes(sandbox):
     from airflow_provider_contacts._compat import AirflowRescheduleException
 
     empty_mautic(sandbox)
-    sensor = ContactEventsSensor(task_id="wait", conn_id="mautic_default", since="2026-11-20T00:00:00Z",
-                                 mode="reschedule", poke_interval=30, timeout=600, deferrable=False)
+    sensor = ContactEventsSensor(
+        task_id="wait",
+        conn_id="mautic_default",
+        since="2026-11-20T00:00:00Z",
+        mode="reschedule",
+        poke_interval=30,
+        timeout=600,
+        deferrable=False,
+    )
     before = datetime.now(timezone.utc)
     ctx = context()
     ctx["ti"].get_first_reschedule_date = lambda _context: None  # the first try
@@ -251,8 +316,13 @@ def test_event_trigger_run_against_the_emulator_delivers_each_event_once_across_
         return asyncio.run(go()).payload
 
     start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=2)
-    trigger = ContactEventsEventTrigger(conn_id="mautic_default", poke_interval=0.2, lag_seconds=120, start_from=iso(start),
-                                        handover_seconds=0.1)
+    trigger = ContactEventsEventTrigger(
+        conn_id="mautic_default",
+        poke_interval=0.2,
+        lag_seconds=120,
+        start_from=iso(start),
+        handover_seconds=0.1,
+    )
     emu.add_event("email.read", 1, start + timedelta(seconds=10))
     emu.add_event("form.submitted", 2, start + timedelta(seconds=20))
     first = first_event(trigger)
@@ -270,7 +340,9 @@ def test_event_trigger_run_against_the_emulator_delivers_each_event_once_across_
 
 
 # ---- a real DAG run -------------------------------------------------------------------------
-def test_dag_test_deferrable_sensor_waits_for_events_then_fetches_exactly_those(sandbox, airflow_db, tmp_path, DagBag):
+def test_dag_test_deferrable_sensor_waits_for_events_then_fetches_exactly_those(
+    sandbox, airflow_db, tmp_path, DagBag
+):
     """tests/dags/test_contacts_sensor_then_fetch.py: the trigger runs in line under dag.test()."""
     emu = empty_mautic(sandbox)
     emu.add_event("email.read", 1, datetime.now(timezone.utc) - timedelta(hours=2))  # older: not new
@@ -299,13 +371,18 @@ def test_dag_test_deferrable_sensor_waits_for_events_then_fetches_exactly_those(
     assert states == {"wait": "success", "fetch": "success"}
     rows = [json.loads(line) for line in output.read_text().splitlines()]
     assert sorted((r["event_type"], r["contact_id"]) for r in rows) == [
-        ("email.read", "2"), ("form.submitted", "1"), ("page.hit", "3")]
+        ("email.read", "2"),
+        ("form.submitted", "1"),
+        ("page.hit", "3"),
+    ]
     assert len(added) == 3
     # the sensor's one poke, at least two trigger polls while the events arrived, one fetch
     assert len(activity_calls(sandbox)) >= 4
 
 
-def test_readme_example_on_a_manual_run_of_an_unscheduled_dag_waits_from_run_after(sandbox, airflow_db, tmp_path, DagBag):
+def test_readme_example_on_a_manual_run_of_an_unscheduled_dag_waits_from_run_after(
+    sandbox, airflow_db, tmp_path, DagBag
+):
     """A run without a logical date has no data interval: ``since`` defaults to its run_after."""
     emu = empty_mautic(sandbox)
     emu.add_event("form.submitted", 1, datetime.now(timezone.utc) - timedelta(minutes=5))  # before the run
@@ -329,7 +406,10 @@ def test_readme_example_on_a_manual_run_of_an_unscheduled_dag_waits_from_run_aft
     finally:
         producer.join()
     assert run.logical_date is None and run.data_interval_start is None
-    assert {ti.task_id: ti.state for ti in run.get_task_instances()} == {"wait": "success", "fetch": "success"}
+    assert {ti.task_id: ti.state for ti in run.get_task_instances()} == {
+        "wait": "success",
+        "fetch": "success",
+    }
     rows = [json.loads(line) for line in output.read_text().splitlines()]
     assert sorted(r["contact_id"] for r in rows) == ["1", "2", "3"]  # not the event from before the run
     from airflow.models.xcom import XComModel
@@ -338,14 +418,18 @@ def test_readme_example_on_a_manual_run_of_an_unscheduled_dag_waits_from_run_aft
     with create_session() as session:
         row = session.query(XComModel).filter_by(run_id=run.run_id, task_id="wait", key="return_value").one()
         window = XComModel.deserialize_value(row)["window"]
-    assert started <= datetime.fromisoformat(window[0].replace("Z", "+00:00")) <= started + timedelta(seconds=30)
+    assert (
+        started <= datetime.fromisoformat(window[0].replace("Z", "+00:00")) <= started + timedelta(seconds=30)
+    )
 
 
 def test_since_defaults_to_run_after_without_a_data_interval(sandbox):
     empty_mautic(sandbox)
     run_after = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=1)
     sensor = ContactEventsSensor(task_id="wait", conn_id="mautic_default")
-    summary = sensor.poke(context(data_interval_start=None, dag_run=SimpleNamespace(run_after=run_after))).xcom_value
+    summary = sensor.poke(
+        context(data_interval_start=None, dag_run=SimpleNamespace(run_after=run_after))
+    ).xcom_value
     assert summary["window"][0] == iso(run_after)
     with pytest.raises(ContactsError, match="since is missing") as info:
         sensor.poke(context(data_interval_start=None))

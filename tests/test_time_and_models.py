@@ -14,24 +14,32 @@ from airflow_provider_contacts.models import ContactEvent, EventFilter
 T = datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("2026-11-20T09:30:00Z", T),
-    ("2026-11-20T09:30:00", T),  # no offset: UTC
-    ("2026-11-20 09:30:00", T),
-    ("2026-11-20T11:30:00+02:00", T),
-    ("2026-11-20T11:30:00+0200", T),
-    ("2026-11-20T11:30:00.1234567+02:00", T + timedelta(microseconds=123456)),  # Which50: 7 digits
-    ("2026-11-20T09:30:00.5Z", T + timedelta(microseconds=500000)),
-    ("2024-12-27T18:06:00.6960966+00:00", datetime(2024, 12, 27, 18, 6, 0, 696096, tzinfo=timezone.utc)),
-    ("2026-11-20T09:30:00.9999999Z", T + timedelta(microseconds=999999)),  # digits past microseconds dropped
-    ("2026-11-20T04:00:00.5-05:30", T + timedelta(microseconds=500000)),
-    ("2026-11-20", T.replace(hour=0, minute=0)),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2026-11-20T09:30:00Z", T),
+        ("2026-11-20T09:30:00", T),  # no offset: UTC
+        ("2026-11-20 09:30:00", T),
+        ("2026-11-20T11:30:00+02:00", T),
+        ("2026-11-20T11:30:00+0200", T),
+        ("2026-11-20T11:30:00.1234567+02:00", T + timedelta(microseconds=123456)),  # Which50: 7 digits
+        ("2026-11-20T09:30:00.5Z", T + timedelta(microseconds=500000)),
+        ("2024-12-27T18:06:00.6960966+00:00", datetime(2024, 12, 27, 18, 6, 0, 696096, tzinfo=timezone.utc)),
+        (
+            "2026-11-20T09:30:00.9999999Z",
+            T + timedelta(microseconds=999999),
+        ),  # digits past microseconds dropped
+        ("2026-11-20T04:00:00.5-05:30", T + timedelta(microseconds=500000)),
+        ("2026-11-20", T.replace(hour=0, minute=0)),
+    ],
+)
 def test_iso_texts_are_read_on_every_python(text, expected):
     assert parse_iso(text) == expected and parse_iso(text).tzinfo == timezone.utc
 
 
-@pytest.mark.parametrize("text", ["yesterday", "12:00", "P1D", "", "2026-13-01T00:00:00Z", "20 Nov 2026 09:00"])
+@pytest.mark.parametrize(
+    "text", ["yesterday", "12:00", "P1D", "", "2026-13-01T00:00:00Z", "20 Nov 2026 09:00"]
+)
 def test_what_is_not_a_date_time_is_refused(text):
     with pytest.raises(ValueError):
         parse_iso(text)
@@ -63,4 +71,8 @@ def test_events_order_by_time_and_serialise_at_the_edges_only():
     assert line["occurred_at"] == "2026-11-20T09:30:00.500000Z" and isinstance(a.occurred_at, datetime)
     assert a.key == "mautic|email.read|2|7" and a.ref()["occurred_at"] == line["occurred_at"]
     window = EventFilter(T, T + timedelta(seconds=1), include=["email.read"])
-    assert window(a) and window(b) and not window(ContactEvent("mautic", "3", "email.read", "7", T + timedelta(seconds=1)))
+    assert (
+        window(a)
+        and window(b)
+        and not window(ContactEvent("mautic", "3", "email.read", "7", T + timedelta(seconds=1)))
+    )

@@ -195,7 +195,9 @@ def _closed_port() -> int:
 def test_connection_refused_is_retried_even_for_non_idempotent_requests():
     sleeps: list[float] = []
     t = Transport(
-        f"http://127.0.0.1:{_closed_port()}", conn_id="down", sleep=sleeps.append,
+        f"http://127.0.0.1:{_closed_port()}",
+        conn_id="down",
+        sleep=sleeps.append,
         policy=RetryPolicy(max_attempts=3, jitter=False),
     )
     with pytest.raises(ContactsConnectionError) as info:
@@ -207,7 +209,12 @@ def test_connection_refused_is_retried_even_for_non_idempotent_requests():
 def test_read_timeout_is_retried_then_raised(sandbox):
     sandbox.set_faults(latency_ms=400)
     sleeps: list[float] = []
-    t = make(sandbox, sleeps, timeouts=Timeouts(connect=2, read=0.1), policy=RetryPolicy(max_attempts=2, jitter=False))
+    t = make(
+        sandbox,
+        sleeps,
+        timeouts=Timeouts(connect=2, read=0.1),
+        policy=RetryPolicy(max_attempts=2, jitter=False),
+    )
     with pytest.raises(ContactsTimeoutError):
         t.request("GET", "/anything")
     assert t.stats.requests == 2 and len(sleeps) == 1
@@ -264,7 +271,10 @@ def test_client_side_rate_limit_spaces_real_requests(sandbox):
         now[0] += seconds
 
     t = Transport(
-        sandbox.base_url("echo"), conn_id="echo", sleep=sleep, clock=lambda: now[0],
+        sandbox.base_url("echo"),
+        conn_id="echo",
+        sleep=sleep,
+        clock=lambda: now[0],
         rate_limiter=RateLimiter(per_second=2, clock=lambda: now[0], jitter_margin=0),
     )
     for _ in range(5):
@@ -301,7 +311,9 @@ def test_async_transport_same_retry_rules(sandbox, monkeypatch):
 
     async def run():
         monkeypatch.setattr(time, "sleep", forbidden_sleep)
-        async with AsyncTransport(sandbox.base_url("echo"), conn_id="echo", sleep=fake_sleep, policy=NO_JITTER) as t:
+        async with AsyncTransport(
+            sandbox.base_url("echo"), conn_id="echo", sleep=fake_sleep, policy=NO_JITTER
+        ) as t:
             response = await t.request("GET", "/anything")
             return response.json(), t.stats.as_dict()
 

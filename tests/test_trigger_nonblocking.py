@@ -11,7 +11,7 @@ import subprocess
 import sys
 import textwrap
 
-PROBE = textwrap.dedent('''
+PROBE = textwrap.dedent("""
     import asyncio, json, sys, threading
     import airflow.jobs.triggerer_job_runner  # loaded by the triggerer before any trigger runs
     from airflow_provider_contacts.triggers import contact_events  # imported by the triggerer (import_string)
@@ -44,7 +44,7 @@ PROBE = textwrap.dedent('''
 
     asyncio.run(main(json.loads(sys.argv[1])))
     print(json.dumps(seen))
-''')
+""")
 
 
 def test_no_trigger_imports_or_reads_files_on_the_event_loop(sandbox, tmp_path):
@@ -57,15 +57,34 @@ def test_no_trigger_imports_or_reads_files_on_the_event_loop(sandbox, tmp_path):
     which50_contact = next(c for c, items in which50.interactions.items() if items)
     cases = [
         # the watcher's first start and two polls (state in a file, as on Airflow < 3.3)
-        ("ContactEventsEventTrigger", {"conn_id": "mautic_default", "poke_interval": 0.05, "lag_seconds": 30 * 86400,
-                                       "max_batch_events": 5, "handover_seconds": 0.05,
-                                       "state_path": str(tmp_path / "state.json")}, 2),
+        (
+            "ContactEventsEventTrigger",
+            {
+                "conn_id": "mautic_default",
+                "poke_interval": 0.05,
+                "lag_seconds": 30 * 86400,
+                "max_batch_events": 5,
+                "handover_seconds": 0.05,
+                "state_path": str(tmp_path / "state.json"),
+            },
+            2,
+        ),
         ("ContactEventsTrigger", {"conn_id": "dmartech_default", "since": since, "poke_interval": 0.05}, 1),
         ("ContactEventsTrigger", {"conn_id": "engagelab_default", "since": since, "poke_interval": 0.05}, 1),
-        ("ContactEventsTrigger", {"conn_id": "which50_default", "since": since, "poke_interval": 0.05,
-                                  "contact_ids": [which50_contact]}, 1),
+        (
+            "ContactEventsTrigger",
+            {
+                "conn_id": "which50_default",
+                "since": since,
+                "poke_interval": 0.05,
+                "contact_ids": [which50_contact],
+            },
+            1,
+        ),
     ]
-    proc = subprocess.run([sys.executable, "-c", PROBE, json.dumps(cases)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(cases)], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     on_the_loop = json.loads(proc.stdout.strip().splitlines()[-1])
     assert on_the_loop == []

@@ -40,10 +40,26 @@ def test_default_connections_pass_test_connection_in_one_request(sandbox, vendor
 @pytest.mark.parametrize(
     "vendor, changes, expected",
     [
-        ("mautic", {"password": "nope"}, "Bad credentials: Mautic refused the username/password (HTTP 401 access_denied): Authorization denied, invalid credentials."),
-        ("engagelab", {"password": "nope"}, "Bad credentials: LiveDesk refused the API key/secret (HTTP 401): Invalid Access Token"),
-        ("which50", {"extra": {"api_key": "nope"}}, "Bad credentials: Which50 refused the header X-Api-Key (HTTP 401): Request has been denied"),
-        ("dmartech", {"password": "fedcba9876543210"}, "Bad credentials: Dmartech refused the access key or signature (code 40001: accessKey or accessSign invalid). Check the access-key (login)"),
+        (
+            "mautic",
+            {"password": "nope"},
+            "Bad credentials: Mautic refused the username/password (HTTP 401 access_denied): Authorization denied, invalid credentials.",
+        ),
+        (
+            "engagelab",
+            {"password": "nope"},
+            "Bad credentials: LiveDesk refused the API key/secret (HTTP 401): Invalid Access Token",
+        ),
+        (
+            "which50",
+            {"extra": {"api_key": "nope"}},
+            "Bad credentials: Which50 refused the header X-Api-Key (HTTP 401): Request has been denied",
+        ),
+        (
+            "dmartech",
+            {"password": "fedcba9876543210"},
+            "Bad credentials: Dmartech refused the access key or signature (code 40001: accessKey or accessSign invalid). Check the access-key (login)",
+        ),
     ],
 )
 def test_bad_credentials_are_explained(sandbox, monkeypatch, vendor, changes, expected):

@@ -10,13 +10,13 @@ from types import SimpleNamespace
 
 import pytest
 
+from airflow_provider_contacts._time import to_iso as iso
 from airflow_provider_contacts.exceptions import UnsupportedActionError
 from airflow_provider_contacts.hooks import types_supporting
 from airflow_provider_contacts.operators.activity import FetchContactActivityOperator
 from airflow_provider_contacts.operators.do_not_contact import DoNotContactOperator
 from airflow_provider_contacts.operators.point_groups import AdjustPointGroupsOperator
 from airflow_provider_contacts.operators.upsert import UpsertContactsOperator
-from airflow_provider_contacts._time import to_iso as iso
 from airflow_provider_contacts.triggers.contact_events import ContactEventsTrigger
 
 SCHEMA = ["vendor", "event_id", "event_type", "contact_id", "occurred_at", "label", "campaign", "raw"]
@@ -49,23 +49,55 @@ def test_activity_has_one_schema_for_mautic_dmartech_and_which50(sandbox, tmp_pa
     for vendor, contact_id in ids.items():
         out = tmp_path / f"{vendor}.ndjson"
         summary = FetchContactActivityOperator(
-            task_id=f"fetch_{vendor}", conn_id=f"{vendor}_default", since="2026-11-21T00:00:00Z",
-            until="2026-11-22T00:00:00Z", contact_ids=[contact_id], output_path=str(out),
+            task_id=f"fetch_{vendor}",
+            conn_id=f"{vendor}_default",
+            since="2026-11-21T00:00:00Z",
+            until="2026-11-22T00:00:00Z",
+            contact_ids=[contact_id],
+            output_path=str(out),
         ).execute(context())
         assert summary["events"] == 1, vendor
         [rows[vendor]] = [json.loads(line) for line in out.read_text().splitlines()]
     for vendor, row in rows.items():
         assert list(row) == SCHEMA, vendor
-        assert (row["vendor"], row["contact_id"], row["occurred_at"]) == (vendor, ids[vendor], "2026-11-21T08:30:00.000000Z")
-    assert {v: r["event_type"] for v, r in rows.items()} == {"mautic": "email.read", "dmartech": "email_open", "which50": "email"}
+        assert (row["vendor"], row["contact_id"], row["occurred_at"]) == (
+            vendor,
+            ids[vendor],
+            "2026-11-21T08:30:00.000000Z",
+        )
+    assert {v: r["event_type"] for v, r in rows.items()} == {
+        "mautic": "email.read",
+        "dmartech": "email_open",
+        "which50": "email",
+    }
 
 
-@pytest.mark.parametrize("operator, kwargs, conn_id, action", [
-    (AdjustPointGroupsOperator, {"rows": [{"contact": "x", "group": "g", "op": "plus", "value": 1}]}, "dmartech_default", "adjust point groups"),
-    (DoNotContactOperator, {"rows": [{"email": "a@example.com"}], "action": "add"}, "engagelab_default", "do-not-contact"),
-    (UpsertContactsOperator, {"rows": [{"email": "a@example.com"}]}, "dmartech_default", "upsert contacts"),
-])
-def test_an_action_the_vendor_lacks_is_a_clear_error_before_any_request(sandbox, tmp_path, operator, kwargs, conn_id, action):
+@pytest.mark.parametrize(
+    "operator, kwargs, conn_id, action",
+    [
+        (
+            AdjustPointGroupsOperator,
+            {"rows": [{"contact": "x", "group": "g", "op": "plus", "value": 1}]},
+            "dmartech_default",
+            "adjust point groups",
+        ),
+        (
+            DoNotContactOperator,
+            {"rows": [{"email": "a@example.com"}], "action": "add"},
+            "engagelab_default",
+            "do-not-contact",
+        ),
+        (
+            UpsertContactsOperator,
+            {"rows": [{"email": "a@example.com"}]},
+            "dmartech_default",
+            "upsert contacts",
+        ),
+    ],
+)
+def test_an_action_the_vendor_lacks_is_a_clear_error_before_any_request(
+    sandbox, tmp_path, operator, kwargs, conn_id, action
+):
     op = operator(task_id="t", conn_id=conn_id, rejects_path=str(tmp_path / "r.ndjson"), **kwargs)
     with pytest.raises(UnsupportedActionError) as info:
         op.execute(context())
@@ -88,8 +120,12 @@ def test_the_deferrable_trigger_polls_every_vendor_on_the_async_transport(sandbo
     contact_ids = None if vendor == "engagelab" else [ids[vendor]]
     if vendor == "engagelab":
         sandbox.emulator("engagelab").add_contact(email="new@example.com", created_at=int(when.timestamp()))
-    trigger = ContactEventsTrigger(conn_id=f"{vendor}_default", since=iso(when - timedelta(minutes=5)),
-                                   contact_ids=contact_ids, poke_interval=0.2)
+    trigger = ContactEventsTrigger(
+        conn_id=f"{vendor}_default",
+        since=iso(when - timedelta(minutes=5)),
+        contact_ids=contact_ids,
+        poke_interval=0.2,
+    )
 
     async def first():
         return [e async for e in trigger.run()]
@@ -110,8 +146,11 @@ def test_an_event_that_cannot_be_read_is_counted_and_logged_for_every_vendor(cap
     from airflow_provider_contacts.hooks.mautic.wire import normalise_event as mautic_event
 
     mautic = MauticHook("mautic_default")
-    raws = [{"event": "page.hit", "eventId": "1", "timestamp": "2026-11-20T09:00:00+00:00", "contactId": 7},
-            {"event": "page.hit", "eventId": "2"}, {"event": "page.hit", "eventId": "3", "timestamp": "soon"}]
+    raws = [
+        {"event": "page.hit", "eventId": "1", "timestamp": "2026-11-20T09:00:00+00:00", "contactId": 7},
+        {"event": "page.hit", "eventId": "2"},
+        {"event": "page.hit", "eventId": "3", "timestamp": "soon"},
+    ]
     with caplog.at_level("WARNING"):
         read = list(mautic.read_events(raws, mautic_event))
     assert [e.event_id for e in read] == ["1"] and mautic.unreadable_events == 2
@@ -119,8 +158,16 @@ def test_an_event_that_cannot_be_read_is_counted_and_logged_for_every_vendor(cap
 
     dmartech = DmartechHook("dmartech_default")
     tz = ZoneInfo("Asia/Shanghai")
-    raws = [{"eventName": "email_open", "attributes": [{"attributeName": "event_date", "attributeValue": "2026-11-20 17:00:00"}]},
-            {"attributes": []},
-            {"eventName": "email_open", "attributes": [{"attributeName": "event_date", "attributeValue": "yesterday"}]}]
+    raws = [
+        {
+            "eventName": "email_open",
+            "attributes": [{"attributeName": "event_date", "attributeValue": "2026-11-20 17:00:00"}],
+        },
+        {"attributes": []},
+        {
+            "eventName": "email_open",
+            "attributes": [{"attributeName": "event_date", "attributeValue": "yesterday"}],
+        },
+    ]
     read = list(dmartech.read_events(raws, lambda raw: dmartech_event(raw, "c1", tz)))
     assert [e.occurred_at.hour for e in read] == [9] and dmartech.unreadable_events == 2

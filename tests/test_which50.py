@@ -35,7 +35,13 @@ def test_reads_lists_fields_contact_and_communications(sandbox):
     emu = sandbox.emulator("which50")
     lists = hook.list_contact_lists()
     assert [(x["Id"], x["Name"]) for x in lists] == [(1, "Newsletter"), (2, "Events")]
-    assert [f["Name"] for f in hook.list_fields(1)] == ["Email", "FirstName", "LastName", "Mobile", "ReferanceAccountId"]
+    assert [f["Name"] for f in hook.list_fields(1)] == [
+        "Email",
+        "FirstName",
+        "LastName",
+        "Mobile",
+        "ReferanceAccountId",
+    ]
     enc = next(iter(emu.contacts))
     assert hook.get_contact(enc)["EncContactId"] == enc
     emu.add_interaction(enc, "Email", "Welcome", "Opened")
@@ -54,7 +60,9 @@ def test_communications_become_normalised_events_in_the_window(sandbox):
     b = emu.add_contact(1, {"Email": "b@example.ie"})["EncContactId"]
     t0 = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
     emu.add_interaction(a, "Email", "News", "Opened", t0)
-    emu.add_interaction(a, "WebForm", "Demo", "Submitted", t0 + timedelta(hours=1), campaign=(9, "Demo drive"))
+    emu.add_interaction(
+        a, "WebForm", "Demo", "Submitted", t0 + timedelta(hours=1), campaign=(9, "Demo drive")
+    )
     emu.add_interaction(b, "SMS", "Reminder", "Delivered", t0 + timedelta(hours=2))  # == until: excluded
     events = list(Which50Hook().iter_events(t0, t0 + timedelta(hours=2), contact_ids=[a, b]))
     assert [(e.event_type, e.contact_id, e.occurred_at, e.label, e.campaign) for e in events] == [
@@ -63,13 +71,21 @@ def test_communications_become_normalised_events_in_the_window(sandbox):
     ]
     assert events[0].raw["Status"] == "Opened" and events[0].vendor == "which50"
     assert len(calls(sandbox)) == 2  # one per contact
-    forms = list(Which50Hook().iter_events(t0, t0 + timedelta(days=1), contact_ids=[a, b], include_types=["WebForm", "sms"]))
+    forms = list(
+        Which50Hook().iter_events(
+            t0, t0 + timedelta(days=1), contact_ids=[a, b], include_types=["WebForm", "sms"]
+        )
+    )
     assert [e.event_type for e in forms] == ["webform", "sms"]
-    with pytest.raises(ContactsConfigError, match="Which50 lists activity per contact only: give contact_ids"):
+    with pytest.raises(
+        ContactsConfigError, match="Which50 lists activity per contact only: give contact_ids"
+    ):
         list(Which50Hook().iter_events(t0, t0 + timedelta(days=1)))
 
 
-def test_occurred_is_read_on_every_python_and_an_unreadable_one_is_counted_and_logged(sandbox, tmp_path, caplog):
+def test_occurred_is_read_on_every_python_and_an_unreadable_one_is_counted_and_logged(
+    sandbox, tmp_path, caplog
+):
     """Which50 writes ``Occurred`` with 7 fractional digits and an offset, which Python 3.10's
     ``fromisoformat`` refuses; a communication that cannot be read is skipped, counted and logged."""
     from airflow_provider_contacts.operators.activity import FetchContactActivityOperator
@@ -87,11 +103,18 @@ def test_occurred_is_read_on_every_python_and_an_unreadable_one_is_counted_and_l
     out = tmp_path / "events.ndjson"
     with caplog.at_level("WARNING"):
         summary = FetchContactActivityOperator(
-            task_id="t", conn_id="which50_default", contact_ids=[a], output_path=str(out),
-            since=t0.isoformat(), until=(t0 + timedelta(hours=1)).isoformat()).execute(context())
+            task_id="t",
+            conn_id="which50_default",
+            contact_ids=[a],
+            output_path=str(out),
+            since=t0.isoformat(),
+            until=(t0 + timedelta(hours=1)).isoformat(),
+        ).execute(context())
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["event_type"], r["occurred_at"]) for r in rows] == [
-        ("email", "2026-11-20T09:00:00.000000Z"), ("sms", "2026-11-20T09:30:00.123456Z")]
+        ("email", "2026-11-20T09:00:00.000000Z"),
+        ("sms", "2026-11-20T09:30:00.123456Z"),
+    ]
     assert (summary["events"], summary["unreadable_events"]) == (2, 2)
     warnings = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
     assert warnings == [
@@ -107,16 +130,21 @@ def test_upsert_operator_matches_on_the_key_field_and_rejects_per_row(sandbox, t
     emu = sandbox.emulator("which50")
     emu.add_contact(1, {"Email": "known@example.ie", "FirstName": "Old"})
     rows = [
-        {"email": "known@example.ie", "firstname": "New"},    # updated (fields matched case-insensitively)
+        {"email": "known@example.ie", "firstname": "New"},  # updated (fields matched case-insensitively)
         {"email": "fresh@example.ie", "FirstName": "Fresh", "Mobile": "353871234567"},  # created
-        {"email": "x@example.ie", "shoe_size": 44},             # rejected before sending: not a list field
+        {"email": "x@example.ie", "shoe_size": 44},  # rejected before sending: not a list field
     ]
     rejects = tmp_path / "rejects.ndjson"
-    summary = UpsertContactsOperator(task_id="up", conn_id="which50_default", rows=rows, rejects_path=str(rejects),
-                                     max_rejected=1).execute(context())
+    summary = UpsertContactsOperator(
+        task_id="up", conn_id="which50_default", rows=rows, rejects_path=str(rejects), max_rejected=1
+    ).execute(context())
     assert (summary["created"], summary["updated"], summary["rejected"]) == (1, 1, 1)
     assert emu.contact_by_value(1, "Email", "known@example.ie")["Values"]["FirstName"] == "New"
-    assert emu.contact_by_value(1, "Email", "fresh@example.ie")["Values"] == {"Email": "fresh@example.ie", "FirstName": "Fresh", "Mobile": "353871234567"}
+    assert emu.contact_by_value(1, "Email", "fresh@example.ie")["Values"] == {
+        "Email": "fresh@example.ie",
+        "FirstName": "Fresh",
+        "Mobile": "353871234567",
+    }
     assert len(emu.contacts) == 2
     posts = calls(sandbox, "POST")
     assert len(posts) == 2 and all(p["query"] == "match=Email" for p in posts)
@@ -144,7 +172,10 @@ def test_settings_errors_come_before_any_request(sandbox, monkeypatch):
     with pytest.raises(ContactsConfigError, match="contact_list_id is missing"):
         hook.upsert_batch([{"Email": "a@example.ie"}], "email")
     assert calls(sandbox) == []
-    with pytest.raises(ContactsConfigError, match='key "phone" is not a field of Which50 contact list 1; its fields: Email, FirstName'):
+    with pytest.raises(
+        ContactsConfigError,
+        match='key "phone" is not a field of Which50 contact list 1; its fields: Email, FirstName',
+    ):
         Which50Hook().upsert_batch([{"phone": "1"}], "phone")
     assert Which50Hook(contact_list_id=2).contact_list_id() == 2  # hook_params win over the extra
 
@@ -153,16 +184,23 @@ def test_test_connection_messages(sandbox, monkeypatch):
     ok, message = Which50Hook().test_connection()
     assert ok and message.endswith("2 contact lists; contact list 1 (Newsletter) for upserts")
     ok, message = with_conn(monkeypatch, sandbox, "which50_bad", api_key="nope").test_connection()
-    assert not ok and message.startswith("Bad credentials: Which50 refused the header X-Api-Key (HTTP 401): Request has been denied")
+    assert not ok and message.startswith(
+        "Bad credentials: Which50 refused the header X-Api-Key (HTTP 401): Request has been denied"
+    )
     assert "does not document its API authentication" in message
     ok, message = with_conn(monkeypatch, sandbox, "which50_list", contact_list_id=9).test_connection()
-    assert not ok and "contact_list_id 9 is not one of this account's lists: 1 (Newsletter), 2 (Events)" in message
+    assert (
+        not ok
+        and "contact_list_id 9 is not one of this account's lists: 1 (Newsletter), 2 (Events)" in message
+    )
     conn = json.loads(sandbox.connection_env()["AIRFLOW_CONN_WHICH50_DEFAULT"])
     monkeypatch.setenv("AIRFLOW_CONN_WHICH50_PREFIX", json.dumps({**conn, "host": conn["host"] + "/api"}))
     ok, message = Which50Hook("which50_prefix").test_connection()
     assert not ok and message.startswith("Not found (HTTP 404)") and "route prefix" in message
     ro = with_conn(monkeypatch, sandbox, "which50_ro", api_key="sandbox-which50-readonly")
-    with pytest.raises(PermissionDeniedError, match="relevant permissions"):  # not a row problem: the task fails
+    with pytest.raises(
+        PermissionDeniedError, match="relevant permissions"
+    ):  # not a row problem: the task fails
         ro.upsert_batch([{"Email": "ro@example.ie"}], "email")
 
 
@@ -195,7 +233,9 @@ def test_the_emulator_speaks_json_or_xml_as_documented_and_the_hook_asks_for_jso
     assert requests.get(url, headers={**key, "Accept": "text/json"}).json() == as_json.json()
     for accept in ("application/xml", "text/xml", "text/html, application/xml;q=0.9, */*;q=0.8"):
         answer = requests.get(url, headers={**key, "Accept": accept})
-        assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/xml"), accept
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/xml"), (
+            accept
+        )
     root = ET.fromstring(answer.content)
     ns = "{http://schemas.datacontract.org/2004/07/W50API.Models.DTO.Contacts}"
     system = "{http://schemas.datacontract.org/2004/07/System}"
@@ -207,7 +247,9 @@ def test_the_emulator_speaks_json_or_xml_as_documented_and_the_hook_asks_for_jso
     assert first.find(f"{ns}Occurred/{system}OffsetMinutes").text == "0"
     assert requests.get(url, headers={**key, "Accept": "text/csv"}).status_code == 406
     denied = requests.get(url, headers={"Accept": "application/xml"})
-    assert denied.status_code == 401 and ET.fromstring(denied.content).find("Message").text.startswith("Request has been denied")
+    assert denied.status_code == 401 and ET.fromstring(denied.content).find("Message").text.startswith(
+        "Request has been denied"
+    )
     # the hook asks for JSON whatever the server prefers
     hook = Which50Hook()
     assert hook.static_headers()["Accept"] == "application/json"

@@ -28,9 +28,10 @@ import contextlib
 import heapq
 import itertools
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 
 class VirtualClock:
@@ -80,8 +81,10 @@ class _QuietLog:
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("a"):
+
             async def noop(*args: Any, **kwargs: Any) -> None:
                 return None
+
             return noop
         return lambda *args, **kwargs: None
 
@@ -162,8 +165,14 @@ class ScriptedSource:
         self.polls = 0
         self.error: Exception | None = None
 
-    def add(self, event_id: str, occurred: datetime, visible_at: float | None = None, etype: str = "email.read",
-            contact: str = "7") -> None:
+    def add(
+        self,
+        event_id: str,
+        occurred: datetime,
+        visible_at: float | None = None,
+        etype: str = "email.read",
+        contact: str = "7",
+    ) -> None:
         from airflow_provider_contacts.models import ContactEvent
 
         event = ContactEvent("mautic", event_id, etype, contact, occurred)
@@ -198,8 +207,10 @@ def install(monkeypatch: Any, clock: VirtualClock, source: ScriptedSource) -> No
         return source, _Transport()
 
     monkeypatch.setenv("AIRFLOW_DISABLE_GREENBACK_PORTAL", "true")
-    virtual_asyncio = SimpleNamespace(**{
-        name: getattr(asyncio, name) for name in dir(asyncio) if not name.startswith("__")} | {"sleep": clock.sleep})
+    virtual_asyncio = SimpleNamespace(
+        **{name: getattr(asyncio, name) for name in dir(asyncio) if not name.startswith("__")}
+        | {"sleep": clock.sleep}
+    )
     monkeypatch.setattr(module, "asyncio", virtual_asyncio)
     monkeypatch.setattr(polling, "asyncio", virtual_asyncio)
     monkeypatch.setattr(module, "datetime", VirtualDatetime)
@@ -210,7 +221,11 @@ def install(monkeypatch: Any, clock: VirtualClock, source: ScriptedSource) -> No
 
 def delivered(db: Database) -> list[tuple[str | None, str]]:
     """(batch_id, event_id) of every event of every asset event, in order."""
-    return [(payload.get("batch_id"), ref["event_id"]) for payload in db.asset_events for ref in payload.get("events", [])]
+    return [
+        (payload.get("batch_id"), ref["event_id"])
+        for payload in db.asset_events
+        for ref in payload.get("events", [])
+    ]
 
 
 def processed_once(db: Database) -> list[str]:

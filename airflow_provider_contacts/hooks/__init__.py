@@ -5,7 +5,11 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from airflow_provider_contacts.exceptions import ContactsConfigError, UnsupportedActionError, connection_not_found
+from airflow_provider_contacts.exceptions import (
+    ContactsConfigError,
+    UnsupportedActionError,
+    connection_not_found,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_contacts.hooks.base import ContactsHook

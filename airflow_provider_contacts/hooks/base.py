@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, ClassVar, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseHook
 
@@ -27,11 +28,11 @@ from airflow_provider_contacts.exceptions import (
     ServerError,
     connection_not_found,
 )
+from airflow_provider_contacts.hooks.extras import ConnExtras, parse_number, range_text
 from airflow_provider_contacts.http.auth import Auth
 from airflow_provider_contacts.http.client import AsyncTransport, Transport
 from airflow_provider_contacts.http.errors import ErrorMapper, check_base_url, default_error_mapper
 from airflow_provider_contacts.http.plan import Plan, arun_plan, run_plan
-from airflow_provider_contacts.hooks.extras import ConnExtras, parse_number, range_text
 from airflow_provider_contacts.http.policy import RetryPolicy, TransportSettings
 
 if TYPE_CHECKING:
@@ -63,7 +64,9 @@ class EventPlanMixin:
         self.check_event_filters(filters)
         return run_plan(self.transport, self.event_plan(since, until, **filters))  # type: ignore[attr-defined]
 
-    def aiter_events(self, transport: AsyncTransport, since: datetime, until: datetime, **filters: Any) -> AsyncIterator[ContactEvent]:
+    def aiter_events(
+        self, transport: AsyncTransport, since: datetime, until: datetime, **filters: Any
+    ) -> AsyncIterator[ContactEvent]:
         self.check_event_filters(filters)
         return arun_plan(transport, self.event_plan(since, until, **filters))
 
@@ -177,7 +180,9 @@ class ContactsHook(BaseHook):
     #: the first skips are logged one by one, then every ``SKIPS_LOGGED``-th with the count
     SKIPS_LOGGED = 20
 
-    def read_events(self, raws: Iterable[Any], normalise: Callable[[Any], ContactEvent]) -> Iterator[ContactEvent]:
+    def read_events(
+        self, raws: Iterable[Any], normalise: Callable[[Any], ContactEvent]
+    ) -> Iterator[ContactEvent]:
         """``normalise(raw)`` for each raw event; one it cannot read (``ValueError`` saying why)
         is skipped, counted in :attr:`unreadable_events` and logged: never dropped silently."""
         for raw in raws:
@@ -191,8 +196,13 @@ class ContactsHook(BaseHook):
         self.unreadable_events += 1
         n = self.unreadable_events
         if n <= self.SKIPS_LOGGED or n % (self.SKIPS_LOGGED * 50) == 0:
-            log.warning("%s (%s): skipped an event that cannot be read (%d so far): %s", self.hook_name,
-                        self.conn_id, n, problem)
+            log.warning(
+                "%s (%s): skipped an event that cannot be read (%d so far): %s",
+                self.hook_name,
+                self.conn_id,
+                n,
+                problem,
+            )
 
     def require(self, value: Any, field: str, hint: str) -> Any:
         if value in (None, ""):
@@ -320,8 +330,10 @@ class ContactsHook(BaseHook):
         """Why a list or object given as the value of ``field`` cannot be sent to this vendor
         (None when the vendor documents how it takes it). By default it cannot."""
         kind = "an object" if isinstance(value, dict) else "a list"
-        return (f"field {field!r} is {kind}; {self.hook_name} takes text, numbers and booleans there: flatten it "
-                "into its own columns or join the values into one text")
+        return (
+            f"field {field!r} is {kind}; {self.hook_name} takes text, numbers and booleans there: flatten it "
+            "into its own columns or join the values into one text"
+        )
 
     def probe(self) -> str:
         """One cheap authenticated call; returns a short success message."""
@@ -355,7 +367,10 @@ EXPLANATIONS: tuple[tuple[type[ContactsError], str], ...] = (
     (ContactsTimeoutError, "Unreachable: the API{where} did not answer in time ({message})"),
     (ContactsConnectionError, "Unreachable: could not connect to the API{where} ({message})"),
     (AuthenticationError, "Bad credentials: the API refused them (HTTP {status}): {message}"),
-    (PermissionDeniedError, "No permission: the credentials are valid but not allowed (HTTP {status}): {message}"),
+    (
+        PermissionDeniedError,
+        "No permission: the credentials are valid but not allowed (HTTP {status}): {message}",
+    ),
     (NotFoundError, "Not found: check the host and path prefix{where} (HTTP 404): {message}"),
     (RateLimitedError, "Rate limited: the API asks to slow down (HTTP {status}): {message}"),
     (ServerError, "Vendor error: the API failed (HTTP {status}): {message}"),
@@ -365,4 +380,6 @@ EXPLANATIONS: tuple[tuple[type[ContactsError], str], ...] = (
 
 def explain_error(err: ContactsError, base_url: str | None = None) -> str:
     template = next((text for cls, text in EXPLANATIONS if isinstance(err, cls)), "Failed: {message}")
-    return template.format(where=f" at {base_url}" if base_url else "", status=err.status, message=err.message)
+    return template.format(
+        where=f" at {base_url}" if base_url else "", status=err.status, message=err.message
+    )

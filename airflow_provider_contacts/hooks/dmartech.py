@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any, Iterator
+from typing import Any
 
+from airflow_provider_contacts._time import utc
 from airflow_provider_contacts.exceptions import (
     AuthenticationError,
     ContactsConfigError,
@@ -32,20 +34,20 @@ from airflow_provider_contacts.exceptions import (
     RateLimitedError,
     ServerError,
 )
-from airflow_provider_contacts._time import utc
-from airflow_provider_contacts.models import ContactEvent, EventFilter
 from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
 from airflow_provider_contacts.hooks.dmartech_auth import DmartechSigner
 from airflow_provider_contacts.http.auth import Auth
 from airflow_provider_contacts.http.errors import ResponseLike, default_error_mapper, safe_json
 from airflow_provider_contacts.http.plan import Call, Page, Plan, map_plan, paged, run_plan
 from airflow_provider_contacts.http.policy import TransportSettings
-
+from airflow_provider_contacts.models import ContactEvent, EventFilter
 
 CONTACT_PATH = "/open-api/v1/contact"
 #: what a refused signature can mean besides a wrong key (every runtime error says it)
-AUTH_HINT = (" (check the access key and accessKeySecret, that this machine's clock is within 5 minutes of real "
-             "time: the signature carries the time, and that this machine's IP is whitelisted in the console)")
+AUTH_HINT = (
+    " (check the access key and accessKeySecret, that this machine's clock is within 5 minutes of real "
+    "time: the signature carries the time, and that this machine's IP is whitelisted in the console)"
+)
 #: contactEvents refuses a larger pageSize (A.5)
 EVENTS_MAX_PAGE_SIZE = 20
 
@@ -115,15 +117,19 @@ class DmartechHook(EventPlanMixin, ContactsHook):
     def explain(self, err):
         code = getattr(err, "vendor_code", None)
         if code in (40001, 401):
-            return (f"Bad credentials: Dmartech refused the access key or signature (code {code}: "
-                    f"{err.message.replace(AUTH_HINT, '')}). Check the access-key (login) and accessKeySecret "
-                    "(password) in the console's open-platform page, that this machine's clock is within 5 minutes "
-                    "of real time (the signature carries the time), and that the caller's IP is whitelisted")
+            return (
+                f"Bad credentials: Dmartech refused the access key or signature (code {code}: "
+                f"{err.message.replace(AUTH_HINT, '')}). Check the access-key (login) and accessKeySecret "
+                "(password) in the console's open-platform page, that this machine's clock is within 5 minutes "
+                "of real time (the signature carries the time), and that the caller's IP is whitelisted"
+            )
         if code == 10002:
             return f"Bad credentials: Dmartech says unauthorized or expired (code 10002: {err.message}); renew the key"
         if code == 40003:
-            return (f"No permission: this access key may not call {err.path or 'the endpoint'} (code 40003). Grant the "
-                    "contact interfaces to the key in the console (Dmartech also answers this for an IP not whitelisted)")
+            return (
+                f"No permission: this access key may not call {err.path or 'the endpoint'} (code 40003). Grant the "
+                "contact interfaces to the key in the console (Dmartech also answers this for an IP not whitelisted)"
+            )
         if code == 40006:
             return "Rate limited: Dmartech's call count or frequency limit is reached (code 40006); try again later"
         return super().explain(err)
@@ -158,8 +164,10 @@ class DmartechHook(EventPlanMixin, ContactsHook):
 
     def _lookup(self, customer_id: str | None, name: str | None, value: str | None) -> dict[str, Any]:
         if bool(customer_id) == bool(name and value):
-            raise ContactsConfigError("give either customer_id, or name and value (a primary-key field and its value)",
-                                      conn_id=self.conn_id)
+            raise ContactsConfigError(
+                "give either customer_id, or name and value (a primary-key field and its value)",
+                conn_id=self.conn_id,
+            )
         return {"customerId": customer_id} if customer_id else {"name": name, "value": value}
 
     # ---- contacts -------------------------------------------------------------------------
@@ -174,7 +182,9 @@ class DmartechHook(EventPlanMixin, ContactsHook):
         return self._pick_search_sn(search_field, self.list_fields())
 
     def _pick_search_sn(self, search_field: str, fields: list[dict[str, Any]]) -> str:
-        field = next((f for f in fields if search_field in (f.get("sn"), f.get("fieldName"), f.get("name"))), None)
+        field = next(
+            (f for f in fields if search_field in (f.get("sn"), f.get("fieldName"), f.get("name"))), None
+        )
         if field is None or not field.get("searchType"):
             searchable = ", ".join(str(f.get("fieldName")) for f in fields if f.get("searchType")) or "none"
             raise ContactsConfigError(
@@ -183,16 +193,28 @@ class DmartechHook(EventPlanMixin, ContactsHook):
             )
         return str(field["sn"])
 
-    def list_contacts(self, *, page_no: int | None = 1, page_size: int | None = None, customer_type: int = 4,
-                      search_field: str | None = None, search_value: str | None = None,
-                      sort_field: str | None = None, sort_order: str | None = None,
-                      app_ids: list[str] | None = None, label_sn: str | None = None) -> dict[str, Any]:
+    def list_contacts(
+        self,
+        *,
+        page_no: int | None = 1,
+        page_size: int | None = None,
+        customer_type: int = 4,
+        search_field: str | None = None,
+        search_value: str | None = None,
+        sort_field: str | None = None,
+        sort_order: str | None = None,
+        app_ids: list[str] | None = None,
+        label_sn: str | None = None,
+    ) -> dict[str, Any]:
         """One page: ``{"total", "total_pages", "contacts"}``. ``customer_type``: 1 real-name,
         2 anonymous, 3 WeChat fans (needs ``app_ids``), 4 all. ``label_sn`` lists a label's
         contacts instead (``contactByLabelPageList``)."""
         if customer_type not in (1, 2, 3, 4):
-            raise ContactsConfigError(f"customer_type={customer_type!r}: use 1 (real-name), 2 (anonymous), "
-                                      "3 (WeChat fans) or 4 (all)", conn_id=self.conn_id)
+            raise ContactsConfigError(
+                f"customer_type={customer_type!r}: use 1 (real-name), 2 (anonymous), "
+                "3 (WeChat fans) or 4 (all)",
+                conn_id=self.conn_id,
+            )
         if customer_type == 3 and not app_ids:
             raise ContactsConfigError("customer_type=3 (WeChat fans) needs app_ids", conn_id=self.conn_id)
         params: dict[str, Any] = {"pageSize": page_size or self.list_page_size}
@@ -200,14 +222,22 @@ class DmartechHook(EventPlanMixin, ContactsHook):
             endpoint, params["sn"] = "contactByLabelPageList", label_sn
         else:
             endpoint = "contactPageList"
-            params.update(customerType=customer_type, searchField=self._search_sn(search_field),
-                          searchValue=search_value if search_field else None, sortField=sort_field,
-                          sortOrder=sort_order, appIds=list(app_ids) if app_ids else None)
+            params.update(
+                customerType=customer_type,
+                searchField=self._search_sn(search_field),
+                searchValue=search_value if search_field else None,
+                sortField=sort_field,
+                sortOrder=sort_order,
+                appIds=list(app_ids) if app_ids else None,
+            )
         if page_no is None:  # every page (iter_contacts)
             return {"plan": self._pages_plan(endpoint, params)}
         data = self._data(endpoint, {**params, "pageNo": page_no}) or {}
-        return {"total": _int(data.get("totalRow")), "total_pages": _int(data.get("totalPage")),
-                "contacts": list(data.get("resultList") or [])}
+        return {
+            "total": _int(data.get("totalRow")),
+            "total_pages": _int(data.get("totalPage")),
+            "contacts": list(data.get("resultList") or []),
+        }
 
     def iter_contacts(self, **filters: Any) -> Iterator[dict[str, Any]]:
         """Every contact of :meth:`list_contacts` (same filters), page by page."""
@@ -216,40 +246,58 @@ class DmartechHook(EventPlanMixin, ContactsHook):
 
     def _pages_plan(self, endpoint: str, params: dict[str, Any], key: Any = None) -> Plan:
         """Every row of a paged contact-area endpoint (``pageNo`` from 1 to ``totalPage``)."""
-        return paged(lambda page_no: Call("GET", f"{CONTACT_PATH}/{endpoint}", params=_clean({**params, "pageNo": page_no})),
-                     _result_page, key=key)
+        return paged(
+            lambda page_no: Call(
+                "GET", f"{CONTACT_PATH}/{endpoint}", params=_clean({**params, "pageNo": page_no})
+            ),
+            _result_page,
+            key=key,
+        )
 
-    def get_contact_details(self, customer_id: str | None = None, *, name: str | None = None,
-                            value: str | None = None) -> dict[str, Any]:
+    def get_contact_details(
+        self, customer_id: str | None = None, *, name: str | None = None, value: str | None = None
+    ) -> dict[str, Any]:
         """fieldName -> value (look-up by ``customerId`` or by a primary-key field and value)."""
         data = self._data("contactCustomerDetails", self._lookup(customer_id, name, value)) or {}
         return {row.get("fieldName"): row.get("value") for row in data.get("resultList") or []}
 
-    def get_contact_labels(self, customer_id: str | None = None, *, name: str | None = None,
-                           value: str | None = None) -> dict[str, Any]:
+    def get_contact_labels(
+        self, customer_id: str | None = None, *, name: str | None = None, value: str | None = None
+    ) -> dict[str, Any]:
         """``{"customerLabelList": [{name, sn}], "fansLabelList": [...]}``"""
         return self._data("contactLabelList", self._lookup(customer_id, name, value)) or {}
 
-    def get_grade_scores(self, customer_id: str | None = None, *, name: str | None = None,
-                         value: str | None = None) -> list[dict[str, Any]]:
+    def get_grade_scores(
+        self, customer_id: str | None = None, *, name: str | None = None, value: str | None = None
+    ) -> list[dict[str, Any]]:
         """``[{gradeRule, rank, score}]`` with ``score`` as an int (Dmartech sends strings)."""
         data = self._data("contactGradeScoreList", self._lookup(customer_id, name, value)) or {}
         return [{**row, "score": _int(row.get("score"), None)} for row in data.get("resultList") or []]
 
-    def get_unsubscribe_status(self, customer_id: str | None = None, *, name: str | None = None,
-                               value: str | None = None) -> dict[str, bool]:
+    def get_unsubscribe_status(
+        self, customer_id: str | None = None, *, name: str | None = None, value: str | None = None
+    ) -> dict[str, bool]:
         """``{"global", "email", "mobile"}``: True when subscribed (Dmartech's 0 means subscribed)."""
         data = self._data("contactUnsubscribeStatus", self._lookup(customer_id, name, value)) or {}
         return {key: _int(data.get(f"{key}Status"), 0) == 0 for key in ("global", "email", "mobile")}
 
-    def iter_labels(self, *, group_sn: str | None = None, keywords: str | None = None) -> Iterator[dict[str, Any]]:
+    def iter_labels(
+        self, *, group_sn: str | None = None, keywords: str | None = None
+    ) -> Iterator[dict[str, Any]]:
         params = {"pageSize": self.list_page_size, "groupSn": group_sn, "keywords": keywords}
         return run_plan(self.transport, self._pages_plan("labelPageList", params))
 
     # ---- events ---------------------------------------------------------------------------
-    def contact_events_plan(self, customer_id: str, since: datetime, until: datetime, *,
-                            include_types: list[str] | None = None, exclude_types: list[str] | None = None,
-                            page_size: int = EVENTS_MAX_PAGE_SIZE) -> Plan:
+    def contact_events_plan(
+        self,
+        customer_id: str,
+        since: datetime,
+        until: datetime,
+        *,
+        include_types: list[str] | None = None,
+        exclude_types: list[str] | None = None,
+        page_size: int = EVENTS_MAX_PAGE_SIZE,
+    ) -> Plan:
         """One contact's events with ``since <= occurred_at < until``, each once.
 
         The days are asked with ``fromDate``/``toDate`` in the tenant's zone, one day wider on
@@ -265,15 +313,26 @@ class DmartechHook(EventPlanMixin, ContactsHook):
 
         def read(body: Any, page_no: int) -> Page:
             buckets = _result_page(body, page_no)
-            raws = ((raw, (bucket or {}).get("date")) for bucket in buckets.rows for raw in (bucket or {}).get("events") or [])
+            raws = (
+                (raw, (bucket or {}).get("date"))
+                for bucket in buckets.rows
+                for raw in (bucket or {}).get("events") or []
+            )
             events = self.read_events(raws, lambda item: normalise_event(item[0], customer_id, tz, item[1]))
             return Page([e for e in events if wanted(e)], buckets.last)
 
         params = {"customerId": customer_id, "pageSize": page_size, "fromDate": first_day, "toDate": last_day}
-        return paged(lambda page_no: Call("GET", f"{CONTACT_PATH}/contactEvents", params={**params, "pageNo": page_no}),
-                     read, key=lambda event: event.event_id)
+        return paged(
+            lambda page_no: Call(
+                "GET", f"{CONTACT_PATH}/contactEvents", params={**params, "pageNo": page_no}
+            ),
+            read,
+            key=lambda event: event.event_id,
+        )
 
-    def _customers_plan(self, label_sn: str | None, search_field: str | None, search_value: str | None) -> Plan:
+    def _customers_plan(
+        self, label_sn: str | None, search_field: str | None, search_value: str | None
+    ) -> Plan:
         params: dict[str, Any] = {"pageSize": self.list_page_size}
         if label_sn:
             endpoint, params["sn"] = "contactByLabelPageList", label_sn
@@ -283,22 +342,42 @@ class DmartechHook(EventPlanMixin, ContactsHook):
             if search_field:
                 body = yield Call("GET", f"{CONTACT_PATH}/contactFieldDetails")
                 fields = list(((body or {}).get("data") or {}).get("resultList") or [])
-                params.update(searchField=self._pick_search_sn(search_field, fields), searchValue=search_value)
-        rows = self._pages_plan(endpoint, params, key=_customer_id)  # a contact listed twice (pages shifting) is read once
+                params.update(
+                    searchField=self._pick_search_sn(search_field, fields), searchValue=search_value
+                )
+        rows = self._pages_plan(
+            endpoint, params, key=_customer_id
+        )  # a contact listed twice (pages shifting) is read once
         return (yield from map_plan(rows, lambda row: [_customer_id(row)] if _customer_id(row) else []))
 
-    def event_plan(self, since: datetime, until: datetime, *, include_types: list[str] | None = None,
-                   exclude_types: list[str] | None = None, contact_ids: list[str] | None = None,
-                   page_size: int = EVENTS_MAX_PAGE_SIZE, label_sn: str | None = None,
-                   search_field: str | None = None, search_value: str | None = None) -> Plan:
+    def event_plan(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        include_types: list[str] | None = None,
+        exclude_types: list[str] | None = None,
+        contact_ids: list[str] | None = None,
+        page_size: int = EVENTS_MAX_PAGE_SIZE,
+        label_sn: str | None = None,
+        search_field: str | None = None,
+        search_value: str | None = None,
+    ) -> Plan:
         """Events of ``contact_ids``, or of every contact of a label / a search / the tenant
         (Dmartech lists events per contact only: one contact list, then each contact's events)."""
         since, until = utc(since), utc(until)
         if until <= since:
             return
+
         def events_of(customer_id: Any) -> Plan:
-            return self.contact_events_plan(str(customer_id), since, until, include_types=include_types,
-                                            exclude_types=exclude_types, page_size=page_size)
+            return self.contact_events_plan(
+                str(customer_id),
+                since,
+                until,
+                include_types=include_types,
+                exclude_types=exclude_types,
+                page_size=page_size,
+            )
 
         if contact_ids:
             for customer_id in contact_ids:
@@ -318,11 +397,16 @@ class DmartechHook(EventPlanMixin, ContactsHook):
         since, until = utc(since), utc(until)
         if until <= since:
             return
-        customers = iter(contact_ids) if contact_ids else run_plan(
-            self.transport, self._customers_plan(label_sn, search_field, search_value))
+        customers = (
+            iter(contact_ids)
+            if contact_ids
+            else run_plan(self.transport, self._customers_plan(label_sn, search_field, search_value))
+        )
 
         def fetch(customer_id: Any) -> list[ContactEvent]:
-            return list(run_plan(self.transport, self.contact_events_plan(str(customer_id), since, until, **filters)))
+            return list(
+                run_plan(self.transport, self.contact_events_plan(str(customer_id), since, until, **filters))
+            )
 
         if workers == 1:
             for customer_id in customers:
@@ -338,12 +422,13 @@ class DmartechHook(EventPlanMixin, ContactsHook):
                 yield from pending.popleft().result()
 
 
-
 def event_id(customer_id: str, raw: dict[str, Any], attributes: dict[str, Any]) -> str:
     """Dmartech events carry no id: a stable one from the contact, the event's names and its
     attributes (two events identical in all of these, to the second, count as one)."""
-    text = "|".join([customer_id, str(raw.get("eventGroupName")), str(raw.get("eventName"))]
-                    + [f"{k}={attributes[k]}" for k in sorted(attributes)])
+    text = "|".join(
+        [customer_id, str(raw.get("eventGroupName")), str(raw.get("eventName"))]
+        + [f"{k}={attributes[k]}" for k in sorted(attributes)]
+    )
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
 
 
@@ -354,16 +439,21 @@ def normalise_event(raw: Any, customer_id: str, tz, bucket_date: str | None = No
     cannot be read."""
     if not isinstance(raw, dict) or not raw.get("eventName"):
         raise ValueError(f"an event of contact {customer_id} has no eventName")
-    attributes = {str(a.get("attributeName")): a.get("attributeValue")
-                  for a in raw.get("attributes") or [] if isinstance(a, dict) and a.get("attributeName")}
+    attributes = {
+        str(a.get("attributeName")): a.get("attributeValue")
+        for a in raw.get("attributes") or []
+        if isinstance(a, dict) and a.get("attributeName")
+    }
     local_text = attributes.get("event_date") or raw.get("date") or bucket_date
     if not local_text:
         raise ValueError(f"event {raw['eventName']!r} of contact {customer_id} has no event_date")
     try:
         local = datetime.fromisoformat(str(local_text).strip())
     except ValueError:
-        raise ValueError(f"event {raw['eventName']!r} of contact {customer_id}: event_date {str(local_text)[:40]!r} "
-                         "is not a date-time") from None
+        raise ValueError(
+            f"event {raw['eventName']!r} of contact {customer_id}: event_date {str(local_text)[:40]!r} "
+            "is not a date-time"
+        ) from None
     if local.tzinfo is None:
         local = local.replace(tzinfo=tz)
     return ContactEvent(
@@ -374,8 +464,13 @@ def normalise_event(raw: Any, customer_id: str, tz, bucket_date: str | None = No
         occurred_at=utc(local),
         label=raw.get("eventGroupName"),
         campaign=attributes.get("campaign_name") or attributes.get("campaign"),
-        raw={"customerId": customer_id, "date": raw.get("date"), "eventGroupName": raw.get("eventGroupName"),
-             "eventName": raw.get("eventName"), "attributes": attributes},
+        raw={
+            "customerId": customer_id,
+            "date": raw.get("date"),
+            "eventGroupName": raw.get("eventGroupName"),
+            "eventName": raw.get("eventName"),
+            "attributes": attributes,
+        },
     )
 
 
@@ -399,4 +494,3 @@ def _int(value: Any, default: Any = 0) -> Any:
 
 def _clean(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v not in (None, "", [])}
-

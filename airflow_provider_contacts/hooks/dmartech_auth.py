@@ -24,7 +24,9 @@ def sign(secret: str, timestamp_ms: int) -> str:
     padder = padding.PKCS7(128).padder()
     data = padder.update(str(timestamp_ms).encode("ascii")) + padder.finalize()
     encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()  # noqa: S305 - the vendor's scheme
-    return quote_plus(base64.b64encode(encryptor.update(data) + encryptor.finalize()).decode("ascii"), safe="")
+    return quote_plus(
+        base64.b64encode(encryptor.update(data) + encryptor.finalize()).decode("ascii"), safe=""
+    )
 
 
 class DmartechSigner(Auth):

@@ -23,16 +23,17 @@ Undocumented for LiveDesk (extra): ``sort_style`` — ``direction`` (default, th
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any
 
 from airflow_provider_contacts._time import parse_iso
-from airflow_provider_contacts.models import ContactEvent, EventFilter, RowOutcome
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsHTTPError, InvalidRequestError
 from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
 from airflow_provider_contacts.http.auth import Auth, BasicAuth
 from airflow_provider_contacts.http.errors import ResponseLike, default_error_mapper, safe_json
 from airflow_provider_contacts.http.plan import Call, Page, Plan, map_plan, paged, run_plan
+from airflow_provider_contacts.models import ContactEvent, EventFilter, RowOutcome
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,9 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
     upsert_batch_size = 15
     error_mapper = staticmethod(map_engagelab_error)
 
-    def __init__(self, conn_id: str | None = None, *, inbox_id: int | str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, conn_id: str | None = None, *, inbox_id: int | str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(conn_id, **kwargs)
         self._inbox_id = inbox_id
         #: contact times the last event listing could not read (skipped, and logged)
@@ -83,25 +86,36 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
         inbox = self.inbox_id(required=False)
         where = f"inbox_id {inbox}" if inbox is not None else "no inbox_id set (needed to create contacts)"
         # meta.count may be the page's length (see _last_page): a full first page says "at least"
-        visible = f"at least {PER_PAGE}" if page["total"] == len(page["contacts"]) == PER_PAGE else str(page["total"])
+        visible = (
+            f"at least {PER_PAGE}"
+            if page["total"] == len(page["contacts"]) == PER_PAGE
+            else str(page["total"])
+        )
         return f"Connected to EngageLab LiveDesk at {self.base_url}; {visible} contacts visible, {where}"
 
     def explain(self, err):
         status = getattr(err, "status", None)
         if status == 401:
-            return (f"Bad credentials: LiveDesk refused the API key/secret (HTTP 401): {err.message}. Use the API "
-                    "Key as login and the API Secret as password (Project Settings > API Management > API Key)")
+            return (
+                f"Bad credentials: LiveDesk refused the API key/secret (HTTP 401): {err.message}. Use the API "
+                "Key as login and the API Secret as password (Project Settings > API Management > API Key)"
+            )
         if status == 404:
-            return (f"Not found (HTTP 404) at {self.base_url}: the host must be the LiveDesk API base URL, "
-                    "e.g. https://livedesk-api.engagelab.com")
+            return (
+                f"Not found (HTTP 404) at {self.base_url}: the host must be the LiveDesk API base URL, "
+                "e.g. https://livedesk-api.engagelab.com"
+            )
         return super().explain(err)
 
     # ---- settings ---------------------------------------------------------------------------
     def inbox_id(self, explicit: Any = None, *, required: bool = True) -> int | None:
         return self.int_setting(
-            "inbox_id", explicit, self._inbox_id, required=required,
+            "inbox_id",
+            explicit,
+            self._inbox_id,
+            required=required,
             hint='LiveDesk creates a contact in an inbox; set extra "inbox_id" to the channel id '
-                 "(Project Settings > Channels) or pass inbox_id",
+            "(Project Settings > Channels) or pass inbox_id",
         )
 
     def _sort_params(self, sort: str | None, direction: str | None) -> dict[str, Any]:
@@ -117,8 +131,15 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
         return {"sort": field, "direction": direction}
 
     # ---- contacts -----------------------------------------------------------------------------
-    def _list_params(self, page: int, q: str | None, labels: list[str] | None, sort: str | None,
-                     direction: str | None, include_contact_inboxes: bool) -> dict[str, Any]:
+    def _list_params(
+        self,
+        page: int,
+        q: str | None,
+        labels: list[str] | None,
+        sort: str | None,
+        direction: str | None,
+        include_contact_inboxes: bool,
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {"page": int(page), **self._sort_params(sort, direction)}
         if q:
             params["q"] = q
@@ -136,29 +157,58 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
             current = int(meta.get("current_page", page))  # "1" when the page was sent, 1 when not
         except (TypeError, ValueError):
             current = page
-        return {"total": int(meta.get("count") or 0), "page": current, "contacts": list(body.get("payload") or [])}
+        return {
+            "total": int(meta.get("count") or 0),
+            "page": current,
+            "contacts": list(body.get("payload") or []),
+        }
 
-    def list_contacts(self, *, page: int = 1, q: str | None = None, labels: list[str] | None = None,
-                      sort: str | None = None, direction: str | None = None,
-                      include_contact_inboxes: bool = True) -> dict[str, Any]:
+    def list_contacts(
+        self,
+        *,
+        page: int = 1,
+        q: str | None = None,
+        labels: list[str] | None = None,
+        sort: str | None = None,
+        direction: str | None = None,
+        include_contact_inboxes: bool = True,
+    ) -> dict[str, Any]:
         """One page of 15: ``{"total", "page", "contacts"}``; ``total`` is ``meta.count``, which
         LiveDesk documents as "count of results": all matching contacts, or this page's length."""
         params = self._list_params(page, q, labels, sort, direction, include_contact_inboxes)
         return self._page(self.transport.get_json(CONTACTS, params=params), page)
 
-    def contacts_plan(self, *, q: str | None = None, labels: list[str] | None = None, sort: str | None = None,
-                      direction: str | None = None) -> Plan:
+    def contacts_plan(
+        self,
+        *,
+        q: str | None = None,
+        labels: list[str] | None = None,
+        sort: str | None = None,
+        direction: str | None = None,
+    ) -> Plan:
         """Every matching contact, page by page, until :func:`_last_page`."""
         return self._pages(q, labels, sort, direction)
 
-    def _pages(self, q: str | None, labels: list[str] | None, sort: str | None, direction: str | None,
-               key: Any = None) -> Plan:
+    def _pages(
+        self,
+        q: str | None,
+        labels: list[str] | None,
+        sort: str | None,
+        direction: str | None,
+        key: Any = None,
+    ) -> Plan:
         def read(body: Any, page: int) -> Page:
             result = self._page(body, page)
             return Page(result["contacts"], _last_page(result, page))
 
-        return paged(lambda page: Call("GET", CONTACTS, params=self._list_params(page, q, labels, sort, direction, False)),
-                     read, key=key, repeats="adjacent")
+        return paged(
+            lambda page: Call(
+                "GET", CONTACTS, params=self._list_params(page, q, labels, sort, direction, False)
+            ),
+            read,
+            key=key,
+            repeats="adjacent",
+        )
 
     def iter_contacts(self, **filters: Any) -> Iterator[dict[str, Any]]:
         return run_plan(self.transport, self.contacts_plan(**filters))
@@ -174,7 +224,9 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
                 return contact
         return None
 
-    def create_contact(self, fields: dict[str, Any], *, inbox_id: int | None = None, replay_safe: bool = False) -> dict[str, Any]:
+    def create_contact(
+        self, fields: dict[str, Any], *, inbox_id: int | None = None, replay_safe: bool = False
+    ) -> dict[str, Any]:
         body = {**fields, "inbox_id": self.inbox_id(inbox_id)}
         answer = self.transport.request("POST", CONTACTS, json=body, idempotent=replay_safe).json()
         payload = (answer or {}).get("payload") or {}
@@ -183,7 +235,9 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
     def update_contact(self, contact_id: int | str, changes: dict[str, Any]) -> dict[str, Any]:
         """PATCH; LiveDesk merges ``custom_attributes`` and ``additional_attributes`` into the
         existing ones. Setting values twice is harmless, so a lost answer is retried."""
-        answer = self.transport.request("PATCH", f"{CONTACTS}/{contact_id}", json=changes, idempotent=True).json()
+        answer = self.transport.request(
+            "PATCH", f"{CONTACTS}/{contact_id}", json=changes, idempotent=True
+        ).json()
         return (answer or {}).get("payload") or {}
 
     # ---- upsert ------------------------------------------------------------------------------
@@ -194,7 +248,8 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
         if key not in UPSERT_KEYS:
             raise ContactsConfigError(
                 f'key "{key}" cannot identify a LiveDesk contact; use one of {", ".join(UPSERT_KEYS)} '
-                "(the fields LiveDesk keeps unique)", conn_id=self.conn_id,
+                "(the fields LiveDesk keeps unique)",
+                conn_id=self.conn_id,
             )
         inbox = self.inbox_id()  # checked before any request
         return [self._upsert_one(i, row, key, inbox) for i, row in enumerate(rows)]
@@ -209,56 +264,94 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
                     created = self.create_contact(fields, inbox_id=inbox, replay_safe=True)
                     return RowOutcome(index, "created", contact_id=_sid(created), http_status=200)
                 except InvalidRequestError as err:
-                    if err.status != 422 or key not in str(err.vendor_code or "").split(",") or "taken" not in err.message:
+                    if (
+                        err.status != 422
+                        or key not in str(err.vendor_code or "").split(",")
+                        or "taken" not in err.message
+                    ):
                         raise
                     existing = self.find_contact(key, row[key])  # created by our lost try (or meanwhile)
                     if existing is None:
                         raise
                     if not _changes(existing, fields):
-                        return RowOutcome(index, "created", contact_id=_sid(existing), http_status=200,
-                                          message="the answer to the create was lost; the repeat found the contact")
+                        return RowOutcome(
+                            index,
+                            "created",
+                            contact_id=_sid(existing),
+                            http_status=200,
+                            message="the answer to the create was lost; the repeat found the contact",
+                        )
             changes = _changes(existing, fields)
             if not changes:
                 return RowOutcome(index, "unchanged", contact_id=_sid(existing), http_status=200)
             self.update_contact(existing["id"], changes)
             return RowOutcome(index, "updated", contact_id=_sid(existing), http_status=200)
         except InvalidRequestError as err:
-            return RowOutcome(index, "rejected", http_status=err.status, message=err.message,
-                              vendor_code=str(err.vendor_code) if err.vendor_code else None)
+            return RowOutcome(
+                index,
+                "rejected",
+                http_status=err.status,
+                message=err.message,
+                vendor_code=str(err.vendor_code) if err.vendor_code else None,
+            )
 
     # ---- events ------------------------------------------------------------------------------
-    def event_plan(self, since: datetime, until: datetime, *, include_types: list[str] | None = None,
-                   exclude_types: list[str] | None = None, contact_ids: list[str] | None = None) -> Plan:
+    def event_plan(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        include_types: list[str] | None = None,
+        exclude_types: list[str] | None = None,
+        contact_ids: list[str] | None = None,
+    ) -> Plan:
         """``contact.created`` and ``contact.active`` events in ``[since, until)``, from one scan
         of the contact list ordered by creation (stable pages while contacts are added)."""
         since_s, until_s = since.timestamp(), until.timestamp()
         wanted = {str(c) for c in contact_ids} if contact_ids else None
-        types = [t for t in ("contact.created", "contact.active")
-                 if EventFilter(since, until, include_types, exclude_types).wants_type(t)]
+        types = [
+            t
+            for t in ("contact.created", "contact.active")
+            if EventFilter(since, until, include_types, exclude_types).wants_type(t)
+        ]
         if not types or until_s <= since_s:
             return
 
         def events_of(contact: dict[str, Any]) -> Iterator[ContactEvent]:
             if wanted is not None and str(contact.get("id")) not in wanted:
                 return
-            for event_type, field in (("contact.created", "created_at"), ("contact.active", "last_activity_at")):
+            for event_type, field in (
+                ("contact.created", "created_at"),
+                ("contact.active", "last_activity_at"),
+            ):
                 if event_type not in types or contact.get(field) is None:  # never active: no event
                     continue
                 at = read_timestamp(contact[field])
                 if at is None:
-                    self.skip_unreadable_event(f"contact {contact.get('id')}: {field}={contact[field]!r} is not a time")
+                    self.skip_unreadable_event(
+                        f"contact {contact.get('id')}: {field}={contact[field]!r} is not a time"
+                    )
                 elif since_s <= at < until_s:
                     yield ContactEvent(
-                        vendor="engagelab", event_id=f"{contact['id']}:{field}:{int(at)}", event_type=event_type,
-                        contact_id=str(contact["id"]), occurred_at=datetime.fromtimestamp(at, timezone.utc),
+                        vendor="engagelab",
+                        event_id=f"{contact['id']}:{field}:{int(at)}",
+                        event_type=event_type,
+                        contact_id=str(contact["id"]),
+                        occurred_at=datetime.fromtimestamp(at, timezone.utc),
                         label=contact.get("name") or None,
-                        raw={"email": contact.get("email"), "phone_number": contact.get("phone_number"),
-                             "identifier": contact.get("identifier"), field: contact[field]},
+                        raw={
+                            "email": contact.get("email"),
+                            "phone_number": contact.get("phone_number"),
+                            "identifier": contact.get("identifier"),
+                            field: contact[field],
+                        },
                     )
 
         # ordered by creation, pages are stable while contacts are added; a contact shifted onto
         # the next page comes twice and is read once
-        yield from map_plan(self._pages(None, None, "created_at", "asc", key=lambda c: c.get("id")), events_of)
+        yield from map_plan(
+            self._pages(None, None, "created_at", "asc", key=lambda c: c.get("id")), events_of
+        )
 
 
 def _last_page(result: dict[str, Any], page: int) -> bool:
@@ -299,8 +392,10 @@ def attributes_problem(field: str, value: Any) -> str | None:
         if not nested:
             return None
         return f"field {field!r} holds a list or object under {', '.join(map(repr, nested))}; its values must be plain"
-    return (f"field {field!r} is {'an object' if isinstance(value, dict) else 'a list'}; EngageLab LiveDesk takes "
-            "objects only as custom_attributes or additional_attributes: flatten it into its own columns")
+    return (
+        f"field {field!r} is {'an object' if isinstance(value, dict) else 'a list'}; EngageLab LiveDesk takes "
+        "objects only as custom_attributes or additional_attributes: flatten it into its own columns"
+    )
 
 
 def to_contact_fields(row: dict[str, Any]) -> dict[str, Any]:
@@ -345,4 +440,3 @@ def _norm(key: str, value: Any) -> str | None:
 
 def _sid(contact: dict[str, Any] | None) -> str | None:
     return str(contact["id"]) if contact and contact.get("id") is not None else None
-

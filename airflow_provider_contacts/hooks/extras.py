@@ -20,7 +20,9 @@ def numeric_extras(conn_type: str) -> dict[str, tuple[str, float, float]]:
     type that has no form."""
     from airflow_provider_contacts.get_provider_info import COMMON_FIELDS, CONNECTION_TYPES
 
-    fields = next((c["conn-fields"] for c in CONNECTION_TYPES if c["connection-type"] == conn_type), COMMON_FIELDS)
+    fields = next(
+        (c["conn-fields"] for c in CONNECTION_TYPES if c["connection-type"] == conn_type), COMMON_FIELDS
+    )
     table = {}
     for name, field in fields.items():
         schema = field["schema"]
@@ -153,12 +155,19 @@ class ConnExtras:
             self._bad(key, value, range_text(whole, low, high))
         return number
 
-    def int(self, key: str, default: int | None = None, *, minimum: int | None = None,
-            maximum: int | None = None) -> int | None:
+    def int(
+        self, key: str, default: int | None = None, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int | None:
         return self._number(key, default, True, minimum, maximum)
 
-    def float(self, key: str, default: float | None = None, *, minimum: float | None = None,
-              maximum: float | None = None) -> float | None:
+    def float(
+        self,
+        key: str,
+        default: float | None = None,
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+    ) -> float | None:
         return self._number(key, default, False, minimum, maximum)
 
     def check_numbers(self) -> None:
@@ -178,7 +187,14 @@ class ConnExtras:
         raw_verify = self._raw("verify_ssl")
         if raw_verify is not None:
             if isinstance(raw_verify, str) and raw_verify.strip().lower() not in (
-                "true", "false", "1", "0", "yes", "no", "on", "off",
+                "true",
+                "false",
+                "1",
+                "0",
+                "yes",
+                "no",
+                "on",
+                "off",
             ):
                 verify = raw_verify  # a CA bundle path
             else:

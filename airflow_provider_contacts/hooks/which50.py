@@ -24,12 +24,12 @@ from datetime import datetime
 from typing import Any
 
 from airflow_provider_contacts._time import parse_iso
-from airflow_provider_contacts.models import ContactEvent, EventFilter, RowOutcome
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsHTTPError, InvalidRequestError
 from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
 from airflow_provider_contacts.http.auth import Auth, BasicAuth, HeaderAuth
 from airflow_provider_contacts.http.errors import ResponseLike, default_error_mapper, safe_json
 from airflow_provider_contacts.http.plan import Call, Plan
+from airflow_provider_contacts.models import ContactEvent, EventFilter, RowOutcome
 
 #: an HTTP header name (RFC 9110 "token")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -59,7 +59,9 @@ class Which50Hook(EventPlanMixin, ContactsHook):
     events_per_contact = True
     error_mapper = staticmethod(map_which50_error)
 
-    def __init__(self, conn_id: str | None = None, *, contact_list_id: int | str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, conn_id: str | None = None, *, contact_list_id: int | str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(conn_id, **kwargs)
         self._list_id = contact_list_id
         self._fields: dict[int, list[str]] = {}
@@ -85,7 +87,7 @@ class Which50Hook(EventPlanMixin, ContactsHook):
             name = name.strip()
             if name == "***":
                 raise ContactsConfigError(
-                    f'extra field "{key}" is \'***\': Airflow\'s connection form masked it (it hides '
+                    f"extra field \"{key}\" is '***': Airflow's connection form masked it (it hides "
                     'extras named like "auth_header"); set extra "header_name" to the header Which50 '
                     "expects, e.g. X-Api-Key",
                     conn_id=self.conn_id,
@@ -110,8 +112,10 @@ class Which50Hook(EventPlanMixin, ContactsHook):
             match = next((x for x in lists if str(x.get("Id")) == str(configured)), None)
             if match is None:
                 return_lists = ", ".join(f"{x.get('Id')} ({x.get('Name')})" for x in lists) or "none"
-                raise ContactsConfigError(f"contact_list_id {configured} is not one of this account's lists: {return_lists}",
-                                          conn_id=self.conn_id)
+                raise ContactsConfigError(
+                    f"contact_list_id {configured} is not one of this account's lists: {return_lists}",
+                    conn_id=self.conn_id,
+                )
             target = f"contact list {configured} ({match.get('Name')}) for upserts"
         return f"Connected to Which50 at {self.base_url}; {len(lists)} contact lists; {target}"
 
@@ -120,21 +124,28 @@ class Which50Hook(EventPlanMixin, ContactsHook):
         if status == 401:
             mode = self.extras.choice("auth_type", ("header", "basic"), "header")
             how = "Basic login/password" if mode == "basic" else f"header {self.header_name()}"
-            return (f"Bad credentials: Which50 refused the {how} (HTTP 401): {err.message}. Which50 does not document "
-                    "its API authentication: check auth_type, header_name and api_key with Which50")
+            return (
+                f"Bad credentials: Which50 refused the {how} (HTTP 401): {err.message}. Which50 does not document "
+                "its API authentication: check auth_type, header_name and api_key with Which50"
+            )
         if status == 403:
             return f"No permission: the Which50 user lacks the permission for this call (HTTP 403): {err.message}"
         if status == 404:
-            return (f"Not found (HTTP 404) at {self.base_url}: the host must be the API base URL including its route "
-                    f"prefix, e.g. https://app.which50.com/Which50API: {err.message}")
+            return (
+                f"Not found (HTTP 404) at {self.base_url}: the host must be the API base URL including its route "
+                f"prefix, e.g. https://app.which50.com/Which50API: {err.message}"
+            )
         return super().explain(err)
 
     # ---- settings ---------------------------------------------------------------------------
     def contact_list_id(self, explicit: Any = None, *, required: bool = True) -> int | None:
         return self.int_setting(
-            "contact_list_id", explicit, self._list_id, required=required,
+            "contact_list_id",
+            explicit,
+            self._list_id,
+            required=required,
             hint='Which50 upserts a contact into a list; set extra "contact_list_id" or pass '
-                 "hook_params={'contact_list_id': N}",
+            "hook_params={'contact_list_id': N}",
         )
 
     # ---- reads ------------------------------------------------------------------------------
@@ -167,8 +178,14 @@ class Which50Hook(EventPlanMixin, ContactsHook):
         return list(self.transport.get_json(f"/contacts/{_enc(contact_id)}/emails") or [])
 
     # ---- writes -----------------------------------------------------------------------------
-    def upsert_contact(self, values: dict[str, Any], *, list_id: int | None = None, match: list[str] | None = None,
-                       custom_events: list[str] | None = None) -> tuple[int, dict[str, Any]]:
+    def upsert_contact(
+        self,
+        values: dict[str, Any],
+        *,
+        list_id: int | None = None,
+        match: list[str] | None = None,
+        custom_events: list[str] | None = None,
+    ) -> tuple[int, dict[str, Any]]:
         """Create, or with ``match`` update the contacts of the list whose ``match`` fields equal
         the values. Returns (HTTP status, Contact). With ``match`` the call is replay-safe."""
         params: dict[str, Any] = {}
@@ -177,8 +194,11 @@ class Which50Hook(EventPlanMixin, ContactsHook):
         if custom_events:
             params["customevents"] = ",".join(custom_events)
         response = self.transport.request(
-            "POST", f"/contactLists/{self.contact_list_id(list_id)}/contact", params=params or None,
-            json={"Values": values}, idempotent=bool(match),
+            "POST",
+            f"/contactLists/{self.contact_list_id(list_id)}/contact",
+            params=params or None,
+            json={"Values": values},
+            idempotent=bool(match),
         )
         return response.status_code, (response.json() if response.content else {})
 
@@ -198,8 +218,15 @@ class Which50Hook(EventPlanMixin, ContactsHook):
         for index, row in enumerate(rows):
             unknown = [k for k in row if k.lower() not in by_lower]
             if unknown:
-                outcomes.append(RowOutcome(index, "rejected", message=(
-                    f"field(s) {', '.join(unknown)} are not in contact list {list_id} (fields: {', '.join(names)})")))
+                outcomes.append(
+                    RowOutcome(
+                        index,
+                        "rejected",
+                        message=(
+                            f"field(s) {', '.join(unknown)} are not in contact list {list_id} (fields: {', '.join(names)})"
+                        ),
+                    )
+                )
                 continue
             values = {by_lower[k.lower()]: v for k, v in row.items()}
             try:
@@ -208,28 +235,45 @@ class Which50Hook(EventPlanMixin, ContactsHook):
                 outcomes.append(RowOutcome(index, "rejected", http_status=err.status, message=err.message))
                 continue
             warnings = contact.get("ValidationWarnings") or []
-            outcomes.append(RowOutcome(index, "created" if status == 201 else "updated",
-                                       contact_id=contact.get("EncContactId"), http_status=status,
-                                       message="; ".join(map(str, warnings)) or None))
+            outcomes.append(
+                RowOutcome(
+                    index,
+                    "created" if status == 201 else "updated",
+                    contact_id=contact.get("EncContactId"),
+                    http_status=status,
+                    message="; ".join(map(str, warnings)) or None,
+                )
+            )
         return outcomes
 
     # ---- events -----------------------------------------------------------------------------
-    def event_plan(self, since: datetime, until: datetime, *, include_types: list[str] | None = None,
-                   exclude_types: list[str] | None = None, contact_ids: list[str] | None = None) -> Plan:
+    def event_plan(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        include_types: list[str] | None = None,
+        exclude_types: list[str] | None = None,
+        contact_ids: list[str] | None = None,
+    ) -> Plan:
         """Communications of ``contact_ids`` with ``since <= Occurred < until``; the event type is
         the interaction kind lower-cased (``email``, ``sms``, ``landingpage``, ``webform``...) and
         an event is identified by (type, ``Id``) within its contact."""
         if not contact_ids:
             raise ContactsConfigError(
                 "Which50 lists activity per contact only: give contact_ids (EncContactId values, e.g. from an "
-                "upsert's output or your warehouse)", conn_id=self.conn_id,
+                "upsert's output or your warehouse)",
+                conn_id=self.conn_id,
             )
         wanted = EventFilter(since, until, include_types, exclude_types, fold_case=True)
         for contact_id in contact_ids:
             body = yield Call("GET", f"/contacts/{_enc(contact_id)}/communications")
             # ``Id`` is "the ID of the Interaction": an Email and an SMS may share one
             seen: set[tuple[str, str]] = set()
-            for event in self.read_events(body or [], lambda raw: normalise_interaction(raw, str(contact_id))):  # noqa: B023
+            owner = str(contact_id)
+            for event in self.read_events(
+                body or [], lambda raw, owner=owner: normalise_interaction(raw, owner)
+            ):
                 if (event.event_type, event.event_id) not in seen and wanted(event):
                     seen.add((event.event_type, event.event_id))
                     yield event
@@ -245,8 +289,10 @@ def normalise_interaction(raw: Any, contact_id: str) -> ContactEvent:
     try:  # 7 fraction digits and an offset in Which50's samples; no offset is taken as UTC (undocumented)
         occurred = parse_iso(str(raw["Occurred"]))
     except (ValueError, OverflowError):
-        raise ValueError(f"communication {raw['Id']!r}: Occurred {str(raw['Occurred'])[:40]!r} is not an ISO 8601 "
-                         "date-time") from None
+        raise ValueError(
+            f"communication {raw['Id']!r}: Occurred {str(raw['Occurred'])[:40]!r} is not an ISO 8601 "
+            "date-time"
+        ) from None
     return ContactEvent(
         vendor="which50",
         event_id=str(raw["Id"]),

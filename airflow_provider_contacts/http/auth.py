@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Callable, Collection, Generator, Mapping
 from dataclasses import replace
-from typing import Any, Callable, Collection, Generator, Mapping
+from typing import Any
 
 from airflow_provider_contacts.exceptions import AuthenticationError, ContactsHTTPError
 from airflow_provider_contacts.http.errors import ResponseLike, safe_json
@@ -93,7 +94,11 @@ class OAuth2ClientCredentials(Auth):
     ) -> None:
         register_secret(client_secret)
         self.token_path = token_path
-        self._form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret}
+        self._form = {
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": client_secret,
+        }
         self.renew_codes = frozenset(renew_codes)
         self._clock = clock
         self.token: str | None = None

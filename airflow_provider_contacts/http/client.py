@@ -21,8 +21,9 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generator, Mapping, Union
+from typing import TYPE_CHECKING, Any, Union
 from urllib.parse import urljoin, urlsplit
 
 from airflow_provider_contacts.exceptions import (
@@ -91,7 +92,7 @@ class Exclusive:
     steps: Steps
 
 
-Action = Union[Send, Sleep, Exclusive]
+Action = Union[Send, Sleep, Exclusive]  # noqa: UP007 (a runtime alias; `|` needs 3.10 classes)
 Steps = Generator[Action, Any, Any]
 
 
@@ -167,7 +168,9 @@ class AttemptLoop:
                 wait = self.rate_limiter.reserve()
                 if wait > 0:
                     yield Sleep(wait)
-            outgoing = replace(call, method=method, path=url, params=params, headers={**self.headers, **call.headers})
+            outgoing = replace(
+                call, method=method, path=url, params=params, headers={**self.headers, **call.headers}
+            )
             if signed:
                 outgoing = yield from self._signed(outgoing)
             response = yield from self._attempt(outgoing, attempts)
@@ -194,8 +197,14 @@ class AttemptLoop:
             self.stats.count("error")
             return response
         self.stats.count(response.status_code)
-        log.debug("%s: %s %s -> %s in %.0f ms", self.conn_id, attempts.method, attempts.path,
-                  response.status_code, (self.clock() - started) * 1000)
+        log.debug(
+            "%s: %s %s -> %s in %.0f ms",
+            self.conn_id,
+            attempts.method,
+            attempts.path,
+            response.status_code,
+            (self.clock() - started) * 1000,
+        )
         return response
 
     def _signed(self, call: Call) -> Steps:
@@ -223,7 +232,12 @@ class AttemptLoop:
         if not isinstance(err, AuthenticationError) or not self.auth.renew(err):
             return False
         attempts.count -= 1
-        log.info("%s: %s %s -> 401; credentials renewed, repeating once", self.conn_id, attempts.method, attempts.path)
+        log.info(
+            "%s: %s %s -> 401; credentials renewed, repeating once",
+            self.conn_id,
+            attempts.method,
+            attempts.path,
+        )
         return True
 
     def _redirect(self, url: str, response: ResponseLike, hops: int, attempts: _Attempts) -> str | None:
@@ -244,13 +258,24 @@ class AttemptLoop:
                 f"the API redirected to {shown(target)}; not followed: {reason}. Credentials are "
                 f"only sent to the connection's host ({shown(self.base_url)}): if the API moved, "
                 "set the connection's host to its new address",
-                status=status, conn_id=self.conn_id, method=attempts.method, path=attempts.path,
+                status=status,
+                conn_id=self.conn_id,
+                method=attempts.method,
+                path=attempts.path,
             )
-        log.info("%s: %s %s -> %s; following the redirect to %s",
-                 self.conn_id, attempts.method, attempts.path, status, urlsplit(target).path)
+        log.info(
+            "%s: %s %s -> %s; following the redirect to %s",
+            self.conn_id,
+            attempts.method,
+            attempts.path,
+            status,
+            urlsplit(target).path,
+        )
         return target
 
-    def _next_wait(self, attempts: _Attempts, err: ContactsHTTPError, headers: Mapping[str, str] | None) -> float:
+    def _next_wait(
+        self, attempts: _Attempts, err: ContactsHTTPError, headers: Mapping[str, str] | None
+    ) -> float:
         """Seconds to wait before the next attempt; raises ``err`` when we must stop."""
         policy = self.policy
         err.conn_id, err.method, err.path = self.conn_id, attempts.method, attempts.path
@@ -268,8 +293,14 @@ class AttemptLoop:
             log.warning("%s: the next wait (%.1f s) does not fit the retry budget; giving up", where, wait)
             raise err
         self.stats.retried(wait)
-        log.info("%s -> %s; retry %d of %d in %.2f s", where, err.status if err.status is not None else type(err).__name__,
-                 attempts.count, policy.max_attempts - 1, wait)
+        log.info(
+            "%s -> %s; retry %d of %d in %.2f s",
+            where,
+            err.status if err.status is not None else type(err).__name__,
+            attempts.count,
+            policy.max_attempts - 1,
+            wait,
+        )
         return wait
 
 
@@ -308,8 +339,16 @@ class Transport(AttemptLoop):
             self._session.close()
             self._session = None
 
-    def request(self, method: str, path: str, *, params: Any = None, json: Any = None,
-                idempotent: bool | None = None, error_mapper: ErrorMapper | None = None) -> requests.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+        error_mapper: ErrorMapper | None = None,
+    ) -> requests.Response:
         """Send one logical request (several attempts if needed); return the 2xx/3xx response
         or raise a :class:`~airflow_provider_contacts.exceptions.ContactsHTTPError`."""
         return self.send(Call(method, path, params=params, json=json, idempotent=idempotent), error_mapper)
@@ -337,8 +376,14 @@ class Transport(AttemptLoop):
 
         try:
             return self.session.request(
-                call.method, call.path, params=call.params, json=call.json, data=call.data, headers=call.headers,
-                timeout=(self.timeouts.connect, self.timeouts.read), allow_redirects=False,
+                call.method,
+                call.path,
+                params=call.params,
+                json=call.json,
+                data=call.data,
+                headers=call.headers,
+                timeout=(self.timeouts.connect, self.timeouts.read),
+                allow_redirects=False,
                 # per request: a session-level setting loses to REQUESTS_CA_BUNDLE /
                 # CURL_CA_BUNDLE in the environment, which would ignore "verify_ssl"
                 verify=self.verify,
@@ -352,8 +397,9 @@ class AsyncTransport(AttemptLoop):
     """Non-blocking client on ``httpx.AsyncClient`` for triggers: the same attempt loop, and
     every wait is an ``asyncio.sleep``. Create and use it inside the running event loop."""
 
-    def __init__(self, base_url: str, *, sleep: Callable[[float], Awaitable[Any] | None] | None = None,
-                 **kw: Any) -> None:
+    def __init__(
+        self, base_url: str, *, sleep: Callable[[float], Awaitable[Any] | None] | None = None, **kw: Any
+    ) -> None:
         super().__init__(base_url, **kw)
         self._sleep = sleep
         self._client: httpx.AsyncClient | None = None
@@ -384,9 +430,19 @@ class AsyncTransport(AttemptLoop):
     async def __aexit__(self, *exc: Any) -> None:
         await self.aclose()
 
-    async def request(self, method: str, path: str, *, params: Any = None, json: Any = None,
-                      idempotent: bool | None = None, error_mapper: ErrorMapper | None = None) -> httpx.Response:
-        return await self.send(Call(method, path, params=params, json=json, idempotent=idempotent), error_mapper)
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+        error_mapper: ErrorMapper | None = None,
+    ) -> httpx.Response:
+        return await self.send(
+            Call(method, path, params=params, json=json, idempotent=idempotent), error_mapper
+        )
 
     async def send(self, call: Call, error_mapper: ErrorMapper | None = None) -> httpx.Response:
         return await self._run(self.exchange(call, error_mapper))
@@ -430,7 +486,12 @@ class AsyncTransport(AttemptLoop):
 
         try:
             return await self.client.request(
-                call.method, call.path, params=call.params, json=call.json, data=call.data, headers=dict(call.headers),
+                call.method,
+                call.path,
+                params=call.params,
+                json=call.json,
+                data=call.data,
+                headers=dict(call.headers),
             )
         except httpx.HTTPError as exc:
             return map_httpx_exception(exc)

@@ -16,7 +16,8 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Callable, Mapping, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from airflow_provider_contacts.exceptions import (
@@ -131,8 +132,15 @@ def map_requests_exception(exc: Exception) -> ContactsHTTPError:
     """A ``requests`` exception as a :class:`ContactsHTTPError`."""
     from requests import exceptions as rx
 
-    kind = _kind(exc, ((rx.ConnectTimeout, "connect_timeout"), (rx.Timeout, "read_timeout"),
-                       ((rx.ConnectionError, rx.ChunkedEncodingError, rx.ContentDecodingError), "dropped")), "failed")
+    kind = _kind(
+        exc,
+        (
+            (rx.ConnectTimeout, "connect_timeout"),
+            (rx.Timeout, "read_timeout"),
+            ((rx.ConnectionError, rx.ChunkedEncodingError, rx.ContentDecodingError), "dropped"),
+        ),
+        "failed",
+    )
     if isinstance(exc, rx.ConnectionError) and kind == "dropped" and _is_connect_failure(exc):
         kind = "unreachable"
     return _failure(kind, exc)
@@ -142,8 +150,15 @@ def map_httpx_exception(exc: Exception) -> ContactsHTTPError:
     """An ``httpx`` exception as a :class:`ContactsHTTPError`."""
     import httpx
 
-    kind = _kind(exc, ((httpx.ConnectTimeout, "connect_timeout"), (httpx.ConnectError, "unreachable"),
-                       (httpx.TimeoutException, "read_timeout")), "dropped")
+    kind = _kind(
+        exc,
+        (
+            (httpx.ConnectTimeout, "connect_timeout"),
+            (httpx.ConnectError, "unreachable"),
+            (httpx.TimeoutException, "read_timeout"),
+        ),
+        "dropped",
+    )
     return _failure(kind, exc)
 
 
@@ -208,12 +223,19 @@ def redirect_refusal(base_url: str, target_url: str) -> str | None:
     if target is None or target[0] not in ("http", "https") or not target[1]:
         return f"{shown(target_url)} is not an http(s) URL"
     if base is not None and base[0] == "https" and target[0] == "http":
-        return (f"it leads from https to plain http ({shown(target_url)}), where credentials "
-                "would travel unencrypted")
+        return (
+            f"it leads from https to plain http ({shown(target_url)}), where credentials "
+            "would travel unencrypted"
+        )
     if target == base:
         return None
-    if (base is not None and base[:2] == ("http", target[1]) and base[2] == 80
-            and target[0] == "https" and target[2] == 443):
+    if (
+        base is not None
+        and base[:2] == ("http", target[1])
+        and base[2] == 80
+        and target[0] == "https"
+        and target[2] == 443
+    ):
         return None
     return f"{shown(target_url)} is another host than the connection's ({shown(base_url)})"
 
@@ -221,8 +243,10 @@ def redirect_refusal(base_url: str, target_url: str) -> str | None:
 def write_redirect_refusal(method: str, status: int) -> str | None:
     """Why a redirect of ``method`` with ``status`` must not be followed even on our origin."""
     if method not in ("GET", "HEAD") and status in (301, 302, 303):
-        return ("following it would turn the write into a GET and drop its body (what HTTP "
-                "clients do for 301/302/303), so the write may not have been applied")
+        return (
+            "following it would turn the write into a GET and drop its body (what HTTP "
+            "clients do for 301/302/303), so the write may not have been applied"
+        )
     return None
 
 

@@ -9,9 +9,10 @@ the paging logic has no blocking call in the event loop and no twin.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator, Mapping, Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -100,9 +101,15 @@ class Page:
     last: bool
 
 
-def paged(request: Callable[[Any], Call], read: Callable[[Any, Any], Page], *, start: Any = 1,
-          advance: Callable[[Any, Page], Any] | None = None, key: Callable[[Any], Any] | None = None,
-          repeats: str = "iteration") -> Plan:
+def paged(
+    request: Callable[[Any], Call],
+    read: Callable[[Any, Any], Page],
+    *,
+    start: Any = 1,
+    advance: Callable[[Any, Page], Any] | None = None,
+    key: Callable[[Any], Any] | None = None,
+    repeats: str = "iteration",
+) -> Plan:
     """The paging loop every vendor shares, as a plan: ask ``request(cursor)``, ``read`` the
     answer into a :class:`Page`, yield its rows, and go on from ``advance(cursor, page)`` (the
     next page number by default; an offset or a keyset cursor otherwise) until a page is the

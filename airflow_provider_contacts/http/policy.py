@@ -18,8 +18,9 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from airflow_provider_contacts.exceptions import (
     ContactsConnectionError,

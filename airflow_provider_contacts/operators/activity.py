@@ -12,7 +12,7 @@ from airflow_provider_contacts._args import as_list, positive_int
 from airflow_provider_contacts._time import parse_when, to_iso
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.operators.base import Progress, attach_to_outlets, open_hook, transport_summary
-from airflow_provider_contacts.rows.outputs import output_path, open_text
+from airflow_provider_contacts.rows.outputs import open_text, output_path
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -31,8 +31,17 @@ class FetchContactActivityOperator(BaseOperator):
     type, the first/last ``occurred_at`` and the output path — never the events.
     """
 
-    template_fields = ("conn_id", "since", "until", "event_types", "exclude_event_types", "contact_ids", "output_path",
-                       "hook_params", "event_filters")
+    template_fields = (
+        "conn_id",
+        "since",
+        "until",
+        "event_types",
+        "exclude_event_types",
+        "contact_ids",
+        "output_path",
+        "hook_params",
+        "event_filters",
+    )
     ui_color = "#e8f4ea"
 
     def __init__(
@@ -70,7 +79,9 @@ class FetchContactActivityOperator(BaseOperator):
             raise ContactsConfigError("since and until are needed (this run has no data interval); give both")
         since, until = parse_when(since, "since"), parse_when(until, "until")
         if since >= until:
-            raise ContactsConfigError(f"since ({since.isoformat()}) must be before until ({until.isoformat()}); the window is [since, until)")
+            raise ContactsConfigError(
+                f"since ({since.isoformat()}) must be before until ({until.isoformat()}); the window is [since, until)"
+            )
         return since, until
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -90,9 +101,13 @@ class FetchContactActivityOperator(BaseOperator):
             extra = {"page_size": self.page_size} if self.page_size else {}
             if self.event_filters:
                 if not isinstance(self.event_filters, dict):
-                    raise ContactsConfigError("event_filters must be a dict of vendor filters, e.g. {'label_sn': 'vip'}")
+                    raise ContactsConfigError(
+                        "event_filters must be a dict of vendor filters, e.g. {'label_sn': 'vip'}"
+                    )
                 extra.update(self.event_filters)
-            events = hook.iter_events(since, until, include_types=include, exclude_types=exclude, contact_ids=contacts, **extra)
+            events = hook.iter_events(
+                since, until, include_types=include, exclude_types=exclude, contact_ids=contacts, **extra
+            )
             for event in events:
                 out.write(json.dumps(event.to_dict(), default=str, ensure_ascii=False) + "\n")
                 count += 1
@@ -102,9 +117,14 @@ class FetchContactActivityOperator(BaseOperator):
                 if count % 1000 == 0:
                     progress.tick(count, 0)
         summary = {
-            "conn_id": self.conn_id, "events": count, "by_type": dict(sorted(by_type.items())),
-            "first_occurred_at": to_iso(first) if first else None, "last_occurred_at": to_iso(last) if last else None,
-            "since": to_iso(since), "until": to_iso(until), "output_path": path,
+            "conn_id": self.conn_id,
+            "events": count,
+            "by_type": dict(sorted(by_type.items())),
+            "first_occurred_at": to_iso(first) if first else None,
+            "last_occurred_at": to_iso(last) if last else None,
+            "since": to_iso(since),
+            "until": to_iso(until),
+            "output_path": path,
             "unreadable_events": hook.unreadable_events,
             **transport_summary(hook, started),
         }

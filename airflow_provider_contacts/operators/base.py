@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
@@ -47,19 +48,22 @@ class Progress:
         log.info("%s: %d batches%s done, %d rows, %.0f rows/s", self.what, batches, of, done, rate)
 
 
-
 def open_hook(conn_id: str, hook_params: dict[str, Any] | None, capability: str, action: str) -> Any:
     """The connection's hook, built with ``hook_params`` (vendor options such as EngageLab's
     ``inbox_id`` or Which50's ``contact_list_id``), checked for ``capability``."""
     from airflow_provider_contacts.hooks import get_hook, require_capability
 
     if hook_params is not None and not isinstance(hook_params, dict):
-        raise ContactsConfigError(f"hook_params must be a dict of hook options, got {type(hook_params).__name__}")
+        raise ContactsConfigError(
+            f"hook_params must be a dict of hook options, got {type(hook_params).__name__}"
+        )
     try:
         hook = get_hook(conn_id, **(hook_params or {}))
     except TypeError as err:
-        raise ContactsConfigError(f"hook_params {sorted(hook_params or {})} do not fit this connection's hook: {err}",
-                                  conn_id=conn_id) from None
+        raise ContactsConfigError(
+            f"hook_params {sorted(hook_params or {})} do not fit this connection's hook: {err}",
+            conn_id=conn_id,
+        ) from None
     return require_capability(hook, capability, action)
 
 
@@ -68,8 +72,15 @@ class ContactsActionOperator(BaseOperator):
     summary returned to XCom and attached to the outlets' Asset events."""
 
     template_fields: tuple[str, ...] = (
-        "conn_id", "rows", "source_path", "source_format", "source_conn_id", "source_sql",
-        "source_parameters", "rejects_path", "hook_params",
+        "conn_id",
+        "rows",
+        "source_path",
+        "source_format",
+        "source_conn_id",
+        "source_sql",
+        "source_parameters",
+        "rejects_path",
+        "hook_params",
     )
     template_fields_renderers = {"source_sql": "sql", "rows": "json"}
     ui_color = "#e8f4ea"
@@ -139,7 +150,9 @@ class ContactsActionOperator(BaseOperator):
         """Fail before the first change when the rows already rejected locally are more than
         ``max_rejected`` allows (the rejects file is complete for them)."""
         try:
-            check_threshold(self.max_rejected, rejects.count, self.rows_read, rejects.path, before_sending=True)
+            check_threshold(
+                self.max_rejected, rejects.count, self.rows_read, rejects.path, before_sending=True
+            )
         except RejectedRowsError:
             rejects.close()
             raise
@@ -159,8 +172,9 @@ class ContactsActionOperator(BaseOperator):
         if contact_id is not None and len(touched) < 2 and str(contact_id) not in touched:
             touched.append(str(contact_id))
 
-    def finish(self, context: Context, summary: dict[str, Any], rejects: RejectsFile, total: int,
-               hook: Any = None) -> dict[str, Any]:
+    def finish(
+        self, context: Context, summary: dict[str, Any], rejects: RejectsFile, total: int, hook: Any = None
+    ) -> dict[str, Any]:
         """Close the rejects file, publish the summary and the vendor link, then apply ``max_rejected``."""
         touched = self.__dict__.get("_touched") or []
         if hook is not None and touched:
@@ -191,9 +205,7 @@ def attach_to_outlets(operator: BaseOperator, context: Context, summary: dict[st
             events[outlet].extra.update(scalars)
 
 
-
 def transport_summary(hook: Any, started: float) -> dict[str, Any]:
     stats = hook.stats
     seconds = round(time.monotonic() - started, 3)
     return {"requests": stats.get("requests", 0), "retries": stats.get("retries", 0), "seconds": seconds}
-

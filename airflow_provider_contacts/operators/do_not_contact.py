@@ -5,14 +5,15 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_contacts.rules import parse_dnc_reason
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.operators.base import ContactsActionOperator, Progress, transport_summary
 from airflow_provider_contacts.rows.refs import contact_ref
 from airflow_provider_contacts.rows.spool import KeyedSpool, chunked
+from airflow_provider_contacts.rules import parse_dnc_reason
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
 
 class DoNotContactOperator(ContactsActionOperator):
     """Add (``action="add"``) or remove (``"remove"``) do-not-contact for contacts given by id
@@ -78,7 +79,9 @@ class DoNotContactOperator(ContactsActionOperator):
                     cid = cid or found.get(email or "")
                     if cid is None:
                         stats["not_found"] += 1
-                        rejects.write(index, row, "contact not found", message=f"no contact with email {email}")
+                        rejects.write(
+                            index, row, "contact not found", message=f"no contact with email {email}"
+                        )
                     else:
                         by_id.add(index, str(cid), [str(cid), row])
             self.check_before_sending(rejects)
@@ -86,7 +89,9 @@ class DoNotContactOperator(ContactsActionOperator):
             progress = Progress(f"do-not-contact {action} on {self.conn_id}")
             for batch_no, chunk in enumerate(chunked(by_id, max(hook.dnc_batch_size, 1)), start=1):
                 ids = [cid for _, (cid, _) in chunk]
-                outcomes = hook.set_do_not_contact(ids, action=action, channel=channel, reason=reason, comments=self.comments)
+                outcomes = hook.set_do_not_contact(
+                    ids, action=action, channel=channel, reason=reason, comments=self.comments
+                )
                 for outcome in outcomes:
                     index, (cid, row) = chunk[outcome.index]
                     if outcome.accepted:
@@ -95,8 +100,14 @@ class DoNotContactOperator(ContactsActionOperator):
                         continue
                     if outcome.http_status == 404:
                         stats["not_found"] += 1
-                    rejects.write(index, row, outcome.message or "rejected by the vendor",
-                                  status=outcome.http_status, message=outcome.message, vendor_code=outcome.vendor_code)
+                    rejects.write(
+                        index,
+                        row,
+                        outcome.message or "rejected by the vendor",
+                        status=outcome.http_status,
+                        message=outcome.message,
+                        vendor_code=outcome.vendor_code,
+                    )
                 progress.tick(stats["updated"], batch_no)
             stats["duplicates"] = by_ref.duplicates + by_id.duplicates
         except BaseException:
@@ -107,8 +118,13 @@ class DoNotContactOperator(ContactsActionOperator):
             by_id.close()
         total = self.rows_read
         summary = {
-            "conn_id": self.conn_id, "action": action, "channel": channel, "reason": reason,
-            "rows_read": total, **stats, **transport_summary(hook, started),
+            "conn_id": self.conn_id,
+            "action": action,
+            "channel": channel,
+            "reason": reason,
+            "rows_read": total,
+            **stats,
+            **transport_summary(hook, started),
         }
         return self.finish(context, summary, rejects, total, hook)
 

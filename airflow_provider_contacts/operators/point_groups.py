@@ -33,14 +33,19 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_contacts.rules import check_adjustment, compute_score
 from airflow_provider_contacts._args import positive_int
-from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsError, InvalidAdjustment, NotFoundError
+from airflow_provider_contacts.exceptions import (
+    ContactsConfigError,
+    ContactsError,
+    InvalidAdjustment,
+    NotFoundError,
+)
 from airflow_provider_contacts.operators.base import ContactsActionOperator, Progress, transport_summary
 from airflow_provider_contacts.rows.ledger import FileLedger, Ledger, StateStoreLedger
 from airflow_provider_contacts.rows.outputs import storage_base, task_instance_key
 from airflow_provider_contacts.rows.refs import contact_ref
 from airflow_provider_contacts.rows.spool import RowSpool, chunked
+from airflow_provider_contacts.rules import check_adjustment, compute_score
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -121,8 +126,13 @@ class AdjustPointGroupsOperator(ContactsActionOperator):
                 if spool is not None:
                     spool.close()
         total = self.rows_read
-        summary = {"conn_id": self.conn_id, "rows_read": total, **stats, "ledger": ledger.where,
-                   **transport_summary(hook, started)}
+        summary = {
+            "conn_id": self.conn_id,
+            "rows_read": total,
+            **stats,
+            "ledger": ledger.where,
+            **transport_summary(hook, started),
+        }
         return self.finish(context, summary, rejects, total, hook)
 
     def _resolve_all(self, hook: Any, checked: RowSpool, rejects: Any) -> RowSpool:
@@ -136,11 +146,15 @@ class AdjustPointGroupsOperator(ContactsActionOperator):
                 resolved.add(item)
         return resolved
 
-    def _apply_chunk(self, hook: Any, ledger: Ledger, chunk_no: int, valid: list, rejects: Any,
-                     stats: dict[str, int]) -> None:
+    def _apply_chunk(
+        self, hook: Any, ledger: Ledger, chunk_no: int, valid: list, rejects: Any, stats: dict[str, int]
+    ) -> None:
         """Plan the chunk's targets in the ledger (read-then-set), then send them as ``set``."""
-        fp = hashlib.sha256(json.dumps([[i, a["contact"], a["group"], a["op"], a["value"]] for i, _, a, _, _ in valid],
-                                       default=str).encode()).hexdigest()[:16]
+        fp = hashlib.sha256(
+            json.dumps(
+                [[i, a["contact"], a["group"], a["op"], a["value"]] for i, _, a, _, _ in valid], default=str
+            ).encode()
+        ).hexdigest()[:16]
         record = ledger.get(chunk_no)
         if record is not None and record.get("fp") != fp:
             raise ContactsConfigError(
@@ -158,8 +172,10 @@ class AdjustPointGroupsOperator(ContactsActionOperator):
         if record.get("applied"):
             stats["already_applied"] += len(record["targets"])
             return
-        for index, cid, gid, target in record["targets"]:
-            hook.adjust_group_score(cid, gid, "set", target, event_name=self.event_name, action_name=self.action_name)
+        for _index, cid, gid, target in record["targets"]:
+            hook.adjust_group_score(
+                cid, gid, "set", target, event_name=self.event_name, action_name=self.action_name
+            )
             stats["applied"] += 1
             self.note_contact(cid)
         ledger.put(chunk_no, {**record, "applied": True})
@@ -183,19 +199,21 @@ class AdjustPointGroupsOperator(ContactsActionOperator):
             targets.append([index, cid, gid, target])
         return {"targets": targets, "not_found": gone}
 
-    def _resolve(self, hook: Any, pending: list, groups: list[dict[str, Any]], group_ids: set[str], rejects: Any) -> list:
+    def _resolve(
+        self, hook: Any, pending: list, groups: list[dict[str, Any]], group_ids: set[str], rejects: Any
+    ) -> list:
         """[(index, row, adjustment, contact_id, group_id)] for adjustments whose contact and
         group exist; the others are rejected."""
         emails = set()
         refs = []
-        for index, row, adj in pending:
+        for _index, _row, adj in pending:
             cid, email, problem = contact_ref(adj["contact"])
             refs.append((cid, email, problem))
             if email:
                 emails.add(email)
         found = hook.find_contact_ids_by_email(emails) if emails else {}
         valid = []
-        for (index, row, adj), (cid, email, problem) in zip(pending, refs):
+        for (index, row, adj), (cid, email, problem) in zip(pending, refs, strict=True):
             if problem:
                 rejects.write(index, row, f"contact: {problem}")
                 continue

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_contacts._args import positive_int
 from airflow_provider_contacts.exceptions import ContactsConfigError
@@ -72,8 +73,11 @@ class UpsertContactsOperator(ContactsActionOperator):
             self.check_before_sending(rejects)
             size = min(self.batch_size or hook.upsert_batch_size, hook.upsert_batch_size)
             self.log.info(
-                "%d rows read, %d rejected locally; sending %s in batches of %d", total, rejects.count,
-                "nothing (dry run)" if self.dry_run else "the rest", size,
+                "%d rows read, %d rejected locally; sending %s in batches of %d",
+                total,
+                rejects.count,
+                "nothing (dry run)" if self.dry_run else "the rest",
+                size,
             )
             progress = Progress(f"upsert into {self.conn_id}")
             done = 0
@@ -89,8 +93,14 @@ class UpsertContactsOperator(ContactsActionOperator):
                             counts[outcome.outcome] += 1
                             self.note_contact(outcome.contact_id)
                         else:
-                            rejects.write(index, row, "rejected by the vendor", status=outcome.http_status,
-                                          message=outcome.message, vendor_code=outcome.vendor_code)
+                            rejects.write(
+                                index,
+                                row,
+                                "rejected by the vendor",
+                                status=outcome.http_status,
+                                message=outcome.message,
+                                vendor_code=outcome.vendor_code,
+                            )
                     done += len(chunk)
                     progress.tick(done, batches)
                 progress.tick(done, batches, force=True)
@@ -116,7 +126,10 @@ class UpsertContactsOperator(ContactsActionOperator):
     def _check(self, row: Any, key: str, hook: Any) -> tuple[str | None, str | None]:
         """(normalised key, problem)."""
         if not isinstance(row, dict):
-            return None, f"row is not an object (got {type(row).__name__}); each row must map field names to values"
+            return (
+                None,
+                f"row is not an object (got {type(row).__name__}); each row must map field names to values",
+            )
         problem = field_values_problem(row, hook)
         if problem:
             return None, problem
@@ -151,4 +164,3 @@ class UpsertContactsOperator(ContactsActionOperator):
             finally:
                 for future in pending:
                     future.cancel()
-

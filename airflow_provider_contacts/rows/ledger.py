@@ -71,7 +71,9 @@ class FileLedger(Ledger):
         except FileNotFoundError:
             pass
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ContactsConfigError(f"ledger {self.path!r} cannot be read ({exc}); fix or remove it") from None
+            raise ContactsConfigError(
+                f"ledger {self.path!r} cannot be read ({exc}); fix or remove it"
+            ) from None
         if foreign:
             log.warning("ledger %s: ignoring %d record(s) of another task instance", self.path, foreign)
 

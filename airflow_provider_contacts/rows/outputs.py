@@ -33,7 +33,6 @@ def open_text(path: str, mode: str = "r"):
     return open(path, mode, encoding="utf-8", newline="")
 
 
-
 def _safe(part: Any) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", str(part))[:120] or "_"
 
@@ -76,7 +75,9 @@ def storage_base() -> str:
     base = (conf.get("contacts", "storage_base", fallback="") or "").strip()
     if base:
         return base.rstrip("/")
-    executors = {part.strip().split(".")[-1] for part in (conf.get("core", "executor", fallback="") or "").split(",")}
+    executors = {
+        part.strip().split(".")[-1] for part in (conf.get("core", "executor", fallback="") or "").split(",")
+    }
     global _warned
     if not _warned and executors - LOCAL_EXECUTORS - {""}:
         _warned = True
@@ -84,7 +85,8 @@ def storage_base() -> str:
             "[contacts] storage_base is not set, so output and rejects files go to %s on this worker; with %s the "
             "next task may run on another machine and not find them. Set [contacts] storage_base (or "
             "AIRFLOW__CONTACTS__STORAGE_BASE) to shared storage such as s3://bucket/airflow-contacts.",
-            os.path.join(tempfile.gettempdir(), "airflow-contacts"), ", ".join(sorted(executors)),
+            os.path.join(tempfile.gettempdir(), "airflow-contacts"),
+            ", ".join(sorted(executors)),
         )
     return os.path.join(tempfile.gettempdir(), "airflow-contacts")
 
@@ -94,8 +96,11 @@ def output_path(context: Context, name: str) -> str:
     the task (a retry overwrites its own file), another path for any other task instance.
     Use it for files one task hands to the next."""
     ti = context.get("ti") or context.get("task_instance")
-    key = {"dag_id": getattr(ti, "dag_id", None) or "dag", "run_id": getattr(ti, "run_id", None) or "run",
-           "task_id": getattr(ti, "task_id", None) or "task"}
+    key = {
+        "dag_id": getattr(ti, "dag_id", None) or "dag",
+        "run_id": getattr(ti, "run_id", None) or "run",
+        "task_id": getattr(ti, "task_id", None) or "task",
+    }
     map_index = getattr(ti, "map_index", -1)
     key["map_index"] = map_index if isinstance(map_index, int) else -1
     return f"{storage_base()}/{task_instance_part(key)}/{name}"

@@ -19,10 +19,24 @@ class RejectsFile:
         self.count = 0
         self._handle = open_text(path, "w")
 
-    def write(self, index: int | None, row: Any, reason: str, *, status: int | None = None,
-              message: str | None = None, vendor_code: str | None = None) -> None:
-        record = {"index": index, "row": row, "reason": reason, "status": status, "message": message,
-                  "vendor_code": vendor_code}
+    def write(
+        self,
+        index: int | None,
+        row: Any,
+        reason: str,
+        *,
+        status: int | None = None,
+        message: str | None = None,
+        vendor_code: str | None = None,
+    ) -> None:
+        record = {
+            "index": index,
+            "row": row,
+            "reason": reason,
+            "status": status,
+            "message": message,
+            "vendor_code": vendor_code,
+        }
         self._handle.write(json.dumps(record, default=str, ensure_ascii=False) + "\n")
         self.count += 1
 
@@ -35,7 +49,9 @@ def parse_max_rejected(value: Any) -> int | float:
     """``max_rejected``: an ``int`` is a count of rows (0 = none may be rejected); a ``float``
     is a fraction of the rows read, from 0.0 to 1.0 (``1.0`` = all of them). A string is read
     the same way (``"5"`` a count, ``"0.5"`` a fraction)."""
-    hint = "use a count (an int >= 0, e.g. 10) or a fraction (a float from 0.0 to 1.0, e.g. 0.01 or 1.0 for all)"
+    hint = (
+        "use a count (an int >= 0, e.g. 10) or a fraction (a float from 0.0 to 1.0, e.g. 0.01 or 1.0 for all)"
+    )
     if isinstance(value, str):
         text = value.strip()
         try:
@@ -56,16 +72,18 @@ def parse_max_rejected(value: Any) -> int | float:
     return value
 
 
-def check_threshold(max_rejected: int | float, rejected: int, total: int, rejects_path: str, *,
-                    before_sending: bool = False) -> None:
+def check_threshold(
+    max_rejected: int | float, rejected: int, total: int, rejects_path: str, *, before_sending: bool = False
+) -> None:
     """Raise :class:`RejectedRowsError` when ``rejected`` is over ``max_rejected`` (a count, or a
     fraction of ``total`` rounded down)."""
     allowed = max_rejected if isinstance(max_rejected, int) else int(max_rejected * total)
     if rejected > allowed:
-        shown = f"{max_rejected:.2%} of {total} = {allowed}" if isinstance(max_rejected, float) else str(allowed)
+        shown = (
+            f"{max_rejected:.2%} of {total} = {allowed}" if isinstance(max_rejected, float) else str(allowed)
+        )
         when = " before anything was sent (nothing was changed at the vendor)" if before_sending else ""
         raise RejectedRowsError(
             f"{rejected} of {total} rows were rejected{when}, more than max_rejected ({shown}); the rejected rows "
             f"and their reasons are in {rejects_path}"
         )
-

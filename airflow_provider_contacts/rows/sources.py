@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.rows.outputs import open_text
@@ -23,7 +24,6 @@ class BadRow:
 
     reason: str
     raw: Any = None
-
 
 
 def detect_format(path: str, source_format: str | None) -> str:
@@ -51,8 +51,16 @@ def iter_source(source: Any, fetch_size: int = 2000) -> Iterator[Any]:
     with ``source_parameters``, read with ``fetchmany``). Unparseable rows come out as
     :class:`BadRow`."""
     rows, source_path, source_sql = source.rows, source.source_path, source.source_sql
-    source_format, source_conn_id, source_parameters = source.source_format, source.source_conn_id, source.source_parameters
-    given = [name for name, value in (("rows", rows), ("source_path", source_path), ("source_sql", source_sql)) if value not in (None, "")]
+    source_format, source_conn_id, source_parameters = (
+        source.source_format,
+        source.source_conn_id,
+        source.source_parameters,
+    )
+    given = [
+        name
+        for name, value in (("rows", rows), ("source_path", source_path), ("source_sql", source_sql))
+        if value not in (None, "")
+    ]
     if len(given) != 1:
         raise ContactsConfigError(
             "give exactly one input: rows (a list or an upstream XCom), source_path (a file) or "
@@ -73,7 +81,9 @@ def _iter_inline(rows: Any) -> Iterator[Any]:
         try:
             rows = json.loads(rows)
         except ValueError as exc:
-            raise ContactsConfigError(f"rows is a string but not a JSON list ({exc.msg}); pass a list of objects") from None
+            raise ContactsConfigError(
+                f"rows is a string but not a JSON list ({exc.msg}); pass a list of objects"
+            ) from None
     if isinstance(rows, dict):
         rows = [rows]
     if not isinstance(rows, (list, tuple)) and not hasattr(rows, "__iter__"):
@@ -121,7 +131,9 @@ def _iter_csv(handle: Any, path: str) -> Iterator[Any]:
                 f"source_path {path!r}: line {reader.line_num} has a value longer than the CSV limit of {limit} "
                 "characters (Python's csv.field_size_limit); shorten that value or load the file as NDJSON"
             ) from None
-        raise ContactsConfigError(f"source_path {path!r}: line {reader.line_num} is not valid CSV ({exc})") from None
+        raise ContactsConfigError(
+            f"source_path {path!r}: line {reader.line_num} is not valid CSV ({exc})"
+        ) from None
 
 
 def _iter_csv_rows(reader: Any, path: str) -> Iterator[Any]:
@@ -151,7 +163,7 @@ def _iter_csv_rows(reader: Any, path: str) -> Iterator[Any]:
         if len(values) != len(names):
             yield BadRow(f"line {reader.line_num} has {len(values)} values for {len(names)} columns", values)
             continue
-        yield {name: value for name, value in zip(names, values) if value != ""}
+        yield {name: value for name, value in zip(names, values, strict=True) if value != ""}
 
 
 def _iter_json_array(handle: Any, path: str, chunk: int = 1 << 16) -> Iterator[Any]:
@@ -191,7 +203,9 @@ def _iter_json_array(handle: Any, path: str, chunk: int = 1 << 16) -> Iterator[A
                 pos += 1
                 continue
             if buf[pos] != "[":
-                raise ContactsConfigError(f"source_path {path!r}: a .json source must be a JSON array of objects")
+                raise ContactsConfigError(
+                    f"source_path {path!r}: a .json source must be a JSON array of objects"
+                )
             started = True
             pos += 1
             continue
@@ -228,7 +242,9 @@ def _iter_sql(conn_id: str, sql: str, parameters: Any, fetch_size: int) -> Itera
             else:
                 cursor.execute(sql, parameters)
         except Exception as exc:
-            raise ContactsConfigError(f"source_sql failed on connection {conn_id!r}: {type(exc).__name__}: {exc}") from None
+            raise ContactsConfigError(
+                f"source_sql failed on connection {conn_id!r}: {type(exc).__name__}: {exc}"
+            ) from None
         if cursor.description is None:
             raise ContactsConfigError("source_sql returned no result set; it must be a SELECT")
         columns = [d[0] for d in cursor.description]
@@ -237,10 +253,9 @@ def _iter_sql(conn_id: str, sql: str, parameters: Any, fetch_size: int) -> Itera
             if not batch:
                 return
             for values in batch:
-                yield {c: json_safe(v) for c, v in zip(columns, values)}
+                yield {c: json_safe(v) for c, v in zip(columns, values, strict=True)}
     finally:
         try:
             cursor.close()
         finally:
             conn.close()
-

@@ -9,7 +9,8 @@ import logging
 import os
 import tempfile
 import zlib
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,9 @@ class RowSpool:
             self._items.append(item)
             return
         if self._file is None:
-            self._file = tempfile.TemporaryFile("w+", encoding="utf-8", prefix="contacts-rows-", dir=self.tmp_dir)
+            self._file = tempfile.TemporaryFile(
+                "w+", encoding="utf-8", prefix="contacts-rows-", dir=self.tmp_dir
+            )
         self._file.write(json.dumps(item, separators=(",", ":")) + "\n")
 
     def __len__(self) -> int:
@@ -87,13 +90,18 @@ class KeyedSpool:
     def _spill(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="contacts-spool-", dir=self.tmp_dir)
         self._files = [
-            open(os.path.join(self._dir.name, f"b{i:03d}.ndjson"), "w", encoding="utf-8") for i in range(self.bucket_count)
+            open(os.path.join(self._dir.name, f"b{i:03d}.ndjson"), "w", encoding="utf-8")
+            for i in range(self.bucket_count)
         ]
         rows, self._rows = self._rows, None
         assert rows is not None
         for key, (index, row) in rows.items():
             self._write(index, key, row)
-        log.info("more than %d distinct keys: collapsing duplicates through %d temporary files", self.memory_rows, self.bucket_count)
+        log.info(
+            "more than %d distinct keys: collapsing duplicates through %d temporary files",
+            self.memory_rows,
+            self.bucket_count,
+        )
 
     def _write(self, index: int, key: str, row: Any) -> None:
         bucket = zlib.crc32(key.encode("utf-8")) % self.bucket_count

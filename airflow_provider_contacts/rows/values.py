@@ -59,4 +59,3 @@ def field_values_problem(row: dict[str, Any], hook: Any) -> str | None:
         elif not isinstance(value, _SCALARS):
             return f"field {name!r} is a {type(value).__name__}, not a text, number, boolean or null value"
     return None
-

@@ -25,15 +25,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--seed", type=int, default=42, help="seed of the generated data and faults")
     parser.add_argument(
-        "--fault-rate", type=float, default=0.0,
+        "--fault-rate",
+        type=float,
+        default=0.0,
         help="share of vendor requests answered with a fault (split evenly: 429, 503, dropped)",
     )
     parser.add_argument("--latency-ms", type=int, default=0, help="latency added to every vendor answer")
     parser.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
     parser.add_argument("--print-connections", action="store_true", help="print AIRFLOW_CONN_* exports")
-    parser.add_argument("--http", choices=("auto", "h11", "httptools"), default="auto",
-                        help="uvicorn HTTP protocol; h11 keeps header names as vendors write them "
-                             "(Mautic's Content-Type), httptools (auto's choice) lowercases them")
+    parser.add_argument(
+        "--http",
+        choices=("auto", "h11", "httptools"),
+        default="auto",
+        help="uvicorn HTTP protocol; h11 keeps header names as vendors write them "
+        "(Mautic's Content-Type), httptools (auto's choice) lowercases them",
+    )
     args = parser.parse_args(argv)
 
     if not _is_loopback(args.host) and not args.allow_remote:
@@ -45,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from airflow_provider_contacts.sandbox.server import SandboxServer
 
-    server = SandboxServer(SandboxConfig(seed=args.seed, faults=faults), host=args.host, port=args.port, http=args.http)
+    server = SandboxServer(
+        SandboxConfig(seed=args.seed, faults=faults), host=args.host, port=args.port, http=args.http
+    )
     print(f"contacts sandbox on {server.url}  (seed {args.seed}, fault rate {args.fault_rate})")
     for name, emulator in server.sandbox.emulators.items():
         print(f"  {name:<10} {emulator.base_url(server.url):<50} {emulator.credentials_text()}")

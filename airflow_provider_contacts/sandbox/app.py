@@ -64,7 +64,9 @@ class Sandbox:
         self.emulators: dict[str, VendorEmulator] = {}
         for name, cls in EMULATORS.items():
             if self.config.vendors is None or name in self.config.vendors:
-                self.emulators[name] = cls(seed=self.config.seed, options=self.config.vendor_options.get(name, {}))
+                self.emulators[name] = cls(
+                    seed=self.config.seed, options=self.config.vendor_options.get(name, {})
+                )
         self._log: deque[dict[str, Any]] = deque(maxlen=200_000)
         self._log_lock = threading.Lock()
         self.root_url = ""
@@ -147,7 +149,9 @@ class SandboxASGI:
             entry["fault"] = f"redirect {action['status']}"
             self.sandbox.record(entry)
             location = redirect_location(action["location"], path, entry["query"])
-            await JSONResponse({}, status_code=action["status"], headers={"Location": location})(scope, receive, send)
+            await JSONResponse({}, status_code=action["status"], headers={"Location": location})(
+                scope, receive, send
+            )
             return
         if action and "status" in action:
             entry["status"] = action["status"]
@@ -194,7 +198,11 @@ async def _drop(send: Any) -> None:
 
 
 def create_app(sandbox: Sandbox) -> SandboxASGI:
-    app = FastAPI(title="airflow-provider-contacts sandbox", docs_url=f"{ADMIN_PREFIX}/docs", openapi_url=f"{ADMIN_PREFIX}/openapi.json")
+    app = FastAPI(
+        title="airflow-provider-contacts sandbox",
+        docs_url=f"{ADMIN_PREFIX}/docs",
+        openapi_url=f"{ADMIN_PREFIX}/openapi.json",
+    )
 
     @app.get(f"{ADMIN_PREFIX}/health")
     def health() -> dict[str, Any]:
@@ -255,7 +263,9 @@ def create_app(sandbox: Sandbox) -> SandboxASGI:
             raise HTTPException(status_code=404, detail=f"emulator {vendor!r} has no settings")
         unknown = sorted(set(body) - set(settings))
         if unknown:
-            raise HTTPException(status_code=400, detail=f"unknown settings {unknown}; known: {sorted(settings)}")
+            raise HTTPException(
+                status_code=400, detail=f"unknown settings {unknown}; known: {sorted(settings)}"
+            )
         with emulator.lock:
             settings.update(body)
         return dict(settings)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def basic_credentials(header: str | None) -> tuple[str, str] | None:

@@ -24,6 +24,7 @@ from typing import Any
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
+
 @dataclass
 class FaultConfig:
     rate_429: float = 0.0
@@ -45,7 +46,9 @@ class FaultConfig:
         known = set(cls.__dataclass_fields__)
         unknown = set(data) - known
         if unknown:
-            raise ValueError(f"unknown fault settings: {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+            raise ValueError(
+                f"unknown fault settings: {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
+            )
         config = cls(**data)
         for name in ("rate_429", "rate_5xx", "rate_drop", "rate_drop_after"):
             value = getattr(config, name)
@@ -63,7 +66,13 @@ def normalise_action(action: Any) -> dict[str, Any]:
         return {"status": int(action)}
     if action in ("drop", "drop_after"):
         return {"drop": action}
-    if isinstance(action, dict) and set(action) <= {"status", "drop", "latency_ms", "retry_after", "location"}:
+    if isinstance(action, dict) and set(action) <= {
+        "status",
+        "drop",
+        "latency_ms",
+        "retry_after",
+        "location",
+    }:
         action = dict(action)
         if "location" in action:
             action.setdefault("status", 302)

@@ -22,8 +22,9 @@ LAST = ["Silva", "Novak", "Okafor", "Berg", "Rossi", "Haddad", "Kim", "Moreau", 
 BAD_ROWS = [("not-an-email", "invalid email"), ("", "missing key")]
 
 
-def create_demo_warehouse(path: str | Path, *, contacts: int = 500, seed: int = 7,
-                          which50_ids: list[str] | None = None) -> dict[str, Any]:
+def create_demo_warehouse(
+    path: str | Path, *, contacts: int = 500, seed: int = 7, which50_ids: list[str] | None = None
+) -> dict[str, Any]:
     """(Re)create the table at ``path``; returns what a full sync must end with."""
     rng = random.Random(seed)
     now = datetime.now(timezone.utc).replace(microsecond=0)
@@ -32,11 +33,29 @@ def create_demo_warehouse(path: str | Path, *, contacts: int = 500, seed: int = 
         first, last = rng.choice(FIRST), rng.choice(LAST)
         updated = now - timedelta(minutes=rng.randint(5, 6 * 24 * 60))
         w50 = which50_ids[i] if which50_ids and i < len(which50_ids) else None
-        rows.append((f"{first}.{last}.{i}@example.com".lower(), first, last, f"Co {i % 17}", rng.choice(["Ireland", "Germany", "Singapore"]),
-                     updated.strftime("%Y-%m-%d %H:%M:%S"), w50))
+        rows.append(
+            (
+                f"{first}.{last}.{i}@example.com".lower(),
+                first,
+                last,
+                f"Co {i % 17}",
+                rng.choice(["Ireland", "Germany", "Singapore"]),
+                updated.strftime("%Y-%m-%d %H:%M:%S"),
+                w50,
+            )
+        )
     duplicate = rows[3]
-    rows.append((duplicate[0].upper(), "Renamed", duplicate[2], duplicate[3], duplicate[4],
-                 now.strftime("%Y-%m-%d %H:%M:%S"), None))  # same contact, later row: it wins
+    rows.append(
+        (
+            duplicate[0].upper(),
+            "Renamed",
+            duplicate[2],
+            duplicate[3],
+            duplicate[4],
+            now.strftime("%Y-%m-%d %H:%M:%S"),
+            None,
+        )
+    )  # same contact, later row: it wins
     for email, _reason in BAD_ROWS:
         rows.append((email, "Bad", "Row", None, None, now.strftime("%Y-%m-%d %H:%M:%S"), None))
     path = Path(path)
@@ -44,14 +63,22 @@ def create_demo_warehouse(path: str | Path, *, contacts: int = 500, seed: int = 
     con = sqlite3.connect(path)
     try:
         con.execute("drop table if exists crm_contacts")
-        con.execute("create table crm_contacts (id integer primary key, email text, firstname text, lastname text, "
-                    "company text, country text, updated_at text, which50_id text)")
+        con.execute(
+            "create table crm_contacts (id integer primary key, email text, firstname text, lastname text, "
+            "company text, country text, updated_at text, which50_id text)"
+        )
         con.executemany(f"insert into crm_contacts ({', '.join(COLUMNS)}) values (?, ?, ?, ?, ?, ?, ?)", rows)
         con.commit()
     finally:
         con.close()
-    return {"rows": len(rows), "valid_contacts": contacts, "rejected": len(BAD_ROWS), "duplicates": 1,
-            "renamed_email": duplicate[0], "sample_emails": [r[0] for r in rows[:3]]}
+    return {
+        "rows": len(rows),
+        "valid_contacts": contacts,
+        "rejected": len(BAD_ROWS),
+        "duplicates": 1,
+        "renamed_email": duplicate[0],
+        "sample_emails": [r[0] for r in rows[:3]],
+    }
 
 
 def sqlite_connection(path: str | Path) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
@@ -46,7 +47,15 @@ class ContactEventsSensor(BaseSensorOperator):
         every mode, ``mode="reschedule"`` works too
     """
 
-    template_fields: Sequence[str] = ("conn_id", "since", "until", "event_types", "exclude_event_types", "contact_ids", "min_events")
+    template_fields: Sequence[str] = (
+        "conn_id",
+        "since",
+        "until",
+        "event_types",
+        "exclude_event_types",
+        "contact_ids",
+        "min_events",
+    )
 
     def __init__(
         self,
@@ -89,10 +98,15 @@ class ContactEventsSensor(BaseSensorOperator):
         since_at = parse_when(since, "since")
         until_at = parse_when(self.until, "until") if self.until not in (None, "") else None
         if until_at is not None and since_at >= until_at:
-            raise ContactsConfigError(f"since ({since_at.isoformat()}) must be before until ({until_at.isoformat()})", conn_id=self.conn_id)
+            raise ContactsConfigError(
+                f"since ({since_at.isoformat()}) must be before until ({until_at.isoformat()})",
+                conn_id=self.conn_id,
+            )
         min_events = whole_number(self.min_events)
         if min_events is None:
-            raise ContactsConfigError(f"min_events={self.min_events!r} must be a whole number >= 1", conn_id=self.conn_id)
+            raise ContactsConfigError(
+                f"min_events={self.min_events!r} must be a whole number >= 1", conn_id=self.conn_id
+            )
         if min_events < 1:
             raise ContactsConfigError(f"min_events={min_events} must be >= 1", conn_id=self.conn_id)
         self.min_events = min_events
@@ -120,8 +134,12 @@ class ContactEventsSensor(BaseSensorOperator):
             hook.close()
         summary = summarise(events, conn_id=self.conn_id, vendor=hook.conn_type, since=since, until=until)
         self.log.info(
-            "%s: %d event(s) in [%s, %s), waiting for %d", self.conn_id, len(events), summary["window"][0],
-            summary["window"][1], self.min_events,
+            "%s: %d event(s) in [%s, %s), waiting for %d",
+            self.conn_id,
+            len(events),
+            summary["window"][0],
+            summary["window"][1],
+            self.min_events,
         )
         return PokeReturnValue(is_done=len(events) >= self.min_events, xcom_value=summary)
 

@@ -5,8 +5,9 @@ events back from the vendor."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any, Iterator
+from typing import Any
 
 from airflow_provider_contacts._time import parse_when, to_iso
 from airflow_provider_contacts.exceptions import ContactsConfigError
@@ -16,8 +17,15 @@ from airflow_provider_contacts.models import ContactEvent
 MAX_EVENT_REFS = 100
 
 
-def summarise(events: list[ContactEvent], *, conn_id: str, vendor: str, since: datetime, until: datetime,
-              max_refs: int | None = MAX_EVENT_REFS) -> dict[str, Any]:
+def summarise(
+    events: list[ContactEvent],
+    *,
+    conn_id: str,
+    vendor: str,
+    since: datetime,
+    until: datetime,
+    max_refs: int | None = MAX_EVENT_REFS,
+) -> dict[str, Any]:
     """A small JSON summary of events: count, first/last ``occurred_at``, window, types seen, and
     references (not payloads) of up to ``max_refs`` events (None: all)."""
     types: dict[str, int] = {}
@@ -51,8 +59,15 @@ def batch_id_of(conn_id: str, events: list[ContactEvent]) -> str:
     return hashlib.sha256("\n".join([conn_id, *lines]).encode("utf-8")).hexdigest()[:32]
 
 
-def make_batch(events: list[ContactEvent], *, conn_id: str, vendor: str, since: datetime, until: datetime,
-               more: bool = False) -> dict[str, Any]:
+def make_batch(
+    events: list[ContactEvent],
+    *,
+    conn_id: str,
+    vendor: str,
+    since: datetime,
+    until: datetime,
+    more: bool = False,
+) -> dict[str, Any]:
     """The payload of one watcher batch (the asset event's ``extra["payload"]``): the summary of
     :func:`summarise` with a reference to EVERY event, a content-derived ``batch_id`` and
     ``more`` (a backlog continues in the next batch), so a consumer fetches exactly these events
@@ -81,8 +96,9 @@ def check_batch(batch: Any) -> dict[str, Any]:
     return batch
 
 
-def iter_batch_events(hook: Any, batch: dict[str, Any],
-                      missing: list[dict[str, Any]] | None = None) -> Iterator[ContactEvent]:
+def iter_batch_events(
+    hook: Any, batch: dict[str, Any], missing: list[dict[str, Any]] | None = None
+) -> Iterator[ContactEvent]:
     """The full events of a watcher batch, each once, fetched with ``hook`` (blocking): the
     vendor is asked for the batch's window and event types (and its contacts when the vendor
     lists events per contact) and only the batch's keys are kept. References no longer found
@@ -96,7 +112,9 @@ def iter_batch_events(hook: Any, batch: dict[str, Any],
     contacts = sorted({str(ref["contact_id"]) for ref in batch["events"] if ref.get("contact_id")})
     per_contact = getattr(hook, "events_per_contact", False)
     for event in hook.iter_events(
-        since, until, include_types=sorted({str(ref["event_type"]) for ref in batch["events"]}),
+        since,
+        until,
+        include_types=sorted({str(ref["event_type"]) for ref in batch["events"]}),
         contact_ids=contacts if per_contact else None,
     ):
         if wanted.pop(event.key, None) is not None:

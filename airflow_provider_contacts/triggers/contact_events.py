@@ -19,8 +19,9 @@ import asyncio
 import inspect
 import logging
 import time
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
-from typing import Any, AsyncIterator
+from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
@@ -81,13 +82,26 @@ class ContactEventsTrigger(BaseTrigger):
             nonlocal errors
             since = parse_when(self.since, "since")
             until = parse_when(self.until, "until") if self.until else datetime.now(timezone.utc)
-            events = [e async for e in hook.aiter_events(transport, since, until, include_types=self.include_types,
-                                                         exclude_types=self.exclude_types, contact_ids=self.contact_ids)]
+            events = [
+                e
+                async for e in hook.aiter_events(
+                    transport,
+                    since,
+                    until,
+                    include_types=self.include_types,
+                    exclude_types=self.exclude_types,
+                    contact_ids=self.contact_ids,
+                )
+            ]
             errors = 0
-            log.info("%s: %d event(s) in the window, waiting for %d", self.conn_id, len(events), self.min_events)
+            log.info(
+                "%s: %d event(s) in the window, waiting for %d", self.conn_id, len(events), self.min_events
+            )
             if len(events) < self.min_events:
                 return None, self.poke_interval
-            return summarise(events, conn_id=self.conn_id, vendor=hook.conn_type, since=since, until=until), 0.0
+            return summarise(
+                events, conn_id=self.conn_id, vendor=hook.conn_type, since=since, until=until
+            ), 0.0
 
         def failed(err: Exception) -> float:
             nonlocal errors
@@ -194,8 +208,9 @@ class ContactEventsEventTrigger(BaseEventTrigger):
         await self.state.save(state)
 
     # polling ----------------------------------------------------------------------------
-    async def poll_once(self, hook: Any, transport: Any, now: datetime,
-                        state: dict[str, Any] | None = None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    async def poll_once(
+        self, hook: Any, transport: Any, now: datetime, state: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """One poll from the committed ``state`` (without ``pending``): ``(batch, next_state)``,
         or ``(None, None)`` when nothing new occurred."""
         lag = timedelta(seconds=self.lag_seconds)
@@ -208,8 +223,14 @@ class ContactEventsEventTrigger(BaseEventTrigger):
         if since >= now:
             return None, None
         fresh: dict[str, Any] = {}
-        async for event in hook.aiter_events(transport, since, now, include_types=self.include_types,
-                                             exclude_types=self.exclude_types, contact_ids=self.contact_ids):
+        async for event in hook.aiter_events(
+            transport,
+            since,
+            now,
+            include_types=self.include_types,
+            exclude_types=self.exclude_types,
+            contact_ids=self.contact_ids,
+        ):
             if event.key not in delivered and event.key not in fresh:
                 fresh[event.key] = event
         if not fresh:
@@ -217,8 +238,14 @@ class ContactEventsEventTrigger(BaseEventTrigger):
         ordered = sorted(fresh.values(), key=lambda e: e.order)
         limit = max(int(self.max_batch_events), 1)
         taken = ordered[:limit]
-        batch = make_batch(taken, conn_id=self.conn_id, vendor=hook.conn_type, since=since, until=now,
-                           more=len(ordered) > limit)
+        batch = make_batch(
+            taken,
+            conn_id=self.conn_id,
+            vendor=hook.conn_type,
+            since=since,
+            until=now,
+            more=len(ordered) > limit,
+        )
         return batch, self._next_state(state, taken, lag)
 
     @staticmethod
@@ -241,11 +268,20 @@ class ContactEventsEventTrigger(BaseEventTrigger):
 
         def failed(err: Exception) -> float:
             wait = backoff.next_wait()
-            where = f"watermark {cycle.state['watermark'][0]}" if cycle.state and cycle.state.get("watermark") else (
-                "no watermark yet")
-            log.log(logging.ERROR if is_fatal(err) else logging.WARNING,
-                    "%s: polling contact events failed: %s: %s; no asset event; next try in %.0f s (state kept: %s)",
-                    self.conn_id, type(err).__name__, err, wait, where)
+            where = (
+                f"watermark {cycle.state['watermark'][0]}"
+                if cycle.state and cycle.state.get("watermark")
+                else ("no watermark yet")
+            )
+            log.log(
+                logging.ERROR if is_fatal(err) else logging.WARNING,
+                "%s: polling contact events failed: %s: %s; no asset event; next try in %.0f s (state kept: %s)",
+                self.conn_id,
+                type(err).__name__,
+                err,
+                wait,
+                where,
+            )
             return wait
 
         async def step(hook: Any, transport: Any) -> tuple[dict[str, Any] | None, float]:
@@ -284,9 +320,13 @@ class _WatchCycle:
             log.info("%s: watching contact events; state in %s", t.conn_id, t.state.where())
             if self.state and self.state.get("pending"):
                 batch = self.state["pending"]["batch"]
-                log.warning("%s: delivering batch %s (%d events) again: the triggerer stopped before it was confirmed; "
-                            "if it reached Airflow already, consumers skip it by its batch_id",
-                            t.conn_id, batch.get("batch_id"), batch.get("count", 0))
+                log.warning(
+                    "%s: delivering batch %s (%d events) again: the triggerer stopped before it was confirmed; "
+                    "if it reached Airflow already, consumers skip it by its batch_id",
+                    t.conn_id,
+                    batch.get("batch_id"),
+                    batch.get("count", 0),
+                )
                 return batch, 0.0
         if self.state and self.state.get("pending"):
             # the batch was yielded: it is in Airflow's database once the triggerer's next loop
@@ -303,8 +343,15 @@ class _WatchCycle:
         pending = {**(self.state or {}), "pending": {"batch": batch, "next": next_state}}
         await t.save_state(pending)  # saved before it is yielded; a failure here delivers nothing
         self.state = pending
-        log.info("%s: batch %s: %d new event(s) (%s .. %s)%s", t.conn_id, batch["batch_id"], batch["count"],
-                 batch["first_occurred_at"], batch["last_occurred_at"], "; more follow" if batch["more"] else "")
+        log.info(
+            "%s: batch %s: %d new event(s) (%s .. %s)%s",
+            t.conn_id,
+            batch["batch_id"],
+            batch["count"],
+            batch["first_occurred_at"],
+            batch["last_occurred_at"],
+            "; more follow" if batch["more"] else "",
+        )
         return batch, 0.0 if batch["more"] else t.poke_interval
 
 

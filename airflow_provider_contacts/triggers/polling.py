@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,9 @@ def _build_hook(conn_id: str, conn: Any) -> tuple[Any, Any]:
 
     conn_type = (conn.conn_type or "").replace("-", "_")
     if conn_type not in HOOK_CLASSES:
-        raise ContactsConfigError(f"connection type {conn.conn_type!r} is not a contacts platform", conn_id=conn_id)
+        raise ContactsConfigError(
+            f"connection type {conn.conn_type!r} is not a contacts platform", conn_id=conn_id
+        )
     hook = hook_class(conn_type)(conn_id)  # imports the vendor's module
     hook.use_connection(conn)
     require_capability(hook, "activity", "list contact events")
@@ -85,8 +88,17 @@ def is_fatal(err: Exception) -> bool:
         UnsupportedActionError,
     )
 
-    return isinstance(err, (AuthenticationError, PermissionDeniedError, ContactsConfigError, UnsupportedActionError,
-                            InvalidRequestError, NotFoundError))
+    return isinstance(
+        err,
+        (
+            AuthenticationError,
+            PermissionDeniedError,
+            ContactsConfigError,
+            UnsupportedActionError,
+            InvalidRequestError,
+            NotFoundError,
+        ),
+    )
 
 
 class Backoff:

@@ -9,13 +9,20 @@ import json
 from typing import Any
 
 
-def default_state_key(conn_id: str, include_types: list[str] | None, exclude_types: list[str] | None,
-                      contact_ids: list[str] | None) -> str:
+def default_state_key(
+    conn_id: str,
+    include_types: list[str] | None,
+    exclude_types: list[str] | None,
+    contact_ids: list[str] | None,
+) -> str:
     """The watermark's key names what the watcher watches: two watchers of one connection with
     other filters, sharing a ``state_path`` file, never read each other's watermark. (Without
     filters the key is the one of 0.1.0, so existing state is kept.)"""
-    watched = {"include_types": sorted(include_types or []), "exclude_types": sorted(exclude_types or []),
-               "contact_ids": sorted(str(c) for c in contact_ids or [])}
+    watched = {
+        "include_types": sorted(include_types or []),
+        "exclude_types": sorted(exclude_types or []),
+        "contact_ids": sorted(str(c) for c in contact_ids or []),
+    }
     if not any(watched.values()):
         return f"contact_events_watermark:{conn_id}"
     digest = hashlib.sha256(json.dumps(watched, sort_keys=True).encode()).hexdigest()[:12]

@@ -18,11 +18,19 @@ with DAG(
     tags=["test"],
 ) as dag:
     wait = ContactEventsSensor(
-        task_id="wait", conn_id="mautic_default", since="{{ params.since }}", min_events=3,
-        poke_interval=0.3, timeout=120, deferrable=True,
+        task_id="wait",
+        conn_id="mautic_default",
+        since="{{ params.since }}",
+        min_events=3,
+        poke_interval=0.3,
+        timeout=120,
+        deferrable=True,
     )
     fetch = FetchContactActivityOperator(
-        task_id="fetch", conn_id="mautic_default", since=WINDOW % 0, until=WINDOW % 1,
+        task_id="fetch",
+        conn_id="mautic_default",
+        since=WINDOW % 0,
+        until=WINDOW % 1,
         output_path="{{ params.output }}",
     )
     wait >> fetch

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow_provider_contacts._time import utc
-from airflow_provider_contacts.models import ContactEvent
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.hooks.base import EventPlanMixin
 from airflow_provider_contacts.hooks.mautic.base import MauticBase
@@ -22,21 +21,52 @@ from airflow_provider_contacts.hooks.mautic.wire import (
     snake,
 )
 from airflow_provider_contacts.http.plan import Call, Page, Plan, paged
+from airflow_provider_contacts.models import ContactEvent
 
 #: the keys ``POST /contacts/{id}/utm/add`` reads (``LeadModel::addUTMTags``, ``UtmTag::getFieldSetterList``)
-UTM_KEYS = frozenset({"utm_campaign", "utm_source", "utm_medium", "utm_content", "utm_term", "url", "referer",
-                      "query", "useragent", "user_agent", "remotehost", "remote_host", "lastActive"})
+UTM_KEYS = frozenset(
+    {
+        "utm_campaign",
+        "utm_source",
+        "utm_medium",
+        "utm_content",
+        "utm_term",
+        "url",
+        "referer",
+        "query",
+        "useragent",
+        "user_agent",
+        "remotehost",
+        "remote_host",
+        "lastActive",
+    }
+)
 #: the names of the stored record (as the contact's ``utmtags`` show them) → the key to send
-UTM_CAMEL = {"utmCampaign": "utm_campaign", "utmSource": "utm_source", "utmMedium": "utm_medium",
-             "utmContent": "utm_content", "utmTerm": "utm_term", "userAgent": "useragent", "remoteHost": "remotehost"}
+UTM_CAMEL = {
+    "utmCampaign": "utm_campaign",
+    "utmSource": "utm_source",
+    "utmMedium": "utm_medium",
+    "utmContent": "utm_content",
+    "utmTerm": "utm_term",
+    "userAgent": "useragent",
+    "remoteHost": "remotehost",
+}
 
 
 class MauticActivity(EventPlanMixin, MauticBase):
     """The activity and other contact endpoints of :class:`~.hook.MauticHook`."""
 
-    def event_plan(self, since: datetime, until: datetime, *, include_types: list[str] | None = None,
-                   exclude_types: list[str] | None = None, contact_ids: list[str] | None = None,
-                   page_size: int = 100, search: str | None = None) -> Plan:
+    def event_plan(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        include_types: list[str] | None = None,
+        exclude_types: list[str] | None = None,
+        contact_ids: list[str] | None = None,
+        page_size: int = 100,
+        search: str | None = None,
+    ) -> Plan:
         """Events with ``since <= occurred_at < until``: Mautic's date filters are inclusive
         and second-precise, so the window is widened to whole seconds and cut here."""
         since_utc = utc(since)
@@ -57,22 +87,38 @@ class MauticActivity(EventPlanMixin, MauticBase):
             base["filters[excludeEvents][]"] = list(exclude_types)
         if search:
             base["filters[search]"] = search
-        paths = [f"/api/contacts/{mautic_id(c)}/activity" for c in contact_ids] if contact_ids else ["/api/contacts/activity"]
+        paths = (
+            [f"/api/contacts/{mautic_id(c)}/activity" for c in contact_ids]
+            if contact_ids
+            else ["/api/contacts/activity"]
+        )
+
         def read(body: Any, page: int) -> Page:
             body = body if isinstance(body, dict) else {}
             events = self.read_events(body.get("events") or [], normalise_event)
-            return Page([e for e in events if since_utc <= e.occurred_at < until_utc],
-                        last=page >= as_int(body.get("maxPages"), 1))
+            return Page(
+                [e for e in events if since_utc <= e.occurred_at < until_utc],
+                last=page >= as_int(body.get("maxPages"), 1),
+            )
 
         for path in paths:
             # Duplicates come from offsets shifting while we page (an event inserted into a type
             # already paged pushes its neighbour onto the next page): remembering the keys of the
             # previous page is enough, and memory stays flat.
-            yield from paged(lambda page, path=path: Call("GET", path, params={**base, "page": page}), read,
-                             key=lambda event: event.dedup_key, repeats="adjacent")
+            yield from paged(
+                lambda page, path=path: Call("GET", path, params={**base, "page": page}),
+                read,
+                key=lambda event: event.dedup_key,
+                repeats="adjacent",
+            )
 
-    def get_contact_activity(self, contact_id: int | str, since: datetime | None = None,
-                             until: datetime | None = None, **filters: Any) -> list[ContactEvent]:
+    def get_contact_activity(
+        self,
+        contact_id: int | str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        **filters: Any,
+    ) -> list[ContactEvent]:
         """All of one contact's timeline events in ``[since, until)`` (default: everything)."""
         since = since or datetime(1970, 1, 1, tzinfo=timezone.utc)
         until = until or datetime.now(timezone.utc) + timedelta(seconds=1)
@@ -122,12 +168,22 @@ class MauticActivity(EventPlanMixin, MauticBase):
         it is refused here, before the request. Not idempotent (adds a record): never retried."""
         unknown = sorted(k for k in utm if k not in UTM_KEYS)
         if unknown:
-            hints = [f"{k!r} → {UTM_CAMEL.get(k) or snake(k)!r}" if (UTM_CAMEL.get(k) or snake(k)) in UTM_KEYS else repr(k)
-                     for k in unknown]
+            hints = [
+                f"{k!r} → {UTM_CAMEL.get(k) or snake(k)!r}"
+                if (UTM_CAMEL.get(k) or snake(k)) in UTM_KEYS
+                else repr(k)
+                for k in unknown
+            ]
             raise ContactsConfigError(
                 f"UTM key(s) {', '.join(hints)} not read by Mautic, which would store nothing for them; "
-                f"use {', '.join(sorted(UTM_KEYS))}", conn_id=self.conn_id)
-        return self._send("POST", f"contacts/{mautic_id(contact_id)}/utm/add", json=clean(utm), idempotent=False)["contact"]
+                f"use {', '.join(sorted(UTM_KEYS))}",
+                conn_id=self.conn_id,
+            )
+        return self._send(
+            "POST", f"contacts/{mautic_id(contact_id)}/utm/add", json=clean(utm), idempotent=False
+        )["contact"]
 
     def remove_utm_tag(self, contact_id: int | str, utm_id: int | str) -> dict[str, Any]:
-        return self._send("POST", f"contacts/{mautic_id(contact_id)}/utm/{mautic_id(utm_id)}/remove", idempotent=True)["contact"]
+        return self._send(
+            "POST", f"contacts/{mautic_id(contact_id)}/utm/{mautic_id(utm_id)}/remove", idempotent=True
+        )["contact"]

@@ -10,7 +10,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from airflow_provider_contacts.http.auth import Auth, BasicAuth, OAuth2ClientCredentials
 
@@ -29,8 +30,14 @@ def mautic_auth(hook: ContactsHook, auth_type: str, clock: Callable[[], float]) 
         login = hook.require(conn.login, "login", "set the Mautic username (Basic auth)")
         password = hook.require(conn.password, "password", "set the Mautic user's password")
         return BasicAuth(login, password)
-    client_id = hook.require(hook.extras.str("client_id") or conn.login, "client_id",
-                             'set "client_id" (extra) to the public id of Mautic API credentials')
-    secret = hook.require(hook.extras.str("client_secret") or conn.password, "client_secret",
-                          'set "client_secret" (extra) to the secret of those API credentials')
+    client_id = hook.require(
+        hook.extras.str("client_id") or conn.login,
+        "client_id",
+        'set "client_id" (extra) to the public id of Mautic API credentials',
+    )
+    secret = hook.require(
+        hook.extras.str("client_secret") or conn.password,
+        "client_secret",
+        'set "client_secret" (extra) to the secret of those API credentials',
+    )
     return OAuth2ClientCredentials(TOKEN_PATH, client_id, secret, renew_codes=RENEW_CODES, clock=clock)

@@ -17,13 +17,24 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from airflow_provider_contacts.exceptions import AuthenticationError, ContactsError, PermissionDeniedError
 from airflow_provider_contacts.hooks.base import ContactsHook, explain_error
 from airflow_provider_contacts.hooks.mautic.auth import mautic_auth
-from airflow_provider_contacts.hooks.mautic.errors import BatchLimitExceeded, batch_error_mapper, map_mautic_error
-from airflow_provider_contacts.hooks.mautic.wire import BatchItem, as_int, decode_batch_answer, entities, parse_batch
+from airflow_provider_contacts.hooks.mautic.errors import (
+    BatchLimitExceeded,
+    batch_error_mapper,
+    map_mautic_error,
+)
+from airflow_provider_contacts.hooks.mautic.wire import (
+    BatchItem,
+    as_int,
+    decode_batch_answer,
+    entities,
+    parse_batch,
+)
 from airflow_provider_contacts.http.auth import Auth
 from airflow_provider_contacts.http.errors import safe_json
 from airflow_provider_contacts.http.plan import Call, Page, paged, run_plan
@@ -98,9 +109,13 @@ class MauticBase(ContactsHook):
             what = "client id/secret" if self._safe_auth_type() == "oauth2" else "username/password"
             hint = ""
             if code == "access_denied" and err.status == 401 and self._safe_auth_type() == "basic":
-                hint = (" If the credentials are right, the web server may be stripping the Authorization "
-                        "header (a FastCGI setting).")
-            return f"Bad credentials: Mautic refused the {what} (HTTP {err.status} {code or ''}): {err.message.rstrip('.')}.{hint}".replace(" )", ")")
+                hint = (
+                    " If the credentials are right, the web server may be stripping the Authorization "
+                    "header (a FastCGI setting)."
+                )
+            return f"Bad credentials: Mautic refused the {what} (HTTP {err.status} {code or ''}): {err.message.rstrip('.')}.{hint}".replace(
+                " )", ")"
+            )
         return explain_error(err, self.base_url if "base_url" in self.__dict__ else None)
 
     def _safe_auth_type(self) -> str:
@@ -111,13 +126,19 @@ class MauticBase(ContactsHook):
 
     def contacts_url(self, contact_id: str | None = None) -> str | None:
         """``{base}/s/contacts/view/{id}``, or ``{base}/s/contacts`` (Mautic's admin UI)."""
-        return f"{self.base_url}/s/contacts/view/{contact_id}" if contact_id else f"{self.base_url}/s/contacts"
+        return (
+            f"{self.base_url}/s/contacts/view/{contact_id}" if contact_id else f"{self.base_url}/s/contacts"
+        )
 
     def probe(self) -> str:
         response = self.transport.request("GET", "/api/contacts", params={"limit": 1, "minimal": 1})
         version = response.headers.get("Mautic-Version")
         total = as_int((safe_json(response) or {}).get("total"))
-        who = f"basic auth as {self.connection.login}" if self.auth_type == "basic" else "OAuth2 client credentials"
+        who = (
+            f"basic auth as {self.connection.login}"
+            if self.auth_type == "basic"
+            else "OAuth2 client credentials"
+        )
         shown = f"Mautic {version}" if version else "Mautic"
         return f"Connected to {shown} at {self.base_url} ({who}); {total} contacts visible"
 
@@ -125,11 +146,19 @@ class MauticBase(ContactsHook):
     def _get(self, path: str, params: Any = None) -> Any:
         return self.transport.request("GET", f"/api/{path.lstrip('/')}", params=params).json()
 
-    def _entity_pages(self, path: str, key: str, params: Callable[[int], dict[str, Any]], limit: int,
-                      *, keyset: bool = False) -> Iterator[Any]:
+    def _entity_pages(
+        self,
+        path: str,
+        key: str,
+        params: Callable[[int], dict[str, Any]],
+        limit: int,
+        *,
+        keyset: bool = False,
+    ) -> Iterator[Any]:
         """Every entity of a Mautic list route (the answer's ``key``), page by page: ``params(cursor)``
         is the query of a page, the cursor an offset (``start``), or with ``keyset`` the last id
         read (for ``where id > last`` ordered by id: stable while entities change)."""
+
         def read(body: Any, _cursor: int) -> Page:
             rows = entities(body, key)
             return Page(rows, last=len(rows) < limit)
@@ -137,13 +166,28 @@ class MauticBase(ContactsHook):
         def advance(cursor: int, page: Page) -> int:
             return max(int(r["id"]) for r in page.rows) if keyset else cursor + len(page.rows)
 
-        plan = paged(lambda cursor: Call("GET", f"/api/{path}", params=params(cursor)), read, start=0, advance=advance)
+        plan = paged(
+            lambda cursor: Call("GET", f"/api/{path}", params=params(cursor)), read, start=0, advance=advance
+        )
         return run_plan(self.transport, plan)
 
-    def _send(self, method: str, path: str, *, json: Any = None, params: Any = None,
-              idempotent: bool | None = None, error_mapper: Any = None, decode: Any = None) -> Any:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Any = None,
+        idempotent: bool | None = None,
+        error_mapper: Any = None,
+        decode: Any = None,
+    ) -> Any:
         response = self.transport.request(
-            method, f"/api/{path.lstrip('/')}", json=json, params=params, idempotent=idempotent,
+            method,
+            f"/api/{path.lstrip('/')}",
+            json=json,
+            params=params,
+            idempotent=idempotent,
             error_mapper=error_mapper,
         )
         if decode is not None and response.content:
@@ -154,11 +198,16 @@ class MauticBase(ContactsHook):
         log.warning(
             "%s: Mautic accepts at most %d items per batch (HTTP 500 '%s'); splitting and continuing. "
             'Set "batch_limit": %d in the connection extra to avoid the failed request.',
-            self.conn_id, err.limit, err.message, err.limit,
+            self.conn_id,
+            err.limit,
+            err.message,
+            err.limit,
         )
         self._learned_batch_limit = err.limit
 
-    def _batched(self, method: str, path: str, items: list[dict[str, Any]], *, idempotent: bool) -> list[BatchItem]:
+    def _batched(
+        self, method: str, path: str, items: list[dict[str, Any]], *, idempotent: bool
+    ) -> list[BatchItem]:
         """A batch endpoint over ``items``, split to the batch limit (learnt on the way when
         the server says it is lower); one :class:`BatchItem` per item, in input order."""
         results: list[BatchItem] = []
@@ -166,8 +215,14 @@ class MauticBase(ContactsHook):
         while start < len(items):
             chunk = items[start : start + self.batch_limit]
             try:
-                body = self._send(method, path, json=chunk, idempotent=idempotent,
-                                  error_mapper=batch_error_mapper(len(chunk)), decode=decode_batch_answer)
+                body = self._send(
+                    method,
+                    path,
+                    json=chunk,
+                    idempotent=idempotent,
+                    error_mapper=batch_error_mapper(len(chunk)),
+                    decode=decode_batch_answer,
+                )
             except BatchLimitExceeded as err:
                 self._learn_limit(err)
                 continue

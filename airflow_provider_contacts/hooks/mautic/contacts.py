@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import logging
 import warnings
-from typing import Any, Iterable, Iterator, Literal
+from collections.abc import Iterable, Iterator
+from typing import Any, Literal
 
-from airflow_provider_contacts.models import RowOutcome
-from airflow_provider_contacts.rules import parse_dnc_reason
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.hooks.mautic.base import MauticBase
 from airflow_provider_contacts.hooks.mautic.errors import BatchLimitExceeded, batch_error_mapper
@@ -26,6 +25,8 @@ from airflow_provider_contacts.hooks.mautic.wire import (
     list_params,
     mautic_id,
 )
+from airflow_provider_contacts.models import RowOutcome
+from airflow_provider_contacts.rules import parse_dnc_reason
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,17 @@ class MauticContacts(MauticBase):
     ) -> ContactPage:
         """One page of ``GET /contacts`` (``total`` as int, contacts as a list in server order).
         ``order_by`` must be a DB column (``id``, ``date_added``, ``last_active``...)."""
-        params = list_params(search=search, start=start, limit=limit, order_by=order_by, order_dir=order_dir,
-                              where=where, published=published, minimal=minimal, select=select)
+        params = list_params(
+            search=search,
+            start=start,
+            limit=limit,
+            order_by=order_by,
+            order_dir=order_dir,
+            where=where,
+            published=published,
+            minimal=minimal,
+            select=select,
+        )
         body = self._get("contacts", params)
         return ContactPage(total=as_int(body.get("total")), contacts=entities(body, "contacts"))
 
@@ -67,18 +77,32 @@ class MauticContacts(MauticBase):
     ) -> Iterator[dict[str, Any]]:
         """Every matching contact once: keyset paging by id (``id > last``), stable while
         contacts change (the default ``last_active`` order is not)."""
+
         def params(last: int) -> dict[str, Any]:
             clauses = list(where or []) + [{"col": "id", "expr": "gt", "val": last}]
-            return list_params(search=search, start=0, limit=page_size, order_by="id", order_dir="ASC", where=clauses,
-                               published=None, minimal=minimal, select=select)
+            return list_params(
+                search=search,
+                start=0,
+                limit=page_size,
+                order_by="id",
+                order_dir="ASC",
+                where=clauses,
+                published=None,
+                minimal=minimal,
+                select=select,
+            )
 
         return self._entity_pages("contacts", "contacts", params, page_size, keyset=True)
 
-    def find_contacts_by_email(self, emails: Iterable[str], *, chunk_size: int = 100) -> dict[str, dict[str, Any]]:
+    def find_contacts_by_email(
+        self, emails: Iterable[str], *, chunk_size: int = 100
+    ) -> dict[str, dict[str, Any]]:
         """Lower-cased email → contact, for those that exist (one request per ``chunk_size``
         emails, ``where email in``). When several contacts share an email, the newest wins,
         as in Mautic's own upsert."""
-        wanted = sorted({e.strip().lower() for e in emails if isinstance(e, str) and e.strip() and "," not in e})
+        wanted = sorted(
+            {e.strip().lower() for e in emails if isinstance(e, str) and e.strip() and "," not in e}
+        )
         found: dict[str, dict[str, Any]] = {}
         for i in range(0, len(wanted), chunk_size):
             chunk = wanted[i : i + chunk_size]
@@ -89,7 +113,8 @@ class MauticContacts(MauticBase):
                 if email in chunk:
                     current = found.get(email)
                     if current is None or (str(contact.get("dateAdded")), int(contact["id"])) > (
-                        str(current.get("dateAdded")), int(current["id"])
+                        str(current.get("dateAdded")),
+                        int(current["id"]),
                     ):
                         found[email] = contact
         return found
@@ -108,7 +133,9 @@ class MauticContacts(MauticBase):
     def edit_contact(self, contact_id: int | str, data: dict[str, Any]) -> dict[str, Any]:
         """``PATCH /contacts/{id}/edit``: absent fields are kept. Note Mautic ignores numeric 0
         on POST/PATCH (use :meth:`replace_contact` to set 0)."""
-        return self._send("PATCH", f"contacts/{mautic_id(contact_id)}/edit", json=clean(data), idempotent=True)["contact"]
+        return self._send(
+            "PATCH", f"contacts/{mautic_id(contact_id)}/edit", json=clean(data), idempotent=True
+        )["contact"]
 
     def replace_contact(self, contact_id: int | str, data: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """``PUT /contacts/{id}/edit``. **Every field absent from ``data`` is blanked**, and an
@@ -119,7 +146,9 @@ class MauticContacts(MauticBase):
             UserWarning,
             stacklevel=2,
         )
-        log.warning("%s: PUT contact %s: fields absent from the data will be blanked", self.conn_id, contact_id)
+        log.warning(
+            "%s: PUT contact %s: fields absent from the data will be blanked", self.conn_id, contact_id
+        )
         response = self.transport.request(
             "PUT", f"/api/contacts/{mautic_id(contact_id)}/edit", json=clean(data), idempotent=False
         )
@@ -135,14 +164,18 @@ class MauticContacts(MauticBase):
         replay_safe = all(item.get("email") for item in cleaned)
         return self._batched("POST", "contacts/batch/new", cleaned, idempotent=replay_safe)
 
-    def batch_edit(self, items: list[dict[str, Any]], *, method: Literal["PATCH", "PUT"] = "PATCH") -> list[BatchItem]:
+    def batch_edit(
+        self, items: list[dict[str, Any]], *, method: Literal["PATCH", "PUT"] = "PATCH"
+    ) -> list[BatchItem]:
         """``PATCH|PUT /contacts/batch/edit``; each item needs ``id``. PUT blanks absent
         fields and creates unknown ids — prefer PATCH."""
         if method not in ("PATCH", "PUT"):
             raise ContactsConfigError(f"method {method!r}: use PATCH or PUT")
         for position, item in enumerate(items):
             if item.get("id") in (None, ""):
-                raise ContactsConfigError(f"item {position} has no id; batch edit needs the contact id in every item")
+                raise ContactsConfigError(
+                    f"item {position} has no id; batch edit needs the contact id in every item"
+                )
         cleaned = [clean(item) for item in items]
         return self._batched(method, "contacts/batch/edit", cleaned, idempotent=(method == "PATCH"))
 
@@ -155,8 +188,12 @@ class MauticContacts(MauticBase):
         while start < len(ids):
             chunk = ids[start : start + self.batch_limit]
             try:
-                body = self._send("DELETE", "contacts/batch/delete", params={"ids": ",".join(chunk)},
-                                  error_mapper=batch_error_mapper(len(chunk)))
+                body = self._send(
+                    "DELETE",
+                    "contacts/batch/delete",
+                    params={"ids": ",".join(chunk)},
+                    error_mapper=batch_error_mapper(len(chunk)),
+                )
             except BatchLimitExceeded as err:
                 self._learn_limit(err)
                 continue
@@ -171,7 +208,9 @@ class MauticContacts(MauticBase):
         serializer group ``leadFieldList`` has only id, label, alias, type, group, order, object)."""
         if self._unique_fields is None:
             flags: dict[str, bool] = {}
-            for f in self._entity_pages("fields/contact", "fields", lambda start: {"start": start, "limit": 200}, 200):
+            for f in self._entity_pages(
+                "fields/contact", "fields", lambda start: {"start": start, "limit": 200}, 200
+            ):
                 for key in ("isUniqueIdentifier", "isUniqueIdentifer", "is_unique_identifer"):
                     if isinstance(f, dict) and key in f:
                         flags[f.get("alias")] = bool(f[key]) and str(f[key]) not in ("0", "false")
@@ -186,7 +225,10 @@ class MauticContacts(MauticBase):
         if isinstance(value, (list, tuple)) and all(not isinstance(v, (dict, list, tuple)) for v in value):
             return None
         return super().structured_value_problem(field, value) + (
-            " (Mautic takes a list of values only, for tags and multiselect fields)" if isinstance(value, dict) else "")
+            " (Mautic takes a list of values only, for tags and multiselect fields)"
+            if isinstance(value, dict)
+            else ""
+        )
 
     def upsert_batch(self, rows: list[dict[str, Any]], key: str = "email") -> list[RowOutcome]:
         """Upsert ``rows`` through ``batch/new``: Mautic matches existing contacts on its unique
@@ -204,21 +246,42 @@ class MauticContacts(MauticBase):
         if zeros:
             log.warning(
                 "%s: %d field value(s) are numeric 0; Mautic ignores 0 on create/update (POST/PATCH, "
-                "Mautic issue #15030), so those fields keep their current value.", self.conn_id, zeros,
+                "Mautic issue #15030), so those fields keep their current value.",
+                self.conn_id,
+                zeros,
             )
         outcomes = []
         for item in self.batch_create(rows):
             if item.ok:
-                outcomes.append(RowOutcome(item.index, "created" if item.status == 201 else "updated",
-                                           contact_id=contact_id_of(item.contact), http_status=item.status))
+                outcomes.append(
+                    RowOutcome(
+                        item.index,
+                        "created" if item.status == 201 else "updated",
+                        contact_id=contact_id_of(item.contact),
+                        http_status=item.status,
+                    )
+                )
             else:
-                outcomes.append(RowOutcome(item.index, "rejected", http_status=item.status,
-                                           message=item.message or f"HTTP {item.status}", vendor_code=item.error_type))
+                outcomes.append(
+                    RowOutcome(
+                        item.index,
+                        "rejected",
+                        http_status=item.status,
+                        message=item.message or f"HTTP {item.status}",
+                        vendor_code=item.error_type,
+                    )
+                )
         return outcomes
 
     # ---- do not contact -------------------------------------------------------------------
-    def add_do_not_contact(self, contact_id: int | str, channel: str = "email", reason: int | str = 3,
-                           comments: str | None = None, channel_id: int | None = None) -> dict[str, Any]:
+    def add_do_not_contact(
+        self,
+        contact_id: int | str,
+        channel: str = "email",
+        reason: int | str = 3,
+        comments: str | None = None,
+        channel_id: int | None = None,
+    ) -> dict[str, Any]:
         """``POST /contacts/{id}/dnc/{channel}/add``. An existing "unsubscribed" entry is never
         overwritten by Mautic. Idempotent."""
         body: dict[str, Any] = {"reason": parse_dnc_reason(reason)}
@@ -226,32 +289,63 @@ class MauticContacts(MauticBase):
             body["comments"] = comments
         if channel_id is not None:
             body["channelId"] = channel_id
-        return self._send("POST", f"contacts/{mautic_id(contact_id)}/dnc/{channel_name(channel)}/add", json=body,
-                          idempotent=True)["contact"]
+        return self._send(
+            "POST",
+            f"contacts/{mautic_id(contact_id)}/dnc/{channel_name(channel)}/add",
+            json=body,
+            idempotent=True,
+        )["contact"]
 
     def remove_do_not_contact(self, contact_id: int | str, channel: str = "email") -> bool:
         """``POST /contacts/{id}/dnc/{channel}/remove``; True when an entry was removed."""
-        body = self._send("POST", f"contacts/{mautic_id(contact_id)}/dnc/{channel_name(channel)}/remove", idempotent=True)
+        body = self._send(
+            "POST", f"contacts/{mautic_id(contact_id)}/dnc/{channel_name(channel)}/remove", idempotent=True
+        )
         return bool(body.get("recordFound"))
 
-    def set_do_not_contact(self, contact_ids: list[str], *, action: Literal["add", "remove"],
-                           channel: str = "email", reason: int | str = 3,
-                           comments: str | None = None) -> list[RowOutcome]:
+    def set_do_not_contact(
+        self,
+        contact_ids: list[str],
+        *,
+        action: Literal["add", "remove"],
+        channel: str = "email",
+        reason: int | str = 3,
+        comments: str | None = None,
+    ) -> list[RowOutcome]:
         """Add or remove DNC for many contacts with ``doNotContact`` lists inside batch edits
         (⌈n/limit⌉ requests). Unknown ids are rejected "contact not found"."""
         if action not in ("add", "remove"):
             raise ContactsConfigError(f"action {action!r}: use 'add' or 'remove'")
-        entry: dict[str, Any] = {"channel": channel_name(channel), "reason": parse_dnc_reason(reason) if action == "add" else 0}
+        entry: dict[str, Any] = {
+            "channel": channel_name(channel),
+            "reason": parse_dnc_reason(reason) if action == "add" else 0,
+        }
         if comments is not None and action == "add":
             entry["comments"] = comments
         items = [{"id": mautic_id(cid), "doNotContact": [dict(entry)]} for cid in contact_ids]
         outcomes = []
         for item in self._batched("PATCH", "contacts/batch/edit", items, idempotent=True):
             if item.ok:
-                outcomes.append(RowOutcome(item.index, "updated", contact_id=str(items[item.index]["id"]),
-                                           http_status=item.status))
+                outcomes.append(
+                    RowOutcome(
+                        item.index,
+                        "updated",
+                        contact_id=str(items[item.index]["id"]),
+                        http_status=item.status,
+                    )
+                )
             else:
-                message = "contact not found" if item.status == 404 else (item.message or f"HTTP {item.status}")
-                outcomes.append(RowOutcome(item.index, "rejected", contact_id=str(items[item.index]["id"]),
-                                           http_status=item.status, message=message, vendor_code=item.error_type))
+                message = (
+                    "contact not found" if item.status == 404 else (item.message or f"HTTP {item.status}")
+                )
+                outcomes.append(
+                    RowOutcome(
+                        item.index,
+                        "rejected",
+                        contact_id=str(items[item.index]["id"]),
+                        http_status=item.status,
+                        message=message,
+                        vendor_code=item.error_type,
+                    )
+                )
         return outcomes

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from airflow_provider_contacts.rules import check_adjustment, compute_score
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.hooks.mautic.base import MauticBase
 from airflow_provider_contacts.hooks.mautic.wire import as_int, mautic_id
+from airflow_provider_contacts.rules import check_adjustment, compute_score
 
 log = logging.getLogger(__name__)
 
@@ -18,17 +18,35 @@ LEGACY_POINT_OPERATORS = ("plus", "minus", "times", "divide")
 class MauticPoints(MauticBase):
     """The points endpoints of :class:`~.hook.MauticHook`."""
 
-    def adjust_points(self, contact_id: int | str, op: str, delta: int, *, event_name: str | None = None,
-                      action_name: str | None = None) -> None:
+    def adjust_points(
+        self,
+        contact_id: int | str,
+        op: str,
+        delta: int,
+        *,
+        event_name: str | None = None,
+        action_name: str | None = None,
+    ) -> None:
         """Legacy ``POST /contacts/{id}/points/{op}/{delta}`` (plus, minus, times, divide).
         **Not idempotent**: never retried once sent. Prefer point groups with ``set``."""
         op, value = check_adjustment(op, delta, LEGACY_POINT_OPERATORS)
         body = {k: v for k, v in (("eventName", event_name), ("actionName", action_name)) if v}
-        self._send("POST", f"contacts/{mautic_id(contact_id)}/points/{op}/{value}", json=body or None, idempotent=False)
+        self._send(
+            "POST",
+            f"contacts/{mautic_id(contact_id)}/points/{op}/{value}",
+            json=body or None,
+            idempotent=False,
+        )
 
     def list_point_groups(self) -> list[dict[str, Any]]:
-        return list(self._entity_pages("points/groups", "pointGroups",
-                                        lambda start: {"start": start, "limit": 100, "orderBy": "id"}, 100))
+        return list(
+            self._entity_pages(
+                "points/groups",
+                "pointGroups",
+                lambda start: {"start": start, "limit": 100, "orderBy": "id"},
+                100,
+            )
+        )
 
     def get_point_group(self, group_id: int | str) -> dict[str, Any]:
         return self._get(f"points/groups/{mautic_id(group_id)}")["pointGroup"]
@@ -48,7 +66,9 @@ class MauticPoints(MauticBase):
                 if (name == group) if exact else (name.lower() == str(group).strip().lower()):
                     return str(g["id"])
         names = ", ".join(sorted(str(g.get("name")) for g in groups)) or "none"
-        raise ContactsConfigError(f"point group {group!r} does not exist (groups: {names})", conn_id=self.conn_id)
+        raise ContactsConfigError(
+            f"point group {group!r} does not exist (groups: {names})", conn_id=self.conn_id
+        )
 
     def get_contact_group_scores(self, contact_id: int | str) -> list[dict[str, Any]]:
         body = self._get(f"contacts/{mautic_id(contact_id)}/points/groups")
@@ -60,8 +80,16 @@ class MauticPoints(MauticBase):
         score = body.get("groupScore")
         return as_int(score.get("score")) if isinstance(score, dict) else 0
 
-    def adjust_group_score(self, contact_id: int | str, group_id: int | str, op: str, value: int, *,
-                           event_name: str | None = None, action_name: str | None = None) -> int:
+    def adjust_group_score(
+        self,
+        contact_id: int | str,
+        group_id: int | str,
+        op: str,
+        value: int,
+        *,
+        event_name: str | None = None,
+        action_name: str | None = None,
+    ) -> int:
         """``POST /contacts/{id}/points/groups/{gid}/{op}/{value}``; returns the new score.
 
         Validated first (operator, integer, no division by 0). An inexact division, which
@@ -74,12 +102,20 @@ class MauticPoints(MauticBase):
             current = self.get_group_score(contact_id, group_id)
             if current % number != 0:
                 target = compute_score(current, op, number)
-                log.info("%s: %d / %d is inexact; setting %d (rounded toward zero)", self.conn_id, current, number, target)
+                log.info(
+                    "%s: %d / %d is inexact; setting %d (rounded toward zero)",
+                    self.conn_id,
+                    current,
+                    number,
+                    target,
+                )
                 op, number = "set", target
         body = {k: v for k, v in (("eventName", event_name), ("actionName", action_name)) if v}
         result = self._send(
-            "POST", f"contacts/{mautic_id(contact_id)}/points/groups/{mautic_id(group_id)}/{op}/{number}",
-            json=body or None, idempotent=(op == "set"),
+            "POST",
+            f"contacts/{mautic_id(contact_id)}/points/groups/{mautic_id(group_id)}/{op}/{number}",
+            json=body or None,
+            idempotent=(op == "set"),
         )
         return as_int((result.get("groupScore") or {}).get("score"))
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Optional, Union
+from typing import Any
 
 import msgspec
 
 from airflow_provider_contacts._time import parse_iso, utc
-from airflow_provider_contacts.models import ContactEvent
 from airflow_provider_contacts.exceptions import ContactsConfigError
+from airflow_provider_contacts.models import ContactEvent
 
 
 @dataclass
@@ -89,7 +89,7 @@ class _BatchContactId(msgspec.Struct):
 
 
 class _BatchAnswer(msgspec.Struct):
-    contacts: Union[dict[str, Optional[_BatchContactId]], list[Optional[_BatchContactId]], None] = None
+    contacts: dict[str, _BatchContactId | None] | list[_BatchContactId | None] | None = None
     statusCodes: Any = None
     errors: Any = None
 
@@ -130,8 +130,14 @@ def parse_batch(body: Any, count: int) -> list[BatchItem]:
             status = int(error.get("code") or 400) if isinstance(error, dict) else (200 if contact else 0)
         if error is not None and 200 <= status < 300:
             status = int(error.get("code") or 400) if isinstance(error, dict) else 400
-        items.append(BatchItem(index, status, contact if isinstance(contact, dict) else None,
-                               error if isinstance(error, dict) else ({"message": str(error)} if error else None)))
+        items.append(
+            BatchItem(
+                index,
+                status,
+                contact if isinstance(contact, dict) else None,
+                error if isinstance(error, dict) else ({"message": str(error)} if error else None),
+            )
+        )
     return items
 
 
@@ -143,8 +149,10 @@ def normalise_event(raw: Any) -> ContactEvent:
     try:
         occurred = parse_mautic_datetime(str(raw["timestamp"]))
     except (ValueError, OverflowError):
-        raise ValueError(f"timeline event {raw.get('event')}:{raw.get('eventId')}: timestamp "
-                         f"{str(raw['timestamp'])[:40]!r} is not a date-time") from None
+        raise ValueError(
+            f"timeline event {raw.get('event')}:{raw.get('eventId')}: timestamp "
+            f"{str(raw['timestamp'])[:40]!r} is not a date-time"
+        ) from None
     label = raw.get("eventLabel")
     if isinstance(label, dict):
         label = label.get("label")
@@ -174,7 +182,9 @@ def entities(body: Any, key: str) -> list[Any]:
     return listed(body.get(key) if isinstance(body, dict) else None)
 
 
-def list_params(*, search, start, limit, order_by, order_dir, where, published, minimal, select) -> dict[str, Any]:
+def list_params(
+    *, search, start, limit, order_by, order_dir, where, published, minimal, select
+) -> dict[str, Any]:
     """The query of ``GET /contacts`` (``where`` clauses, ordering, paging, projection)."""
     params: dict[str, Any] = {"start": int(start), "limit": int(limit)}
     if search:
@@ -261,4 +271,3 @@ def clean(data: dict[str, Any]) -> dict[str, Any]:
             value = mautic_datetime(value)
         out[key] = value
     return out
-

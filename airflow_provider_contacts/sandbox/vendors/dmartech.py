@@ -68,11 +68,19 @@ FIELDS: list[tuple[str, str, str, bool, bool]] = [
     ("userAttr", "f_user_attr", "userAttr", False, False),
 ]
 ROW_KEY = {"mobile": "手机号", "email": "邮箱", "name": "姓名", "createDate": "创建时间"}
-LABELS = [("VIP", "lbl_vip", "grp_value"), ("Webinar 2026", "lbl_webinar", "grp_events"), ("Churn risk", "lbl_churn", "grp_value")]
+LABELS = [
+    ("VIP", "lbl_vip", "grp_value"),
+    ("Webinar 2026", "lbl_webinar", "grp_events"),
+    ("Churn risk", "lbl_churn", "grp_value"),
+]
 #: (eventGroupName, eventName, extra attributes)
 EVENT_KINDS: list[tuple[str, str]] = [
-    ("email", "email_open"), ("email", "email_click"), ("form", "form_submit"),
-    ("label", "label_add"), ("label", "label_remove"), ("wechat", "wechat_subscribe"),
+    ("email", "email_open"),
+    ("email", "email_click"),
+    ("form", "form_submit"),
+    ("label", "label_add"),
+    ("label", "label_remove"),
+    ("wechat", "wechat_subscribe"),
 ]
 MESSAGES = {
     0: "Successful.",
@@ -126,8 +134,17 @@ class DmartechEmulator(VendorEmulator):
             self.calls: deque[float] = deque()
             self.contacts: dict[str, dict[str, Any]] = {}
             self.events: dict[str, list[dict[str, Any]]] = {}
-            self.labels = [{"id": i + 1, "sn": sn, "labelName": name, "groupSn": grp, "isConceal": 0,
-                            "updateDate": "2026-10-01 09:00:00"} for i, (name, sn, grp) in enumerate(LABELS)]
+            self.labels = [
+                {
+                    "id": i + 1,
+                    "sn": sn,
+                    "labelName": name,
+                    "groupSn": grp,
+                    "isConceal": 0,
+                    "updateDate": "2026-10-01 09:00:00",
+                }
+                for i, (name, sn, grp) in enumerate(LABELS)
+            ]
             self.rng = random.Random(self.seed)
             if not empty:
                 self._seed()
@@ -160,16 +177,30 @@ class DmartechEmulator(VendorEmulator):
                 when = now - timedelta(minutes=self.rng.randint(60, 14 * 24 * 60))
                 self.add_event(contact["customerId"], event_name, when, group=group)
 
-    def add_contact(self, mobile: str | None, email: str | None, name: str | None, *, industry: str | None = None,
-                    created: datetime | None = None, labels: list[str] | None = None,
-                    customer_type: int | None = None) -> dict[str, Any]:
+    def add_contact(
+        self,
+        mobile: str | None,
+        email: str | None,
+        name: str | None,
+        *,
+        industry: str | None = None,
+        created: datetime | None = None,
+        labels: list[str] | None = None,
+        customer_type: int | None = None,
+    ) -> dict[str, Any]:
         """A contact (tests and the seed); returns the stored record."""
         with self.lock:
             customer_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
             contact = {
                 "customerId": customer_id,
-                "values": {"mobile": mobile, "email": email, "name": name, "industry": industry, "userAttr": None,
-                           "createDate": self.local_text(created or self.now())},
+                "values": {
+                    "mobile": mobile,
+                    "email": email,
+                    "name": name,
+                    "industry": industry,
+                    "userAttr": None,
+                    "createDate": self.local_text(created or self.now()),
+                },
                 "type": customer_type or (1 if (mobile or email) else 2),
                 "labels": list(labels or []),
                 "unsubscribe": {"globalStatus": 0, "emailStatus": 0, "mobileStatus": 0},
@@ -179,8 +210,15 @@ class DmartechEmulator(VendorEmulator):
             self.events[customer_id] = []
             return contact
 
-    def add_event(self, customer_id: str, event_name: str, when: datetime | None = None, *, group: str | None = None,
-                  attributes: dict[str, str] | None = None) -> dict[str, Any]:
+    def add_event(
+        self,
+        customer_id: str,
+        event_name: str,
+        when: datetime | None = None,
+        *,
+        group: str | None = None,
+        attributes: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         """Record one event of a contact (also used by tests to make events appear)."""
         with self.lock:
             if customer_id not in self.contacts:
@@ -188,25 +226,41 @@ class DmartechEmulator(VendorEmulator):
             when = (when or self.now()).astimezone(timezone.utc).replace(microsecond=0)
             local = when.astimezone(self.tz)
             group = group or dict((n, g) for g, n in EVENT_KINDS).get(event_name, "custom")
-            attrs = [{"attributeMeaning": "event trigger time", "attributeValue": local.strftime("%Y-%m-%d %H:%M:%S"),
-                      "attributeName": "event_date"},
-                     {"attributeMeaning": "Data source", "attributeValue": "sandbox", "attributeName": "source"}]
+            attrs = [
+                {
+                    "attributeMeaning": "event trigger time",
+                    "attributeValue": local.strftime("%Y-%m-%d %H:%M:%S"),
+                    "attributeName": "event_date",
+                },
+                {"attributeMeaning": "Data source", "attributeValue": "sandbox", "attributeName": "source"},
+            ]
             for key, value in (attributes or {}).items():
                 attrs.append({"attributeMeaning": key, "attributeValue": value, "attributeName": key})
-            event = {"date": local.strftime("%Y-%m-%d"), "userInfo": None, "eventGroupName": group,
-                     "mergedUsers": None, "eventName": event_name, "attributes": attrs, "_at": when}
+            event = {
+                "date": local.strftime("%Y-%m-%d"),
+                "userInfo": None,
+                "eventGroupName": group,
+                "mergedUsers": None,
+                "eventName": event_name,
+                "attributes": attrs,
+                "_at": when,
+            }
             self.events[customer_id].append(event)
             return event
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
-            return {"contacts": len(self.contacts), "events": sum(len(v) for v in self.events.values()),
-                    "settings": dict(self.settings)}
+            return {
+                "contacts": len(self.contacts),
+                "events": sum(len(v) for v in self.events.values()),
+                "settings": dict(self.settings),
+            }
 
     # envelope ---------------------------------------------------------------------------------
     def envelope(self, data: Any = None, code: int = 0, message: str = "Successful.", status: int = 200):
         return JSONResponse(
-            {"code": code, "message": message, "traceNumber": uuid.uuid4().hex, "data": data}, status_code=status
+            {"code": code, "message": message, "traceNumber": uuid.uuid4().hex, "data": data},
+            status_code=status,
         )
 
     def fault_response(self, status: int, retry_after: float):
@@ -283,8 +337,11 @@ class DmartechEmulator(VendorEmulator):
         return page_no, page_size
 
     def _page(self, rows: list[Any], page_no: int, page_size: int) -> dict[str, Any]:
-        return {"totalPage": math.ceil(len(rows) / page_size), "totalRow": len(rows),
-                "resultList": rows[(page_no - 1) * page_size: page_no * page_size]}
+        return {
+            "totalPage": math.ceil(len(rows) / page_size),
+            "totalRow": len(rows),
+            "resultList": rows[(page_no - 1) * page_size : page_no * page_size],
+        }
 
     def _row(self, contact: dict[str, Any]) -> dict[str, Any]:
         values = contact["values"]
@@ -312,8 +369,12 @@ class DmartechEmulator(VendorEmulator):
 
     # handlers ---------------------------------------------------------------------------------
     def h_fields(self, query) -> Any:
-        return {"resultList": [{"fieldName": f, "sn": sn, "name": n, "searchType": s, "sortType": o}
-                               for f, sn, n, s, o in FIELDS]}
+        return {
+            "resultList": [
+                {"fieldName": f, "sn": sn, "name": n, "searchType": s, "sortType": o}
+                for f, sn, n, s, o in FIELDS
+            ]
+        }
 
     def _list(self, query, contacts: list[dict[str, Any]]) -> dict[str, Any]:
         page_no, page_size = self._paging(query, int(self.settings["list_max_page_size"]))
@@ -322,7 +383,11 @@ class DmartechEmulator(VendorEmulator):
             field = next((f for f in FIELDS if f[1] == search_field), None)
             if field is None or not field[3]:
                 raise DmartechError(10005, f"{search_field} is not a searchable field sn")
-            contacts = [c for c in contacts if search_value is not None and str(c["values"].get(field[0]) or "") == search_value]
+            contacts = [
+                c
+                for c in contacts
+                if search_value is not None and str(c["values"].get(field[0]) or "") == search_value
+            ]
         sort_field, sort_order = query.get("sortField"), (query.get("sortOrder") or "asc")
         if sort_order not in ("asc", "desc"):
             raise DmartechError(10006, sort_order)
@@ -330,7 +395,9 @@ class DmartechEmulator(VendorEmulator):
             field = next((f for f in FIELDS if f[0] == sort_field), None)
             if field is None or not field[4]:
                 raise DmartechError(10003, sort_field)
-            contacts = sorted(contacts, key=lambda c: str(c["values"].get(sort_field) or ""), reverse=sort_order == "desc")
+            contacts = sorted(
+                contacts, key=lambda c: str(c["values"].get(sort_field) or ""), reverse=sort_order == "desc"
+            )
         page = self._page(contacts, page_no, page_size)
         page["resultList"] = [self._row(c) for c in page["resultList"]]
         return page
@@ -385,12 +452,19 @@ class DmartechEmulator(VendorEmulator):
 
     def h_details(self, query) -> Any:
         contact = self._lookup(query)
-        return {"resultList": [{"fieldName": f, "value": contact["values"].get(f), "name": n} for f, _sn, n, _s, _o in FIELDS]}
+        return {
+            "resultList": [
+                {"fieldName": f, "value": contact["values"].get(f), "name": n} for f, _sn, n, _s, _o in FIELDS
+            ]
+        }
 
     def h_labels_of(self, query) -> Any:
         contact = self._lookup(query)
         names = {sn: name for name, sn, _grp in LABELS}
-        return {"customerLabelList": [{"name": names.get(sn, sn), "sn": sn} for sn in contact["labels"]], "fansLabelList": []}
+        return {
+            "customerLabelList": [{"name": names.get(sn, sn), "sn": sn} for sn in contact["labels"]],
+            "fansLabelList": [],
+        }
 
     def h_grades(self, query) -> Any:
         return {"resultList": list(self._lookup(query)["grades"])}
@@ -405,15 +479,24 @@ class DmartechEmulator(VendorEmulator):
             labels = [label for label in labels if label["groupSn"] == query["groupSn"]]
         if query.get("keywords"):
             labels = [label for label in labels if query["keywords"] in label["labelName"]]
-        rows = [{**{k: v for k, v in label.items() if k != "groupSn"},
-                 "contactCount": sum(1 for c in self.contacts.values() if label["sn"] in c["labels"])}
-                for label in labels]
+        rows = [
+            {
+                **{k: v for k, v in label.items() if k != "groupSn"},
+                "contactCount": sum(1 for c in self.contacts.values() if label["sn"] in c["labels"]),
+            }
+            for label in labels
+        ]
         return self._page(rows, page_no, page_size)
 
     # connection -------------------------------------------------------------------------------
     def connection(self, root_url: str) -> dict[str, Any]:
-        return {"conn_type": "dmartech", "host": self.base_url(root_url), "login": ACCESS_KEY, "password": ACCESS_SECRET,
-                "extra": {"timezone": DEFAULTS["timezone"]}}
+        return {
+            "conn_type": "dmartech",
+            "host": self.base_url(root_url),
+            "login": ACCESS_KEY,
+            "password": ACCESS_SECRET,
+            "extra": {"timezone": DEFAULTS["timezone"]},
+        }
 
     def credentials_text(self) -> str:
         return f"access-key {ACCESS_KEY} / accessKeySecret {ACCESS_SECRET}"

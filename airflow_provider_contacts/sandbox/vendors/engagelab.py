@@ -48,8 +48,8 @@ DEFAULTS: dict[str, Any] = {
     "seed_contacts": 25,
     "inbox_ids": [INBOX_ID],
     # what the document leaves open, each reading playable:
-    "count_means": "total",       # meta.count "count of results": the total, or "page" (this page's length)
-    "field_types": "numbers",     # id, created_at, last_activity_at as in the example, or "strings" (the field table)
+    "count_means": "total",  # meta.count "count of results": the total, or "page" (this page's length)
+    "field_types": "numbers",  # id, created_at, last_activity_at as in the example, or "strings" (the field table)
     "null_last_activity": "omit",  # a contact never active: the key left out, or "null"
 }
 
@@ -81,15 +81,32 @@ class EngageLabEmulator(VendorEmulator):
                     )
                     if i % 5 == 0 and not unresolved:  # came in by email, as in the document's example
                         contact = self.contacts[self.next_id - 1]
-                        source = f"email:{uuid.UUID(int=self.rng.getrandbits(128), version=4)}.{contact['email']}"
+                        source = (
+                            f"email:{uuid.UUID(int=self.rng.getrandbits(128), version=4)}.{contact['email']}"
+                        )
                         contact["additional_attributes"]["source_id"] = source
-                        contact["contact_inboxes"] = [{"source_id": contact["email"], "inbox": {
-                            "id": 985, "channel_id": 107, "name": "邮箱", "channel_type": "Channel::Email",
-                            "provider": None}}]
+                        contact["contact_inboxes"] = [
+                            {
+                                "source_id": contact["email"],
+                                "inbox": {
+                                    "id": 985,
+                                    "channel_id": 107,
+                                    "name": "邮箱",
+                                    "channel_type": "Channel::Email",
+                                    "provider": None,
+                                },
+                            }
+                        ]
 
     # state helpers (tests use them too) ------------------------------------------------------
-    def add_contact(self, *, created_at: int | None = None, last_activity_at: int | None = None,
-                    labels: list[str] | None = None, **fields: Any) -> dict[str, Any]:
+    def add_contact(
+        self,
+        *,
+        created_at: int | None = None,
+        last_activity_at: int | None = None,
+        labels: list[str] | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
         with self.lock:
             contact = {
                 "additional_attributes": dict(fields.pop("additional_attributes", None) or {}),
@@ -114,7 +131,9 @@ class EngageLabEmulator(VendorEmulator):
     def touch(self, contact_id: int, when: datetime | None = None) -> None:
         """Activity on a contact (a conversation message), as LiveDesk records it."""
         with self.lock:
-            self.contacts[contact_id]["last_activity_at"] = int((when or datetime.now(timezone.utc)).timestamp())
+            self.contacts[contact_id]["last_activity_at"] = int(
+                (when or datetime.now(timezone.utc)).timestamp()
+            )
 
     def contact_by_email(self, email: str) -> dict[str, Any] | None:
         email = email.strip().lower()
@@ -134,14 +153,18 @@ class EngageLabEmulator(VendorEmulator):
                 if out.get(key) is not None:
                     out[key] = str(out[key])
         if with_inboxes:
-            out["contact_inboxes"] = [{**entry, "inbox": dict(entry["inbox"])} for entry in contact["contact_inboxes"]]
+            out["contact_inboxes"] = [
+                {**entry, "inbox": dict(entry["inbox"])} for entry in contact["contact_inboxes"]
+            ]
         return out
 
     def fault_response(self, status: int, retry_after: float):
         from fastapi.responses import PlainTextResponse
 
         if status == 429:  # Rack::Attack's default throttled answer
-            return PlainTextResponse("Retry later\n", status_code=429, headers={"Retry-After": f"{retry_after:g}"})
+            return PlainTextResponse(
+                "Retry later\n", status_code=429, headers={"Retry-After": f"{retry_after:g}"}
+            )
         return JSONResponse({"error": "Internal Server Error"}, status_code=status)
 
     # validation --------------------------------------------------------------------------------
@@ -201,11 +224,20 @@ class EngageLabEmulator(VendorEmulator):
             except ValueError:
                 page = 1
             with self.lock:
-                rows = [c for c in self.contacts.values() if c["email"] or c["phone_number"] or c["identifier"]]
+                rows = [
+                    c for c in self.contacts.values() if c["email"] or c["phone_number"] or c["identifier"]
+                ]
                 q = (query.get("q") or "").strip().lower()
                 if q:
-                    rows = [c for c in rows if (q.isdigit() and c["id"] == int(q)) or any(
-                        q in str(c[f] or "").lower() for f in ("name", "email", "phone_number", "identifier"))]
+                    rows = [
+                        c
+                        for c in rows
+                        if (q.isdigit() and c["id"] == int(q))
+                        or any(
+                            q in str(c[f] or "").lower()
+                            for f in ("name", "email", "phone_number", "identifier")
+                        )
+                    ]
                 labels = query.getlist("labels[]") or query.getlist("labels")
                 labels = [x for value in labels for x in value.split(",") if x]
                 if labels:
@@ -214,9 +246,15 @@ class EngageLabEmulator(VendorEmulator):
                 descending = sort.startswith("-") or (query.get("direction") or "").lower() == "desc"
                 field = sort.lstrip("-")
                 if field in SORTABLE:
+
                     def sort_key(c: dict[str, Any]) -> tuple[int, Any]:
-                        value = c.get(field) if field in c else c["additional_attributes"].get(
-                            "company_name" if field == "company" else field)
+                        value = (
+                            c.get(field)
+                            if field in c
+                            else c["additional_attributes"].get(
+                                "company_name" if field == "company" else field
+                            )
+                        )
                         # nulls last whatever the direction (PostgreSQL's NULLS LAST as Sift sorts)
                         if value is None:
                             return (1, 0)
@@ -226,15 +264,22 @@ class EngageLabEmulator(VendorEmulator):
                             except (TypeError, ValueError):  # a test's unreadable value: with the nulls
                                 return (1, 0)
                         return (0, value)
-                    present = sorted((c for c in rows if sort_key(c)[0] == 0), key=sort_key, reverse=descending)
+
+                    present = sorted(
+                        (c for c in rows if sort_key(c)[0] == 0), key=sort_key, reverse=descending
+                    )
                     rows = present + [c for c in rows if sort_key(c)[0] == 1]
                 else:
                     rows = sorted(rows, key=lambda c: c["id"])
                 include = (query.get("include_contact_inboxes") or "true").lower() != "false"
-                payload = [self.contact_json(c, include) for c in rows[(page - 1) * PER_PAGE: page * PER_PAGE]]
+                payload = [
+                    self.contact_json(c, include) for c in rows[(page - 1) * PER_PAGE : page * PER_PAGE]
+                ]
                 count = len(payload) if self.settings["count_means"] == "page" else len(rows)
-                return {"meta": {"count": count, "current_page": raw_page if raw_page is not None else 1},
-                        "payload": payload}
+                return {
+                    "meta": {"count": count, "current_page": raw_page if raw_page is not None else 1},
+                    "payload": payload,
+                }
 
         @router.post("/api/v2/accounts/contacts")
         async def create_contact(request: Request) -> Any:
@@ -246,12 +291,16 @@ class EngageLabEmulator(VendorEmulator):
             with self.lock:
                 inbox_id = data.get("inbox_id")
                 if inbox_id in (None, ""):
-                    return JSONResponse({"message": "Inbox must exist", "attributes": ["inbox"]}, status_code=422)
+                    return JSONResponse(
+                        {"message": "Inbox must exist", "attributes": ["inbox"]}, status_code=422
+                    )
                 if int(inbox_id) not in [int(i) for i in self.settings["inbox_ids"]]:
                     return JSONResponse(NOT_FOUND, status_code=404)
                 messages, attributes = self._validate(data, None)
                 if messages:
-                    return JSONResponse({"message": ", ".join(messages), "attributes": attributes}, status_code=422)
+                    return JSONResponse(
+                        {"message": ", ".join(messages), "attributes": attributes}, status_code=422
+                    )
                 fields = {k: data[k] for k in WRITABLE if k in data}
                 contact = self.add_contact(
                     additional_attributes=data.get("additional_attributes"),
@@ -259,11 +308,20 @@ class EngageLabEmulator(VendorEmulator):
                     **fields,
                 )
                 source_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-                inbox = {"id": int(inbox_id), "channel_id": 100 + int(inbox_id), "name": "API inbox",
-                         "channel_type": "Channel::Api", "provider": None}
+                inbox = {
+                    "id": int(inbox_id),
+                    "channel_id": 100 + int(inbox_id),
+                    "name": "API inbox",
+                    "channel_type": "Channel::Api",
+                    "provider": None,
+                }
                 contact["contact_inboxes"] = [{"source_id": source_id, "inbox": inbox}]
-                return {"payload": {"contact": self.contact_json(contact),
-                                    "contact_inbox": {"inbox": inbox, "source_id": source_id}}}
+                return {
+                    "payload": {
+                        "contact": self.contact_json(contact),
+                        "contact_inbox": {"inbox": inbox, "source_id": source_id},
+                    }
+                }
 
         @router.patch("/api/v2/accounts/contacts/{contact_id}")
         async def update_contact(contact_id: str, request: Request) -> Any:
@@ -278,7 +336,9 @@ class EngageLabEmulator(VendorEmulator):
                     return JSONResponse({"error": "The request body must be a JSON object"}, status_code=422)
                 messages, attributes = self._validate(data, contact["id"])
                 if messages:
-                    return JSONResponse({"message": ", ".join(messages), "attributes": attributes}, status_code=422)
+                    return JSONResponse(
+                        {"message": ", ".join(messages), "attributes": attributes}, status_code=422
+                    )
                 for key in WRITABLE:
                     if key in data:
                         value = data[key]

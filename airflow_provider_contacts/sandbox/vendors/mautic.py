@@ -27,8 +27,9 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
@@ -51,8 +52,10 @@ from airflow_provider_contacts.sandbox.vendors.mautic_state import MauticState
 try:  # msgspec comes with apache-airflow-task-sdk; json is the fallback
     from msgspec.json import encode as _encode
 except ImportError:  # pragma: no cover
+
     def _encode(body: Any) -> bytes:
         return json.dumps(body, separators=(",", ":")).encode()
+
 
 USERNAME = "sandbox"
 PASSWORD = "sandbox-password"
@@ -106,11 +109,21 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
             self.current_client: str | None = None
             self.token_requests = 0
             self.buckets: dict[str, dict[str, float]] = {}
-            self.users = {USERNAME: {"password": PASSWORD, "admin": True},
-                          RESTRICTED_USER[0]: {"password": RESTRICTED_USER[1], "admin": False}}
+            self.users = {
+                USERNAME: {"password": PASSWORD, "admin": True},
+                RESTRICTED_USER[0]: {"password": RESTRICTED_USER[1], "admin": False},
+            }
             self.clients = {
-                CLIENT_ID: {"secret": CLIENT_SECRET, "grants": {"authorization_code", "refresh_token", "client_credentials"}, "admin": True},
-                USER_CLIENT[0]: {"secret": USER_CLIENT[1], "grants": {"authorization_code", "refresh_token"}, "admin": False},
+                CLIENT_ID: {
+                    "secret": CLIENT_SECRET,
+                    "grants": {"authorization_code", "refresh_token", "client_credentials"},
+                    "admin": True,
+                },
+                USER_CLIENT[0]: {
+                    "secret": USER_CLIENT[1],
+                    "grants": {"authorization_code", "refresh_token"},
+                    "admin": False,
+                },
             }
 
     # conveniences for tests -----------------------------------------------------------------
@@ -121,7 +134,9 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
     def contact_by_email(self, email: str) -> dict[str, Any] | None:
         return self.state.find_by_unique({"email": email})
 
-    def add_event(self, event_type: str, contact_id: int | None, when: datetime | None = None, **kw: Any) -> dict[str, Any]:
+    def add_event(
+        self, event_type: str, contact_id: int | None, when: datetime | None = None, **kw: Any
+    ) -> dict[str, Any]:
         with self.lock:
             return self.state.add_event(event_type, contact_id, when, **kw)
 
@@ -160,12 +175,15 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
     # responses ------------------------------------------------------------------------------
     def _json(self, body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
         all_headers = {"Mautic-Version": str(self.settings["version"]), **(headers or {})}
-        return canonical_headers(Response(_encode(body), status_code=status, media_type="application/json",
-                                          headers=all_headers))
+        return canonical_headers(
+            Response(_encode(body), status_code=status, media_type="application/json", headers=all_headers)
+        )
 
     def _auth_error(self, status: int, type_: str, key: str) -> Response:
         # ApiSubscriber's fresh JsonResponse: message/code/type, no details, no WWW-Authenticate
-        return self._json({"errors": [{"message": AUTH_MESSAGES[key], "code": status, "type": type_}]}, status)
+        return self._json(
+            {"errors": [{"message": AUTH_MESSAGES[key], "code": status, "type": type_}]}, status
+        )
 
     def _fault(self, fault: MauticFault, headers: dict[str, str] | None = None) -> Response:
         return self._json({"errors": [fault.item()]}, fault.code, headers)
@@ -174,10 +192,21 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
         if status == 429:
             limit = int(self.settings.get("rate_limit_per_hour") or 100)
             return self._json(
-                {"errors": [{"code": 429, "message": f"You exceeded the rate limit of {limit} API calls per hour.", "details": []}]},
+                {
+                    "errors": [
+                        {
+                            "code": 429,
+                            "message": f"You exceeded the rate limit of {limit} API calls per hour.",
+                            "details": [],
+                        }
+                    ]
+                },
                 429,
-                {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": "0",
-                 "X-RateLimit-Reset": str(int(self.clock() + retry_after))},
+                {
+                    "X-RateLimit-Limit": str(limit),
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset": str(int(self.clock() + retry_after)),
+                },
             )
         message = GENERIC_500.replace("#500", f"#{status}")
         return self._json({"errors": [{"message": message, "code": status, "type": None}]}, status)
@@ -228,7 +257,15 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
             "X-RateLimit-Reset": str(int(entry["reset"])),
         }
         if entry["calls"] > limit:
-            body = {"errors": [{"code": 429, "message": f"You exceeded the rate limit of {limit} API calls per hour.", "details": []}]}
+            body = {
+                "errors": [
+                    {
+                        "code": 429,
+                        "message": f"You exceeded the rate limit of {limit} API calls per hour.",
+                        "details": [],
+                    }
+                ]
+            }
             return self._json(body, 429, headers), headers
         return None, headers
 
@@ -271,7 +308,9 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
             lifetime = int(self.settings["token_lifetime"])
             self.tokens[token] = {"client": client_id, "expires": self.clock() + lifetime}
             self.token_requests += 1
-        return self._json({"access_token": token, "expires_in": lifetime, "token_type": "bearer", "scope": None})
+        return self._json(
+            {"access_token": token, "expires_in": lifetime, "token_type": "bearer", "scope": None}
+        )
 
     # routing --------------------------------------------------------------------------------
     def build_router(self):
@@ -302,8 +341,32 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
                 handler, args, allowed = _match(routes, request.method, "/" + path)
                 if handler is None:
                     if allowed:
-                        return self._json({"errors": [{"message": f'No route found for "{request.method} /api/{path}": Method Not Allowed (Allow: {", ".join(sorted(allowed))})', "code": 405, "type": None}]}, 405, rl_headers)
-                    return self._json({"errors": [{"message": f'No route found for "{request.method} /api/{path}"', "code": 404, "type": None}]}, 404, rl_headers)
+                        return self._json(
+                            {
+                                "errors": [
+                                    {
+                                        "message": f'No route found for "{request.method} /api/{path}": Method Not Allowed (Allow: {", ".join(sorted(allowed))})',
+                                        "code": 405,
+                                        "type": None,
+                                    }
+                                ]
+                            },
+                            405,
+                            rl_headers,
+                        )
+                    return self._json(
+                        {
+                            "errors": [
+                                {
+                                    "message": f'No route found for "{request.method} /api/{path}"',
+                                    "code": 404,
+                                    "type": None,
+                                }
+                            ]
+                        },
+                        404,
+                        rl_headers,
+                    )
                 if not admin:
                     return self._fault(MauticFault(403, ACCESS), rl_headers)
                 query = php_query(request.query_params.multi_items())
@@ -412,11 +475,15 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
                     self.state.edit(0, item, "PUT")  # created, status stays 400 (§4.3)
                 continue
             try:
-                contact, status = self.state.edit(item["id"], {k: v for k, v in item.items() if k != "id"}, method)
+                contact, status = self.state.edit(
+                    item["id"], {k: v for k, v in item.items() if k != "id"}, method
+                )
             except MauticFault as fault:
                 codes.append(fault.code)
                 errors[key] = (
-                    {"message": fault.message, "code": fault.code, "type": "api"} if fault.code == 404 else fault.item()
+                    {"message": fault.message, "code": fault.code, "type": "api"}
+                    if fault.code == 404
+                    else fault.item()
                 )
                 continue
             codes.append(status)
@@ -456,7 +523,11 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
         raw_reason = body.get("reason", 3)
         reason = int(raw_reason) if re.fullmatch(r"\s*-?\d+\s*", str(raw_reason)) else 0
         if reason <= 0:
-            raise MauticFault(400, "Invalid reason code given", details=["Reason code needs to be an integer and higher than 0."])
+            raise MauticFault(
+                400,
+                "Invalid reason code given",
+                details=["Reason code needs to be an integer and higher than 0."],
+            )
         self.state.add_dnc(contact, args[1], reason, body.get("comments"), body.get("channelId"))
         contact["dateModified"] = self.state.now()
         return 200, {"contact": self.state.contact_json(contact)}, None
@@ -488,7 +559,9 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
         return 200, {"groupScore": {"score": score, "group": self.state.group_json(group)}}, None
 
     def h_group_adjust(self, method, args, query, body):
-        score, group = self.state.adjust_group(args[0], args[1], args[2], args[3], body if isinstance(body, dict) else {})
+        score, group = self.state.adjust_group(
+            args[0], args[1], args[2], args[3], body if isinstance(body, dict) else {}
+        )
         return 200, {"groupScore": {"score": score, "group": self.state.group_json(group)}}, None
 
     # sandbox wiring -------------------------------------------------------------------------

@@ -22,8 +22,15 @@ GENERIC_500 = (
 class MauticFault(Exception):
     """An error answer: ``{"errors":[{"code","message","details","type"}]}`` with HTTP ``code``."""
 
-    def __init__(self, code: int, message: str, *, details: Any = None, type_: str | None = None,
-                 with_details: bool = True) -> None:
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        *,
+        details: Any = None,
+        type_: str | None = None,
+        with_details: bool = True,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -100,8 +107,6 @@ def keyed(items: dict[int, Any]) -> Any:
     return {str(k): items[k] for k in keys}
 
 
-
-
 def php_datetime(value: Any) -> datetime | None:
     """``new \\DateTime($value)`` for the formats the emulator reads (see
     :func:`~.mautic_fields.strtotime`), in UTC; None when PHP would throw."""
@@ -152,9 +157,22 @@ def php_query(pairs: list[tuple[str, str]]) -> dict[str, Any]:
 #: header names as Mautic's stack (Symfony behind Apache/nginx) writes them
 _HEADER_NAMES = {
     name.lower().encode("latin-1"): name.encode("latin-1")
-    for name in ("Content-Type", "Content-Length", "Location", "Mautic-Version", "X-RateLimit-Limit",
-                 "X-RateLimit-Remaining", "X-RateLimit-Reset", "Cache-Control", "Expires", "Last-Modified",
-                 "Pragma", "Content-Encoding", "Connection", "Set-Cookie")
+    for name in (
+        "Content-Type",
+        "Content-Length",
+        "Location",
+        "Mautic-Version",
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+        "Cache-Control",
+        "Expires",
+        "Last-Modified",
+        "Pragma",
+        "Content-Encoding",
+        "Connection",
+        "Set-Cookie",
+    )
 }
 
 

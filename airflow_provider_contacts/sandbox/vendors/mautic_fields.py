@@ -95,7 +95,9 @@ def strtotime(text: str, now: datetime | None = None) -> datetime | None:
         return None
     year, month, day, hour, minute, second, zone = match.groups()
     try:
-        moment = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), tzinfo=UTC)
+        moment = datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), tzinfo=UTC
+        )
     except ValueError:
         return None
     if zone and zone.upper() not in ("Z", "UTC", "GMT"):
@@ -136,44 +138,104 @@ class Field:
         """The static part of a contact's ``fields.<group>.<alias>`` entry (DBAL row of
         ``lead_fields``: strings, ``properties`` serialised)."""
         return {
-            "id": str(self.id), "label": self.label, "alias": self.alias, "type": self.type,
-            "group": self.group, "object": self.object, "is_fixed": "1" if self.fixed else "0",
+            "id": str(self.id),
+            "label": self.label,
+            "alias": self.alias,
+            "type": self.type,
+            "group": self.group,
+            "object": self.object,
+            "is_fixed": "1" if self.fixed else "0",
             "properties": php_serialize(self.properties),
             "default_value": None if self.default is None else php_str(self.default),
         }
 
     def list_json(self) -> dict[str, Any]:
         """Serializer group ``leadFieldList`` (``/contacts/list/fields``)."""
-        return {"id": self.id, "label": self.label, "alias": self.alias, "type": self.type,
-                "group": self.group, "order": self.order, "object": self.object}
+        return {
+            "id": self.id,
+            "label": self.label,
+            "alias": self.alias,
+            "type": self.type,
+            "group": self.group,
+            "order": self.order,
+            "object": self.object,
+        }
 
     def details_json(self) -> dict[str, Any]:
         """``/fields/contact``: FieldApiController sets no serializer group, so every property
         of ``LeadField::loadApiMetadata`` and the publish details are shown."""
         return {
-            "isPublished": True, "dateAdded": None, "dateModified": None, "createdBy": None,
-            "createdByUser": None, "modifiedBy": None, "modifiedByUser": None,
+            "isPublished": True,
+            "dateAdded": None,
+            "dateModified": None,
+            "createdBy": None,
+            "createdByUser": None,
+            "modifiedBy": None,
+            "modifiedByUser": None,
             **self.list_json(),
             "defaultValue": None if self.default is None else php_str(self.default),
-            "isRequired": self.required, "isFixed": self.fixed, "isListable": self.listable,
-            "isVisible": True, "isShortVisible": self.short, "isUniqueIdentifier": self.unique,
-            "isPubliclyUpdatable": False, "properties": self.properties,
+            "isRequired": self.required,
+            "isFixed": self.fixed,
+            "isListable": self.listable,
+            "isVisible": True,
+            "isShortVisible": self.short,
+            "isUniqueIdentifier": self.unique,
+            "isPubliclyUpdatable": False,
+            "properties": self.properties,
         }
 
 
 _INDUSTRIES = [
-    "Aerospace & Defense", "Agriculture", "Apparel", "Automotive & Assembly", "Banking", "Biotechnology",
-    "Chemicals", "Communications", "Construction", "Consumer Packaged Goods", "Education", "Electronics",
-    "Energy", "Engineering", "Entertainment", "Environmental", "Finance", "Food & Beverage", "Government",
-    "Healthcare", "Hospitality", "Insurance", "Machinery", "Manufacturing", "Media", "Metals & Mining",
-    "Not for Profit", "Oil & Gas", "Packaging & Paper", "Private Equity & Principal Investors", "Recreation",
-    "Real Estate", "Retail", "Semiconductors", "Shipping", "Social Sector", "Technology",
-    "Telecommunications", "Transportation", "Utilities", "Other",
+    "Aerospace & Defense",
+    "Agriculture",
+    "Apparel",
+    "Automotive & Assembly",
+    "Banking",
+    "Biotechnology",
+    "Chemicals",
+    "Communications",
+    "Construction",
+    "Consumer Packaged Goods",
+    "Education",
+    "Electronics",
+    "Energy",
+    "Engineering",
+    "Entertainment",
+    "Environmental",
+    "Finance",
+    "Food & Beverage",
+    "Government",
+    "Healthcare",
+    "Hospitality",
+    "Insurance",
+    "Machinery",
+    "Manufacturing",
+    "Media",
+    "Metals & Mining",
+    "Not for Profit",
+    "Oil & Gas",
+    "Packaging & Paper",
+    "Private Equity & Principal Investors",
+    "Recreation",
+    "Real Estate",
+    "Retail",
+    "Semiconductors",
+    "Shipping",
+    "Social Sector",
+    "Technology",
+    "Telecommunications",
+    "Transportation",
+    "Utilities",
+    "Other",
 ]
 
 #: (alias, label, options) in FieldModel::$coreFields order
 _CONTACT_SPECS: list[tuple[str, str, dict[str, Any]]] = [
-    ("title", "Title", {"type": "lookup", "properties": {"list": ["Mr", "Mrs", "Miss"]}, "fixed": True, "listable": True}),
+    (
+        "title",
+        "Title",
+        {"type": "lookup", "properties": {"list": ["Mr", "Mrs", "Miss"]}, "fixed": True, "listable": True},
+    ),
     ("firstname", "First Name", {"fixed": True, "short": True, "listable": True}),
     ("lastname", "Last Name", {"fixed": True, "short": True, "listable": True}),
     ("company", "Primary company", {"fixed": True, "listable": True}),
@@ -193,7 +255,11 @@ _CONTACT_SPECS: list[tuple[str, str, dict[str, Any]]] = [
     ("timezone", "Preferred Timezone", {"type": "timezone", "fixed": True, "listable": True}),
     ("last_active", "Date Last Active", {"type": "datetime", "fixed": True, "listable": True}),
     ("attribution_date", "Attribution Date", {"type": "datetime", "fixed": True, "listable": True}),
-    ("attribution", "Attribution", {"type": "number", "properties": {"roundmode": 4, "scale": 2}, "fixed": True, "listable": True}),
+    (
+        "attribution",
+        "Attribution",
+        {"type": "number", "properties": {"roundmode": 4, "scale": 2}, "fixed": True, "listable": True},
+    ),
     ("website", "Website", {"type": "url", "listable": True}),
     ("facebook", "Facebook", {"listable": True, "group": "social"}),
     ("foursquare", "Foursquare", {"listable": True, "group": "social"}),
@@ -214,15 +280,45 @@ _COMPANY_SPECS: list[tuple[str, str, dict[str, Any]]] = [
     ("companycountry", "Country", {"type": "country", "fixed": True, "listable": True}),
     ("companyname", "Company Name", {"fixed": True, "required": True, "listable": True, "unique": True}),
     ("companywebsite", "Website", {"fixed": True, "type": "url", "listable": True}),
-    ("companynumber_of_employees", "Number of Employees", {"type": "number", "properties": {"roundmode": 4, "scale": 0}, "group": "professional", "listable": True}),
+    (
+        "companynumber_of_employees",
+        "Number of Employees",
+        {
+            "type": "number",
+            "properties": {"roundmode": 4, "scale": 0},
+            "group": "professional",
+            "listable": True,
+        },
+    ),
     ("companyfax", "Fax", {"type": "tel", "listable": True, "group": "professional"}),
-    ("companyannual_revenue", "Annual Revenue", {"type": "number", "properties": {"roundmode": 4, "scale": 2}, "listable": True, "group": "professional"}),
-    ("companyindustry", "Industry", {"type": "select", "group": "professional", "properties": {"list": [{"label": i, "value": i} for i in _INDUSTRIES]}}),
+    (
+        "companyannual_revenue",
+        "Annual Revenue",
+        {
+            "type": "number",
+            "properties": {"roundmode": 4, "scale": 2},
+            "listable": True,
+            "group": "professional",
+        },
+    ),
+    (
+        "companyindustry",
+        "Industry",
+        {
+            "type": "select",
+            "group": "professional",
+            "properties": {"list": [{"label": i, "value": i} for i in _INDUSTRIES]},
+        },
+    ),
     ("companydescription", "Description", {"listable": True, "group": "professional"}),
 ]
 #: custom fields of the sandbox instance (created in Mautic's UI on a real one)
 _SANDBOX_CUSTOM: list[tuple[str, str, dict[str, Any]]] = [
-    ("newsletter", "Newsletter", {"type": "boolean", "properties": {"no": "No", "yes": "Yes"}, "listable": True}),
+    (
+        "newsletter",
+        "Newsletter",
+        {"type": "boolean", "properties": {"no": "No", "yes": "Yes"}, "listable": True},
+    ),
     ("lifetime_value", "Lifetime value", {"type": "number", "group": "professional", "listable": True}),
 ]
 
@@ -235,7 +331,9 @@ def _build() -> tuple[list[Field], list[Field]]:
             out.append(Field(id=next_id, alias=alias, label=label, object=object_, order=order, **opts))
             next_id += 1
     for alias, label, opts in _SANDBOX_CUSTOM:
-        contact.append(Field(id=next_id, alias=alias, label=label, object="lead", order=len(contact) + 1, **opts))
+        contact.append(
+            Field(id=next_id, alias=alias, label=label, object="lead", order=len(contact) + 1, **opts)
+        )
         next_id += 1
     return contact, company
 
@@ -257,12 +355,14 @@ def _choices(f: Field) -> frozenset[str] | None:
         if key not in _CHOICE_CACHE:
             from airflow_provider_contacts.sandbox.vendors import mautic_choices as data
 
-            _CHOICE_CACHE[key] = frozenset({
-                "country": data.COUNTRIES,
-                "region": tuple(r for regions in data.REGIONS.values() for r in regions),
-                "locale": data.LOCALES,
-                "timezone": data.TIMEZONES,
-            }[key])
+            _CHOICE_CACHE[key] = frozenset(
+                {
+                    "country": data.COUNTRIES,
+                    "region": tuple(r for regions in data.REGIONS.values() for r in regions),
+                    "locale": data.LOCALES,
+                    "timezone": data.TIMEZONES,
+                }[key]
+            )
         return _CHOICE_CACHE[key]
     if f.type in ("select", "multiselect"):
         items = (f.properties or {}).get("list") or []
@@ -313,7 +413,7 @@ def parse_number(text: str) -> float | None:
 
 
 def round_half_up(value: float, scale: int) -> float:
-    factor = 10 ** scale
+    factor = 10**scale
     return math.floor(abs(value) * factor + 0.5) / factor * (1 if value >= 0 else -1)
 
 
@@ -412,7 +512,9 @@ def check_length(f: Field, value: Any, char_limit: int) -> str | None:
     return message
 
 
-def bind(fields: dict[str, Field], body: dict[str, Any], char_limit: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[str]]]:
+def bind(
+    fields: dict[str, Field], body: dict[str, Any], char_limit: int
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[str]]]:
     """Read the field values of a request body: ``(values, direct, errors)``. ``values`` are the
     form's data for the fields present (blank as ``None``); ``direct`` are booleans, which
     ``RequestTrait`` sets on the contact before the form (so the 0/blank rules of

@@ -24,7 +24,11 @@ from airflow_provider_contacts.sandbox.vendors.mautic_common import (
     php_datetime,
 )
 from airflow_provider_contacts.sandbox.vendors.mautic_fields import COMPANY_FIELDS, CONTACT_FIELDS
-from airflow_provider_contacts.sandbox.vendors.mautic_records import BAD_REQUEST, CONTACT_NOT_FOUND, _like_prefix
+from airflow_provider_contacts.sandbox.vendors.mautic_records import (
+    BAD_REQUEST,
+    CONTACT_NOT_FOUND,
+    _like_prefix,
+)
 
 
 def ordered(items: dict[Any, Any]) -> Any:
@@ -35,7 +39,9 @@ def ordered(items: dict[Any, Any]) -> Any:
     return {str(k): v for k, v in items.items()}
 
 
-def batch_payload(name: str, records: dict[Any, Any], codes: list[int], errors: dict[Any, Any]) -> dict[str, Any]:
+def batch_payload(
+    name: str, records: dict[Any, Any], codes: list[int], errors: dict[Any, Any]
+) -> dict[str, Any]:
     ints = all(isinstance(k, int) for k in list(records) + list(errors))
     payload: dict[str, Any] = {
         name: keyed(records) if ints else {str(k): v for k, v in records.items()},
@@ -91,12 +97,26 @@ class ResourceHandlers:
         admin or may handle contacts, ``filter`` matched as a name prefix, by first then last
         name; ``[{id, firstName, lastName}]``."""
         prefix = str(query.get("filter") or "").lower()
-        users = [u for u in self.state.users.values() if u["isPublished"] and self.state.roles[u["role"]]["isAdmin"]]
+        users = [
+            u
+            for u in self.state.users.values()
+            if u["isPublished"] and self.state.roles[u["role"]]["isAdmin"]
+        ]
         if prefix:
-            users = [u for u in users if any(n.lower().startswith(prefix) for n in
-                                             (u["firstName"], u["lastName"], f"{u['firstName']} {u['lastName']}"))]
+            users = [
+                u
+                for u in users
+                if any(
+                    n.lower().startswith(prefix)
+                    for n in (u["firstName"], u["lastName"], f"{u['firstName']} {u['lastName']}")
+                )
+            ]
         users.sort(key=lambda u: (u["firstName"], u["lastName"]))
-        return 200, [{"id": u["id"], "firstName": u["firstName"], "lastName": u["lastName"]} for u in users], None
+        return (
+            200,
+            [{"id": u["id"], "firstName": u["firstName"], "lastName": u["lastName"]} for u in users],
+            None,
+        )
 
     def h_fields(self, method, args, query, body):
         """``getFieldsAction``: group ``leadFieldList``, keyed by id. Its filter names the object
@@ -107,22 +127,42 @@ class ResourceHandlers:
     def h_segments_list(self, method, args, query, body):
         """``ListApiController::getListsAction``: ``getUserLists``, published ones, by name,
         keyed by id."""
-        segments = sorted((s for s in self.state.segments.values() if s["isPublished"]), key=lambda s: s["name"].lower())
-        return 200, {str(s["id"]): {"id": s["id"], "name": s["name"], "alias": s["alias"]} for s in segments}, None
+        segments = sorted(
+            (s for s in self.state.segments.values() if s["isPublished"]), key=lambda s: s["name"].lower()
+        )
+        return (
+            200,
+            {str(s["id"]): {"id": s["id"], "name": s["name"], "alias": s["alias"]} for s in segments},
+            None,
+        )
 
     def h_notes(self, method, args, query, body):
         contact = self.state.contact(args[0])
         rows = [n for n in self.state.notes.values() if n["lead_id"] == contact["id"]]
-        total, page = self.state.list_records(rows, query, catch_all=lambda n: [n["text"]], default_order=["dateTime"])
+        total, page = self.state.list_records(
+            rows, query, catch_all=lambda n: [n["text"]], default_order=["dateTime"]
+        )
         if not query.get("orderBy"):
-            page = sorted(page, key=lambda n: (n["dateTime"], n["id"]), reverse=str(query.get("orderByDir") or "DESC").upper() == "DESC")
-        return 200, {"total": total, "notes": [self.state.note_json(n, iso, with_lead=False) for n in page]}, None
+            page = sorted(
+                page,
+                key=lambda n: (n["dateTime"], n["id"]),
+                reverse=str(query.get("orderByDir") or "DESC").upper() == "DESC",
+            )
+        return (
+            200,
+            {"total": total, "notes": [self.state.note_json(n, iso, with_lead=False) for n in page]},
+            None,
+        )
 
     def h_devices(self, method, args, query, body):
         contact = self.state.contact(args[0])
         rows = [self.state.devices[d] for d in contact["devices"] if d in self.state.devices]
         total, page = self.state.list_records(rows, query, catch_all=lambda d: [d["device"]])
-        return 200, {"total": total, "devices": [self.state.device_json(d, with_lead=False) for d in page]}, None
+        return (
+            200,
+            {"total": total, "devices": [self.state.device_json(d, with_lead=False) for d in page]},
+            None,
+        )
 
     def h_contact_segments(self, method, args, query, body):
         """``getListsAction``: the answer's key is ``lists``, keyed by segment id."""
@@ -132,9 +172,14 @@ class ResourceHandlers:
             segment = self.state.segments.get(sid)
             if segment is None:
                 continue
-            out[str(sid)] = {"id": sid, "name": segment["name"], "alias": segment["alias"],
-                             "dateAdded": iso(info["dateAdded"]), "manuallyAdded": info["manuallyAdded"],
-                             "manuallyRemoved": False}
+            out[str(sid)] = {
+                "id": sid,
+                "name": segment["name"],
+                "alias": segment["alias"],
+                "dateAdded": iso(info["dateAdded"]),
+                "manuallyAdded": info["manuallyAdded"],
+                "manuallyRemoved": False,
+            }
         return 200, {"total": len(out), "lists": out}, None
 
     def h_contact_campaigns(self, method, args, query, body):
@@ -144,8 +189,13 @@ class ResourceHandlers:
             campaign = self.state.campaigns.get(cid)
             if campaign is None:
                 continue
-            out[str(cid)] = {"id": cid, "name": campaign["name"], "dateAdded": iso(info["dateAdded"]),
-                             "manuallyRemoved": info["manuallyRemoved"], "manuallyAdded": info["manuallyAdded"]}
+            out[str(cid)] = {
+                "id": cid,
+                "name": campaign["name"],
+                "dateAdded": iso(info["dateAdded"]),
+                "manuallyRemoved": info["manuallyRemoved"],
+                "manuallyAdded": info["manuallyAdded"],
+            }
         return 200, {"total": len(out), "campaigns": out}, None
 
     def h_contact_companies(self, method, args, query, body):
@@ -225,11 +275,16 @@ class ResourceHandlers:
                 errors[key] = {"message": "ID is missing from the payload.", "code": 400, "type": "api"}
                 continue
             try:
-                group, status = self.state.edit_point_group(item["id"], {k: v for k, v in item.items() if k != "id"}, method)
+                group, status = self.state.edit_point_group(
+                    item["id"], {k: v for k, v in item.items() if k != "id"}, method
+                )
             except MauticFault as fault:
                 codes.append(fault.code)
-                errors[key] = ({"message": fault.message, "code": fault.code, "type": "api"}
-                               if fault.code == 404 else fault.item())
+                errors[key] = (
+                    {"message": fault.message, "code": fault.code, "type": "api"}
+                    if fault.code == 404
+                    else fault.item()
+                )
                 continue
             codes.append(status)
             records[key] = self._group_json(group)
@@ -259,8 +314,13 @@ class ResourceHandlers:
     # ---- segments (ListApiController, standard entity "lists") -------------------------------
     def h_segments(self, method, args, query, body):
         rows = list(self.state.segments.values())
-        total, page = self.state.list_records(rows, query, catch_all=lambda s: [s["name"]],
-                                              commands=self.state.segment_search_commands(), default_order=["name"])
+        total, page = self.state.list_records(
+            rows,
+            query,
+            catch_all=lambda s: [s["name"]],
+            commands=self.state.segment_search_commands(),
+            default_order=["name"],
+        )
         return 200, {"total": total, "lists": by_id([self.state.segment_json(s, iso) for s in page])}, None
 
     def h_segment_get(self, method, args, query, body):
@@ -268,7 +328,11 @@ class ResourceHandlers:
 
     def h_segment_new(self, method, args, query, body):
         segment = self.state.create_segment(self._body_dict(body))
-        return 201, {"list": self.state.segment_json(segment, iso)}, self._location(f"segments/{segment['id']}")
+        return (
+            201,
+            {"list": self.state.segment_json(segment, iso)},
+            self._location(f"segments/{segment['id']}"),
+        )
 
     def h_segment_contact(self, method, args, query, body):
         """``addLeadAction``/``removeLeadAction``: segment 404 "Item was not found." first, then
@@ -317,8 +381,14 @@ class ResourceHandlers:
     def h_field_list(self, method, args, query, body):
         fields = self._field_object(args[0])
         rows = [{**f.details_json(), "_field": f} for f in fields]
-        total, page = self.state.list_records(rows, query, catch_all=lambda r: [r["label"]], default_order=["order"])
-        return 200, {"total": total, "fields": by_id([{k: v for k, v in r.items() if k != "_field"} for r in page])}, None
+        total, page = self.state.list_records(
+            rows, query, catch_all=lambda r: [r["label"]], default_order=["order"]
+        )
+        return (
+            200,
+            {"total": total, "fields": by_id([{k: v for k, v in r.items() if k != "_field"} for r in page])},
+            None,
+        )
 
     def h_field_get(self, method, args, query, body):
         found = next((f for f in self._field_object(args[0]) if str(f.id) == args[1]), None)
@@ -330,9 +400,15 @@ class ResourceHandlers:
     def h_users(self, method, args, query, body):
         rows = list(self.state.users.values())
         total, page = self.state.list_records(
-            rows, query, catch_all=lambda u: [u["firstName"], u["lastName"], u["username"], u["email"]],
-            commands={"email": lambda f, u: _like_prefix(f, u["email"]), "username": lambda f, u: _like_prefix(f, u["username"])},
-            default_order=["lastName", "firstName", "username"])
+            rows,
+            query,
+            catch_all=lambda u: [u["firstName"], u["lastName"], u["username"], u["email"]],
+            commands={
+                "email": lambda f, u: _like_prefix(f, u["email"]),
+                "username": lambda f, u: _like_prefix(f, u["username"]),
+            },
+            default_order=["lastName", "firstName", "username"],
+        )
         return 200, {"total": total, "users": [self.state.user_json(u, iso) for u in page]}, None
 
     def h_user_get(self, method, args, query, body):
@@ -346,14 +422,28 @@ class ResourceHandlers:
         if user is not None:
             return 200, self.state.user_json(user, iso), None
         client = getattr(self, "current_client", "") or ""
-        return 200, {"id": None, "username": None, "firstName": "Sandbox client", "lastName": f"[{client}]",
-                     "email": None, "role": self.state.roles[1]}, None
+        return (
+            200,
+            {
+                "id": None,
+                "username": None,
+                "firstName": "Sandbox client",
+                "lastName": f"[{client}]",
+                "email": None,
+                "role": self.state.roles[1],
+            },
+            None,
+        )
 
     # ---- notes (NoteApiController) ---------------------------------------------------------
     def h_notes_list(self, method, args, query, body):
         rows = list(self.state.notes.values())
         total, page = self.state.list_records(rows, query, catch_all=lambda n: [n["text"]])
-        return 200, {"total": total, "notes": [self.state.note_json(n, iso, with_lead=True) for n in page]}, None
+        return (
+            200,
+            {"total": total, "notes": [self.state.note_json(n, iso, with_lead=True) for n in page]},
+            None,
+        )
 
     def h_note_get(self, method, args, query, body):
         return 200, {"note": self.state.note_json(self.state.note(args[0]), iso, with_lead=True)}, None
@@ -364,21 +454,40 @@ class ResourceHandlers:
         body = self._body_dict(body)
         errors = self.state.check_note(body, partial=False)
         if errors:
-            raise MauticFault(400, ", ".join(f"{k}: {m}" for k, ms in errors.items() for m in ms), details=errors)
+            raise MauticFault(
+                400, ", ".join(f"{k}: {m}" for k, ms in errors.items() for m in ms), details=errors
+            )
         if body.get("lead") in (None, "", 0, "0"):
             raise MauticFault(400, "lead ID is mandatory")
         contact = self._lead(body["lead"])
         when = php_datetime(body["dateTime"]) if body.get("dateTime") else None
         note = self.state.create_note({**body, "dateTime": when}, contact)
-        return 201, {"note": self.state.note_json(note, iso, with_lead=True)}, self._location(f"notes/{note['id']}")
+        return (
+            201,
+            {"note": self.state.note_json(note, iso, with_lead=True)},
+            self._location(f"notes/{note['id']}"),
+        )
 
     # ---- companies (CompanyApiController) -----------------------------------------------------
     def h_companies(self, method, args, query, body):
         rows = list(self.state.companies.values())
         total, page = self.state.list_records(
-            [{**c, "name": c["values"].get("companyname")} for c in rows], query,
-            catch_all=lambda c: [c["values"].get("companyname"), c["values"].get("companycity"), c["values"].get("companyemail")])
-        return 200, {"total": str(total), "companies": by_id([self.state.company_json(self.state.companies[c["id"]]) for c in page])}, None
+            [{**c, "name": c["values"].get("companyname")} for c in rows],
+            query,
+            catch_all=lambda c: [
+                c["values"].get("companyname"),
+                c["values"].get("companycity"),
+                c["values"].get("companyemail"),
+            ],
+        )
+        return (
+            200,
+            {
+                "total": str(total),
+                "companies": by_id([self.state.company_json(self.state.companies[c["id"]]) for c in page]),
+            },
+            None,
+        )
 
     def h_company_get(self, method, args, query, body):
         return 200, {"company": self.state.company_json(self.state.company(args[0]))}, None
@@ -394,7 +503,11 @@ class ResourceHandlers:
                 self.state.edit_company(existing, body, "PUT")
                 return 200, {"company": self.state.company_json(existing)}, None
         company = self.state.create_company(body)
-        return 201, {"company": self.state.company_json(company)}, self._location(f"companies/{company['id']}")
+        return (
+            201,
+            {"company": self.state.company_json(company)},
+            self._location(f"companies/{company['id']}"),
+        )
 
     def h_company_contact(self, method, args, query, body):
         """``addContactAction`` checks the contact with ``checkLeadAccess`` ("Contact not
@@ -409,9 +522,20 @@ class ResourceHandlers:
     # ---- campaigns (CampaignApiController) -----------------------------------------------------
     def h_campaigns(self, method, args, query, body):
         rows = list(self.state.campaigns.values())
-        total, page = self.state.list_records(rows, query, catch_all=lambda c: [c["name"]], commands={
-            "is:published": lambda f, c: bool(c["isPublished"]), "is:unpublished": lambda f, c: not c["isPublished"]})
-        return 200, {"total": total, "campaigns": by_id([self.state.campaign_json(c, iso) for c in page])}, None
+        total, page = self.state.list_records(
+            rows,
+            query,
+            catch_all=lambda c: [c["name"]],
+            commands={
+                "is:published": lambda f, c: bool(c["isPublished"]),
+                "is:unpublished": lambda f, c: not c["isPublished"],
+            },
+        )
+        return (
+            200,
+            {"total": total, "campaigns": by_id([self.state.campaign_json(c, iso) for c in page])},
+            None,
+        )
 
     def h_campaign_get(self, method, args, query, body):
         return 200, {"campaign": self.state.campaign_json(self.state.campaign(args[0]), iso)}, None
@@ -429,8 +553,15 @@ class ResourceHandlers:
     # ---- stages (StageApiController) -----------------------------------------------------------
     def h_stages(self, method, args, query, body):
         rows = list(self.state.stages.values())
-        total, page = self.state.list_records(rows, query, catch_all=lambda s: [s["name"]], commands={
-            "is:published": lambda f, s: bool(s["isPublished"]), "is:unpublished": lambda f, s: not s["isPublished"]})
+        total, page = self.state.list_records(
+            rows,
+            query,
+            catch_all=lambda s: [s["name"]],
+            commands={
+                "is:published": lambda f, s: bool(s["isPublished"]),
+                "is:unpublished": lambda f, s: not s["isPublished"],
+            },
+        )
         return 200, {"total": total, "stages": [self.state.stage_json(s, iso) for s in page]}, None
 
     def h_stage_get(self, method, args, query, body):
@@ -455,7 +586,11 @@ class ResourceHandlers:
     def h_devices_list(self, method, args, query, body):
         rows = list(self.state.devices.values())
         total, page = self.state.list_records(rows, query, catch_all=lambda d: [d["device"]])
-        return 200, {"total": total, "devices": [self.state.device_json(d, with_lead=True) for d in page]}, None
+        return (
+            200,
+            {"total": total, "devices": [self.state.device_json(d, with_lead=True) for d in page]},
+            None,
+        )
 
     def h_device_get(self, method, args, query, body):
         return 200, {"device": self.state.device_json(self.state.device(args[0]), with_lead=True)}, None
@@ -514,4 +649,3 @@ def _int(value: Any) -> int | None:
         return int(str(value).strip())
     except (TypeError, ValueError):
         return None
-

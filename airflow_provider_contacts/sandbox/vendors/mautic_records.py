@@ -31,17 +31,61 @@ BAD_REQUEST = "This is a bad request."
 NAME_REQUIRED = "A name is required."
 
 ROLES = [
-    {"id": 1, "name": "Administrator", "description": "Full system access", "isAdmin": True, "rawPermissions": None},
-    {"id": 2, "name": "Viewer", "description": "Logs in, sees no contacts", "isAdmin": False, "rawPermissions": []},
+    {
+        "id": 1,
+        "name": "Administrator",
+        "description": "Full system access",
+        "isAdmin": True,
+        "rawPermissions": None,
+    },
+    {
+        "id": 2,
+        "name": "Viewer",
+        "description": "Logs in, sees no contacts",
+        "isAdmin": False,
+        "rawPermissions": [],
+    },
 ]
 #: users of the sandbox instance: two owners and the two API logins of the emulator
 USERS = [
-    {"id": 1, "username": "admin", "firstName": "Ada", "lastName": "Admin", "email": "ada@example.com", "role": 1},
-    {"id": 2, "username": "sales", "firstName": "Sam", "lastName": "Sales", "email": "sam@example.com", "role": 1},
-    {"id": 3, "username": "sandbox", "firstName": "Sandbox", "lastName": "API", "email": "sandbox@example.com", "role": 1},
-    {"id": 4, "username": "viewer", "firstName": "Vic", "lastName": "Viewer", "email": "vic@example.com", "role": 2},
+    {
+        "id": 1,
+        "username": "admin",
+        "firstName": "Ada",
+        "lastName": "Admin",
+        "email": "ada@example.com",
+        "role": 1,
+    },
+    {
+        "id": 2,
+        "username": "sales",
+        "firstName": "Sam",
+        "lastName": "Sales",
+        "email": "sam@example.com",
+        "role": 1,
+    },
+    {
+        "id": 3,
+        "username": "sandbox",
+        "firstName": "Sandbox",
+        "lastName": "API",
+        "email": "sandbox@example.com",
+        "role": 1,
+    },
+    {
+        "id": 4,
+        "username": "viewer",
+        "firstName": "Vic",
+        "lastName": "Viewer",
+        "email": "vic@example.com",
+        "role": 2,
+    },
 ]
-SEGMENTS = [("Newsletter", "newsletter"), ("Customers", "customers"), ("Webinar attendees", "webinar-attendees")]
+SEGMENTS = [
+    ("Newsletter", "newsletter"),
+    ("Customers", "customers"),
+    ("Webinar attendees", "webinar-attendees"),
+]
 CAMPAIGNS = [("Welcome", "Onboarding emails"), ("Re-engagement", "Win back quiet contacts")]
 STAGES = [("Lead", 0), ("Marketing qualified", 10), ("Customer", 20)]
 COMPANIES = ["Acme", "Globex", "Initech", "Umbrella"]
@@ -115,12 +159,25 @@ def detect_device(user_agent: str) -> dict[str, Any]:
     for pattern, type_, name, short, version_re in _BROWSERS:
         if re.search(pattern, ua):
             found = re.search(version_re, ua)
-            client = {"type": type_, "name": name, "short_name": short, "version": found.group(1) if found else "",
-                      "engine": "WebKit" if "AppleWebKit" in ua else "", "engine_version": ""}
+            client = {
+                "type": type_,
+                "name": name,
+                "short_name": short,
+                "version": found.group(1) if found else "",
+                "engine": "WebKit" if "AppleWebKit" in ua else "",
+                "engine_version": "",
+            }
             break
-    return {"device": device, "deviceBrand": brand, "deviceModel": model, "clientInfo": client,
-            "deviceOsName": os_info.get("name"), "deviceOsShortName": os_info.get("short_name"),
-            "deviceOsVersion": os_info.get("version"), "deviceOsPlatform": os_info.get("platform")}
+    return {
+        "device": device,
+        "deviceBrand": brand,
+        "deviceModel": model,
+        "clientInfo": client,
+        "deviceOsName": os_info.get("name"),
+        "deviceOsShortName": os_info.get("short_name"),
+        "deviceOsVersion": os_info.get("version"),
+        "deviceOsPlatform": os_info.get("platform"),
+    }
 
 
 def php_parse_str(text: str) -> dict[str, Any]:
@@ -137,25 +194,57 @@ class RecordsMixin:
     def _seed_records(self) -> None:
         now = self.now()  # type: ignore[attr-defined]
         self.roles = {r["id"]: dict(r) for r in ROLES}
-        self.users = {u["id"]: {**u, "position": None, "timezone": None, "locale": None, "lastLogin": None,
-                                "lastActive": None, "signature": None, "isPublished": True, "dateAdded": now}
-                      for u in USERS}
+        self.users = {
+            u["id"]: {
+                **u,
+                "position": None,
+                "timezone": None,
+                "locale": None,
+                "lastLogin": None,
+                "lastActive": None,
+                "signature": None,
+                "isPublished": True,
+                "dateAdded": now,
+            }
+            for u in USERS
+        }
         self.segments: dict[int, dict[str, Any]] = {}
         self.campaigns: dict[int, dict[str, Any]] = {}
         self.stages: dict[int, dict[str, Any]] = {}
         self.companies: dict[int, dict[str, Any]] = {}
         self.notes: dict[int, dict[str, Any]] = {}
         self.devices: dict[int, dict[str, Any]] = {}
-        self.next_ids = {"segment": 1, "campaign": 1, "stage": 1, "company": 1, "note": 1, "device": 1,
-                         "lead_event_log": 1, "stage_log": 1, "hit": 1}
+        self.next_ids = {
+            "segment": 1,
+            "campaign": 1,
+            "stage": 1,
+            "company": 1,
+            "note": 1,
+            "device": 1,
+            "lead_event_log": 1,
+            "stage_log": 1,
+            "hit": 1,
+        }
         for name, alias in SEGMENTS:
             self.create_segment({"name": name, "alias": alias}, when=now)
         for name, description in CAMPAIGNS:
             cid = self._take("campaign")
-            self.campaigns[cid] = {"id": cid, "name": name, "description": description, "category": None,
-                                   "allowRestart": False, "publishUp": None, "publishDown": None, "isPublished": True,
-                                   "dateAdded": now, "dateModified": None, "events": [], "forms": [], "lists": [],
-                                   "canvasSettings": {"nodes": [], "connections": []}}
+            self.campaigns[cid] = {
+                "id": cid,
+                "name": name,
+                "description": description,
+                "category": None,
+                "allowRestart": False,
+                "publishUp": None,
+                "publishDown": None,
+                "isPublished": True,
+                "dateAdded": now,
+                "dateModified": None,
+                "events": [],
+                "forms": [],
+                "lists": [],
+                "canvasSettings": {"nodes": [], "connections": []},
+            }
         for name, weight in STAGES:
             self.create_stage({"name": name, "weight": weight}, when=now)
         for name in COMPANIES:
@@ -167,8 +256,15 @@ class RecordsMixin:
         return value
 
     # ---- generic listing (FetchCommonApiController::getEntitiesAction) --------------------
-    def list_records(self, rows: list[dict[str, Any]], query: dict[str, Any], *, catch_all: Any,
-                     commands: dict[str, Any] | None = None, default_order: list[str] | None = None) -> tuple[int, list[dict[str, Any]]]:
+    def list_records(
+        self,
+        rows: list[dict[str, Any]],
+        query: dict[str, Any],
+        *,
+        catch_all: Any,
+        commands: dict[str, Any] | None = None,
+        default_order: list[str] | None = None,
+    ) -> tuple[int, list[dict[str, Any]]]:
         """``search`` (the repository's commands, ``ids:`` always), ``orderBy``/``orderByDir``,
         ``start``/``limit`` (default 30, none when 0 or empty), ``published``."""
         search = str(query.get("search") or "").strip()
@@ -179,11 +275,21 @@ class RecordsMixin:
         if str(query.get("published") or "") not in ("", "0"):
             rows = [r for r in rows if r.get("isPublished", True)]
         order_by = str(query.get("orderBy") or "")
-        keys = [c.strip().split(".")[-1] for c in order_by.split(",") if c.strip()] if order_by else list(default_order or ["id"])
+        keys = (
+            [c.strip().split(".")[-1] for c in order_by.split(",") if c.strip()]
+            if order_by
+            else list(default_order or ["id"])
+        )
         direction = str(query.get("orderByDir") or "ASC").upper()
         for key in reversed(keys):
-            rows = sorted(rows, key=lambda r, k=key: (r.get(k) is not None, str(r.get(k)).lower() if isinstance(r.get(k), str) else r.get(k) or 0),
-                          reverse=(direction == "DESC"))
+            rows = sorted(
+                rows,
+                key=lambda r, k=key: (
+                    r.get(k) is not None,
+                    str(r.get(k)).lower() if isinstance(r.get(k), str) else r.get(k) or 0,
+                ),
+                reverse=(direction == "DESC"),
+            )
         total = len(rows)
         start = max(0, php_int(query.get("start", 0)))
         limit_raw = query.get("limit", 30)
@@ -204,15 +310,33 @@ class RecordsMixin:
     def owner_json(self, user_id: Any) -> dict[str, Any] | None:
         """A contact's ``owner`` (group ``userList``)."""
         u = self.users.get(user_id) if user_id is not None else None
-        return None if u is None else {"id": u["id"], "username": u["username"], "firstName": u["firstName"], "lastName": u["lastName"]}
+        return (
+            None
+            if u is None
+            else {
+                "id": u["id"],
+                "username": u["username"],
+                "firstName": u["firstName"],
+                "lastName": u["lastName"],
+            }
+        )
 
     def user_json(self, u: dict[str, Any], iso: Any) -> dict[str, Any]:
         role = self.roles.get(u["role"])
         return {
-            **publish_details(u, iso), "id": u["id"], "username": u["username"], "firstName": u["firstName"],
-            "lastName": u["lastName"], "email": u["email"], "position": u["position"],
-            "role": dict(role) if role else None, "timezone": u["timezone"], "locale": u["locale"],
-            "lastLogin": iso(u["lastLogin"]), "lastActive": iso(u["lastActive"]), "signature": u["signature"],
+            **publish_details(u, iso),
+            "id": u["id"],
+            "username": u["username"],
+            "firstName": u["firstName"],
+            "lastName": u["lastName"],
+            "email": u["email"],
+            "position": u["position"],
+            "role": dict(role) if role else None,
+            "timezone": u["timezone"],
+            "locale": u["locale"],
+            "lastLogin": iso(u["lastLogin"]),
+            "lastActive": iso(u["lastActive"]),
+            "signature": u["signature"],
         }
 
     # ---- segments (LeadBundle/Controller/Api/ListApiController.php) ------------------------
@@ -228,11 +352,17 @@ class RecordsMixin:
             alias = f"{base}{n}"
         sid = self._take("segment")
         segment = {
-            "id": sid, "name": name, "publicName": str(body.get("publicName") or name), "alias": alias,
-            "description": body.get("description"), "category": None,
+            "id": sid,
+            "name": name,
+            "publicName": str(body.get("publicName") or name),
+            "alias": alias,
+            "description": body.get("description"),
+            "category": None,
             "filters": body.get("filters") if isinstance(body.get("filters"), list) else [],
-            "isGlobal": _bool(body.get("isGlobal"), True), "isPreferenceCenter": _bool(body.get("isPreferenceCenter"), False),
-            "isPublished": _bool(body.get("isPublished"), True), "dateAdded": when or self.now(),  # type: ignore[attr-defined]
+            "isGlobal": _bool(body.get("isGlobal"), True),
+            "isPreferenceCenter": _bool(body.get("isPreferenceCenter"), False),
+            "isPublished": _bool(body.get("isPublished"), True),
+            "dateAdded": when or self.now(),  # type: ignore[attr-defined]
             "dateModified": None,
         }
         self.segments[sid] = segment
@@ -245,9 +375,18 @@ class RecordsMixin:
         return found
 
     def segment_json(self, s: dict[str, Any], iso: Any) -> dict[str, Any]:
-        return {**publish_details(s, iso), "id": s["id"], "name": s["name"], "publicName": s["publicName"],
-                "alias": s["alias"], "description": s["description"], "category": s["category"],
-                "filters": s["filters"], "isGlobal": s["isGlobal"], "isPreferenceCenter": s["isPreferenceCenter"]}
+        return {
+            **publish_details(s, iso),
+            "id": s["id"],
+            "name": s["name"],
+            "publicName": s["publicName"],
+            "alias": s["alias"],
+            "description": s["description"],
+            "category": s["category"],
+            "filters": s["filters"],
+            "isGlobal": s["isGlobal"],
+            "isPreferenceCenter": s["isPreferenceCenter"],
+        }
 
     def segment_search_commands(self) -> dict[str, Any]:
         """``LeadListRepository::getSearchCommands``."""
@@ -270,15 +409,27 @@ class RecordsMixin:
         if contact["segments"].pop(segment["id"], None) is not None:
             self._log_membership(contact, "segment_membership", "lead", "segment", "removed", segment, {})
 
-    def _log_membership(self, contact: dict[str, Any], event_type: str, bundle: str, object_: str, action: str,
-                        record: dict[str, Any], extra: dict[str, Any]) -> None:
+    def _log_membership(
+        self,
+        contact: dict[str, Any],
+        event_type: str,
+        bundle: str,
+        object_: str,
+        action: str,
+        record: dict[str, Any],
+        extra: dict[str, Any],
+    ) -> None:
         """A ``lead_event_log`` row as ``TimelineEventLog*Subscriber`` writes and shows it:
         label "Contact added to segment, <name>", details from its properties."""
         row = self._take("lead_event_log")
         noun = "segment" if object_ == "segment" else "campaign"
         label = f"Contact {action} {'to' if action == 'added' else 'from'} {noun}, {record['name']}"
-        event = self.add_event(event_type, contact["id"], label=label,  # type: ignore[attr-defined]
-                               details={**extra, "objectDescription": record["name"]})
+        event = self.add_event(
+            event_type,
+            contact["id"],
+            label=label,  # type: ignore[attr-defined]
+            details={**extra, "objectDescription": record["name"]},
+        )
         event["eventId"] = f"{event_type}{row}"
 
     # ---- campaigns (CampaignBundle/Controller/Api/CampaignApiController.php) ---------------
@@ -289,23 +440,51 @@ class RecordsMixin:
         return found
 
     def campaign_json(self, c: dict[str, Any], iso: Any) -> dict[str, Any]:
-        return {**publish_details(c, iso), "id": c["id"], "name": c["name"], "category": c["category"],
-                "description": c["description"], "allowRestart": c["allowRestart"],
-                "publishUp": iso(c["publishUp"]), "publishDown": iso(c["publishDown"]), "events": c["events"],
-                "forms": c["forms"], "lists": c["lists"], "canvasSettings": c["canvasSettings"]}
+        return {
+            **publish_details(c, iso),
+            "id": c["id"],
+            "name": c["name"],
+            "category": c["category"],
+            "description": c["description"],
+            "allowRestart": c["allowRestart"],
+            "publishUp": iso(c["publishUp"]),
+            "publishDown": iso(c["publishDown"]),
+            "events": c["events"],
+            "forms": c["forms"],
+            "lists": c["lists"],
+            "canvasSettings": c["canvasSettings"],
+        }
 
     def add_to_campaign(self, campaign: dict[str, Any], contact: dict[str, Any]) -> None:
         """``MembershipManager::addContact``: manually added; logs ``campaign_membership``."""
         if campaign["id"] in contact["campaigns"]:
             return
-        contact["campaigns"][campaign["id"]] = {"dateAdded": self.now(), "manuallyRemoved": False, "manuallyAdded": True}  # type: ignore[attr-defined]
-        self._log_membership(contact, "campaign_membership", "campaign", "campaign", "added", campaign,
-                             {"campaignId": campaign["id"], "campaignName": campaign["name"]})
+        contact["campaigns"][campaign["id"]] = {
+            "dateAdded": self.now(),
+            "manuallyRemoved": False,
+            "manuallyAdded": True,
+        }  # type: ignore[attr-defined]
+        self._log_membership(
+            contact,
+            "campaign_membership",
+            "campaign",
+            "campaign",
+            "added",
+            campaign,
+            {"campaignId": campaign["id"], "campaignName": campaign["name"]},
+        )
 
     def remove_from_campaign(self, campaign: dict[str, Any], contact: dict[str, Any]) -> None:
         if contact["campaigns"].pop(campaign["id"], None) is not None:
-            self._log_membership(contact, "campaign_membership", "campaign", "campaign", "removed", campaign,
-                                 {"campaignId": campaign["id"], "campaignName": campaign["name"]})
+            self._log_membership(
+                contact,
+                "campaign_membership",
+                "campaign",
+                "campaign",
+                "removed",
+                campaign,
+                {"campaignId": campaign["id"], "campaignName": campaign["name"]},
+            )
 
     # ---- stages (StageBundle/Controller/Api/StageApiController.php) -------------------------
     def create_stage(self, body: dict[str, Any], when: datetime | None = None) -> dict[str, Any]:
@@ -313,10 +492,18 @@ class RecordsMixin:
         if not name:
             raise MauticFault(400, f"name: {NAME_REQUIRED}", details={"name": [NAME_REQUIRED]})
         sid = self._take("stage")
-        stage = {"id": sid, "name": name, "category": None, "weight": php_int(body.get("weight") or 0),
-                 "description": body.get("description"), "publishUp": None, "publishDown": None,
-                 "isPublished": _bool(body.get("isPublished"), True), "dateAdded": when or self.now(),  # type: ignore[attr-defined]
-                 "dateModified": None}
+        stage = {
+            "id": sid,
+            "name": name,
+            "category": None,
+            "weight": php_int(body.get("weight") or 0),
+            "description": body.get("description"),
+            "publishUp": None,
+            "publishDown": None,
+            "isPublished": _bool(body.get("isPublished"), True),
+            "dateAdded": when or self.now(),  # type: ignore[attr-defined]
+            "dateModified": None,
+        }
         self.stages[sid] = stage
         return stage
 
@@ -327,12 +514,25 @@ class RecordsMixin:
         return found
 
     def stage_json(self, s: dict[str, Any], iso: Any, full: bool = True) -> dict[str, Any]:
-        out = {"id": s["id"], "name": s["name"], "category": s["category"], "weight": s["weight"], "description": s["description"]}
+        out = {
+            "id": s["id"],
+            "name": s["name"],
+            "category": s["category"],
+            "weight": s["weight"],
+            "description": s["description"],
+        }
         if full:
-            out = {**publish_details(s, iso), **out, "publishUp": iso(s["publishUp"]), "publishDown": iso(s["publishDown"])}
+            out = {
+                **publish_details(s, iso),
+                **out,
+                "publishUp": iso(s["publishUp"]),
+                "publishDown": iso(s["publishDown"]),
+            }
         return out
 
-    def change_stage(self, contact: dict[str, Any], stage: dict[str, Any], action_name: str, to: int | None) -> None:
+    def change_stage(
+        self, contact: dict[str, Any], stage: dict[str, Any], action_name: str, to: int | None
+    ) -> None:
         """``LeadModel::addToStages``/``removeFromStages``: set (or clear) the stage and log a
         ``lead_stages_change_log`` row, shown as ``stage.changed`` (StageBundle LeadSubscriber)."""
         contact["stage"] = to
@@ -341,16 +541,27 @@ class RecordsMixin:
         event_name = f"{stage['id']}: {stage['name']}"
         when = self.now()  # type: ignore[attr-defined]
         event = self.add_event(  # type: ignore[attr-defined]
-            "stage.changed", contact["id"], when,
+            "stage.changed",
+            contact["id"],
+            when,
             label={"label": event_name, "href": f"/s/stages/edit/{stage['id']}", "isExternal": False},
-            details={"log": {"id": str(row), "reference": str(stage["id"]), "eventName": event_name,
-                             "actionName": action_name, "dateAdded": when.strftime("%Y-%m-%d %H:%M:%S")}},
+            details={
+                "log": {
+                    "id": str(row),
+                    "reference": str(stage["id"]),
+                    "eventName": event_name,
+                    "actionName": action_name,
+                    "dateAdded": when.strftime("%Y-%m-%d %H:%M:%S"),
+                }
+            },
         )
         event["eventId"] = f"stage.changed{row}"
 
     # ---- companies (LeadBundle/Controller/Api/CompanyApiController.php, CompanyModel) ------
     def create_company(self, body: dict[str, Any], when: datetime | None = None) -> dict[str, Any]:
-        values, _, errors = bind(COMPANY_FIELD, body, int(getattr(self, "settings", {}).get("char_length_limit") or 0))
+        values, _, errors = bind(
+            COMPANY_FIELD, body, int(getattr(self, "settings", {}).get("char_length_limit") or 0)
+        )
         name = values.get("companyname")
         if not errors and not name:
             errors = {"companyname": ["A value is required."]}
@@ -358,8 +569,14 @@ class RecordsMixin:
             message = ", ".join(f"{alias}: {m}" for alias, msgs in errors.items() for m in msgs)
             raise MauticFault(400, message, details=errors)
         cid = self._take("company")
-        company = {"id": cid, "values": {f.alias: values.get(f.alias) for f in COMPANY_FIELDS}, "score": 0,
-                   "isPublished": True, "dateAdded": when or self.now(), "dateModified": None}  # type: ignore[attr-defined]
+        company = {
+            "id": cid,
+            "values": {f.alias: values.get(f.alias) for f in COMPANY_FIELDS},
+            "score": 0,
+            "isPublished": True,
+            "dateAdded": when or self.now(),
+            "dateModified": None,
+        }  # type: ignore[attr-defined]
         self.companies[cid] = company
         return company
 
@@ -368,7 +585,10 @@ class RecordsMixin:
         name = str(body.get("companyname") or "").strip().lower()
         if not name:
             return None
-        return next((c for c in self.companies.values() if str(c["values"].get("companyname") or "").lower() == name), None)
+        return next(
+            (c for c in self.companies.values() if str(c["values"].get("companyname") or "").lower() == name),
+            None,
+        )
 
     def company(self, company_id: Any) -> dict[str, Any]:
         found = self.companies.get(_int_or_none(company_id))
@@ -377,7 +597,9 @@ class RecordsMixin:
         return found
 
     def edit_company(self, company: dict[str, Any], body: dict[str, Any], method: str) -> None:
-        values, _, errors = bind(COMPANY_FIELD, body, int(getattr(self, "settings", {}).get("char_length_limit") or 0))
+        values, _, errors = bind(
+            COMPANY_FIELD, body, int(getattr(self, "settings", {}).get("char_length_limit") or 0)
+        )
         if errors:
             message = ", ".join(f"{alias}: {m}" for alias, msgs in errors.items() for m in msgs)
             raise MauticFault(400, message, details=errors)
@@ -394,7 +616,11 @@ class RecordsMixin:
         flat: dict[str, Any] = {"id": c["id"]}
         for f in COMPANY_FIELDS:
             value = shown(f, c["values"].get(f.alias))
-            groups[f.group][f.alias] = {**f.group_entry(), "value": value, "normalizedValue": normalized(f, value)}
+            groups[f.group][f.alias] = {
+                **f.group_entry(),
+                "value": value,
+                "normalizedValue": normalized(f, value),
+            }
             flat[f.alias] = value
         return {"id": c["id"], "fields": {**groups, "all": flat}, "score": c["score"]}
 
@@ -405,7 +631,9 @@ class RecordsMixin:
             return
         for link in contact["companies"]:
             link["is_primary"] = False
-        contact["companies"].append({"company_id": company["id"], "date_associated": self.now(), "is_primary": True})  # type: ignore[attr-defined]
+        contact["companies"].append(
+            {"company_id": company["id"], "date_associated": self.now(), "is_primary": True}
+        )  # type: ignore[attr-defined]
         name = company["values"].get("companyname")
         if contact["values"].get("company") != name:
             contact["values"]["company"] = name
@@ -414,15 +642,17 @@ class RecordsMixin:
     def remove_from_company(self, company: dict[str, Any], contact: dict[str, Any]) -> None:
         """``CompanyModel::removeLeadFromCompany``: removing the primary makes the first other
         link primary (its name goes to the contact), or empties the ``company`` field."""
-        link = next((l for l in contact["companies"] if l["company_id"] == company["id"]), None)
+        link = next((ln for ln in contact["companies"] if ln["company_id"] == company["id"]), None)
         if link is None:
             return
         contact["companies"].remove(link)
         if link["is_primary"]:
-            remaining = [l for l in contact["companies"] if l["company_id"] in self.companies]
+            remaining = [ln for ln in contact["companies"] if ln["company_id"] in self.companies]
             if remaining:
                 remaining[0]["is_primary"] = True
-                contact["values"]["company"] = self.companies[remaining[0]["company_id"]]["values"].get("companyname")
+                contact["values"]["company"] = self.companies[remaining[0]["company_id"]]["values"].get(
+                    "companyname"
+                )
             else:
                 contact["values"]["company"] = None
             contact["dateModified"] = self.now()  # type: ignore[attr-defined]
@@ -435,21 +665,35 @@ class RecordsMixin:
             company = self.companies.get(link["company_id"])
             if company is None:
                 continue
-            row = {"company_id": str(company["id"]), "date_associated": link["date_associated"].strftime("%Y-%m-%d %H:%M:%S"),
-                   "is_primary": "1" if link["is_primary"] else "0", "id": str(company["id"]),
-                   "is_published": "1", "date_added": company["dateAdded"].strftime("%Y-%m-%d %H:%M:%S"),
-                   "score": str(company["score"])}
+            row = {
+                "company_id": str(company["id"]),
+                "date_associated": link["date_associated"].strftime("%Y-%m-%d %H:%M:%S"),
+                "is_primary": "1" if link["is_primary"] else "0",
+                "id": str(company["id"]),
+                "is_published": "1",
+                "date_added": company["dateAdded"].strftime("%Y-%m-%d %H:%M:%S"),
+                "score": str(company["score"]),
+            }
             for f in COMPANY_FIELDS:
                 value = company["values"].get(f.alias)
-                row[f.alias] = None if value is None else (str(value) if not isinstance(value, float) else _num_text(value))
+                row[f.alias] = (
+                    None
+                    if value is None
+                    else (str(value) if not isinstance(value, float) else _num_text(value))
+                )
             out.append(row)
         return out
 
     # ---- notes (LeadBundle/Controller/Api/NoteApiController.php) ----------------------------
     def create_note(self, body: dict[str, Any], contact: dict[str, Any]) -> dict[str, Any]:
         nid = self._take("note")
-        note = {"id": nid, "lead_id": contact["id"], "text": body["text"], "type": body.get("type") or "general",
-                "dateTime": body.get("dateTime") or self.now()}  # type: ignore[attr-defined]
+        note = {
+            "id": nid,
+            "lead_id": contact["id"],
+            "text": body["text"],
+            "type": body.get("type") or "general",
+            "dateTime": body.get("dateTime") or self.now(),
+        }  # type: ignore[attr-defined]
         self.notes[nid] = note
         return note
 
@@ -477,9 +721,19 @@ class RecordsMixin:
         contact = self.contacts.get(n["lead_id"])
         if with_lead and contact is not None:
             full = self.contact_json(contact, minimal=True)  # type: ignore[attr-defined]
-            lead = {"id": full["id"], "points": full["points"], "color": full["color"],
-                    "fields": {k: v for k, v in full["fields"].items() if k != "all"}}
-        return {"id": n["id"], "text": n["text"], "type": n["type"], "dateTime": iso(n["dateTime"]), "lead": lead}
+            lead = {
+                "id": full["id"],
+                "points": full["points"],
+                "color": full["color"],
+                "fields": {k: v for k, v in full["fields"].items() if k != "all"},
+            }
+        return {
+            "id": n["id"],
+            "text": n["text"],
+            "type": n["type"],
+            "dateTime": iso(n["dateTime"]),
+            "lead": lead,
+        }
 
     # ---- devices (LeadBundle/Entity/LeadDevice.php, DeviceTrackingService) ------------------
     def track_device(self, contact: dict[str, Any], user_agent: str) -> dict[str, Any]:
@@ -491,8 +745,13 @@ class RecordsMixin:
             if device and all(device[k] == detected[k] for k in ("device", "deviceBrand", "deviceModel")):
                 return device
         did = self._take("device")
-        device = {"id": did, "lead_id": contact["id"], **detected, "trackingId": secrets.token_hex(12),
-                  "dateAdded": self.now()}  # type: ignore[attr-defined]
+        device = {
+            "id": did,
+            "lead_id": contact["id"],
+            **detected,
+            "trackingId": secrets.token_hex(12),
+            "dateAdded": self.now(),
+        }  # type: ignore[attr-defined]
         self.devices[did] = device
         contact["devices"].append(did)
         return device
@@ -507,10 +766,18 @@ class RecordsMixin:
         lead: Any = {}
         if with_lead and d["lead_id"] in self.contacts:
             lead = {"id": d["lead_id"]}
-        return {"id": d["id"], "lead": lead, "clientInfo": d["clientInfo"], "device": d["device"],
-                "deviceBrand": d["deviceBrand"], "deviceModel": d["deviceModel"], "deviceOsName": d["deviceOsName"],
-                "deviceOsShortName": d["deviceOsShortName"], "deviceOsVersion": d["deviceOsVersion"],
-                "deviceOsPlatform": d["deviceOsPlatform"]}
+        return {
+            "id": d["id"],
+            "lead": lead,
+            "clientInfo": d["clientInfo"],
+            "device": d["device"],
+            "deviceBrand": d["deviceBrand"],
+            "deviceModel": d["deviceModel"],
+            "deviceOsName": d["deviceOsName"],
+            "deviceOsShortName": d["deviceOsShortName"],
+            "deviceOsVersion": d["deviceOsVersion"],
+            "deviceOsPlatform": d["deviceOsPlatform"],
+        }
 
     # ---- UTM tags (LeadModel::addUTMTags, LeadBundle/Entity/UtmTag.php) ----------------------
     def add_utm_tags(self, contact: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -521,7 +788,11 @@ class RecordsMixin:
         ``utmSource`` are ignored and stored as null. ``lastActive`` dates the record and the
         contact's last activity; ``useragent`` (that spelling only) also records a device."""
         params = dict(params)
-        if "query" in params and params["query"] is not None and not isinstance(params["query"], (dict, list)):
+        if (
+            "query" in params
+            and params["query"] is not None
+            and not isinstance(params["query"], (dict, list))
+        ):
             parsed = php_parse_str(str(params["query"]))
             if parsed:
                 params["query"] = parsed
@@ -537,9 +808,18 @@ class RecordsMixin:
             if last_active is None:
                 raise crash()  # new \DateTime('garbage') throws
             when = last_active
-        setters = {"utm_campaign": "utmCampaign", "utm_source": "utmSource", "utm_medium": "utmMedium",
-                   "utm_content": "utmContent", "utm_term": "utmTerm", "user_agent": "userAgent", "url": "url",
-                   "referer": "referer", "query": "query", "remote_host": "remoteHost"}
+        setters = {
+            "utm_campaign": "utmCampaign",
+            "utm_source": "utmSource",
+            "utm_medium": "utmMedium",
+            "utm_content": "utmContent",
+            "utm_term": "utmTerm",
+            "user_agent": "userAgent",
+            "url": "url",
+            "referer": "referer",
+            "query": "query",
+            "remote_host": "remoteHost",
+        }
         utm: dict[str, Any] = {"id": self._take_utm(), "dateAdded": when}
         for key, prop in setters.items():
             utm[prop] = params.get(key)
@@ -561,15 +841,34 @@ class RecordsMixin:
         """``lead.utmtagsadded`` (LeadBundle LeadSubscriber::addTimelineUtmEntries)."""
         label = f"UTM Campaign: {utm['utmCampaign']}" if utm.get("utmCampaign") else "UTM tags recorded"
         row = {k: v for k, v in utm.items() if k != "dateAdded"}
-        event = self.add_event("lead.utmtagsadded", contact["id"], utm["dateAdded"], label=label,  # type: ignore[attr-defined]
-                               details={"utmtags": row})
+        event = self.add_event(
+            "lead.utmtagsadded",
+            contact["id"],
+            utm["dateAdded"],
+            label=label,  # type: ignore[attr-defined]
+            details={"utmtags": row},
+        )
         event["eventId"] = f"lead.utmtagsadded{utm['id']}"
 
     @staticmethod
     def utm_json(utm: dict[str, Any]) -> dict[str, Any]:
         """Group ``utmtagsList`` of a contact's ``utmtags``."""
-        return {k: utm[k] for k in ("id", "query", "referer", "remoteHost", "url", "userAgent", "utmCampaign",
-                                    "utmContent", "utmMedium", "utmSource", "utmTerm")}
+        return {
+            k: utm[k]
+            for k in (
+                "id",
+                "query",
+                "referer",
+                "remoteHost",
+                "url",
+                "userAgent",
+                "utmCampaign",
+                "utmContent",
+                "utmMedium",
+                "utmSource",
+                "utmTerm",
+            )
+        }
 
     def remove_utm_tag(self, contact: dict[str, Any], utm_id: int) -> bool:
         for utm in contact["utmtags"]:
@@ -579,8 +878,14 @@ class RecordsMixin:
         return False
 
     # ---- tracking pixel (PageBundle PublicController::trackingImageAction, PageModel::hitPage) --
-    def track_hit(self, query: dict[str, Any], cookies: dict[str, str], headers: dict[str, str], path_qs: str,
-                  client_ip: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    def track_hit(
+        self,
+        query: dict[str, Any],
+        cookies: dict[str, str],
+        headers: dict[str, str],
+        path_qs: str,
+        client_ip: str | None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Record a page hit for the tracked visitor. The contact comes from the tracking
         cookies (``mautic_device_id``, or ``mautic_session_id`` with ``mtc_id``); without them a
         new anonymous visitor is created (``ContactTracker::getContact``). The hit's URL is
@@ -607,26 +912,59 @@ class RecordsMixin:
         page_url = query.get("page_url") or (referer if path_qs.partition("?")[2] else None)
         hit_query = dict(query)
         if page_url:  # getHitQuery: the page URL's parameters, then the request's over them
-            hit_query = {**{k.lower(): v for k, v in parse_qsl(urlsplit(str(page_url)).query)}, **query,
-                         "page_url": page_url}
+            hit_query = {
+                **{k.lower(): v for k, v in parse_qsl(urlsplit(str(page_url)).query)},
+                **query,
+                "page_url": page_url,
+            }
         url = hit_query.get("page_url") or path_qs
         title = hit_query.get("page_title")
         when = self.now()  # type: ignore[attr-defined]
         hit_id = self._take("hit")
         self.row_ids["page.hit"] = max(self.row_ids.get("page.hit", 0), hit_id)  # type: ignore[attr-defined]
-        hit = {"hitId": str(hit_id), "page_id": None, "userAgent": user_agent, "dateHit": when.strftime("%Y-%m-%d %H:%M:%S"),
-               "dateLeft": None, "referer": hit_query.get("page_referrer") or referer, "source": None, "sourceId": None,
-               "url": url, "urlTitle": title, "query": hit_query, "clientInfo": device["clientInfo"],
-               "device": device["device"], "deviceOsName": device["deviceOsName"], "deviceBrand": device["deviceBrand"],
-               "deviceModel": device["deviceModel"]}
-        event = self.add_event("page.hit", contact["id"], when,  # type: ignore[attr-defined]
-                               label={"label": title or url, "href": url, "isExternal": True}, details={"hit": hit})
+        hit = {
+            "hitId": str(hit_id),
+            "page_id": None,
+            "userAgent": user_agent,
+            "dateHit": when.strftime("%Y-%m-%d %H:%M:%S"),
+            "dateLeft": None,
+            "referer": hit_query.get("page_referrer") or referer,
+            "source": None,
+            "sourceId": None,
+            "url": url,
+            "urlTitle": title,
+            "query": hit_query,
+            "clientInfo": device["clientInfo"],
+            "device": device["device"],
+            "deviceOsName": device["deviceOsName"],
+            "deviceBrand": device["deviceBrand"],
+            "deviceModel": device["deviceModel"],
+        }
+        event = self.add_event(
+            "page.hit",
+            contact["id"],
+            when,  # type: ignore[attr-defined]
+            label={"label": title or url, "href": url, "isExternal": True},
+            details={"hit": hit},
+        )
         event["eventId"] = str(hit_id)
         if any("utm_" in k for k in hit_query):
-            utm = {"id": self._take_utm(), "dateAdded": when, "query": hit_query, "referer": hit["referer"],
-                   "remoteHost": None, "url": url, "userAgent": user_agent}
-            for key, prop in (("utm_campaign", "utmCampaign"), ("utm_term", "utmTerm"), ("utm_content", "utmContent"),
-                              ("utm_medium", "utmMedium"), ("utm_source", "utmSource")):
+            utm = {
+                "id": self._take_utm(),
+                "dateAdded": when,
+                "query": hit_query,
+                "referer": hit["referer"],
+                "remoteHost": None,
+                "url": url,
+                "userAgent": user_agent,
+            }
+            for key, prop in (
+                ("utm_campaign", "utmCampaign"),
+                ("utm_term", "utmTerm"),
+                ("utm_content", "utmContent"),
+                ("utm_medium", "utmMedium"),
+                ("utm_source", "utmSource"),
+            ):
                 utm[prop] = hit_query.get(key)
             contact["utmtags"].append(utm)
             self._log_utm(contact, utm)

@@ -16,8 +16,9 @@ with an optional ``!`` for "not" and ``+`` for "strict", quoted phrases, parenth
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass
@@ -131,8 +132,13 @@ def ids_of(string: str) -> set[int]:
 Matcher = Callable[[SearchFilter, Any], bool]
 
 
-def match_search(filters: list[SearchFilter], record: Any, *, catch_all: Callable[[Any], list[Any]],
-                 commands: dict[str, Matcher]) -> bool:
+def match_search(
+    filters: list[SearchFilter],
+    record: Any,
+    *,
+    catch_all: Callable[[Any], list[Any]],
+    commands: dict[str, Matcher],
+) -> bool:
     """True when ``record`` passes the parsed search. ``catch_all(record)`` gives the values a
     plain word is matched against; ``commands`` the supported commands (lower-case)."""
     if not filters:
@@ -142,7 +148,9 @@ def match_search(filters: list[SearchFilter], record: Any, *, catch_all: Callabl
     return any(results) if kind == "or" else all(results)
 
 
-def _match_one(f: SearchFilter, record: Any, catch_all: Callable[[Any], list[Any]], commands: dict[str, Matcher]) -> bool:
+def _match_one(
+    f: SearchFilter, record: Any, catch_all: Callable[[Any], list[Any]], commands: dict[str, Matcher]
+) -> bool:
     if f.children:
         hit = match_search(f.children, record, catch_all=catch_all, commands=commands)
         return not hit if f.not_ else hit

@@ -27,7 +27,6 @@ from airflow_provider_contacts.sandbox.vendors.mautic_common import (
     php_int,
     php_is_numeric,
 )
-from airflow_provider_contacts.sandbox.vendors.mautic_records import RecordsMixin
 from airflow_provider_contacts.sandbox.vendors.mautic_fields import (
     CONTACT_FIELD,
     CONTACT_FIELDS,
@@ -39,7 +38,7 @@ from airflow_provider_contacts.sandbox.vendors.mautic_fields import (
     normalized,
     shown,
 )
-
+from airflow_provider_contacts.sandbox.vendors.mautic_records import RecordsMixin
 
 # ---- fields (§3.2, §9): see mautic_fields ------------------------------------------------
 FIELD_GROUPS = CONTACT_GROUPS
@@ -49,8 +48,21 @@ _EMPTY_VALUES = {f.alias: None for f in CONTACT_FIELDS if f.alias not in ("point
 #: (alias, group, kind, static entry, field) for contact_json; kind 0 text-like, 1 points,
 #: 2 last_active, 3 number, 4 boolean
 _SERIALISE = [
-    (f.alias, f.group, 1 if f.alias == "points" else 2 if f.alias == "last_active" else 3 if f.type == "number"
-     else 4 if f.type == "boolean" else 0, f.group_entry(), f)
+    (
+        f.alias,
+        f.group,
+        1
+        if f.alias == "points"
+        else 2
+        if f.alias == "last_active"
+        else 3
+        if f.type == "number"
+        else 4
+        if f.type == "boolean"
+        else 0,
+        f.group_entry(),
+        f,
+    )
     for f in CONTACT_FIELDS
 ]
 #: what a PUT blanks when absent (last_active is left alone: it is also the contact's lastActive)
@@ -179,7 +191,9 @@ class MauticState(RecordsMixin):
             contact["dateIdentified"] = added
             company = self.find_company({"companyname": contact["values"]["company"]})
             if company is not None:
-                contact["companies"].append({"company_id": company["id"], "date_associated": added, "is_primary": True})
+                contact["companies"].append(
+                    {"company_id": company["id"], "date_associated": added, "is_primary": True}
+                )
             contact["owner"] = 1 if i % 3 else 2
             contact["stage"] = 1 + (i % 3)
             if i % 4 == 0:
@@ -191,8 +205,13 @@ class MauticState(RecordsMixin):
                     self.group_scores[(contact["id"], group_id)] = rng.randint(1, 12) * 5
         # a realistic timeline over the last 7 days, unique row ids per type
         kinds = [
-            ("email.sent", 30), ("email.read", 18), ("page.hit", 25), ("form.submitted", 8),
-            ("point.gained", 10), ("campaign.event", 10), ("email.failed", 3),
+            ("email.sent", 30),
+            ("email.read", 18),
+            ("page.hit", 25),
+            ("form.submitted", 8),
+            ("point.gained", 10),
+            ("campaign.event", 10),
+            ("email.failed", 3),
         ]
         ids = sorted(self.contacts)
         for kind, per_day in kinds:
@@ -249,7 +268,11 @@ class MauticState(RecordsMixin):
                 "email.sent": {"label": "Monthly newsletter", "href": "/s/emails/view/1"},
                 "email.read": {"label": "Monthly newsletter", "href": "/s/emails/view/1"},
                 "email.failed": {"label": "Monthly newsletter", "href": "/s/emails/view/1"},
-                "page.hit": {"label": "https://example.com/pricing", "href": "https://example.com/pricing", "isExternal": True},
+                "page.hit": {
+                    "label": "https://example.com/pricing",
+                    "href": "https://example.com/pricing",
+                    "isExternal": True,
+                },
                 "form.submitted": {"label": "Request a demo", "href": "/s/forms/view/1"},
                 "campaign.event": {"label": "Send welcome / Welcome", "href": "/s/campaigns/view/1"},
                 "point.gained": "Manual change / API",
@@ -265,7 +288,9 @@ class MauticState(RecordsMixin):
             "details": dict(details or {}),
         }
         if event_type == "campaign.event":
-            event["details"].setdefault("log", {"campaignId": "1", "campaignName": "Welcome", "eventName": "Send welcome"})
+            event["details"].setdefault(
+                "log", {"campaignId": "1", "campaignName": "Welcome", "eventName": "Send welcome"}
+            )
         self.events.append(event)
         return event
 
@@ -302,7 +327,7 @@ class MauticState(RecordsMixin):
         page_events: list[dict[str, Any]] = []
         largest = 0
         total = 0
-        for kind, rows in by_type.items():
+        for rows in by_type.values():
             if column == "eventLabel":
                 rows.sort(key=_label_text, reverse=(direction == "DESC"))
             elif direction == "DESC":
@@ -324,9 +349,13 @@ class MauticState(RecordsMixin):
             page_events.sort(key=key, reverse=(direction == "DESC"))
         return {
             "events": [self._event_json(e) for e in page_events],
-            "filters": {"search": search, "includeEvents": include, "excludeEvents": exclude,
-                        **({"dateFrom": filters["dateFrom"]} if "dateFrom" in filters else {}),
-                        **({"dateTo": filters["dateTo"]} if "dateTo" in filters else {})},
+            "filters": {
+                "search": search,
+                "includeEvents": include,
+                "excludeEvents": exclude,
+                **({"dateFrom": filters["dateFrom"]} if "dateFrom" in filters else {}),
+                **({"dateTo": filters["dateTo"]} if "dateTo" in filters else {}),
+            },
             "order": [column, direction],
             "types": dict(EVENT_TYPES),
             "total": total,
@@ -350,9 +379,18 @@ class MauticState(RecordsMixin):
             self._timeline_size = len(self.events)
         return self._timeline_cache
 
-    def generate_events(self, count: int, start: datetime, end: datetime, types: list[str] | None = None) -> int:
+    def generate_events(
+        self, count: int, start: datetime, end: datetime, types: list[str] | None = None
+    ) -> int:
         """Add ``count`` events spread evenly over [start, end) (benchmarks, demos)."""
-        kinds = types or ["email.sent", "email.read", "page.hit", "form.submitted", "point.gained", "campaign.event"]
+        kinds = types or [
+            "email.sent",
+            "email.read",
+            "page.hit",
+            "form.submitted",
+            "point.gained",
+            "campaign.event",
+        ]
         ids = sorted(self.contacts) or [None]
         span = (end - start).total_seconds()
         for i in range(count):
@@ -397,8 +435,13 @@ class MauticState(RecordsMixin):
             raise MauticFault(400, message, details=errors)
         return values, direct
 
-    def apply(self, contact: dict[str, Any], body: dict[str, Any], method: str,
-              read: tuple[dict[str, Any], dict[str, Any]] | None = None) -> None:
+    def apply(
+        self,
+        contact: dict[str, Any],
+        body: dict[str, Any],
+        method: str,
+        read: tuple[dict[str, Any], dict[str, Any]] | None = None,
+    ) -> None:
         """Write a validated body into a contact with POST/PATCH or PUT semantics (§9,
         ``CustomFieldsApiControllerTrait::setCustomFieldValues``, ``LeadModel::setFieldValues``)."""
         put = method == "PUT"
@@ -419,7 +462,11 @@ class MauticState(RecordsMixin):
             if alias == "points":
                 contact["points"] = 0 if value is None else int(value)
             elif alias == "last_active":
-                contact["lastActive"] = None if value is None else datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+                contact["lastActive"] = (
+                    None
+                    if value is None
+                    else datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+                )
             else:
                 stored[alias] = value
         for key in ("owner", "stage"):
@@ -519,8 +566,15 @@ class MauticState(RecordsMixin):
         return contact
 
     # ---- do not contact (§5) --------------------------------------------------------------
-    def add_dnc(self, contact: dict[str, Any], channel: str, reason: int, comments: Any,
-                channel_id: Any, when: datetime | None = None) -> None:
+    def add_dnc(
+        self,
+        contact: dict[str, Any],
+        channel: str,
+        reason: int,
+        comments: Any,
+        channel_id: Any,
+        when: datetime | None = None,
+    ) -> None:
         for entry in contact["dnc"]:
             if entry["channel"] == channel:
                 if entry["reason"] != reason and entry["reason"] != 1:
@@ -530,16 +584,20 @@ class MauticState(RecordsMixin):
         row = self.next_dnc_id
         self.next_dnc_id += 1
         when = when or self.now()
-        contact["dnc"].append({
-            "id": row,
-            "dateAdded": when,
-            "reason": reason,
-            "comments": comments,
-            "channel": channel,
-            "channelId": int(channel_id) if channel_id not in (None, "") else None,
-        })
+        contact["dnc"].append(
+            {
+                "id": row,
+                "dateAdded": when,
+                "reason": reason,
+                "comments": comments,
+                "channel": channel,
+                "channelId": int(channel_id) if channel_id not in (None, "") else None,
+            }
+        )
         event = self.add_event(
-            "lead.donotcontact", contact["id"], when,
+            "lead.donotcontact",
+            contact["id"],
+            when,
             label=DNC_REASONS.get(reason, str(reason)).capitalize(),
             details={"dnc": {"channel": channel, "reason": reason, "comments": comments}},
         )
@@ -572,7 +630,9 @@ class MauticState(RecordsMixin):
         contact["points"] = after
         self._log_points(contact["id"], after - before, body, None)
 
-    def _log_points(self, contact_id: int, delta: int, body: dict[str, Any], group: dict[str, Any] | None) -> None:
+    def _log_points(
+        self, contact_id: int, delta: int, body: dict[str, Any], group: dict[str, Any] | None
+    ) -> None:
         if delta == 0:
             return
         event_name = body.get("eventName") or body.get("eventname") or "Manual change"
@@ -584,15 +644,23 @@ class MauticState(RecordsMixin):
 
     def create_point_group(self, body: dict[str, Any]) -> dict[str, Any]:
         """``POST /points/groups/new``: the ``Group`` form (``name`` not blank, §6.2)."""
-        group = {"id": 0, "name": None, "description": None, "isPublished": True,
-                 "dateAdded": self.now(), "dateModified": None}
+        group = {
+            "id": 0,
+            "name": None,
+            "description": None,
+            "isPublished": True,
+            "dateAdded": self.now(),
+            "dateModified": None,
+        }
         self._fill_point_group(group, body, "POST")
         group["id"] = self.next_group_id
         self.next_group_id += 1
         self.point_groups[group["id"]] = group
         return group
 
-    def edit_point_group(self, group_id: Any, body: dict[str, Any], method: str) -> tuple[dict[str, Any], int]:
+    def edit_point_group(
+        self, group_id: Any, body: dict[str, Any], method: str
+    ) -> tuple[dict[str, Any], int]:
         """``editEntityAction``: PATCH on a missing id is 404; PUT on a missing id creates a
         group with a new id (201), as for contacts."""
         try:
@@ -635,8 +703,9 @@ class MauticState(RecordsMixin):
             raise MauticFault(404, message)
         return group
 
-    def adjust_group(self, contact_id: Any, group_id: Any, operator: str, value: str,
-                     body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def adjust_group(
+        self, contact_id: Any, group_id: Any, operator: str, value: str, body: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
         """§6.2 check order: contact 404 → group 404 → operator 400 → arithmetic."""
         contact = self.contact(contact_id, "Contact could not be found.")
         group = self.point_group(group_id, "The specified point group was not found.")
@@ -652,7 +721,12 @@ class MauticState(RecordsMixin):
                 raise crash()  # DivisionByZeroError / float into setScore(int)
             after = before // amount
         else:
-            after = {"plus": before + amount, "minus": before - amount, "times": before * amount, "set": amount}[operator]
+            after = {
+                "plus": before + amount,
+                "minus": before - amount,
+                "times": before * amount,
+                "set": amount,
+            }[operator]
         self.group_scores[key] = after
         self._log_points(contact["id"], after - before, body, group)
         return after, group
@@ -664,7 +738,10 @@ class MauticState(RecordsMixin):
                 isPublished=group["isPublished"],
                 dateAdded=iso(group["dateAdded"]),
                 dateModified=iso(group["dateModified"]),
-                createdBy=1, createdByUser="Ada Admin", modifiedBy=None, modifiedByUser=None,
+                createdBy=1,
+                createdByUser="Ada Admin",
+                modifiedBy=None,
+                modifiedByUser=None,
             )
         return out
 
@@ -732,7 +809,11 @@ class MauticState(RecordsMixin):
             rows = [c for c in rows if _where_match(c, clause)]
         order = _as_list(query.get("order"))
         if order:
-            keys = [(str(o.get("col", "")), str(o.get("dir", "ASC")).upper()) for o in order if isinstance(o, dict)]
+            keys = [
+                (str(o.get("col", "")), str(o.get("dir", "ASC")).upper())
+                for o in order
+                if isinstance(o, dict)
+            ]
         elif query.get("orderBy"):
             direction = str(query.get("orderByDir") or "ASC").upper()
             keys = [(col.strip(), direction) for col in str(query["orderBy"]).split(",")]
@@ -785,8 +866,12 @@ def _column(contact: dict[str, Any], col: str) -> Any:
     if col == "points":
         return contact["points"]
     if col in ("date_added", "date_modified", "last_active", "date_identified"):
-        key = {"date_added": "dateAdded", "date_modified": "dateModified", "last_active": "lastActive",
-               "date_identified": "dateIdentified"}[col]
+        key = {
+            "date_added": "dateAdded",
+            "date_modified": "dateModified",
+            "last_active": "lastActive",
+            "date_identified": "dateIdentified",
+        }[col]
         return contact[key]
     if col in CONTACT_FIELD:
         return contact["values"].get(col)
@@ -799,7 +884,11 @@ def _sort_value(contact: dict[str, Any], col: str) -> tuple:
 
 
 def _where_match(contact: dict[str, Any], clause: Any) -> bool:
-    if not isinstance(clause, dict) or "expr" not in clause or ("col" not in clause and clause.get("expr") not in ("andX", "orX")):
+    if (
+        not isinstance(clause, dict)
+        or "expr" not in clause
+        or ("col" not in clause and clause.get("expr") not in ("andX", "orX"))
+    ):
         raise crash()  # InvalidArgumentException
     expr = clause["expr"]
     if expr in ("andX", "orX"):
@@ -844,8 +933,12 @@ def _where_match(contact: dict[str, Any], clause: Any) -> bool:
     rhs = comparable(target)
     try:
         return {
-            "eq": own == rhs, "neq": own != rhs, "lt": own < rhs, "lte": own <= rhs,
-            "gt": own > rhs, "gte": own >= rhs,
+            "eq": own == rhs,
+            "neq": own != rhs,
+            "lt": own < rhs,
+            "lte": own <= rhs,
+            "gt": own > rhs,
+            "gte": own >= rhs,
         }[expr]
     except KeyError:
         raise crash() from None
@@ -875,4 +968,3 @@ def _search_match(contact: dict[str, Any], search: str, segments: dict[str, int]
     needle = search.lower()
     hay = " ".join(str(values.get(k) or "") for k in ("firstname", "lastname", "email", "company")).lower()
     return needle in hay
-

@@ -41,13 +41,26 @@ FORBIDDEN = "The user does not have the relevant permissions"
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 #: list id -> (name, [(field id, Name, MapType)])
 LISTS: dict[int, tuple[str, list[tuple[int, str, str]]]] = {
-    1: ("Newsletter", [(11, "Email", "Email"), (12, "FirstName", "Text"), (13, "LastName", "Text"),
-                       (14, "Mobile", "Mobile"), (15, "ReferanceAccountId", "Number")]),
+    1: (
+        "Newsletter",
+        [
+            (11, "Email", "Email"),
+            (12, "FirstName", "Text"),
+            (13, "LastName", "Text"),
+            (14, "Mobile", "Mobile"),
+            (15, "ReferanceAccountId", "Number"),
+        ],
+    ),
     2: ("Events", [(21, "Email", "Email"), (22, "FirstName", "Text"), (23, "Company", "Text")]),
 }
-INTERACTIONS = [("Email", "Monthly newsletter", "Opened"), ("Email", "Spring offer", "Clicked"),
-                ("SMS", "Reminder", "Delivered"), ("LandingPage", "Pricing page", "Visited"),
-                ("WebForm", "Request a demo", "Submitted"), ("Event", "Dublin meetup", "Attended")]
+INTERACTIONS = [
+    ("Email", "Monthly newsletter", "Opened"),
+    ("Email", "Spring offer", "Clicked"),
+    ("SMS", "Reminder", "Delivered"),
+    ("LandingPage", "Pricing page", "Visited"),
+    ("WebForm", "Request a demo", "Submitted"),
+    ("Event", "Dublin meetup", "Attended"),
+]
 
 
 def occurred_text(when: datetime) -> str:
@@ -111,9 +124,11 @@ def _xml_value(name: str, value: Any, depth: int) -> str:
         local = datetime.fromisoformat(value[:26] + value[-6:])  # 7 fractional digits: 6 are enough here
         utc = (local - timedelta(minutes=offset)).replace(tzinfo=None)
         text = utc.strftime("%Y-%m-%dT%H:%M:%S.") + value[20:27] + "Z"
-        return (f'<{name} xmlns:d{depth}p1="http://schemas.datacontract.org/2004/07/System">'
-                f"<d{depth}p1:DateTime>{text}</d{depth}p1:DateTime>"
-                f"<d{depth}p1:OffsetMinutes>{offset}</d{depth}p1:OffsetMinutes></{name}>")
+        return (
+            f'<{name} xmlns:d{depth}p1="http://schemas.datacontract.org/2004/07/System">'
+            f"<d{depth}p1:DateTime>{text}</d{depth}p1:DateTime>"
+            f"<d{depth}p1:OffsetMinutes>{offset}</d{depth}p1:OffsetMinutes></{name}>"
+        )
     if isinstance(value, bool):
         return f"<{name}>{'true' if value else 'false'}</{name}>"
     if isinstance(value, (int, float, str)):
@@ -123,12 +138,17 @@ def _xml_value(name: str, value: Any, depth: int) -> str:
         items = []
         for key, item in value.items():
             kind = "boolean" if isinstance(item, bool) else "int" if isinstance(item, int) else "string"
-            inner = (f'<{prefix}:Value i:nil="true"/>' if item is None else
-                     f'<{prefix}:Value xmlns:d{depth + 2}p1="http://www.w3.org/2001/XMLSchema" '
-                     f'i:type="d{depth + 2}p1:{kind}">{escape(str(item).lower() if isinstance(item, bool) else str(item))}'
-                     f"</{prefix}:Value>")
-            items.append(f"<{prefix}:KeyValueOfstringanyType><{prefix}:Key>{escape(str(key))}</{prefix}:Key>{inner}"
-                         f"</{prefix}:KeyValueOfstringanyType>")
+            inner = (
+                f'<{prefix}:Value i:nil="true"/>'
+                if item is None
+                else f'<{prefix}:Value xmlns:d{depth + 2}p1="http://www.w3.org/2001/XMLSchema" '
+                f'i:type="d{depth + 2}p1:{kind}">{escape(str(item).lower() if isinstance(item, bool) else str(item))}'
+                f"</{prefix}:Value>"
+            )
+            items.append(
+                f"<{prefix}:KeyValueOfstringanyType><{prefix}:Key>{escape(str(key))}</{prefix}:Key>{inner}"
+                f"</{prefix}:KeyValueOfstringanyType>"
+            )
         return f'<{name} xmlns:{prefix}="{ARRAYS}">{"".join(items)}</{name}>'
     if isinstance(value, list):
         if all(isinstance(item, str) for item in value):
@@ -152,7 +172,7 @@ def to_xml(data: Any, type_name: str, namespace: str) -> str:
         inner = "".join(_xml_object(type_name, item) for item in data)
         return f"<ArrayOf{type_name} {ns}>{inner}</ArrayOf{type_name}>"
     body = _xml_object(type_name, data)
-    return f"<{type_name} {ns}>{body[len(type_name) + 2:]}"
+    return f"<{type_name} {ns}>{body[len(type_name) + 2 :]}"
 
 
 def error_xml(text: str, extra: dict[str, Any]) -> str:
@@ -196,16 +216,25 @@ class Which50Emulator(VendorEmulator):
             if not empty:
                 now = datetime.fromtimestamp(self.clock(), timezone.utc)
                 for i in range(int(self.settings["seed_contacts"])):
-                    contact = self.add_contact(1 if i % 4 else 2, {"Email": f"w{i}@example.ie", "FirstName": f"Pat{i}"})
+                    contact = self.add_contact(
+                        1 if i % 4 else 2, {"Email": f"w{i}@example.ie", "FirstName": f"Pat{i}"}
+                    )
                     for _ in range(self.rng.randint(0, 4)):
                         kind, name, status = self.rng.choice(INTERACTIONS)
-                        self.add_interaction(contact["EncContactId"], kind, name, status,
-                                             now - timedelta(minutes=self.rng.randint(30, 10 * 24 * 60)))
+                        self.add_interaction(
+                            contact["EncContactId"],
+                            kind,
+                            name,
+                            status,
+                            now - timedelta(minutes=self.rng.randint(30, 10 * 24 * 60)),
+                        )
 
     @property
     def lists(self) -> list[dict[str, Any]]:
-        return [{"Id": i, "Name": name, "Count": sum(1 for c in self.contacts.values() if c["ListId"] == i)}
-                for i, (name, _fields) in LISTS.items()]
+        return [
+            {"Id": i, "Name": name, "Count": sum(1 for c in self.contacts.values() if c["ListId"] == i)}
+            for i, (name, _fields) in LISTS.items()
+        ]
 
     # state helpers (tests use them too) ------------------------------------------------------
     def add_contact(self, list_id: int, values: dict[str, Any]) -> dict[str, Any]:
@@ -217,25 +246,48 @@ class Which50Emulator(VendorEmulator):
             self.interactions[enc] = []
             return contact
 
-    def add_interaction(self, enc_id: str, kind: str, name: str, status: str, when: datetime | None = None,
-                        campaign: tuple[int, str] | None = None) -> dict[str, Any]:
+    def add_interaction(
+        self,
+        enc_id: str,
+        kind: str,
+        name: str,
+        status: str,
+        when: datetime | None = None,
+        campaign: tuple[int, str] | None = None,
+    ) -> dict[str, Any]:
         with self.lock:
             when = when or datetime.fromtimestamp(self.clock(), timezone.utc)
             campaign_id, campaign_name = campaign or (7, "Autumn 2026")
             interaction_id = self.next_interaction.get(kind, 1000)
             self.next_interaction[kind] = interaction_id + 1
-            item = {"Id": interaction_id, "Interaction": kind, "Name": name, "Occurred": occurred_text(when),
-                    "Status": status, "CampaignId": campaign_id, "CampaignName": campaign_name}
+            item = {
+                "Id": interaction_id,
+                "Interaction": kind,
+                "Name": name,
+                "Occurred": occurred_text(when),
+                "Status": status,
+                "CampaignId": campaign_id,
+                "CampaignName": campaign_name,
+            }
             self.interactions[enc_id].append(item)
             return item
 
     def contact_by_value(self, list_id: int, field: str, value: Any) -> dict[str, Any] | None:
-        return next((c for c in self.contacts.values()
-                     if c["ListId"] == list_id and str(c["Values"].get(field, "")).lower() == str(value).lower()), None)
+        return next(
+            (
+                c
+                for c in self.contacts.values()
+                if c["ListId"] == list_id and str(c["Values"].get(field, "")).lower() == str(value).lower()
+            ),
+            None,
+        )
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
-            return {"contacts": len(self.contacts), "interactions": sum(len(v) for v in self.interactions.values())}
+            return {
+                "contacts": len(self.contacts),
+                "interactions": sum(len(v) for v in self.interactions.values()),
+            }
 
     # answers ----------------------------------------------------------------------------------
     @staticmethod
@@ -247,8 +299,12 @@ class Which50Emulator(VendorEmulator):
         return JSONResponse({"Message": "An error has occurred."}, status_code=status, headers=headers)
 
     def contact_json(self, contact: dict[str, Any], warnings: list[str] | None = None) -> dict[str, Any]:
-        return {"ValidationWarnings": list(warnings or []), "EncContactId": contact["EncContactId"],
-                "ListId": contact["ListId"], "Values": dict(contact["Values"])}
+        return {
+            "ValidationWarnings": list(warnings or []),
+            "EncContactId": contact["EncContactId"],
+            "ListId": contact["ListId"],
+            "Values": dict(contact["Values"]),
+        }
 
     # routing ----------------------------------------------------------------------------------
     def build_router(self):
@@ -280,6 +336,7 @@ class Which50Emulator(VendorEmulator):
             ``Accept`` header asks for (JSON, or DataContract XML of ``type_name``), and a
             :class:`Which50Fault` it raises as ASP.NET's error body; 406 for a type neither
             formatter writes."""
+
             def render(request: Request, call):
                 fmt = negotiate(request.headers.get("accept"))
                 if fmt is None:
@@ -297,6 +354,7 @@ class Which50Emulator(VendorEmulator):
 
             def decorate(handler):
                 if inspect.iscoroutinefunction(handler):
+
                     @functools.wraps(handler)
                     async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                         if negotiate(kwargs["request"].headers.get("accept")) is None:
@@ -306,12 +364,15 @@ class Which50Emulator(VendorEmulator):
                         except Which50Fault as fault:
                             return render(kwargs["request"], functools.partial(_raise, fault))
                         return render(kwargs["request"], lambda: result)
+
                     return async_wrapper
 
                 @functools.wraps(handler)
                 def wrapper(*args: Any, **kwargs: Any) -> Any:
                     return render(kwargs["request"], lambda: handler(*args, **kwargs))
+
                 return wrapper
+
             return decorate
 
         @router.get(prefix + "/contactLists")
@@ -330,8 +391,17 @@ class Which50Emulator(VendorEmulator):
         @answers("ContactSchemaField", "W50API.Models.DTO")
         def fields(list_id: str, request: Request) -> Any:
             found = list_of(request, list_id)
-            return [{"Id": fid, "Name": name, "DefaultValue": None, "MapType": map_type, "Position": pos,
-                     "ContactSchemaFieldValues": []} for pos, (fid, name, map_type) in enumerate(LISTS[found][1])]
+            return [
+                {
+                    "Id": fid,
+                    "Name": name,
+                    "DefaultValue": None,
+                    "MapType": map_type,
+                    "Position": pos,
+                    "ContactSchemaFieldValues": [],
+                }
+                for pos, (fid, name, map_type) in enumerate(LISTS[found][1])
+            ]
 
         @router.get(prefix + "/contacts/{contact_id}")
         @answers("Contact", "W50API.Models.DTO")
@@ -350,10 +420,19 @@ class Which50Emulator(VendorEmulator):
         def emails(contact_id: str, request: Request) -> Any:
             contact_of(request, contact_id)
             with self.lock:
-                return [{"Id": i["Id"], "Name": i["Name"], "Date": i["Occurred"], "Delivered": 1,
-                         "Open": int(i["Status"] in ("Opened", "Clicked")), "Read": int(i["Status"] in ("Opened", "Clicked")),
-                         "Link": int(i["Status"] == "Clicked")}
-                        for i in self.interactions[contact_id] if i["Interaction"] == "Email"]
+                return [
+                    {
+                        "Id": i["Id"],
+                        "Name": i["Name"],
+                        "Date": i["Occurred"],
+                        "Delivered": 1,
+                        "Open": int(i["Status"] in ("Opened", "Clicked")),
+                        "Read": int(i["Status"] in ("Opened", "Clicked")),
+                        "Link": int(i["Status"] == "Clicked"),
+                    }
+                    for i in self.interactions[contact_id]
+                    if i["Interaction"] == "Email"
+                ]
 
         @router.api_route(prefix + "/contactLists/{list_id}/contact", methods=["POST", "PUT"])
         @answers("Contact", "W50API.Models.DTO")
@@ -363,10 +442,15 @@ class Which50Emulator(VendorEmulator):
                 body = await request.json()
             except Exception:
                 body = None
-            values = (body or {}).get("Values", (body or {}).get("values")) if isinstance(body, dict) else None
+            values = (
+                (body or {}).get("Values", (body or {}).get("values")) if isinstance(body, dict) else None
+            )
             if not isinstance(values, dict):
-                raise Which50Fault(400, "The request is invalid.",
-                                   ModelState={"contact.Values": ["The Values field is required."]})
+                raise Which50Fault(
+                    400,
+                    "The request is invalid.",
+                    ModelState={"contact.Values": ["The Values field is required."]},
+                )
             known = {name: name for _fid, name, _t in LISTS[found][1]}
             lower = {name.lower(): name for name in known}
             clean: dict[str, Any] = {}
@@ -379,8 +463,11 @@ class Which50Emulator(VendorEmulator):
                 clean[field] = value
             email = clean.get("Email")
             if email not in (None, "") and not EMAIL_RE.match(str(email)):
-                raise Which50Fault(400, "The request is invalid.",
-                                   ModelState={"contact.Values.Email": [f"'{email}' is not a valid email address"]})
+                raise Which50Fault(
+                    400,
+                    "The request is invalid.",
+                    ModelState={"contact.Values.Email": [f"'{email}' is not a valid email address"]},
+                )
             match = [m.strip() for m in (request.query_params.get("match") or "").split(",") if m.strip()]
             with self.lock:
                 matched: list[dict[str, Any]] = []
@@ -390,8 +477,12 @@ class Which50Emulator(VendorEmulator):
                         raise Which50Fault(400, f"match: unknown field(s) {', '.join(match)}")
                     if any(clean.get(f) in (None, "") for f in fields_):
                         raise Which50Fault(400, f"match: the body has no value for {', '.join(match)}")
-                    matched = [c for c in self.contacts.values() if c["ListId"] == found and all(
-                        str(c["Values"].get(f, "")).lower() == str(clean[f]).lower() for f in fields_)]
+                    matched = [
+                        c
+                        for c in self.contacts.values()
+                        if c["ListId"] == found
+                        and all(str(c["Values"].get(f, "")).lower() == str(clean[f]).lower() for f in fields_)
+                    ]
                 if matched:
                     for c in matched:
                         c["Values"].update(clean)
@@ -405,8 +496,12 @@ class Which50Emulator(VendorEmulator):
         return {
             "conn_type": "which50",
             "host": self.base_url(root_url),
-            "extra": {"auth_type": "header", "header_name": HEADER_NAME, "api_key": API_KEY,
-                      "contact_list_id": 1},
+            "extra": {
+                "auth_type": "header",
+                "header_name": HEADER_NAME,
+                "api_key": API_KEY,
+                "contact_list_id": 1,
+            },
         }
 
     def credentials_text(self) -> str:
