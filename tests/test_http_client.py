@@ -21,14 +21,8 @@ from airflow_provider_contacts.exceptions import (
     RedirectRefusedError,
 )
 from airflow_provider_contacts.http.auth import HeaderAuth, OAuth2ClientCredentials
-from airflow_provider_contacts.http.client import (
-    AsyncTransport,
-    AttemptLoop,
-    Exclusive,
-    Send,
-    Sleep,
-    Transport,
-)
+from airflow_provider_contacts.http.client import AsyncTransport, Transport
+from airflow_provider_contacts.http.loop import AttemptLoop, Exclusive, Send, Sleep
 from airflow_provider_contacts.http.plan import Call, Stepper
 from airflow_provider_contacts.http.policy import RetryPolicy
 

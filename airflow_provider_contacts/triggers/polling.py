@@ -17,6 +17,7 @@ _WARM_MODULES = (
     "airflow_provider_contacts.hooks",
     "airflow_provider_contacts.hooks.base",
     "airflow_provider_contacts.http.client",
+    "airflow_provider_contacts.http.loop",
     "airflow_provider_contacts.http.auth",
     "airflow_provider_contacts.http.plan",
     "airflow_provider_contacts.capabilities",
