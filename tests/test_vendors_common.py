@@ -141,7 +141,7 @@ def test_an_event_that_cannot_be_read_is_counted_and_logged_for_every_vendor(cap
     from zoneinfo import ZoneInfo
 
     from airflow_provider_contacts.hooks.dmartech import DmartechHook
-    from airflow_provider_contacts.hooks.dmartech import normalise_event as dmartech_event
+    from airflow_provider_contacts.hooks.dmartech_wire import normalise_event as dmartech_event
     from airflow_provider_contacts.hooks.mautic.hook import MauticHook
     from airflow_provider_contacts.hooks.mautic.wire import normalise_event as mautic_event
 

@@ -17,7 +17,6 @@ fetched in parallel, default 4, always under the client-side ``rate_limit_per_se
 
 from __future__ import annotations
 
-import hashlib
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,65 +25,27 @@ from typing import Any
 
 from airflow_provider_contacts._time import utc
 from airflow_provider_contacts.exceptions import (
-    AuthenticationError,
     ContactsConfigError,
-    ContactsHTTPError,
-    InvalidRequestError,
-    PermissionDeniedError,
-    RateLimitedError,
-    ServerError,
 )
 from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
 from airflow_provider_contacts.hooks.dmartech_auth import DmartechSigner
+from airflow_provider_contacts.hooks.dmartech_wire import (
+    AUTH_HINT,
+    as_int,
+    clean_params,
+    customer_id_of,
+    map_dmartech_error,
+    normalise_event,
+    result_page,
+)
 from airflow_provider_contacts.http.auth import Auth
-from airflow_provider_contacts.http.errors import ResponseLike, default_error_mapper, safe_json
 from airflow_provider_contacts.http.plan import Call, Page, Plan, map_plan, paged, run_plan
 from airflow_provider_contacts.http.policy import TransportSettings
 from airflow_provider_contacts.models import ContactEvent, EventFilter
 
 CONTACT_PATH = "/open-api/v1/contact"
-#: what a refused signature can mean besides a wrong key (every runtime error says it)
-AUTH_HINT = (
-    " (check the access key and accessKeySecret, that this machine's clock is within 5 minutes of real "
-    "time: the signature carries the time, and that this machine's IP is whitelisted in the console)"
-)
 #: contactEvents refuses a larger pageSize (A.5)
 EVENTS_MAX_PAGE_SIZE = 20
-
-
-#: envelope codes: bad key or signature, no permission, retryable (busy, frequency limit)
-AUTH_CODES = {40001, 10002, 401}
-PERMISSION_CODES = {40003}
-RETRY_CODES = {-1, 40006}
-
-
-def map_dmartech_error(response: ResponseLike) -> ContactsHTTPError | None:
-    """Errors keyed on the envelope's ``code`` whatever the HTTP status."""
-    body = safe_json(response)
-    if isinstance(body, dict) and "code" in body:
-        try:
-            code = int(body["code"])
-        except (TypeError, ValueError):
-            code = None
-        if code == 0:
-            return None
-        message = str(body.get("message") or f"code {code}")
-        status = response.status_code
-        if code in AUTH_CODES:
-            if code in (40001, 401):
-                message += AUTH_HINT
-            err: ContactsHTTPError = AuthenticationError(message, status=status, vendor_code=code)
-        elif code in PERMISSION_CODES:
-            err = PermissionDeniedError(message, status=status, vendor_code=code)
-        elif code == 40006:
-            err = RateLimitedError(message, status=status, vendor_code=code)
-        elif code == -1:
-            err = ServerError(message, status=status, vendor_code=code)
-        else:
-            err = InvalidRequestError(message, status=status, vendor_code=code)
-        err.retry_decision = code in RETRY_CODES
-        return err
-    return default_error_mapper(response)
 
 
 class DmartechHook(EventPlanMixin, ContactsHook):
@@ -159,7 +120,7 @@ class DmartechHook(EventPlanMixin, ContactsHook):
         return int(self.extras.int("list_page_size", 100, minimum=1))
 
     def _data(self, endpoint: str, params: dict[str, Any] | None = None) -> Any:
-        body = self.transport.get_json(f"{CONTACT_PATH}/{endpoint}", params=_clean(params or {}))
+        body = self.transport.get_json(f"{CONTACT_PATH}/{endpoint}", params=clean_params(params or {}))
         return body.get("data") if isinstance(body, dict) else None
 
     def _lookup(self, customer_id: str | None, name: str | None, value: str | None) -> dict[str, Any]:
@@ -234,8 +195,8 @@ class DmartechHook(EventPlanMixin, ContactsHook):
             return {"plan": self._pages_plan(endpoint, params)}
         data = self._data(endpoint, {**params, "pageNo": page_no}) or {}
         return {
-            "total": _int(data.get("totalRow")),
-            "total_pages": _int(data.get("totalPage")),
+            "total": as_int(data.get("totalRow")),
+            "total_pages": as_int(data.get("totalPage")),
             "contacts": list(data.get("resultList") or []),
         }
 
@@ -248,9 +209,9 @@ class DmartechHook(EventPlanMixin, ContactsHook):
         """Every row of a paged contact-area endpoint (``pageNo`` from 1 to ``totalPage``)."""
         return paged(
             lambda page_no: Call(
-                "GET", f"{CONTACT_PATH}/{endpoint}", params=_clean({**params, "pageNo": page_no})
+                "GET", f"{CONTACT_PATH}/{endpoint}", params=clean_params({**params, "pageNo": page_no})
             ),
-            _result_page,
+            result_page,
             key=key,
         )
 
@@ -272,14 +233,14 @@ class DmartechHook(EventPlanMixin, ContactsHook):
     ) -> list[dict[str, Any]]:
         """``[{gradeRule, rank, score}]`` with ``score`` as an int (Dmartech sends strings)."""
         data = self._data("contactGradeScoreList", self._lookup(customer_id, name, value)) or {}
-        return [{**row, "score": _int(row.get("score"), None)} for row in data.get("resultList") or []]
+        return [{**row, "score": as_int(row.get("score"), None)} for row in data.get("resultList") or []]
 
     def get_unsubscribe_status(
         self, customer_id: str | None = None, *, name: str | None = None, value: str | None = None
     ) -> dict[str, bool]:
         """``{"global", "email", "mobile"}``: True when subscribed (Dmartech's 0 means subscribed)."""
         data = self._data("contactUnsubscribeStatus", self._lookup(customer_id, name, value)) or {}
-        return {key: _int(data.get(f"{key}Status"), 0) == 0 for key in ("global", "email", "mobile")}
+        return {key: as_int(data.get(f"{key}Status"), 0) == 0 for key in ("global", "email", "mobile")}
 
     def iter_labels(
         self, *, group_sn: str | None = None, keywords: str | None = None
@@ -312,7 +273,7 @@ class DmartechHook(EventPlanMixin, ContactsHook):
         wanted = EventFilter(since, until, include_types, exclude_types)
 
         def read(body: Any, page_no: int) -> Page:
-            buckets = _result_page(body, page_no)
+            buckets = result_page(body, page_no)
             raws = (
                 (raw, (bucket or {}).get("date"))
                 for bucket in buckets.rows
@@ -346,9 +307,9 @@ class DmartechHook(EventPlanMixin, ContactsHook):
                     searchField=self._pick_search_sn(search_field, fields), searchValue=search_value
                 )
         rows = self._pages_plan(
-            endpoint, params, key=_customer_id
+            endpoint, params, key=customer_id_of
         )  # a contact listed twice (pages shifting) is read once
-        return (yield from map_plan(rows, lambda row: [_customer_id(row)] if _customer_id(row) else []))
+        return (yield from map_plan(rows, lambda row: [customer_id_of(row)] if customer_id_of(row) else []))
 
     def event_plan(
         self,
@@ -420,77 +381,3 @@ class DmartechHook(EventPlanMixin, ContactsHook):
                     yield from pending.popleft().result()
             while pending:
                 yield from pending.popleft().result()
-
-
-def event_id(customer_id: str, raw: dict[str, Any], attributes: dict[str, Any]) -> str:
-    """Dmartech events carry no id: a stable one from the contact, the event's names and its
-    attributes (two events identical in all of these, to the second, count as one)."""
-    text = "|".join(
-        [customer_id, str(raw.get("eventGroupName")), str(raw.get("eventName"))]
-        + [f"{k}={attributes[k]}" for k in sorted(attributes)]
-    )
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
-
-
-def normalise_event(raw: Any, customer_id: str, tz, bucket_date: str | None = None) -> ContactEvent:
-    """A :class:`ContactEvent` from one event of a day bucket: ``attributes`` (a list of
-    ``{attributeName, attributeValue, attributeMeaning}``) become a dict; ``event_date`` (local
-    time of the tenant) becomes ``occurred_at`` in UTC. ``ValueError`` saying why when the event
-    cannot be read."""
-    if not isinstance(raw, dict) or not raw.get("eventName"):
-        raise ValueError(f"an event of contact {customer_id} has no eventName")
-    attributes = {
-        str(a.get("attributeName")): a.get("attributeValue")
-        for a in raw.get("attributes") or []
-        if isinstance(a, dict) and a.get("attributeName")
-    }
-    local_text = attributes.get("event_date") or raw.get("date") or bucket_date
-    if not local_text:
-        raise ValueError(f"event {raw['eventName']!r} of contact {customer_id} has no event_date")
-    try:
-        local = datetime.fromisoformat(str(local_text).strip())
-    except ValueError:
-        raise ValueError(
-            f"event {raw['eventName']!r} of contact {customer_id}: event_date {str(local_text)[:40]!r} "
-            "is not a date-time"
-        ) from None
-    if local.tzinfo is None:
-        local = local.replace(tzinfo=tz)
-    return ContactEvent(
-        vendor="dmartech",
-        event_id=event_id(customer_id, raw, attributes),
-        event_type=str(raw["eventName"]),
-        contact_id=customer_id,
-        occurred_at=utc(local),
-        label=raw.get("eventGroupName"),
-        campaign=attributes.get("campaign_name") or attributes.get("campaign"),
-        raw={
-            "customerId": customer_id,
-            "date": raw.get("date"),
-            "eventGroupName": raw.get("eventGroupName"),
-            "eventName": raw.get("eventName"),
-            "attributes": attributes,
-        },
-    )
-
-
-def _customer_id(row: dict[str, Any]) -> str:
-    return str(row.get("customerId") or "")
-
-
-def _result_page(body: Any, page_no: int) -> Page:
-    """The rows of a contact-area page; the last page is empty or numbered ``totalPage``."""
-    data = ((body or {}).get("data") or {}) if isinstance(body, dict) else {}
-    rows = list(data.get("resultList") or [])
-    return Page(rows, last=not rows or page_no >= _int(data.get("totalPage")))
-
-
-def _int(value: Any, default: Any = 0) -> Any:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return default
-
-
-def _clean(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if v not in (None, "", [])}

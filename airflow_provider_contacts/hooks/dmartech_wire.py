@@ -1,0 +1,139 @@
+"""What Dmartech's open platform puts on the wire, read: the answer envelope's ``code`` as the
+provider's errors (whatever the HTTP status), a contact event of a day bucket as a
+:class:`~airflow_provider_contacts.models.ContactEvent` (with the id Dmartech does not give it),
+and the pages of the contact area.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from airflow_provider_contacts._time import utc
+from airflow_provider_contacts.exceptions import (
+    AuthenticationError,
+    ContactsHTTPError,
+    InvalidRequestError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+)
+from airflow_provider_contacts.http.errors import ResponseLike, default_error_mapper, safe_json
+from airflow_provider_contacts.http.plan import Page
+from airflow_provider_contacts.models import ContactEvent
+
+#: what a refused signature can mean besides a wrong key (every runtime error says it)
+AUTH_HINT = (
+    " (check the access key and accessKeySecret, that this machine's clock is within 5 minutes of real "
+    "time: the signature carries the time, and that this machine's IP is whitelisted in the console)"
+)
+
+
+#: envelope codes: bad key or signature, no permission, retryable (busy, frequency limit)
+AUTH_CODES = {40001, 10002, 401}
+PERMISSION_CODES = {40003}
+RETRY_CODES = {-1, 40006}
+
+
+def map_dmartech_error(response: ResponseLike) -> ContactsHTTPError | None:
+    """Errors keyed on the envelope's ``code`` whatever the HTTP status."""
+    body = safe_json(response)
+    if isinstance(body, dict) and "code" in body:
+        try:
+            code = int(body["code"])
+        except (TypeError, ValueError):
+            code = None
+        if code == 0:
+            return None
+        message = str(body.get("message") or f"code {code}")
+        status = response.status_code
+        if code in AUTH_CODES:
+            if code in (40001, 401):
+                message += AUTH_HINT
+            err: ContactsHTTPError = AuthenticationError(message, status=status, vendor_code=code)
+        elif code in PERMISSION_CODES:
+            err = PermissionDeniedError(message, status=status, vendor_code=code)
+        elif code == 40006:
+            err = RateLimitedError(message, status=status, vendor_code=code)
+        elif code == -1:
+            err = ServerError(message, status=status, vendor_code=code)
+        else:
+            err = InvalidRequestError(message, status=status, vendor_code=code)
+        err.retry_decision = code in RETRY_CODES
+        return err
+    return default_error_mapper(response)
+
+
+def event_id(customer_id: str, raw: dict[str, Any], attributes: dict[str, Any]) -> str:
+    """Dmartech events carry no id: a stable one from the contact, the event's names and its
+    attributes (two events identical in all of these, to the second, count as one)."""
+    text = "|".join(
+        [customer_id, str(raw.get("eventGroupName")), str(raw.get("eventName"))]
+        + [f"{k}={attributes[k]}" for k in sorted(attributes)]
+    )
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
+
+
+def normalise_event(raw: Any, customer_id: str, tz, bucket_date: str | None = None) -> ContactEvent:
+    """A :class:`ContactEvent` from one event of a day bucket: ``attributes`` (a list of
+    ``{attributeName, attributeValue, attributeMeaning}``) become a dict; ``event_date`` (local
+    time of the tenant) becomes ``occurred_at`` in UTC. ``ValueError`` saying why when the event
+    cannot be read."""
+    if not isinstance(raw, dict) or not raw.get("eventName"):
+        raise ValueError(f"an event of contact {customer_id} has no eventName")
+    attributes = {
+        str(a.get("attributeName")): a.get("attributeValue")
+        for a in raw.get("attributes") or []
+        if isinstance(a, dict) and a.get("attributeName")
+    }
+    local_text = attributes.get("event_date") or raw.get("date") or bucket_date
+    if not local_text:
+        raise ValueError(f"event {raw['eventName']!r} of contact {customer_id} has no event_date")
+    try:
+        local = datetime.fromisoformat(str(local_text).strip())
+    except ValueError:
+        raise ValueError(
+            f"event {raw['eventName']!r} of contact {customer_id}: event_date {str(local_text)[:40]!r} "
+            "is not a date-time"
+        ) from None
+    if local.tzinfo is None:
+        local = local.replace(tzinfo=tz)
+    return ContactEvent(
+        vendor="dmartech",
+        event_id=event_id(customer_id, raw, attributes),
+        event_type=str(raw["eventName"]),
+        contact_id=customer_id,
+        occurred_at=utc(local),
+        label=raw.get("eventGroupName"),
+        campaign=attributes.get("campaign_name") or attributes.get("campaign"),
+        raw={
+            "customerId": customer_id,
+            "date": raw.get("date"),
+            "eventGroupName": raw.get("eventGroupName"),
+            "eventName": raw.get("eventName"),
+            "attributes": attributes,
+        },
+    )
+
+
+def customer_id_of(row: dict[str, Any]) -> str:
+    return str(row.get("customerId") or "")
+
+
+def result_page(body: Any, page_no: int) -> Page:
+    """The rows of a contact-area page; the last page is empty or numbered ``totalPage``."""
+    data = ((body or {}).get("data") or {}) if isinstance(body, dict) else {}
+    rows = list(data.get("resultList") or [])
+    return Page(rows, last=not rows or page_no >= as_int(data.get("totalPage")))
+
+
+def as_int(value: Any, default: Any = 0) -> Any:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return default
+
+
+def clean_params(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if v not in (None, "", [])}
