@@ -71,19 +71,7 @@ class DoNotContactOperator(ContactsActionOperator):
             for index, row, (cid, email) in self.checked_rows(rejects, _check_ref):
                 by_ref.add(index, f"id:{cid}" if cid else f"email:{email}", [cid, email, row])
             # 2. emails resolved in bulk, one entry per contact id across the whole input
-            for chunk in chunked(by_ref, max(hook.dnc_batch_size * 5, 1)):
-                emails = {email for _, (_, email, _) in chunk if email}
-                found = hook.find_contact_ids_by_email(emails) if emails else {}
-                stats["emails_looked_up"] += len(emails)
-                for index, (cid, email, row) in chunk:
-                    cid = cid or found.get(email or "")
-                    if cid is None:
-                        stats["not_found"] += 1
-                        rejects.write(
-                            index, row, "contact not found", message=f"no contact with email {email}"
-                        )
-                    else:
-                        by_id.add(index, str(cid), [str(cid), row])
+            self._resolve(hook, by_ref, by_id, rejects, stats)
             self.check_before_sending(rejects)
             # 3. the changes, in the vendor's batches
             progress = Progress(f"do-not-contact {action} on {self.conn_id}")
@@ -92,22 +80,7 @@ class DoNotContactOperator(ContactsActionOperator):
                 outcomes = hook.set_do_not_contact(
                     ids, action=action, channel=channel, reason=reason, comments=self.comments
                 )
-                for outcome in outcomes:
-                    index, (cid, row) = chunk[outcome.index]
-                    if outcome.accepted:
-                        stats["updated"] += 1
-                        self.note_contact(cid)
-                        continue
-                    if outcome.http_status == 404:
-                        stats["not_found"] += 1
-                    rejects.write(
-                        index,
-                        row,
-                        outcome.message or "rejected by the vendor",
-                        status=outcome.http_status,
-                        message=outcome.message,
-                        vendor_code=outcome.vendor_code,
-                    )
+                self._record(chunk, outcomes, rejects, stats)
                 progress.tick(stats["updated"], batch_no)
             stats["duplicates"] = by_ref.duplicates + by_id.duplicates
         except BaseException:
@@ -117,16 +90,44 @@ class DoNotContactOperator(ContactsActionOperator):
             by_ref.close()
             by_id.close()
         total = self.rows_read
-        summary = {
-            "conn_id": self.conn_id,
-            "action": action,
-            "channel": channel,
-            "reason": reason,
-            "rows_read": total,
-            **stats,
-            **transport_summary(hook, started),
-        }
+        summary = {"conn_id": self.conn_id, "action": action, "channel": channel, "reason": reason}
+        summary.update(rows_read=total, **stats, **transport_summary(hook, started))
         return self.finish(context, summary, rejects, total, hook)
+
+    @staticmethod
+    def _resolve(hook: Any, by_ref: KeyedSpool, by_id: KeyedSpool, rejects: Any, stats: dict) -> None:
+        """Emails looked up in bulk (read-only); each contact id once in ``by_id``; an email
+        without a contact is rejected "contact not found"."""
+        for chunk in chunked(by_ref, max(hook.dnc_batch_size * 5, 1)):
+            emails = {email for _, (_, email, _) in chunk if email}
+            found = hook.find_contact_ids_by_email(emails) if emails else {}
+            stats["emails_looked_up"] += len(emails)
+            for index, (cid, email, row) in chunk:
+                cid = cid or found.get(email or "")
+                if cid is None:
+                    stats["not_found"] += 1
+                    rejects.write(index, row, "contact not found", message=f"no contact with email {email}")
+                else:
+                    by_id.add(index, str(cid), [str(cid), row])
+
+    def _record(self, chunk: list, outcomes: Any, rejects: Any, stats: dict) -> None:
+        """Each contact of a sent batch: updated, or its rejection with the vendor's words."""
+        for outcome in outcomes:
+            index, (cid, row) = chunk[outcome.index]
+            if outcome.accepted:
+                stats["updated"] += 1
+                self.note_contact(cid)
+                continue
+            if outcome.http_status == 404:
+                stats["not_found"] += 1
+            rejects.write(
+                index,
+                row,
+                outcome.message or "rejected by the vendor",
+                status=outcome.http_status,
+                message=outcome.message,
+                vendor_code=outcome.vendor_code,
+            )
 
 
 def _check_ref(row: Any) -> tuple[tuple[str | None, str | None], str | None]:
