@@ -53,7 +53,8 @@ class UpsertContactsOperator(ContactsActionOperator):
         self.key = key
         self.batch_size = positive_int(batch_size, "batch_size", optional=True)
         self.max_active_requests = positive_int(max_active_requests, "max_active_requests")
-        self.dry_run = dry_run
+        # not ``self.dry_run``: that name is BaseOperator's dry_run() method
+        self.is_dry_run = dry_run
         self.memory_rows = memory_rows
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -76,12 +77,12 @@ class UpsertContactsOperator(ContactsActionOperator):
                 "%d rows read, %d rejected locally; sending %s in batches of %d",
                 total,
                 rejects.count,
-                "nothing (dry run)" if self.dry_run else "the rest",
+                "nothing (dry run)" if self.is_dry_run else "the rest",
                 size,
             )
             progress = Progress(f"upsert into {self.conn_id}")
             done = 0
-            if self.dry_run:
+            if self.is_dry_run:
                 for _ in spool:
                     done += 1
             else:
@@ -117,7 +118,7 @@ class UpsertContactsOperator(ContactsActionOperator):
             "duplicates_collapsed": spool.duplicates,
             **counts,
             "batches": batches,
-            "dry_run": bool(self.dry_run),
+            "dry_run": bool(self.is_dry_run),
             **transport_summary(hook, started),
         }
         summary["rows_per_second"] = round(total / summary["seconds"], 1) if summary["seconds"] else None
