@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test test-matrix demo venv clean sandbox bench e2e-events
+.PHONY: test lint test-matrix demo venv clean sandbox bench e2e-events
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,13 @@ $(STAMP): $(PY) pyproject.toml
 
 venv: $(STAMP)
 
-test: $(STAMP)
+# ruff (lint and format, line length 110) and mypy, zero findings of each; mypy's cache is .mypy_cache/
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: lint
 	AIRFLOW__CORE__LOAD_EXAMPLES=False $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # The event-driven example under a real api-server, scheduler, dag-processor and triggerer
@@ -39,4 +45,4 @@ bench: $(STAMP)
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .demo .matrix build *.egg-info
+	rm -rf $(VENV) .demo .matrix .mypy_cache build *.egg-info
