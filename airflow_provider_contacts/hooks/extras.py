@@ -91,7 +91,7 @@ class ConnExtras:
         else:
             try:
                 data = json.loads(raw)
-            except ValueError as exc:
+            except json.JSONDecodeError as exc:
                 raise ContactsConfigError(
                     f"the connection's extra is not valid JSON ({exc.msg} at position {exc.pos}); "
                     'fix the "extra" field, e.g. {"auth_type": "basic"}',

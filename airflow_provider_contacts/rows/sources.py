@@ -80,7 +80,7 @@ def _iter_inline(rows: Any) -> Iterator[Any]:
     if isinstance(rows, str):
         try:
             rows = json.loads(rows)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise ContactsConfigError(
                 f"rows is a string but not a JSON list ({exc.msg}); pass a list of objects"
             ) from None
@@ -116,7 +116,7 @@ def _iter_ndjson(handle: Any) -> Iterator[Any]:
             continue
         try:
             yield json.loads(text)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             yield BadRow(f"line {number} is not valid JSON ({exc.msg})", text[:500])
 
 
@@ -213,7 +213,7 @@ def _iter_json_array(handle: Any, path: str, chunk: int = 1 << 16) -> Iterator[A
             return
         try:
             value, end = decoder.raw_decode(buf, pos)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             if not eof and fill():
                 continue
             raise ContactsConfigError(f"source_path {path!r} is not valid JSON ({exc.msg})") from None
