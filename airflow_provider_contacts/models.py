@@ -82,6 +82,10 @@ class ContactEvent:
         }
 
 
+#: the arguments of the activity operator and the sensor that pick events (both template them)
+EVENT_SELECTION_ARGS = ("since", "until", "event_types", "exclude_event_types", "contact_ids")
+
+
 class EventFilter:
     """The filters every vendor applies on its side of the API: the half-open window
     ``[since, until)`` on ``occurred_at`` and the event types (``include`` empty = all)."""
