@@ -57,18 +57,13 @@ class Transport(AttemptLoop):
             self._session = None
 
     def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Any = None,
-        json: Any = None,
-        idempotent: bool | None = None,
-        error_mapper: ErrorMapper | None = None,
+        self, method: str, path: str, *, error_mapper: ErrorMapper | None = None, **call: Any
     ) -> requests.Response:
         """Send one logical request (several attempts if needed); return the 2xx/3xx response
-        or raise a :class:`~airflow_provider_contacts.exceptions.ContactsHTTPError`."""
-        return self.send(Call(method, path, params=params, json=json, idempotent=idempotent), error_mapper)
+        or raise a :class:`~airflow_provider_contacts.exceptions.ContactsHTTPError`. ``call``:
+        the other fields of :class:`~airflow_provider_contacts.http.plan.Call` (``params``,
+        ``json``, ``idempotent``...)."""
+        return self.send(Call(method, path, **call), error_mapper)
 
     def send(self, call: Call, error_mapper: ErrorMapper | None = None) -> requests.Response:
         return self._run(self.exchange(call, error_mapper))
@@ -148,18 +143,10 @@ class AsyncTransport(AttemptLoop):
         await self.aclose()
 
     async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Any = None,
-        json: Any = None,
-        idempotent: bool | None = None,
-        error_mapper: ErrorMapper | None = None,
+        self, method: str, path: str, *, error_mapper: ErrorMapper | None = None, **call: Any
     ) -> httpx.Response:
-        return await self.send(
-            Call(method, path, params=params, json=json, idempotent=idempotent), error_mapper
-        )
+        """As :meth:`Transport.request`, without blocking."""
+        return await self.send(Call(method, path, **call), error_mapper)
 
     async def send(self, call: Call, error_mapper: ErrorMapper | None = None) -> httpx.Response:
         return await self._run(self.exchange(call, error_mapper))

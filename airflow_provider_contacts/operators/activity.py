@@ -11,6 +11,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_contacts._args import as_list, positive_int
 from airflow_provider_contacts._time import parse_when, to_iso
 from airflow_provider_contacts.exceptions import ContactsConfigError
+from airflow_provider_contacts.models import EVENT_SELECTION_ARGS
 from airflow_provider_contacts.operators.base import Progress, attach_to_outlets, open_hook, transport_summary
 from airflow_provider_contacts.rows.outputs import open_text, output_path
 
@@ -33,11 +34,7 @@ class FetchContactActivityOperator(BaseOperator):
 
     template_fields = (
         "conn_id",
-        "since",
-        "until",
-        "event_types",
-        "exclude_event_types",
-        "contact_ids",
+        *EVENT_SELECTION_ARGS,
         "output_path",
         "hook_params",
         "event_filters",

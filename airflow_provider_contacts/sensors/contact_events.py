@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from airflow_provider_contacts.models import EVENT_SELECTION_ARGS
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -47,15 +49,7 @@ class ContactEventsSensor(BaseSensorOperator):
         every mode, ``mode="reschedule"`` works too
     """
 
-    template_fields: Sequence[str] = (
-        "conn_id",
-        "since",
-        "until",
-        "event_types",
-        "exclude_event_types",
-        "contact_ids",
-        "min_events",
-    )
+    template_fields: Sequence[str] = ("conn_id", *EVENT_SELECTION_ARGS, "min_events")
 
     def __init__(
         self,

@@ -325,27 +325,15 @@ class MauticContacts(MauticBase):
         items = [{"id": mautic_id(cid), "doNotContact": [dict(entry)]} for cid in contact_ids]
         outcomes = []
         for item in self._batched("PATCH", "contacts/batch/edit", items, idempotent=True):
-            if item.ok:
-                outcomes.append(
-                    RowOutcome(
-                        item.index,
-                        "updated",
-                        contact_id=str(items[item.index]["id"]),
-                        http_status=item.status,
-                    )
+            problem = "contact not found" if item.status == 404 else None
+            outcomes.append(
+                RowOutcome(
+                    item.index,
+                    "updated" if item.ok else "rejected",
+                    contact_id=str(items[item.index]["id"]),
+                    http_status=item.status,
+                    message=None if item.ok else problem or item.message or f"HTTP {item.status}",
+                    vendor_code=None if item.ok else item.error_type,
                 )
-            else:
-                message = (
-                    "contact not found" if item.status == 404 else (item.message or f"HTTP {item.status}")
-                )
-                outcomes.append(
-                    RowOutcome(
-                        item.index,
-                        "rejected",
-                        contact_id=str(items[item.index]["id"]),
-                        http_status=item.status,
-                        message=message,
-                        vendor_code=item.error_type,
-                    )
-                )
+            )
         return outcomes
