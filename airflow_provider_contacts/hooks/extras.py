@@ -4,13 +4,17 @@ connection type takes (``timeout``, retries, rate limits, TLS)."""
 
 from __future__ import annotations
 
+import builtins
 import json
 import math
 from functools import cache
-from typing import Any
+from typing import Any, overload
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.http.policy import RetryPolicy, Timeouts, TransportSettings
+
+#: a bound of a numeric extra (None: the one its connection form declares)
+Num = float | None
 
 
 @cache
@@ -114,11 +118,18 @@ class ConnExtras:
     def has(self, key: str) -> bool:
         return self._raw(key) is not None
 
-    def str(self, key: str, default: str | None = None) -> str | None:
+    # below, the methods named after builtins hide them in annotations: hence ``builtins.str`` etc.
+    @overload
+    def str(self, key: builtins.str, default: builtins.str) -> builtins.str: ...
+    @overload
+    def str(self, key: builtins.str, default: None = None) -> builtins.str | None: ...
+    def str(self, key: builtins.str, default: builtins.str | None = None) -> builtins.str | None:
         value = self._raw(key)
         return default if value is None else str(value)
 
-    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+    def choice(
+        self, key: builtins.str, choices: tuple[builtins.str, ...], default: builtins.str
+    ) -> builtins.str:
         value = self.str(key, default)
         assert value is not None
         value = value.strip().lower()
@@ -126,7 +137,7 @@ class ConnExtras:
             self._bad(key, value, f"one of {', '.join(choices)}")
         return value
 
-    def bool(self, key: str, default: bool = False) -> bool:
+    def bool(self, key: builtins.str, default: builtins.bool = False) -> builtins.bool:
         value = self._raw(key)
         if value is None:
             return default
@@ -140,12 +151,14 @@ class ConnExtras:
         self._bad(key, value, "true or false")
         raise AssertionError  # unreachable
 
-    def bounds(self, key: str, minimum: float | None = None, maximum: float | None = None) -> tuple[Any, Any]:
+    def bounds(self, key: builtins.str, minimum: Num = None, maximum: Num = None) -> tuple[Any, Any]:
         """The allowed range of ``key``: the arguments where given, else its form's."""
         _kind, low, high = numeric_extras(self.conn_type).get(key, (None, None, None))
         return (low if minimum is None else minimum), (high if maximum is None else maximum)
 
-    def _number(self, key: str, default: Any, whole: bool, minimum: Any, maximum: Any) -> Any:
+    def _number(
+        self, key: builtins.str, default: Any, whole: builtins.bool, minimum: Any, maximum: Any
+    ) -> Any:
         value = self._raw(key)
         if value is None:
             return default
@@ -156,26 +169,29 @@ class ConnExtras:
         return number
 
     def int(
-        self, key: str, default: int | None = None, *, minimum: int | None = None, maximum: int | None = None
-    ) -> int | None:
+        self,
+        key: builtins.str,
+        default: builtins.int | None = None,
+        *,
+        minimum: Num = None,
+        maximum: Num = None,
+    ) -> builtins.int | None:
         return self._number(key, default, True, minimum, maximum)
 
-    def float(
-        self,
-        key: str,
-        default: float | None = None,
-        *,
-        minimum: float | None = None,
-        maximum: float | None = None,
-    ) -> float | None:
-        return self._number(key, default, False, minimum, maximum)
+    @overload  # a default given, a number comes back
+    def float(self, key: builtins.str, default: builtins.float) -> builtins.float: ...
+    @overload
+    def float(self, key: builtins.str, default: None = None) -> builtins.float | None: ...
+    def float(self, key: builtins.str, default: builtins.float | None = None) -> builtins.float | None:
+        """``key`` as a number within the range its connection form declares."""
+        return self._number(key, default, False, None, None)
 
     def check_numbers(self) -> None:
         """Check every numeric field of this connection type that is set (range, finiteness)."""
         for key, (kind, _low, _high) in numeric_extras(self.conn_type).items():
             self._number(key, None, kind == "integer", None, None)
 
-    def _bad(self, key: str, value: Any, expected: str) -> None:
+    def _bad(self, key: builtins.str, value: Any, expected: builtins.str) -> None:
         shown = value if not isinstance(value, str) or len(value) < 60 else value[:57] + "..."
         raise ContactsConfigError(
             f'extra field "{key}" is {shown!r}; it must be {expected}', conn_id=self.conn_id
