@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from airflow.sdk import BaseHook
 
@@ -31,7 +31,7 @@ from airflow_provider_contacts.exceptions import (
 from airflow_provider_contacts.hooks.extras import ConnExtras, parse_number, range_text
 from airflow_provider_contacts.http.auth import Auth
 from airflow_provider_contacts.http.client import AsyncTransport, Transport
-from airflow_provider_contacts.http.errors import ErrorMapper, check_base_url, default_error_mapper
+from airflow_provider_contacts.http.errors import check_base_url, default_error_mapper
 from airflow_provider_contacts.http.plan import Plan, arun_plan, run_plan
 from airflow_provider_contacts.http.policy import RetryPolicy, TransportSettings
 from airflow_provider_contacts.models import COMMON_EVENT_FILTERS, EventQuery
@@ -41,9 +41,12 @@ if TYPE_CHECKING:
 
     from airflow.sdk import Connection
 
+    from airflow_provider_contacts.exceptions import ContactsHTTPError
+    from airflow_provider_contacts.http.errors import ResponseLike
     from airflow_provider_contacts.models import ContactEvent
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class EventPlanMixin:
@@ -209,7 +212,7 @@ class ContactsHook(BaseHook):
                 problem,
             )
 
-    def require(self, value: Any, field: str, hint: str) -> Any:
+    def require(self, value: T | None, field: str, hint: str) -> T:
         if value in (None, ""):
             raise ContactsConfigError(f"{field} is missing: {hint}", conn_id=self.conn_id)
         return value
@@ -317,7 +320,10 @@ class ContactsHook(BaseHook):
 
     # vendor specifics ---------------------------------------------------------------------
     #: maps a response to an exception (None when it is a success); handed to the clients
-    error_mapper: ClassVar[ErrorMapper] = staticmethod(default_error_mapper)
+    # staticmethod, not a Callable: mypy binds a Callable class attribute to the instance
+    error_mapper: ClassVar[staticmethod[[ResponseLike], ContactsHTTPError | None]] = staticmethod(
+        default_error_mapper
+    )
 
     def static_headers(self) -> dict[str, str]:
         return {}

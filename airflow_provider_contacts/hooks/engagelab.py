@@ -252,6 +252,7 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
                 conn_id=self.conn_id,
             )
         inbox = self.inbox_id()  # checked before any request
+        assert inbox is not None  # required: inbox_id() raised when it is missing
         return [self._upsert_one(i, row, key, inbox) for i, row in enumerate(rows)]
 
     def _upsert_one(self, index: int, row: dict[str, Any], key: str, inbox: int) -> RowOutcome:

@@ -8,7 +8,7 @@ import builtins
 import json
 import math
 from functools import cache
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.http.policy import RetryPolicy, Timeouts, TransportSettings
@@ -51,7 +51,11 @@ def range_text(whole: bool, low: float | None, high: float | None) -> str:
     return kind
 
 
-def parse_number(value: Any, *, whole: bool, low: float | None, high: float | None) -> int | float | None:
+@overload
+def parse_number(value: Any, *, whole: Literal[True], low: Num, high: Num) -> int | None: ...
+@overload
+def parse_number(value: Any, *, whole: bool, low: Num, high: Num) -> int | float | None: ...
+def parse_number(value: Any, *, whole: bool, low: Num, high: Num) -> int | float | None:
     """``value`` (a JSON number or a string) as an int (``whole``) or a finite float within
     ``[low, high]``; None when it is not one. NaN, infinities and booleans are never numbers."""
     if isinstance(value, bool):

@@ -19,6 +19,7 @@ the given contacts: Which50 lists activity per contact only, so ``contact_ids`` 
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -74,8 +75,8 @@ class Which50Hook(EventPlanMixin, ContactsHook):
             return BasicAuth(login, password)
         name = self.header_name()
         value = self.extras.str("api_key") or self.extras.str("auth_header_value") or conn.password
-        self.require(value, "api_key", 'set extra "api_key" (or the password) to the API key')
-        return HeaderAuth({name: value})
+        key = self.require(value, "api_key", 'set extra "api_key" (or the password) to the API key')
+        return HeaderAuth({name: key})
 
     def header_name(self) -> str:
         """Extra ``header_name`` (or its old name ``auth_header_name``), default ``X-Api-Key``."""
@@ -205,6 +206,7 @@ class Which50Hook(EventPlanMixin, ContactsHook):
         """Each row into the list, matched on ``key`` (a field of the list, any case): 201 is
         reported as created, 200 as updated (Which50's codes are undocumented; see the README)."""
         list_id = self.contact_list_id()
+        assert list_id is not None  # required: contact_list_id() raised when it is missing
         names = self.field_names(list_id)
         by_lower = {n.lower(): n for n in names}
         key_field = by_lower.get(key.lower())
@@ -263,7 +265,7 @@ class Which50Hook(EventPlanMixin, ContactsHook):
             seen: set[tuple[str, str]] = set()
             owner = str(contact_id)
             for event in self.read_events(
-                body or [], lambda raw, owner=owner: normalise_interaction(raw, owner)
+                body or [], functools.partial(normalise_interaction, contact_id=owner)
             ):
                 if (event.event_type, event.event_id) not in seen and wanted(event):
                     seen.add((event.event_type, event.event_id))

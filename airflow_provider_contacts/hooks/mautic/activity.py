@@ -96,11 +96,15 @@ class MauticActivity(EventPlanMixin, MauticBase):
             )
 
         for path in paths:
+
+            def request(page: int, path: str = path) -> Call:
+                return Call("GET", path, params={**base, "page": page})
+
             # Duplicates come from offsets shifting while we page (an event inserted into a type
             # already paged pushes its neighbour onto the next page): remembering the keys of the
             # previous page is enough, and memory stays flat.
             yield from paged(
-                lambda page, path=path: Call("GET", path, params={**base, "page": page}),
+                request,
                 read,
                 key=lambda event: event.dedup_key,
                 repeats="adjacent",

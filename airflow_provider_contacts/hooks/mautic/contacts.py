@@ -212,8 +212,8 @@ class MauticContacts(MauticBase):
                 "fields/contact", "fields", lambda start: {"start": start, "limit": 200}, 200
             ):
                 for key in ("isUniqueIdentifier", "isUniqueIdentifer", "is_unique_identifer"):
-                    if isinstance(f, dict) and key in f:
-                        flags[f.get("alias")] = bool(f[key]) and str(f[key]) not in ("0", "false")
+                    if isinstance(f, dict) and key in f and isinstance(alias := f.get("alias"), str):
+                        flags[alias] = bool(f[key]) and str(f[key]) not in ("0", "false")
             self._unique_fields = {alias for alias, flag in flags.items() if flag} if flags else set()
             if not flags:
                 return None
@@ -224,11 +224,10 @@ class MauticContacts(MauticBase):
         with ``|``); an object, or a list holding lists or objects, has no field to go to."""
         if isinstance(value, (list, tuple)) and all(not isinstance(v, (dict, list, tuple)) for v in value):
             return None
-        return super().structured_value_problem(field, value) + (
-            " (Mautic takes a list of values only, for tags and multiselect fields)"
-            if isinstance(value, dict)
-            else ""
-        )
+        problem = super().structured_value_problem(field, value)
+        if problem and isinstance(value, dict):
+            problem += " (Mautic takes a list of values only, for tags and multiselect fields)"
+        return problem
 
     def upsert_batch(self, rows: list[dict[str, Any]], key: str = "email") -> list[RowOutcome]:
         """Upsert ``rows`` through ``batch/new``: Mautic matches existing contacts on its unique

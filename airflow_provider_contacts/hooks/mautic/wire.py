@@ -156,8 +156,8 @@ def normalise_event(raw: Any) -> ContactEvent:
     label = raw.get("eventLabel")
     if isinstance(label, dict):
         label = label.get("label")
-    details = raw.get("details") if isinstance(raw.get("details"), dict) else {}
-    log_info = details.get("log") if isinstance(details.get("log"), dict) else {}
+    details = found if isinstance(found := raw.get("details"), dict) else {}
+    log_info = found if isinstance(found := details.get("log"), dict) else {}
     campaign = log_info.get("campaignName") or log_info.get("campaign_name")
     contact = raw.get("contactId")
     return ContactEvent(
