@@ -60,10 +60,12 @@ __all__ = [
 def airflow_conf() -> Any:
     """Airflow's configuration: ``airflow.sdk.conf`` from 3.2, ``airflow.configuration.conf`` on 3.1."""
     try:
-        from airflow.sdk import conf
+        from airflow.sdk import conf as sdk_conf
     except ImportError:  # Airflow 3.1
-        from airflow.configuration import conf
-    return conf
+        from airflow.configuration import conf as core_conf
+
+        return core_conf
+    return sdk_conf
 
 
 # ---- connection forms for Airflow 3.1 ---------------------------------------------------------
@@ -133,5 +135,7 @@ def add_legacy_connection_form(hook_class: type) -> None:
     conn_type = getattr(hook_class, "conn_type", None)
     if not conn_type or _conn_type_config(conn_type) is None:
         return
-    hook_class.get_connection_form_widgets = classmethod(lambda cls: legacy_form_widgets(cls.conn_type))
-    hook_class.get_ui_field_behaviour = classmethod(lambda cls: legacy_field_behaviour(cls.conn_type))
+    widgets = classmethod(lambda cls: legacy_form_widgets(cls.conn_type))
+    behaviour = classmethod(lambda cls: legacy_field_behaviour(cls.conn_type))
+    setattr(hook_class, "get_connection_form_widgets", widgets)  # noqa: B010 (any hook class)
+    setattr(hook_class, "get_ui_field_behaviour", behaviour)  # noqa: B010

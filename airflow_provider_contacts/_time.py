@@ -34,7 +34,7 @@ def parse_iso(text: str) -> datetime:
         raise ValueError(f"not an ISO 8601 date-time: {text!r}")
     try:
         parsed = pendulum.parse(text.strip(), tz="UTC")
-    except (pendulum.parsing.exceptions.ParserError, ValueError, TypeError) as exc:  # type: ignore[attr-defined]
+    except (pendulum.parsing.exceptions.ParserError, ValueError, TypeError) as exc:
         raise ValueError(f"not an ISO 8601 date-time: {text!r}") from exc
     if not isinstance(parsed, datetime):  # a duration, a time of day...
         raise ValueError(f"not an ISO 8601 date-time: {text!r}")

@@ -37,15 +37,15 @@ with DAG(
         from airflow.sdk import BaseHook
 
         try:
-            from airflow.sdk import conf
+            from airflow.sdk import conf as airflow_conf
         except ImportError:  # Airflow 3.1
-            from airflow.configuration import conf
+            from airflow.configuration import conf as airflow_conf  # type: ignore[assignment]  # 3.1: same getint()
 
         db = BaseHook.get_connection("sqlite_default").get_hook()
         total = db.get_first(
             f"select count(distinct {KEY}) from crm_contacts where coalesce(trim(email), '') <> ''"
         )[0]
-        max_map = conf.getint("core", "max_map_length", fallback=1024)
+        max_map = airflow_conf.getint("core", "max_map_length", fallback=1024)
         per_shard = max(int(params["rows_per_shard"]), math.ceil(total / max_map) if total else 1)
         keys = (
             f"select distinct {KEY} as k from crm_contacts where coalesce(trim(email), '') <> '' order by k"

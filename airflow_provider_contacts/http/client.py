@@ -7,6 +7,7 @@ carry out the loop's actions - send, sleep, run exclusively - and decide nothing
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -160,7 +161,8 @@ class AsyncTransport(AttemptLoop):
             if isinstance(action, Send):
                 run.answer = await self._send_once(action.call)
             elif isinstance(action, Sleep):
-                run.answer = await self._wait(action.seconds)
+                await self._wait(action.seconds)
+                run.answer = None
             else:
                 async with self._lock():
                     run.answer = await self._run(action.steps)
@@ -178,7 +180,7 @@ class AsyncTransport(AttemptLoop):
             return
         if self._sleep is not None:
             result = self._sleep(seconds)
-            if hasattr(result, "__await__"):
+            if inspect.isawaitable(result):
                 await result
             return
         import asyncio

@@ -122,7 +122,7 @@ def paged(
     if repeats not in ("iteration", "adjacent"):
         raise ValueError(f"repeats={repeats!r}: use 'iteration' or 'adjacent'")
     step = advance or (lambda cursor, _page: cursor + 1)
-    cursor, previous, current = start, set(), set()  # type: ignore[var-annotated]
+    cursor, previous, current = start, set(), set()
     while True:
         page = read((yield request(cursor)), cursor)
         for row in page.rows:

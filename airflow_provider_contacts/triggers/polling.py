@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,9 @@ class Backoff:
 Step = Callable[[Any, Any], Awaitable[tuple[Any, float]]]
 
 
-async def poll_loop(conn_id: str, step: Step, on_failure: Callable[[Exception], float]) -> AsyncIterator[Any]:
+async def poll_loop(
+    conn_id: str, step: Step, on_failure: Callable[[Exception], float]
+) -> AsyncGenerator[Any, None]:
     """Run ``step`` until the consumer stops iterating, yielding each value it hands on. The hook
     and its async client are opened off the event loop, and opened again after a failure (the
     connection may have been fixed meanwhile). A failed step (or open) asks ``on_failure`` how

@@ -64,6 +64,8 @@ class WatcherState:
     def _file(self) -> Any:
         from airflow.sdk import ObjectStoragePath
 
+        if self.path is None:
+            raise RuntimeError("no state_path: the watcher state is kept in memory only")
         return ObjectStoragePath(self.path)
 
     def _read_file(self) -> dict[str, Any] | None:
