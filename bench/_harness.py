@@ -9,8 +9,12 @@ import subprocess
 import sys
 import time
 from types import SimpleNamespace
+from typing import TYPE_CHECKING, cast
 
 import requests
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -73,9 +77,10 @@ class SandboxProcess:
         return self.info["vendors"][vendor]["base_url"]
 
 
-def task_context(name: str) -> dict:
+def task_context(name: str) -> Context:
+    """The part of a task's context the operators read (the task instance's identity)."""
     ti = SimpleNamespace(dag_id="bench", run_id=name, task_id=name, map_index=-1)
-    return {"ti": ti}
+    return cast("Context", {"ti": ti})
 
 
 def peak_rss_mb() -> float:

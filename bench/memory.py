@@ -50,7 +50,7 @@ def child(kind: str, n: int, path: str) -> None:
         from airflow_provider_contacts.operators.activity import FetchContactActivityOperator
 
         now = datetime.now(timezone.utc)
-        op = FetchContactActivityOperator(
+        fetch = FetchContactActivityOperator(
             task_id="mem",
             conn_id="mautic_default",
             output_path=path,
@@ -58,7 +58,7 @@ def child(kind: str, n: int, path: str) -> None:
             until=(now + timedelta(minutes=1)).isoformat(),
             page_size=1000,
         )
-        done = op.execute(task_context("activity"))["events"]
+        done = fetch.execute(task_context("activity"))["events"]
     print(
         json.dumps(
             {

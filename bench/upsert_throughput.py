@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _harness import SandboxProcess, task_context  # noqa: E402
 
 
-def main() -> dict:
+def main() -> list[dict]:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--naive-sample", type=int, default=2_000)

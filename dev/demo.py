@@ -38,8 +38,9 @@ LOGS = DEMO / "logs"
 DAGS_FOLDER = ROOT / "example_dags"
 WAREHOUSE = DEMO / "warehouse.db"
 
-#: DAG runs of the demo, in order: (dag_id, conf, label)
-DEMO_RUNS: list[tuple[str, dict | None, str]] = [
+#: DAG runs of the demo, in order: (dag_id, conf, label); conf "TRIGGER": the run gets the batch of
+#: one poll of the DAG's watcher
+DEMO_RUNS: list[tuple[str, dict | str | None, str]] = [
     ("example_contacts_connection_check", None, ""),
     ("example_mautic_warehouse_sync", None, ""),
     ("example_mautic_big_sync", {"rows_per_shard": 500}, ""),
@@ -308,7 +309,11 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 sandbox.kill()
 
-    signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(143)))
+    def stop_and_exit(*_: Any) -> None:
+        stop()
+        sys.exit(143)
+
+    signal.signal(signal.SIGTERM, stop_and_exit)
     results = []
     try:
         t0 = time.monotonic()

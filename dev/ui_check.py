@@ -27,6 +27,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = ROOT / ".demo" / "ui_home"
@@ -40,7 +41,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def http(method: str, url: str, body: dict | None = None, timeout: float = 30) -> tuple[int, object]:
+def http(method: str, url: str, body: dict | None = None, timeout: float = 30) -> tuple[int, Any]:
+    """(status, the JSON answer; the text of an error answer)."""
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     try:

@@ -15,6 +15,8 @@ A manual run needs a config: `{"batch": <a batch payload>}` replays one batch, o
 
 from __future__ import annotations
 
+from typing import Any
+
 import pendulum
 from airflow.sdk import DAG, Asset, AssetWatcher, Param, task
 
@@ -108,7 +110,13 @@ with DAG(
             window = (pendulum.parse(params["since"]), pendulum.parse(params["until"]))
 
         hook = require_capability(get_hook(CONN_ID), "activity", "fetch contact events")
-        report = {"processed": [], "skipped": [], "events": 0, "missing": 0, "output_paths": []}
+        report: dict[str, Any] = {
+            "processed": [],
+            "skipped": [],
+            "events": 0,
+            "missing": 0,
+            "output_paths": [],
+        }
         try:
             if window is not None:
                 path = output_path(get_current_context(), "window-events.ndjson")

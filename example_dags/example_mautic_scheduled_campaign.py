@@ -76,7 +76,7 @@ with DAG(
             "bounced_path": bounced_path,
         }
 
-    scored = score(fetch.output)
+    scored = score(fetch.output)  # type: ignore[arg-type]  # Airflow types @task calls without XComArg
     AdjustPointGroupsOperator(
         task_id="apply_points",
         conn_id="mautic_default",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -28,13 +28,17 @@ from airflow_provider_contacts.operators.point_groups import AdjustPointGroupsOp
 from airflow_provider_contacts.operators.upsert import UpsertContactsOperator
 from airflow_provider_contacts.sensors.contact_events import ContactEventsSensor
 
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
 VENDORS = ("mautic", "dmartech", "engagelab", "which50")
 WINDOW = {"data_interval_start": "2026-11-01T00:00:00Z", "data_interval_end": "2026-11-02T00:00:00Z"}
 
 
-def context(**extra: Any) -> dict[str, Any]:
+def context(**extra: Any) -> Context:
+    """The part of a task's context the operators read."""
     ti = SimpleNamespace(dag_id="catalogue", run_id="manual__1", task_id="t", map_index=-1, try_number=1)
-    return {"ti": ti, "task_instance": ti, **extra}
+    return cast("Context", {"ti": ti, "task_instance": ti, **extra})
 
 
 def writes(sandbox) -> list[tuple[str, str, str]]:

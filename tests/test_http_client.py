@@ -239,7 +239,7 @@ def _run_sync(call: Call, script: list) -> dict:
         sends.append((c.method, c.path, c.params, c.headers.get("Authorization")))
         return script.pop(0)
 
-    client._send_once = send_once  # type: ignore[method-assign]
+    client._send_once = send_once  # type: ignore[method-assign,assignment]  # scripted answers
     try:
         outcome: Any = client.send(call).json()
     except Exception as err:  # compared below
@@ -261,7 +261,7 @@ def _run_async(call: Call, script: list) -> dict:
             sends.append((c.method, c.path, c.params, c.headers.get("Authorization")))
             return script.pop(0)
 
-        client._send_once = send_once  # type: ignore[method-assign]
+        client._send_once = send_once  # type: ignore[method-assign,assignment]  # scripted answers
         try:
             outcome: Any = (await client.send(call)).json()
         except Exception as err:

@@ -77,7 +77,7 @@ def other_host():
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     host, port = server.server_address[:2]
-    server.url = f"http://{host}:{port}"  # type: ignore[attr-defined]
+    server.url = f"http://{host}:{port}"
     yield server
     server.shutdown()
     server.server_close()
@@ -357,8 +357,8 @@ def tls_redirector(tmp_path, other_host):
     context.load_cert_chain(cert, key)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    server.url = f"https://127.0.0.1:{server.server_address[1]}/Which50API"  # type: ignore[attr-defined]
-    server.cert = str(cert)  # type: ignore[attr-defined]
+    server.url = f"https://127.0.0.1:{server.server_address[1]}/Which50API"
+    server.cert = str(cert)
     yield server
     server.shutdown()
     server.server_close()

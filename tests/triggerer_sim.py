@@ -31,7 +31,10 @@ import json
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from structlog.typing import FilteringBoundLogger
 
 
 class VirtualClock:
@@ -121,10 +124,9 @@ class Triggerer:
         self.trigger = trigger
         trigger.asset_state_store = db.store  # what TriggerRunner.create_triggers injects
         self.runner = TriggerRunner()
-        self.runner.log = _QuietLog()
-        self.runner.triggers[1] = {"name": "ID 1", "events": 0, "is_watcher": True}
-        self.task = asyncio.create_task(self.runner.run_trigger(1, trigger))
-        self.runner.triggers[1]["task"] = self.task
+        self.runner.log = cast("FilteringBoundLogger", _QuietLog())
+        self.task = asyncio.create_task(self.runner.run_trigger(1, trigger))  # starts at the next await
+        self.runner.triggers[1] = {"task": self.task, "name": "ID 1", "events": 0, "is_watcher": True}
         self.supervisor_events: list[Any] = []
         self.alive = True
 
