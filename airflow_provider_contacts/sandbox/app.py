@@ -153,7 +153,7 @@ class SandboxASGI:
                 scope, receive, send
             )
             return
-        if action and "status" in action:
+        if emulator and action and "status" in action:
             entry["status"] = action["status"]
             entry["fault"] = str(action["status"])
             self.sandbox.record(entry)
@@ -259,7 +259,7 @@ def create_app(sandbox: Sandbox) -> SandboxASGI:
         restores the configured ones."""
         emulator = sandbox.emulators.get(vendor)
         settings = getattr(emulator, "settings", None)
-        if settings is None:
+        if emulator is None or settings is None:
             raise HTTPException(status_code=404, detail=f"emulator {vendor!r} has no settings")
         unknown = sorted(set(body) - set(settings))
         if unknown:

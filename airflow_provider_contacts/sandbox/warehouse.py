@@ -28,7 +28,7 @@ def create_demo_warehouse(
     """(Re)create the table at ``path``; returns what a full sync must end with."""
     rng = random.Random(seed)
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for i in range(contacts):
         first, last = rng.choice(FIRST), rng.choice(LAST)
         updated = now - timedelta(minutes=rng.randint(5, 6 * 24 * 60))

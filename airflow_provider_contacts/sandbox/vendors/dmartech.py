@@ -134,7 +134,7 @@ class DmartechEmulator(VendorEmulator):
             self.calls: deque[float] = deque()
             self.contacts: dict[str, dict[str, Any]] = {}
             self.events: dict[str, list[dict[str, Any]]] = {}
-            self.labels = [
+            self.labels: list[dict[str, Any]] = [
                 {
                     "id": i + 1,
                     "sn": sn,
@@ -325,9 +325,9 @@ class DmartechEmulator(VendorEmulator):
         return [query[n] for n in names]
 
     def _paging(self, query, maximum: int) -> tuple[int, int]:
-        page_no, page_size = self._required(query, "pageNo", "pageSize")
+        page_text, size_text = self._required(query, "pageNo", "pageSize")
         try:
-            page_no, page_size = int(page_no), int(page_size)
+            page_no, page_size = int(page_text), int(size_text)
         except ValueError:
             raise DmartechError(10004, "pageNo and pageSize must be integers") from None
         if page_no < 1 or page_size < 1:

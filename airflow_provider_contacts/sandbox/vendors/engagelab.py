@@ -108,7 +108,7 @@ class EngageLabEmulator(VendorEmulator):
         **fields: Any,
     ) -> dict[str, Any]:
         with self.lock:
-            contact = {
+            contact: dict[str, Any] = {
                 "additional_attributes": dict(fields.pop("additional_attributes", None) or {}),
                 "availability_status": "offline",
                 "email": (fields.get("email") or None) and str(fields["email"]).strip().lower(),

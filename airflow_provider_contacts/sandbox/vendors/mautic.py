@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from msgspec.json import encode as _encode  # a dependency of the provider
 
 from airflow_provider_contacts.sandbox.base import VendorEmulator, basic_credentials
 from airflow_provider_contacts.sandbox.vendors.mautic_common import (
@@ -48,14 +49,6 @@ from airflow_provider_contacts.sandbox.vendors.mautic_common import (
 from airflow_provider_contacts.sandbox.vendors.mautic_handlers import ResourceHandlers, batch_payload, ordered
 from airflow_provider_contacts.sandbox.vendors.mautic_pages import PagesMixin
 from airflow_provider_contacts.sandbox.vendors.mautic_state import MauticState
-
-try:  # msgspec comes with apache-airflow-task-sdk; json is the fallback
-    from msgspec.json import encode as _encode
-except ImportError:  # pragma: no cover
-
-    def _encode(body: Any) -> bytes:
-        return json.dumps(body, separators=(",", ":")).encode()
-
 
 USERNAME = "sandbox"
 PASSWORD = "sandbox-password"
@@ -113,7 +106,7 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
                 USERNAME: {"password": PASSWORD, "admin": True},
                 RESTRICTED_USER[0]: {"password": RESTRICTED_USER[1], "admin": False},
             }
-            self.clients = {
+            self.clients: dict[str, dict[str, Any]] = {
                 CLIENT_ID: {
                     "secret": CLIENT_SECRET,
                     "grants": {"authorization_code", "refresh_token", "client_credentials"},
@@ -222,7 +215,7 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
                 return self._auth_error(403, "access_denied", "basic_disabled"), "", False
             creds = basic_credentials(header)
             user = self.users.get(creds[0]) if creds else None
-            if user is None or user["password"] != creds[1]:
+            if creds is None or user is None or user["password"] != creds[1]:
                 return self._auth_error(401, "access_denied", "bad_basic"), "", False
             self.current_login = creds[0]
             return None, "basic", bool(user["admin"])

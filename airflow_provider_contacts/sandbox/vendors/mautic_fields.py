@@ -324,7 +324,8 @@ _SANDBOX_CUSTOM: list[tuple[str, str, dict[str, Any]]] = [
 
 
 def _build() -> tuple[list[Field], list[Field]]:
-    contact, company = [], []
+    contact: list[Field] = []
+    company: list[Field] = []
     next_id = 1
     for specs, object_, out in ((_CONTACT_SPECS, "lead", contact), (_COMPANY_SPECS, "company", company)):
         for order, (alias, label, opts) in enumerate(specs, start=1):
@@ -435,6 +436,14 @@ class DropValue(Exception):
     """The value is ignored silently (e.g. a date PHP cannot read)."""
 
 
+def _multiselect(f: Field, given: list[Any]) -> str:
+    """The stored text of a multiselect field's values (each one of its choices)."""
+    items = [php_str(i) for i in given]
+    if any(i not in (f.choices or frozenset()) for i in items):
+        raise ValueError(NOT_VALID)
+    return "|".join(items)
+
+
 def read_value(f: Field, raw: Any) -> Any:
     """What the form makes of one submitted value (``raw`` is not None): the Python value to
     store (str, float, bool, or ``None`` for blank). Raises ``ValueError(message)`` for a form
@@ -465,8 +474,10 @@ def read_value(f: Field, raw: Any) -> Any:
             return moment.strftime("%H:%M:%S")
         # RequestTrait formats 'Y-m-d H:i' (the seconds are lost), the form reads it back
         return moment.strftime("%Y-%m-%d %H:%M:00")
-    text = php_str(raw) if not isinstance(raw, list) else raw
-    if text == "" or text is None:
+    if isinstance(raw, list):  # only a multiselect field gets here with a list
+        return _multiselect(f, raw)
+    text = php_str(raw)
+    if text == "":
         return None
     if type_ == "number":
         number = parse_number(text.strip())
@@ -474,12 +485,7 @@ def read_value(f: Field, raw: Any) -> Any:
             raise ValueError(NOT_VALID)
         return round_half_up(number, f.scale) if f.scale is not None else number
     if type_ == "multiselect":
-        items = text if isinstance(text, list) else (text.split("|") if "|" in text else [text])
-        items = [php_str(i) for i in items]
-        choices = f.choices or frozenset()
-        if any(i not in choices for i in items):
-            raise ValueError(NOT_VALID)
-        return "|".join(items)
+        return _multiselect(f, text.split("|"))
     choices = f.choices
     if choices is not None:
         if text not in choices:

@@ -7,10 +7,11 @@ A mixin of :class:`~.mautic_state.MauticState` (plain Python, no HTTP). Facts fr
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from airflow_provider_contacts.sandbox.vendors.mautic_common import MauticFault, crash, php_datetime, php_int
@@ -30,7 +31,7 @@ CONTACT_NOT_FOUND = "Contact not found."  # mautic.contact.error.notfound (LeadA
 BAD_REQUEST = "This is a bad request."
 NAME_REQUIRED = "A name is required."
 
-ROLES = [
+ROLES: list[dict[str, Any]] = [
     {
         "id": 1,
         "name": "Administrator",
@@ -47,7 +48,7 @@ ROLES = [
     },
 ]
 #: users of the sandbox instance: two owners and the two API logins of the emulator
-USERS = [
+USERS: list[dict[str, Any]] = [
     {
         "id": 1,
         "username": "admin",
@@ -188,13 +189,31 @@ def php_parse_str(text: str) -> dict[str, Any]:
 class RecordsMixin:
     """Users, segments, companies, campaigns, stages, notes, devices, UTM tags, page hits."""
 
-    # the host class provides: contacts, now(), contact(), add_event(), _next_row(), contact_json()
+    # the host class (MauticState) provides these
     contacts: dict[int, dict[str, Any]]
+    row_ids: dict[str, int]
+    next_utm_id: int
+
+    if TYPE_CHECKING:
+
+        def now(self) -> datetime: ...
+        def contact(self, contact_id: Any, message: str = ...) -> dict[str, Any]: ...
+        def _new_contact(self, when: datetime | None = None) -> dict[str, Any]: ...
+        def _next_row(self, event_type: str) -> int: ...
+        def contact_json(self, contact: dict[str, Any], minimal: bool = False) -> dict[str, Any]: ...
+        def add_event(
+            self,
+            event_type: str,
+            contact_id: int | None,
+            when: datetime | None = None,
+            label: Any = None,
+            details: dict[str, Any] | None = None,
+        ) -> dict[str, Any]: ...
 
     def _seed_records(self) -> None:
-        now = self.now()  # type: ignore[attr-defined]
+        now = self.now()
         self.roles = {r["id"]: dict(r) for r in ROLES}
-        self.users = {
+        self.users: dict[int, dict[str, Any]] = {
             u["id"]: {
                 **u,
                 "position": None,
@@ -284,10 +303,7 @@ class RecordsMixin:
         for key in reversed(keys):
             rows = sorted(
                 rows,
-                key=lambda r, k=key: (
-                    r.get(k) is not None,
-                    str(r.get(k)).lower() if isinstance(r.get(k), str) else r.get(k) or 0,
-                ),
+                key=functools.partial(_order_value, key),
                 reverse=(direction == "DESC"),
             )
         total = len(rows)
@@ -299,7 +315,7 @@ class RecordsMixin:
 
     # ---- users (UserBundle/Controller/Api/UserApiController.php) ---------------------------
     def user(self, user_id: Any) -> dict[str, Any]:
-        found = self.users.get(_int_or_none(user_id))
+        found = _find(self.users, user_id)
         if found is None:
             raise MauticFault(404, NOT_FOUND)
         return found
@@ -351,7 +367,7 @@ class RecordsMixin:
             n += 1
             alias = f"{base}{n}"
         sid = self._take("segment")
-        segment = {
+        segment: dict[str, Any] = {
             "id": sid,
             "name": name,
             "publicName": str(body.get("publicName") or name),
@@ -362,14 +378,14 @@ class RecordsMixin:
             "isGlobal": _bool(body.get("isGlobal"), True),
             "isPreferenceCenter": _bool(body.get("isPreferenceCenter"), False),
             "isPublished": _bool(body.get("isPublished"), True),
-            "dateAdded": when or self.now(),  # type: ignore[attr-defined]
+            "dateAdded": when or self.now(),
             "dateModified": None,
         }
         self.segments[sid] = segment
         return segment
 
     def segment(self, segment_id: Any) -> dict[str, Any]:
-        found = self.segments.get(_int_or_none(segment_id))
+        found = _find(self.segments, segment_id)
         if found is None:
             raise MauticFault(404, NOT_FOUND)
         return found
@@ -402,7 +418,7 @@ class RecordsMixin:
         """``LeadModel::addToLists``: a manual membership; logs ``segment_membership``."""
         if segment["id"] in contact["segments"]:
             return
-        contact["segments"][segment["id"]] = {"dateAdded": self.now(), "manuallyAdded": True}  # type: ignore[attr-defined]
+        contact["segments"][segment["id"]] = {"dateAdded": self.now(), "manuallyAdded": True}
         self._log_membership(contact, "segment_membership", "lead", "segment", "added", segment, {})
 
     def remove_from_segment(self, segment: dict[str, Any], contact: dict[str, Any]) -> None:
@@ -427,14 +443,14 @@ class RecordsMixin:
         event = self.add_event(
             event_type,
             contact["id"],
-            label=label,  # type: ignore[attr-defined]
+            label=label,
             details={**extra, "objectDescription": record["name"]},
         )
         event["eventId"] = f"{event_type}{row}"
 
     # ---- campaigns (CampaignBundle/Controller/Api/CampaignApiController.php) ---------------
     def campaign(self, campaign_id: Any) -> dict[str, Any]:
-        found = self.campaigns.get(_int_or_none(campaign_id))
+        found = _find(self.campaigns, campaign_id)
         if found is None:
             raise MauticFault(404, NOT_FOUND)
         return found
@@ -463,7 +479,7 @@ class RecordsMixin:
             "dateAdded": self.now(),
             "manuallyRemoved": False,
             "manuallyAdded": True,
-        }  # type: ignore[attr-defined]
+        }
         self._log_membership(
             contact,
             "campaign_membership",
@@ -501,14 +517,14 @@ class RecordsMixin:
             "publishUp": None,
             "publishDown": None,
             "isPublished": _bool(body.get("isPublished"), True),
-            "dateAdded": when or self.now(),  # type: ignore[attr-defined]
+            "dateAdded": when or self.now(),
             "dateModified": None,
         }
         self.stages[sid] = stage
         return stage
 
     def stage(self, stage_id: Any) -> dict[str, Any]:
-        found = self.stages.get(_int_or_none(stage_id))
+        found = _find(self.stages, stage_id)
         if found is None:
             raise MauticFault(404, NOT_FOUND)
         return found
@@ -536,11 +552,11 @@ class RecordsMixin:
         """``LeadModel::addToStages``/``removeFromStages``: set (or clear) the stage and log a
         ``lead_stages_change_log`` row, shown as ``stage.changed`` (StageBundle LeadSubscriber)."""
         contact["stage"] = to
-        contact["dateModified"] = self.now()  # type: ignore[attr-defined]
+        contact["dateModified"] = self.now()
         row = self._take("stage_log")
         event_name = f"{stage['id']}: {stage['name']}"
-        when = self.now()  # type: ignore[attr-defined]
-        event = self.add_event(  # type: ignore[attr-defined]
+        when = self.now()
+        event = self.add_event(
             "stage.changed",
             contact["id"],
             when,
@@ -576,7 +592,7 @@ class RecordsMixin:
             "isPublished": True,
             "dateAdded": when or self.now(),
             "dateModified": None,
-        }  # type: ignore[attr-defined]
+        }
         self.companies[cid] = company
         return company
 
@@ -591,7 +607,7 @@ class RecordsMixin:
         )
 
     def company(self, company_id: Any) -> dict[str, Any]:
-        found = self.companies.get(_int_or_none(company_id))
+        found = _find(self.companies, company_id)
         if found is None:
             raise MauticFault(404, NOT_FOUND)
         return found
@@ -608,7 +624,7 @@ class RecordsMixin:
                 company["values"][f.alias] = values[f.alias]
             elif method == "PUT":
                 company["values"][f.alias] = None
-        company["dateModified"] = self.now()  # type: ignore[attr-defined]
+        company["dateModified"] = self.now()
 
     def company_json(self, c: dict[str, Any]) -> dict[str, Any]:
         """Serializer group ``companyDetails``: ``id``, ``fields`` (by group and ``all``), ``score``."""
@@ -633,11 +649,11 @@ class RecordsMixin:
             link["is_primary"] = False
         contact["companies"].append(
             {"company_id": company["id"], "date_associated": self.now(), "is_primary": True}
-        )  # type: ignore[attr-defined]
+        )
         name = company["values"].get("companyname")
         if contact["values"].get("company") != name:
             contact["values"]["company"] = name
-            contact["dateModified"] = self.now()  # type: ignore[attr-defined]
+            contact["dateModified"] = self.now()
 
     def remove_from_company(self, company: dict[str, Any], contact: dict[str, Any]) -> None:
         """``CompanyModel::removeLeadFromCompany``: removing the primary makes the first other
@@ -655,7 +671,7 @@ class RecordsMixin:
                 )
             else:
                 contact["values"]["company"] = None
-            contact["dateModified"] = self.now()  # type: ignore[attr-defined]
+            contact["dateModified"] = self.now()
 
     def contact_companies(self, contact: dict[str, Any]) -> list[dict[str, Any]]:
         """``CompanyLeadRepository::getCompaniesByLeadId``: DBAL rows (strings) of the link and
@@ -693,7 +709,7 @@ class RecordsMixin:
             "text": body["text"],
             "type": body.get("type") or "general",
             "dateTime": body.get("dateTime") or self.now(),
-        }  # type: ignore[attr-defined]
+        }
         self.notes[nid] = note
         return note
 
@@ -709,7 +725,7 @@ class RecordsMixin:
         return errors
 
     def note(self, note_id: Any) -> dict[str, Any]:
-        found = self.notes.get(_int_or_none(note_id))
+        found = _find(self.notes, note_id)
         if found is None:
             raise MauticFault(404, NOT_FOUND)
         return found
@@ -720,7 +736,7 @@ class RecordsMixin:
         lead: Any = {}
         contact = self.contacts.get(n["lead_id"])
         if with_lead and contact is not None:
-            full = self.contact_json(contact, minimal=True)  # type: ignore[attr-defined]
+            full = self.contact_json(contact, minimal=True)
             lead = {
                 "id": full["id"],
                 "points": full["points"],
@@ -751,13 +767,13 @@ class RecordsMixin:
             **detected,
             "trackingId": secrets.token_hex(12),
             "dateAdded": self.now(),
-        }  # type: ignore[attr-defined]
+        }
         self.devices[did] = device
         contact["devices"].append(did)
         return device
 
     def device(self, device_id: Any) -> dict[str, Any]:
-        found = self.devices.get(_int_or_none(device_id))
+        found = _find(self.devices, device_id)
         if found is None:
             raise MauticFault(404, NOT_FOUND)
         return found
@@ -801,7 +817,7 @@ class RecordsMixin:
         for expected, replace in (("useragent", "user_agent"), ("remotehost", "remote_host")):
             if expected in params and params.get(replace) is None:
                 params[replace] = params[expected]
-        when = self.now()  # type: ignore[attr-defined]
+        when = self.now()
         last_active = None
         if params.get("lastActive") is not None:
             last_active = php_datetime(params["lastActive"])
@@ -828,13 +844,13 @@ class RecordsMixin:
         if last_active is not None:
             contact["lastActive"] = last_active
         contact["utmtags"].append(utm)
-        contact["dateModified"] = self.now()  # type: ignore[attr-defined]
+        contact["dateModified"] = self.now()
         self._log_utm(contact, utm)
         return utm
 
     def _take_utm(self) -> int:
-        value = self.next_utm_id  # type: ignore[attr-defined]
-        self.next_utm_id += 1  # type: ignore[attr-defined]
+        value = self.next_utm_id
+        self.next_utm_id += 1
         return value
 
     def _log_utm(self, contact: dict[str, Any], utm: dict[str, Any]) -> None:
@@ -845,7 +861,7 @@ class RecordsMixin:
             "lead.utmtagsadded",
             contact["id"],
             utm["dateAdded"],
-            label=label,  # type: ignore[attr-defined]
+            label=label,
             details={"utmtags": row},
         )
         event["eventId"] = f"lead.utmtagsadded{utm['id']}"
@@ -901,9 +917,9 @@ class RecordsMixin:
         session = cookies.get("mautic_session_id")
         if contact is None and session:
             lead_id = cookies.get(session) or query.get("mtc_id")
-            contact = self.contacts.get(_int_or_none(lead_id))
+            contact = _find(self.contacts, lead_id)
         if contact is None:
-            contact = self._new_contact()  # type: ignore[attr-defined]
+            contact = self._new_contact()
         if client_ip and client_ip not in contact["ipAddresses"]:
             contact["ipAddresses"][client_ip] = {"ipAddress": client_ip, "ipDetails": {}}
         user_agent = headers.get("user-agent") or ""
@@ -919,9 +935,9 @@ class RecordsMixin:
             }
         url = hit_query.get("page_url") or path_qs
         title = hit_query.get("page_title")
-        when = self.now()  # type: ignore[attr-defined]
+        when = self.now()
         hit_id = self._take("hit")
-        self.row_ids["page.hit"] = max(self.row_ids.get("page.hit", 0), hit_id)  # type: ignore[attr-defined]
+        self.row_ids["page.hit"] = max(self.row_ids.get("page.hit", 0), hit_id)
         hit = {
             "hitId": str(hit_id),
             "page_id": None,
@@ -943,7 +959,7 @@ class RecordsMixin:
         event = self.add_event(
             "page.hit",
             contact["id"],
-            when,  # type: ignore[attr-defined]
+            when,
             label={"label": title or url, "href": url, "isExternal": True},
             details={"hit": hit},
         )
@@ -970,6 +986,18 @@ class RecordsMixin:
             self._log_utm(contact, utm)
         contact["lastActive"] = when
         return contact, device
+
+
+def _find(table: dict[int, dict[str, Any]], record_id: Any) -> dict[str, Any] | None:
+    """The record of ``table`` whose id is ``record_id`` (a number or its text), else None."""
+    key = _int_or_none(record_id)
+    return None if key is None else table.get(key)
+
+
+def _order_value(field: str, row: dict[str, Any]) -> tuple[bool, Any]:
+    """Sort key of ``row`` on ``field``: missing values first, text without case."""
+    value = row.get(field)
+    return value is not None, (value.lower() if isinstance(value, str) else value or 0)
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -10,6 +10,7 @@ Mautic 5.x's source (mautic/mautic); a § mark is a section of ``docs/vendors/ma
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import random
 import re
@@ -225,7 +226,7 @@ class MauticState(RecordsMixin):
 
     def _new_contact(self, when: datetime | None = None) -> dict[str, Any]:
         when = when or self.now()
-        contact = {
+        contact: dict[str, Any] = {
             "id": self.next_contact_id,
             "values": dict(_EMPTY_VALUES),
             "points": 0,
@@ -391,7 +392,7 @@ class MauticState(RecordsMixin):
             "point.gained",
             "campaign.event",
         ]
-        ids = sorted(self.contacts) or [None]
+        ids: list[int | None] = [*sorted(self.contacts)] or [None]
         span = (end - start).total_seconds()
         for i in range(count):
             when = start + timedelta(seconds=span * i / max(count, 1))
@@ -644,7 +645,7 @@ class MauticState(RecordsMixin):
 
     def create_point_group(self, body: dict[str, Any]) -> dict[str, Any]:
         """``POST /points/groups/new``: the ``Group`` form (``name`` not blank, §6.2)."""
-        group = {
+        group: dict[str, Any] = {
             "id": 0,
             "name": None,
             "description": None,
@@ -820,7 +821,7 @@ class MauticState(RecordsMixin):
         else:
             keys = [("last_active", "DESC")]
         for col, direction in reversed(keys):
-            rows.sort(key=lambda c, col=col: _sort_value(c, col), reverse=(direction == "DESC"))
+            rows.sort(key=functools.partial(_sort_value, col=col), reverse=(direction == "DESC"))
         total = len(rows)
         start = max(0, php_int(query.get("start", 0)))
         limit_raw = query.get("limit", 30)

@@ -472,8 +472,9 @@ class Which50Emulator(VendorEmulator):
             with self.lock:
                 matched: list[dict[str, Any]] = []
                 if match:
-                    fields_ = [lower.get(m.lower()) for m in match]
-                    if None in fields_:
+                    asked = [lower.get(m.lower()) for m in match]
+                    fields_ = [f for f in asked if f is not None]
+                    if len(fields_) < len(asked):
                         raise Which50Fault(400, f"match: unknown field(s) {', '.join(match)}")
                     if any(clean.get(f) in (None, "") for f in fields_):
                         raise Which50Fault(400, f"match: the body has no value for {', '.join(match)}")
