@@ -45,10 +45,12 @@ def airflow_db() -> str:
 def DagBag():  # noqa: N802 - the class
     """Airflow's DagBag class: ``airflow.dag_processing.dagbag`` from 3.2, ``airflow.models.dagbag`` on 3.1."""
     try:
-        from airflow.dag_processing.dagbag import DagBag
+        from airflow.dag_processing.dagbag import DagBag as dag_bag
     except ImportError:  # Airflow 3.1
-        from airflow.models.dagbag import DagBag
-    return DagBag
+        from airflow.models.dagbag import DagBag as dag_bag_3_1
+
+        return dag_bag_3_1
+    return dag_bag
 
 
 @pytest.fixture

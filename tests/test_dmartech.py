@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -251,7 +252,7 @@ def test_sort_errors_and_events_of_a_label_or_a_search(sandbox, tmp_path):
     vip = [c for c in emu.contacts.values() if "lbl_vip" in c["labels"]]
     for contact in emu.contacts.values():
         emu.add_event(contact["customerId"], "email_click", now - timedelta(minutes=3))
-    ti = SimpleNamespace(dag_id="d", run_id="r", task_id="t", map_index=-1, try_number=1)
+    ti: Any = SimpleNamespace(dag_id="d", run_id="r", task_id="t", map_index=-1, try_number=1)
     out = tmp_path / "vip.ndjson"
     summary = FetchContactActivityOperator(
         task_id="t",
@@ -347,7 +348,7 @@ def test_runtime_auth_errors_name_the_clock_and_ip_whitelist(sandbox, monkeypatc
 
     conn = json.loads(sandbox.connection_env()["AIRFLOW_CONN_DMARTECH_DEFAULT"])
     monkeypatch.setenv("AIRFLOW_CONN_DMARTECH_BAD", json.dumps({**conn, "password": "fedcba9876543210"}))
-    ti = SimpleNamespace(dag_id="d", run_id="r", task_id="t", map_index=-1, try_number=1)
+    ti: Any = SimpleNamespace(dag_id="d", run_id="r", task_id="t", map_index=-1, try_number=1)
     since = "2026-11-20T00:00:00Z"
     if surface == "hook":
         with pytest.raises(AuthenticationError) as info:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from triggerer_sim import (
@@ -39,7 +40,7 @@ def world(monkeypatch):
 
 
 def new_trigger(**overrides):
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "conn_id": "mautic_default",
         "poke_interval": 60,
         "lag_seconds": 600,

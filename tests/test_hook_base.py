@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from datetime import datetime, timezone
 
 import pytest
 
@@ -17,6 +18,9 @@ from airflow_provider_contacts.http.auth import BasicAuth
 from airflow_provider_contacts.http.plan import Call, run_plan
 from airflow_provider_contacts.http.policy import TransportSettings
 from airflow_provider_contacts.models import EventQuery
+
+#: a window for the echo vendor, which reads none
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 class EchoHook(EventPlanMixin, ContactsHook):
@@ -305,7 +309,7 @@ def test_require_capability_names_the_types_that_can():
 def test_plans_run_on_the_blocking_transport(monkeypatch, sandbox):
     set_conn(monkeypatch, "echo1", conn_type="echo", host=sandbox.base_url("echo"), login="u", password="p")
     hook = EchoHook("echo1")
-    assert list(run_plan(hook.transport, hook.event_plan(EventQuery(None, None)))) == ["GET", "POST"]
+    assert list(run_plan(hook.transport, hook.event_plan(EventQuery(T0, T0)))) == ["GET", "POST"]
     assert [r["method"] for r in sandbox.requests("echo")] == ["GET", "POST"]
 
 
@@ -318,7 +322,7 @@ def test_plans_run_on_the_async_transport(monkeypatch, sandbox):
     async def run():
         transport = hook.make_async_transport()
         try:
-            return [item async for item in hook.aiter_events(transport, None, None)]
+            return [item async for item in hook.aiter_events(transport, T0, T0)]
         finally:
             await transport.aclose()
 
@@ -378,7 +382,7 @@ def test_no_secret_reaches_any_log_during_a_run(monkeypatch, sandbox, caplog):
     assert body["authorization"] == f"Basic {token}"  # the vendor did get the credentials
     from airflow.sdk._shared.secrets_masker import redact
 
-    rendered = "\n".join(redact(r.getMessage()) for r in caplog.records)
+    rendered = "\n".join(str(redact(r.getMessage())) for r in caplog.records)
     assert "retry" in rendered
     assert token not in rendered and password not in rendered
     # and Airflow's masker knows the derived token (what task logs go through)

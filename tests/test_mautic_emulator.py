@@ -244,10 +244,10 @@ def test_list_keyset_paging_by_id_where_and_string_total(mautic):
         auth=AUTH,
         params={
             "orderBy": "id",
-            "limit": 2,
+            "limit": "2",
             "where[0][col]": "id",
             "where[0][expr]": "gt",
-            "where[0][val]": 2,
+            "where[0][val]": "2",
         },
     )
     body = r.json()
@@ -481,7 +481,7 @@ def test_activity_limit_is_per_event_type(mautic):
     r = requests.get(
         f"{base}/api/contacts/activity",
         auth=AUTH,
-        params={"limit": 2, "order[0]": "timestamp", "order[1]": "ASC"},
+        params={"limit": "2", "order[0]": "timestamp", "order[1]": "ASC"},
     )
     body = r.json()
     assert (body["total"], body["maxPages"], body["page"], body["limit"]) == (8, 3, 1, 2)

@@ -35,7 +35,7 @@ def test_batch_edit_patches_and_puts_and_needs_ids(sandbox):
     with pytest.raises(ContactsConfigError, match="id"):
         hook.batch_edit([{"firstname": "no id"}])
     with pytest.raises(ContactsConfigError, match="method 'POST'"):
-        hook.batch_edit([{"id": a}], method="POST")
+        hook.batch_edit([{"id": a}], method="POST")  # type: ignore[arg-type]
     assert len(sandbox.requests("mautic")) == before
 
 

@@ -107,4 +107,8 @@ def test_built_operators_keep_airflow_methods(tmp_path):
     for op in built:
         assert sorted(set(vars(op)) & airflow_members(type(op))) == [], type(op).__name__
     upsert = built[0]
-    assert upsert.is_dry_run is True and inspect.ismethod(upsert.dry_run)
+    assert (
+        isinstance(upsert, UpsertContactsOperator)
+        and upsert.is_dry_run is True
+        and inspect.ismethod(upsert.dry_run)
+    )

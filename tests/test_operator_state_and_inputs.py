@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,7 @@ def test_a_fixed_ledger_path_applies_again_on_the_next_run(sandbox, tmp_path):
     emu = sandbox.emulator("mautic")
     emu.state.group_scores.clear()
     emu.state.group_scores[(1, 1)] = 10
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         task_id="pts",
         conn_id="mautic_default",
         ledger_path=str(tmp_path / "ledgers"),
@@ -72,7 +73,7 @@ def test_ledger_records_of_another_owner_are_never_consulted(sandbox, tmp_path):
     emu.state.group_scores.clear()
     emu.state.group_scores[(1, 1)] = 10
     rows = [{"contact": 1, "group": 1, "op": "plus", "value": 5}]
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         task_id="pts",
         conn_id="mautic_default",
         ledger_path=str(tmp_path / "ledgers"),
@@ -303,7 +304,7 @@ def test_nan_infinity_and_nested_values_are_rejected_per_row(sandbox, tmp_path):
 
 
 def test_nested_values_are_rejected_for_which50_and_allowed_as_livedesk_attributes(sandbox, tmp_path):
-    rows = [{"email": "w1@example.com", "firstname": ["A", "B"]}]
+    rows: list[dict[str, Any]] = [{"email": "w1@example.com", "firstname": ["A", "B"]}]
     op = UpsertContactsOperator(
         task_id="up",
         conn_id="which50_default",

@@ -7,6 +7,7 @@ import json
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -44,7 +45,7 @@ def emails(emu) -> dict[str, dict]:
 def test_upsert_inline_rows_duplicates_rejects_and_exact_state(sandbox, tmp_path):
     sandbox.reset(empty=True)
     emu = sandbox.emulator("mautic")
-    rows = [{"email": f"u{i}@example.com", "firstname": f"U{i}"} for i in range(450)]
+    rows: list[Any] = [{"email": f"u{i}@example.com", "firstname": f"U{i}"} for i in range(450)]
     rows += [
         {"email": "U3@Example.com ", "firstname": "Last wins"},  # duplicate of u3
         {"firstname": "no key"},
@@ -187,7 +188,7 @@ def test_bad_sources_fail_clearly_before_any_request(sandbox, tmp_path, monkeypa
     monkeypatch.setenv(
         "AIRFLOW_CONN_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "w.db")})
     )
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         (
             {"source_path": str(tmp_path / "bad.csv")},
             "the CSV header is not usable (empty column name at position(s) 2; duplicate column(s) email)",
@@ -358,7 +359,7 @@ def test_adjustments_catalogue_and_rounding(sandbox, tmp_path):
         {"contact": 1, "group": "Engagement", "op": "divide", "value": 2},  # 7/2 → 3
         {"contact": 1, "group": 1, "op": "plus", "value": "4"},  # same pair: 3+4 → 7
         {
-            "contact": emails(emu) and next(iter(emails(emu))),
+            "contact": next(iter(emails(emu))),
             "group": "product interest",
             "op": "set",
             "value": 10,
@@ -415,7 +416,7 @@ def test_a_task_retry_never_applies_an_adjustment_twice(sandbox, tmp_path, monke
         {"contact": 1, "group": 1, "op": "plus", "value": 5},
         {"contact": 2, "group": 1, "op": "minus", "value": 3},
     ]
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         task_id="pts",
         conn_id="mautic_noretry",
         rows=rows,
@@ -445,7 +446,7 @@ def test_a_task_retry_never_applies_an_adjustment_twice(sandbox, tmp_path, monke
 
 def test_changed_input_on_retry_is_refused(sandbox, tmp_path):
     ledger = str(tmp_path / "ledger.ndjson")
-    base = dict(
+    base: dict[str, Any] = dict(
         task_id="pts", conn_id="mautic_default", ledger_path=ledger, rejects_path=str(tmp_path / "r.ndjson")
     )
     AdjustPointGroupsOperator(rows=[{"contact": 1, "group": 1, "op": "plus", "value": 1}], **base).execute(

@@ -176,7 +176,7 @@ def test_every_third_party_import_is_declared():
     third_party = imported - set(sys.stdlib_module_names) - {"airflow_provider_contacts"} - airflow_3_1_form
     distributions = importlib.metadata.packages_distributions()
     requirements = [
-        Requirement(r) for r in importlib.metadata.distribution("airflow-provider-contacts").requires
+        Requirement(r) for r in importlib.metadata.distribution("airflow-provider-contacts").requires or []
     ]
     declared = {canonicalize_name(r.name) for r in requirements if r.marker is None}
     test_extra = {canonicalize_name(r.name) for r in requirements if r.marker is not None}
@@ -184,7 +184,7 @@ def test_every_third_party_import_is_declared():
     for module in sorted(third_party):
         names = {canonicalize_name(d) for d in distributions.get(module, [module])}
         if module == "airflow":
-            names = {"apache-airflow"}
+            names = {canonicalize_name("apache-airflow")}
         if not names & declared and not (module == "pytest" and names & test_extra):
             missing[module] = sorted(names)
     assert missing == {}

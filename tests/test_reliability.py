@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from types import SimpleNamespace
+from typing import Any
 
 from airflow_provider_contacts.operators.upsert import UpsertContactsOperator
 
@@ -26,7 +27,7 @@ def test_20k_upsert_through_10_percent_faults(sandbox, tmp_path, monkeypatch):
     path = tmp_path / "rows.ndjson"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     sandbox.set_faults(rate_429=0.03, rate_5xx=0.03, rate_drop=0.02, rate_drop_after=0.02, vendors=["mautic"])
-    ti = SimpleNamespace(dag_id="rel", run_id="r", task_id="up", map_index=-1)
+    ti: Any = SimpleNamespace(dag_id="rel", run_id="r", task_id="up", map_index=-1)
     op = UpsertContactsOperator(
         task_id="up",
         conn_id="mautic_flaky",

@@ -106,8 +106,9 @@ def test_cli_serves_prints_urls_and_refuses_remote_hosts(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
     )
+    assert proc.stdout is not None
     try:
-        lines = []
+        lines: list[str] = []
         while len(lines) < 8:
             line = proc.stdout.readline()
             if not line:

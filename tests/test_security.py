@@ -38,6 +38,7 @@ class _Recorder(http.server.ThreadingHTTPServer):
     def __init__(self, address, handler):
         super().__init__(address, handler)
         self.seen: list[dict[str, Any]] = []
+        self.url = ""
 
 
 class _RecordingHandler(http.server.BaseHTTPRequestHandler):
@@ -77,7 +78,7 @@ def other_host():
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     host, port = server.server_address[:2]
-    server.url = f"http://{host}:{port}"
+    server.url = f"http://{host!s}:{port}"
     yield server
     server.shutdown()
     server.server_close()
@@ -357,8 +358,8 @@ def tls_redirector(tmp_path, other_host):
     context.load_cert_chain(cert, key)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    server.url = f"https://127.0.0.1:{server.server_address[1]}/Which50API"
-    server.cert = str(cert)
+    server.url = f"https://127.0.0.1:{server.server_address[1]}/Which50API"  # type: ignore[attr-defined]
+    server.cert = str(cert)  # type: ignore[attr-defined]
     yield server
     server.shutdown()
     server.server_close()

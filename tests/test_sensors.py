@@ -62,7 +62,7 @@ def test_poke_counts_new_events_in_the_window_and_returns_a_summary(sandbox):
         timeout=10,
     )
     first = sensor.poke(context())
-    assert not first.is_done and first.xcom_value["count"] == 0
+    assert not first.is_done and first.xcom_value is not None and first.xcom_value["count"] == 0
 
     emu.add_event("email.read", 2, since + timedelta(minutes=1))
     emu.add_event("page.hit", 2, since + timedelta(minutes=2))  # type not asked for
@@ -70,7 +70,7 @@ def test_poke_counts_new_events_in_the_window_and_returns_a_summary(sandbox):
     second = sensor.poke(context())
     assert second.is_done
     summary = second.xcom_value
-    assert summary["count"] == 2
+    assert summary is not None and summary["count"] == 2
     assert summary["event_types"] == {"email.read": 1, "form.submitted": 1}
     assert summary["first_occurred_at"] == iso(since + timedelta(minutes=1))
     assert summary["last_occurred_at"] == iso(since + timedelta(minutes=3))
@@ -430,7 +430,7 @@ def test_since_defaults_to_run_after_without_a_data_interval(sandbox):
     summary = sensor.poke(
         context(data_interval_start=None, dag_run=SimpleNamespace(run_after=run_after))
     ).xcom_value
-    assert summary["window"][0] == iso(run_after)
+    assert summary is not None and summary["window"][0] == iso(run_after)
     with pytest.raises(ContactsError, match="since is missing") as info:
         sensor.poke(context(data_interval_start=None))
     assert "{{" not in str(info.value)  # no template that cannot render without a run

@@ -155,7 +155,7 @@ def test_upsert_operator_matches_on_the_key_field_and_rejects_per_row(sandbox, t
     # the vendor's own validation is a per-row rejection with its message
     outcomes = Which50Hook().upsert_batch([{"Email": "not-an-email"}], "Email")
     assert outcomes[0].outcome == "rejected" and outcomes[0].http_status == 400
-    assert "'not-an-email' is not a valid email address" in outcomes[0].message
+    assert "'not-an-email' is not a valid email address" in str(outcomes[0].message)
 
 
 def test_upsert_is_replay_safe_when_the_answer_is_lost(sandbox):
@@ -242,12 +242,12 @@ def test_the_emulator_speaks_json_or_xml_as_documented_and_the_hook_asks_for_jso
     assert root.tag == f"{ns}ArrayOfContactInteraction"
     first, expected = root[0], as_json.json()[0]
     assert [child.tag.removeprefix(ns) for child in first] == sorted(expected)  # DataContract order
-    assert first.find(f"{ns}Id").text == str(expected["Id"])
-    assert first.find(f"{ns}Occurred/{system}DateTime").text == expected["Occurred"][:-6] + "Z"
-    assert first.find(f"{ns}Occurred/{system}OffsetMinutes").text == "0"
+    assert first.findtext(f"{ns}Id") == str(expected["Id"])
+    assert first.findtext(f"{ns}Occurred/{system}DateTime") == expected["Occurred"][:-6] + "Z"
+    assert first.findtext(f"{ns}Occurred/{system}OffsetMinutes") == "0"
     assert requests.get(url, headers={**key, "Accept": "text/csv"}).status_code == 406
     denied = requests.get(url, headers={"Accept": "application/xml"})
-    assert denied.status_code == 401 and ET.fromstring(denied.content).find("Message").text.startswith(
+    assert denied.status_code == 401 and str(ET.fromstring(denied.content).findtext("Message")).startswith(
         "Request has been denied"
     )
     # the hook asks for JSON whatever the server prefers

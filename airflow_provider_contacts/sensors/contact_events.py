@@ -60,7 +60,7 @@ class ContactEventsSensor(BaseSensorOperator):
         until: Any = None,
         event_types: list[str] | None = None,
         exclude_event_types: list[str] | None = None,
-        contact_ids: list[str] | None = None,
+        contact_ids: list[str | int] | None = None,
         deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:
