@@ -128,14 +128,12 @@ def legacy_field_behaviour(conn_type: str) -> dict[str, Any]:
     return {key.replace("-", "_"): value for key, value in config.get("ui-field-behaviour", {}).items()}
 
 
-def add_legacy_connection_form(hook_class: type) -> None:
+def add_legacy_connection_form(hook_class: type[Any]) -> None:
     """Give a hook class whose ``conn_type`` is declared in ``get_provider_info()`` its own
     ``get_connection_form_widgets`` / ``get_ui_field_behaviour`` (Airflow 3.1 reads them only
     from the class's own ``__dict__``). Airflow 3.2+ skips them because the declarations exist."""
     conn_type = getattr(hook_class, "conn_type", None)
     if not conn_type or _conn_type_config(conn_type) is None:
         return
-    widgets = classmethod(lambda cls: legacy_form_widgets(cls.conn_type))
-    behaviour = classmethod(lambda cls: legacy_field_behaviour(cls.conn_type))
-    setattr(hook_class, "get_connection_form_widgets", widgets)  # noqa: B010 (any hook class)
-    setattr(hook_class, "get_ui_field_behaviour", behaviour)  # noqa: B010
+    hook_class.get_connection_form_widgets = classmethod(lambda cls: legacy_form_widgets(cls.conn_type))
+    hook_class.get_ui_field_behaviour = classmethod(lambda cls: legacy_field_behaviour(cls.conn_type))
