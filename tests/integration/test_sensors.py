@@ -182,24 +182,6 @@ def test_deferrable_execute_returns_at_once_when_the_first_poke_is_enough(sandbo
     assert sensor.execute(context())["count"] == 1
 
 
-def test_trigger_serialize_round_trips_exactly():
-    trigger = ContactEventsTrigger(
-        conn_id="c",
-        since="2026-11-20T00:00:00Z",
-        until="2026-11-21T00:00:00Z",
-        min_events=2,
-        include_types=["a"],
-        exclude_types=["b"],
-        contact_ids=["9"],
-        poke_interval=1.5,
-        max_consecutive_errors=4,
-    )
-    classpath, kwargs = trigger.serialize()
-    again = ContactEventsTrigger(**kwargs)
-    assert again.serialize() == (classpath, kwargs)
-    assert classpath == f"{ContactEventsTrigger.__module__}.ContactEventsTrigger"
-
-
 def test_trigger_against_the_emulator_yields_success_when_events_arrive(sandbox):
     emu = empty_mautic(sandbox)
     since = datetime.now(timezone.utc) - timedelta(minutes=5)
@@ -239,16 +221,6 @@ def test_trigger_401_yields_an_error_event_at_once_and_the_task_fails_with_it(sa
     )
     with pytest.raises(ContactsError, match="waiting for contact events failed: .*401"):
         sensor.execute_complete(context(), events[0].payload)
-
-
-def test_a_trigger_timeout_fails_the_sensor_with_airflow_sensor_timeout():
-    from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR, TriggerFailureReason
-
-    sensor = ContactEventsSensor(
-        task_id="wait", conn_id="mautic_default", since="2026-11-20T00:00:00Z", timeout=60, deferrable=True
-    )
-    with pytest.raises(AirflowSensorTimeout):
-        sensor.resume_execution(TRIGGER_FAIL_REPR, {"error": TriggerFailureReason.TRIGGER_TIMEOUT}, context())
 
 
 def test_bad_settings_fail_before_any_request(sandbox):
@@ -343,7 +315,7 @@ def test_event_trigger_run_against_the_emulator_delivers_each_event_once_across_
 def test_dag_test_deferrable_sensor_waits_for_events_then_fetches_exactly_those(
     sandbox, airflow_db, tmp_path, DagBag
 ):
-    """tests/dags/test_contacts_sensor_then_fetch.py: the trigger runs in line under dag.test()."""
+    """tests/integration/dags/test_contacts_sensor_then_fetch.py: the trigger runs in line under dag.test()."""
     emu = empty_mautic(sandbox)
     emu.add_event("email.read", 1, datetime.now(timezone.utc) - timedelta(hours=2))  # older: not new
     since = iso(datetime.now(timezone.utc).replace(microsecond=0))

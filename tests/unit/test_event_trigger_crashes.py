@@ -1,5 +1,5 @@
 """ContactEventsEventTrigger under Airflow 3.3's triggerer loop, crashed at each point where a
-batch is between the trigger and the database (see tests/triggerer_sim.py for the model and
+batch is between the trigger and the database (see tests/unit/triggerer_sim.py for the model and
 the Airflow source it follows). What a user relies on: every event reaches at least one asset
 event, and a consumer that skips a batch_id it has processed processes each event once."""
 
@@ -9,7 +9,12 @@ import random
 from datetime import timedelta
 
 import pytest
-from triggerer_sim import (
+
+from airflow_provider_contacts._compat import AIRFLOW_V_3_3_PLUS
+from airflow_provider_contacts._time import to_iso as to_utc_iso
+from airflow_provider_contacts.exceptions import AuthenticationError, ServerError
+from airflow_provider_contacts.triggers.contact_events import ContactEventsEventTrigger
+from tests.unit.triggerer_sim import (
     T0,
     Database,
     ScriptedSource,
@@ -19,11 +24,6 @@ from triggerer_sim import (
     install,
     processed_once,
 )
-
-from airflow_provider_contacts._compat import AIRFLOW_V_3_3_PLUS
-from airflow_provider_contacts._time import to_iso as to_utc_iso
-from airflow_provider_contacts.exceptions import AuthenticationError, ServerError
-from airflow_provider_contacts.triggers.contact_events import ContactEventsEventTrigger
 
 # The model follows 3.3's triggerer (TriggerEventEntry, the asset state store); 3.1 and 3.2 keep
 # other internals (and no asset state store: the watcher's state_path), so the model is 3.3 only.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CODE = [
     p
     for folder in ("airflow_provider_contacts", "tests", "bench", "dev", "example_dags")

@@ -20,7 +20,6 @@ from airflow_provider_contacts.exceptions import (
     RateLimitedError,
 )
 from airflow_provider_contacts.hooks.mautic.hook import MauticHook
-from airflow_provider_contacts.hooks.mautic.wire import parse_batch
 from airflow_provider_contacts.rules import compute_score
 from airflow_provider_contacts.sandbox.vendors.mautic import CLIENT_SECRET, USER_CLIENT
 
@@ -147,31 +146,6 @@ def test_iter_contacts_pages_by_id_not_last_active(sandbox):
     queries = [r["query"] for r in calls(sandbox, "/api/contacts", "GET")]
     assert len(queries) == 3 and all("orderBy=id" in q for q in queries)
     assert "where%5B0%5D%5Bval%5D=30" in queries[2]  # keyset: id > 30
-
-
-def test_parse_batch_accepts_lists_and_objects_keyed_by_index():
-    as_object = parse_batch(
-        {
-            "contacts": {"0": {"id": 5}, "2": {"id": 6}},
-            "statusCodes": [201, 400, 200],
-            "errors": {"1": {"code": 400, "message": "email: x is invalid.", "type": None}},
-        },
-        3,
-    )
-    as_list = parse_batch(
-        {
-            "contacts": [{"id": 5}],
-            "statusCodes": {"0": 200, "1": 404},
-            "errors": [None, {"code": 404, "message": "Item was not found.", "type": "api"}],
-        },
-        2,
-    )
-    assert [(i.status, i.ok, i.contact and i.contact["id"], i.message) for i in as_object] == [
-        (201, True, 5, None),
-        (400, False, None, "email: x is invalid."),
-        (200, True, 6, None),
-    ]
-    assert [(i.status, i.ok, i.error_type) for i in as_list] == [(200, True, None), (404, False, "api")]
 
 
 def test_batch_over_the_server_limit_is_split_and_the_limit_remembered(sandbox, caplog):

@@ -8,8 +8,6 @@ import pytest
 
 from airflow_provider_contacts.hooks import get_hook
 from airflow_provider_contacts.hooks.dmartech import DmartechHook
-from airflow_provider_contacts.hooks.dmartech_auth import sign
-from airflow_provider_contacts.sandbox.vendors.dmartech import verify_signature
 
 
 def conn_env(monkeypatch, sandbox, vendor: str, conn_id: str, **changes):
@@ -19,14 +17,6 @@ def conn_env(monkeypatch, sandbox, vendor: str, conn_id: str, **changes):
     conn.update(changes)
     conn["extra"] = extra
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
-
-
-def test_dmartech_signature_matches_the_documented_vector():
-    assert sign("0123456789abcdef", 1632218400000) == "Rc8XKfVO2WHRqyHz5ExVfA%3D%3D"
-    assert verify_signature("Rc8XKfVO2WHRqyHz5ExVfA%3D%3D", "0123456789abcdef", 1632218400000)
-    assert verify_signature("Rc8XKfVO2WHRqyHz5ExVfA==", "0123456789abcdef", 1632218400000)  # raw form too
-    assert not verify_signature("Rc8XKfVO2WHRqyHz5ExVfA%3D%3D", "0123456789abcdef", 1632218400000 + 300_001)
-    assert not verify_signature("garbage", "0123456789abcdef", 1632218400000)
 
 
 @pytest.mark.parametrize("vendor", ["mautic", "dmartech", "engagelab", "which50"])

@@ -1,4 +1,4 @@
-"""Used by tests/test_sensors.py: a deferrable sensor waits for new Mautic events, then the
+"""Used by tests/integration/test_sensors.py: a deferrable sensor waits for new Mautic events, then the
 exact window it saw is fetched. ``since`` and the output path come from the run's conf."""
 
 from __future__ import annotations

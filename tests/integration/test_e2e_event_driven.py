@@ -1,4 +1,4 @@
-"""End to end under real Airflow components (``make e2e-events``; marked slow, about 3 minutes):
+"""End to end under real Airflow components (``make e2e-events``; marked e2e, about 3 minutes):
 the example DAG ``example_contacts_event_driven`` in a private deployment (api-server,
 scheduler, dag-processor, triggerer; SQLite; the sandbox's Mautic), where the ASSET WATCHER
 creates the runs, not ``dags test``.
@@ -20,13 +20,14 @@ import time
 from pathlib import Path
 
 import pytest
-from airflow_deployment import Deployment, wait_until
 
-pytestmark = pytest.mark.slow
+from tests.integration.airflow_deployment import Deployment, wait_until
+
+pytestmark = pytest.mark.e2e
 
 DAG_ID = "example_contacts_event_driven"
 ASSET = "mautic_new_contact_events"
-EXAMPLE = Path(__file__).resolve().parent.parent / "example_dags" / f"{DAG_ID}.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "example_dags" / f"{DAG_ID}.py"
 WATCHER = "ContactEventsEventTrigger(conn_id=CONN_ID, poke_interval=60, lag_seconds=300)"
 FAST_WATCHER = (
     "ContactEventsEventTrigger(conn_id=CONN_ID, poke_interval=2, lag_seconds=300, handover_seconds=6, "

@@ -14,7 +14,6 @@ from airflow_provider_contacts.exceptions import ContactsConfigError, RejectedRo
 from airflow_provider_contacts.operators.do_not_contact import DoNotContactOperator
 from airflow_provider_contacts.operators.point_groups import AdjustPointGroupsOperator
 from airflow_provider_contacts.operators.upsert import UpsertContactsOperator
-from airflow_provider_contacts.rows.rejects import parse_max_rejected
 
 
 def context(run_id: str = "scheduled__2026-11-24", task_id: str = "pts", map_index: int = -1, **extra):
@@ -236,12 +235,6 @@ def test_dnc_spilled_to_disk_gives_the_same_counts(sandbox, tmp_path):
     ]
 
 
-@pytest.mark.parametrize("reason", ["--1", "²", "+-3", "1.5", "0", -2])
-def test_dnc_bad_reason_names_reason(reason):
-    with pytest.raises(ContactsConfigError, match=r"reason="):
-        DoNotContactOperator(task_id="dnc", conn_id="mautic_default", action="add", reason=reason, rows=[1])
-
-
 # ---- 4/5. values that cannot be sent are rejected per row ----------------------------------
 def test_nan_infinity_and_nested_values_are_rejected_per_row(sandbox, tmp_path):
     sandbox.reset(empty=True)
@@ -375,16 +368,6 @@ def test_empty_sources(sandbox, tmp_path):
     assert sandbox.requests("mautic") == []
 
 
-# ---- 10. max_rejected: an int is a count, a float a fraction up to 1.0 ---------------------
-def test_max_rejected_is_unambiguous():
-    assert parse_max_rejected(1.0) == 1.0 and isinstance(parse_max_rejected(1.0), float)
-    assert parse_max_rejected(1) == 1 and isinstance(parse_max_rejected(1), int)
-    assert parse_max_rejected("0.25") == 0.25 and parse_max_rejected("3") == 3
-    for bad in (1.5, -1, -0.1, float("nan"), True, "lots", None):
-        with pytest.raises(ContactsConfigError, match="max_rejected"):
-            parse_max_rejected(bad)
-
-
 def test_max_rejected_one_point_zero_allows_every_row(sandbox, tmp_path):
     op = DoNotContactOperator(
         task_id="dnc",
@@ -395,21 +378,6 @@ def test_max_rejected_one_point_zero_allows_every_row(sandbox, tmp_path):
         rejects_path=str(tmp_path / "r.ndjson"),
     )
     assert op.execute(context(task_id="dnc"))["rejected"] == 3
-
-
-def test_row_spool_keeps_input_order_across_memory_and_disk():
-    from airflow_provider_contacts.rows.spool import RowSpool
-
-    spool = RowSpool(memory_rows=3)
-    items = [[i, {"email": f"r{i}@example.com", "n": i * 1.5}, None] for i in range(10)]
-    for item in items:
-        spool.add(item)
-    assert len(spool) == 10 and spool._file is not None  # 7 items went to disk
-    assert list(spool) == items and list(spool) == items  # iterable more than once
-    spool.add([10, {}, None])
-    assert [item[0] for item in spool] == list(range(11))
-    spool.close()
-    assert list(spool) == []
 
 
 # ---- files handed between tasks go under [contacts] storage_base ---------------------------

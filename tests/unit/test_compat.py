@@ -1,5 +1,5 @@
 """What differs between the supported Airflow versions (``_compat``): the names that moved
-between Airflow releases (dates Python 3.10 cannot read: tests/test_time_and_models.py)."""
+between Airflow releases (dates Python 3.10 cannot read: tests/unit/test_time_and_models.py)."""
 
 from __future__ import annotations
 

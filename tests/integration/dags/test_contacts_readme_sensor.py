@@ -1,4 +1,4 @@
-"""Used by tests/test_sensors.py: the README's sensor example as written (no ``since``), in an
+"""Used by tests/integration/test_sensors.py: the README's sensor example as written (no ``since``), in an
 unscheduled DAG, with short intervals."""
 
 from __future__ import annotations

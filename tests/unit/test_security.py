@@ -1,0 +1,39 @@
+"""Credentials go only to the connection's host; logs carry no query string or body.
+
+* Redirects are answered by the sandbox (fault ``{"status": 302, "location": ...}``) or by a
+  small TLS server, and point at a capture server on another loopback address: for every
+  vendor's auth and both transports, the capture server must receive nothing.
+* A real ContactEventsTrigger poll with the httpx/httpcore loggers at DEBUG logs no query
+  string and no body.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_contacts.http.errors import redirect_refusal
+
+
+@pytest.mark.parametrize(
+    "base, target, reason",
+    [
+        ("https://api.example.com/v1", "https://api.example.com/v2/x", None),
+        ("https://api.example.com", "https://API.example.com:443/x", None),
+        ("http://127.0.0.1:8080/p", "http://127.0.0.1:8080/q", None),
+        ("http://api.example.com", "https://api.example.com/x", None),  # upgrade on default ports
+        ("https://api.example.com", "http://api.example.com/x", "plain http"),
+        ("https://api.example.com:8443", "http://api.example.com:8443/x", "plain http"),
+        ("https://api.example.com", "https://evil.example.net/x", "another host"),
+        ("https://api.example.com", "https://api.example.com.evil.net/x", "another host"),
+        ("https://api.example.com", "https://api.example.com@evil.net/x", "another host"),
+        ("https://api.example.com", "https://api.example.com:8443/x", "another host"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8081/x", "another host"),
+        ("https://api.example.com", "ftp://api.example.com/x", "not an http(s) URL"),
+    ],
+)
+def test_redirect_rule(base, target, reason):
+    refusal = redirect_refusal(base, target)
+    if reason is None:
+        assert refusal is None
+    else:
+        assert refusal is not None and reason in refusal
