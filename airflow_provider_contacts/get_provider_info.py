@@ -9,7 +9,7 @@ form and for the check.
 
 Extra names must not contain one of Airflow's sensitive words (``auth_header``, ``api_key``,
 ``token``, ``secret``, ``password``...) unless the value is a secret: Airflow hides such values
-in its forms and API (tests/test_connection_forms.py checks every field).
+in its forms and API (tests/unit/test_connection_forms.py checks every field).
 """
 
 from __future__ import annotations
