@@ -393,6 +393,11 @@ def env(sandbox, tmp_path, monkeypatch) -> Env:
     return Env(sandbox, tmp_path, monkeypatch)
 
 
+def test_the_catalogue_is_large_and_distinct():
+    ids = [case[0] for case in CONFIG_CASES + ROW_CASES]
+    assert len(ids) == len(set(ids)) and len(ids) >= 40
+
+
 @pytest.mark.parametrize(
     "case, needle", [(c, n) for _, c, n in CONFIG_CASES], ids=[i for i, _, _ in CONFIG_CASES]
 )

@@ -1,7 +1,5 @@
-"""Airflow's connection forms and API mask exactly the secret extras of the four connection
-types (Airflow hides the value of any extra whose name contains a sensitive word such as
-``auth_header``, so a setting that is not secret must not be named so), and the Which50 hook
-still reads the old name of its header setting."""
+"""The Which50 header setting against the sandbox: the hook reads its new and its old name,
+sends the configured header, and refuses a masked or invalid header name before any request."""
 
 from __future__ import annotations
 

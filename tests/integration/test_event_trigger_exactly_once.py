@@ -1,6 +1,6 @@
-"""Exactly-once delivery of ContactEventsEventTrigger across poll cycles, late events and
-restarts, driven by a scripted event source (the vendor side is covered by the emulator tests
-in test_sensors.py; here the clock and arrival order are fully controlled)."""
+"""ContactEventsEventTrigger against the Mautic emulator: a consumer fetches exactly the events of
+a batch (the scripted cases, with the clock and arrival order fully controlled, are in
+tests/unit/test_event_trigger_exactly_once.py)."""
 
 from __future__ import annotations
 

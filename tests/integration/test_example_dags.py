@@ -1,5 +1,5 @@
-"""Every example DAG imports cleanly and runs with ``dag.test()`` against the sandbox; each test
-asserts the state left in the emulators and the files written, not just "success"."""
+"""Every example DAG runs with ``dag.test()`` against the sandbox; each test asserts the state
+left in the emulators and the files written, not just "success"."""
 
 from __future__ import annotations
 

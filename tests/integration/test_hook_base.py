@@ -1,4 +1,5 @@
-"""Connection handling shared by every hook: lazy loading, extras, clear errors, test_connection."""
+"""Connection handling shared by every hook, against the sandbox: bad numbers and ids named
+before any request, plans on both transports, test_connection, no secret in any log."""
 
 from __future__ import annotations
 
@@ -11,36 +12,9 @@ import pytest
 from airflow_provider_contacts._compat import AIRFLOW_V_3_2_PLUS
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.hooks import get_hook, hook_class
-from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
-from airflow_provider_contacts.http.auth import BasicAuth
-from airflow_provider_contacts.http.plan import Call, run_plan
+from airflow_provider_contacts.http.plan import run_plan
 from airflow_provider_contacts.models import EventQuery
-
-
-class EchoHook(EventPlanMixin, ContactsHook):
-    """A minimal hook over the sandbox's echo target, to test the base class alone."""
-
-    default_conn_name = "echo_default"
-    conn_type = "echo"
-    hook_name = "Echo"
-
-    def build_auth(self):
-        conn = self.connection
-        return BasicAuth(self.require(conn.login, "login", "set it"), conn.password or "")
-
-    def probe(self):
-        self.transport.request("GET", "/anything")
-        return "ok"
-
-    def event_plan(self, query):
-        first = yield Call("GET", "/anything")
-        yield first["method"]
-        second = yield Call("POST", "/anything", json={"n": 1}, idempotent=True)
-        yield second["method"]
-
-
-def set_conn(monkeypatch, conn_id: str, **conn):
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+from tests.fakes import EchoHook, set_conn
 
 
 # ---- every numeric extra: finite and within the range its form declares -----------------------

@@ -1,6 +1,6 @@
-"""The seams of the HTTP layer: the attempt loop alone (no I/O), both clients making the same
-decisions for the same script of answers, and auth objects (one token fetch at a time, fresh
-credentials on every attempt)."""
+"""The HTTP layer over real sockets and in a fresh interpreter: a redirect to another host is
+refused unsent, one token fetch at a time across threads and coroutines, one client and one auth
+per hook, and importing the layer loads no HTTP client."""
 
 from __future__ import annotations
 
@@ -14,42 +14,13 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_contacts.exceptions import (
-    RedirectRefusedError,
-)
+from airflow_provider_contacts.exceptions import RedirectRefusedError
 from airflow_provider_contacts.http.auth import HeaderAuth
-from airflow_provider_contacts.http.loop import AttemptLoop, Exclusive, Send, Sleep
-from airflow_provider_contacts.http.plan import Call, Stepper
+from airflow_provider_contacts.http.loop import AttemptLoop
+from airflow_provider_contacts.http.plan import Call
+from tests.fakes import FakeResponse, drive
 
 BASE = "https://api.example.com/v1"
-
-
-class FakeResponse:
-    def __init__(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
-        self.status_code = status
-        self.headers = headers or {}
-        self._body = body
-        self.content = b"" if body is None else json.dumps(body).encode()
-
-    def json(self) -> Any:
-        return self._body
-
-
-def drive(steps, script: list, record: list) -> Any:
-    """A fake client: answers each Send from ``script`` and records every action."""
-    run = Stepper(steps)
-    for action in run:
-        if isinstance(action, Send):
-            call = action.call
-            record.append(("send", call.method, call.path, call.headers.get("Authorization")))
-            run.answer = script.pop(0)
-        elif isinstance(action, Sleep):
-            record.append(("sleep", action.seconds))
-        else:
-            assert isinstance(action, Exclusive)
-            record.append(("exclusive",))
-            run.answer = drive(action.steps, script, record)
-    return run.result
 
 
 def test_the_attempt_loop_refuses_a_redirect_to_another_host_without_sending():

@@ -1,7 +1,6 @@
 """Airflow's connection forms and API mask exactly the secret extras of the four connection
 types (Airflow hides the value of any extra whose name contains a sensitive word such as
-``auth_header``, so a setting that is not secret must not be named so), and the Which50 hook
-still reads the old name of its header setting."""
+``auth_header``, so a setting that is not secret must not be named so)."""
 
 from __future__ import annotations
 

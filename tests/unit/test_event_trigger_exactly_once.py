@@ -1,6 +1,6 @@
 """Exactly-once delivery of ContactEventsEventTrigger across poll cycles, late events and
 restarts, driven by a scripted event source (the vendor side is covered by the emulator tests
-in test_sensors.py; here the clock and arrival order are fully controlled)."""
+in tests/integration/test_sensors.py; here the clock and arrival order are fully controlled)."""
 
 from __future__ import annotations
 

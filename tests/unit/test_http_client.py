@@ -1,39 +1,25 @@
-"""The seams of the HTTP layer: the attempt loop alone (no I/O), both clients making the same
-decisions for the same script of answers, and auth objects (one token fetch at a time, fresh
-credentials on every attempt)."""
+"""The seams of the HTTP layer without I/O: the attempt loop alone, both clients making the same
+decisions for the same script of answers, and auth objects (fresh credentials on every attempt,
+one renewal on invalid_grant)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any
 
 import pytest
 
-from airflow_provider_contacts.exceptions import (
-    AuthenticationError,
-    ContactsConnectionError,
-)
+from airflow_provider_contacts.exceptions import AuthenticationError, ContactsConnectionError
 from airflow_provider_contacts.http.auth import HeaderAuth, OAuth2ClientCredentials
 from airflow_provider_contacts.http.client import AsyncTransport, Transport
 from airflow_provider_contacts.http.loop import AttemptLoop, Exclusive, Send, Sleep
 from airflow_provider_contacts.http.plan import Call, Stepper
 from airflow_provider_contacts.http.policy import RetryPolicy
+from tests.fakes import FakeResponse, drive
 
 BASE = "https://api.example.com/v1"
 NO_JITTER = RetryPolicy(jitter=False, backoff_initial=0.5, backoff_max=4.0)
-
-
-class FakeResponse:
-    def __init__(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
-        self.status_code = status
-        self.headers = headers or {}
-        self._body = body
-        self.content = b"" if body is None else json.dumps(body).encode()
-
-    def json(self) -> Any:
-        return self._body
 
 
 class FakeClock:
@@ -56,23 +42,6 @@ def token(value: str, expires_in: int = 3600) -> FakeResponse:
 
 def invalid_grant() -> FakeResponse:
     return FakeResponse(401, {"errors": [{"type": "invalid_grant", "message": "expired", "code": 401}]})
-
-
-def drive(steps, script: list, record: list) -> Any:
-    """A fake client: answers each Send from ``script`` and records every action."""
-    run = Stepper(steps)
-    for action in run:
-        if isinstance(action, Send):
-            call = action.call
-            record.append(("send", call.method, call.path, call.headers.get("Authorization")))
-            run.answer = script.pop(0)
-        elif isinstance(action, Sleep):
-            record.append(("sleep", action.seconds))
-        else:
-            assert isinstance(action, Exclusive)
-            record.append(("exclusive",))
-            run.answer = drive(action.steps, script, record)
-    return run.result
 
 
 # ---- the attempt loop alone ----------------------------------------------------------------------

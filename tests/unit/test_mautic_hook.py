@@ -1,5 +1,5 @@
-"""MauticHook against the Mautic emulator over real HTTP: both auth methods, the token cache,
-every quirk of docs/vendors/mautic.md the hook must absorb, and Test Connection's messages."""
+"""MauticHook's reading of a batch answer, without a server (the hook against the emulator is in
+tests/integration/test_mautic_hook.py)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""State keyed by its owner, validation of the whole input before the first change, counts
-across the whole input, and input errors that name the file, line and limit (against the
-Mautic emulator over real HTTP: exact requests, exact state, exact rejects)."""
+"""Input checks that need no server: a bad DNC reason names ``reason``, ``max_rejected`` is
+unambiguous, and the row spool keeps the input order across memory and disk."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The provider registers with Airflow: schema-valid info, canonical name, connection types and forms."""
+"""The provider registers with Airflow: schema-valid info, canonical name, connection types and
+forms, every third-party import declared."""
 
 from __future__ import annotations
 

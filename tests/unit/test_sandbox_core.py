@@ -1,4 +1,4 @@
-"""The sandbox server itself: admin API, fault injection rules, request log, CLI, fixture."""
+"""The sandbox's fault injection alone: rates are seeded and proportional."""
 
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
-"""Credentials go only to the connection's host; logs carry no query string or body.
-
-* Redirects are answered by the sandbox (fault ``{"status": 302, "location": ...}``) or by a
-  small TLS server, and point at a capture server on another loopback address: for every
-  vendor's auth and both transports, the capture server must receive nothing.
-* A real ContactEventsTrigger poll with the httpx/httpcore loggers at DEBUG logs no query
-  string and no body.
-"""
+"""The redirect rule alone: credentials go only to the connection's origin (the redirects over
+real HTTP are in tests/integration/test_security.py)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""ContactEventsSensor and ContactEventsTrigger against the Mautic emulator over real HTTP:
-poke, deferral (TaskDeferred carrying the exact trigger), the trigger's success event,
-timeouts, a 401 that fails fast, and a real ``dag.test()`` with a deferrable sensor."""
+"""ContactEventsTrigger and ContactEventsSensor without a server: the trigger's serialization,
+and a trigger timeout failing the sensor with AirflowSensorTimeout."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Transport behaviour over real HTTP against the sandbox (echo target + fault injection)."""
+"""Transport rules that need no server: jitter, waits asked by the server, the rate limiter,
+refused connections, plain http to a remote host, TLS verification on by default."""
 
 from __future__ import annotations
 
@@ -8,10 +9,7 @@ import socket
 
 import pytest
 
-from airflow_provider_contacts.exceptions import (
-    ContactsConfigError,
-    ContactsConnectionError,
-)
+from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsConnectionError
 from airflow_provider_contacts.http.client import Transport
 from airflow_provider_contacts.http.policy import RateLimiter, RetryPolicy, server_requested_wait
 

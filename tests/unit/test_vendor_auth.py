@@ -1,4 +1,4 @@
-"""Each vendor's auth against its emulator, and Test Connection's message per failure."""
+"""The Dmartech signature against the vector its documentation gives."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""What every vendor shares: one activity schema, clear errors for actions a vendor lacks, and
-the deferrable trigger's async path on each vendor's event source."""
+"""What every vendor shares, without a server: the capability table, and an event that cannot
+be read is counted and logged."""
 
 from __future__ import annotations
 
