@@ -215,6 +215,7 @@ def test_bad_timezone_is_a_config_error(sandbox, monkeypatch):
     assert calls(sandbox) == []
 
 
+@pytest.mark.slow
 def test_emulator_answers_40006_above_its_per_second_limit_and_the_hook_retries(sandbox, monkeypatch):
     emu = sandbox.emulator("dmartech")
     emu.settings["rate_limit_per_second"] = 3

@@ -13,6 +13,9 @@ import pytest
 from airflow_provider_contacts._compat import AIRFLOW_V_3_3_PLUS
 from airflow_provider_contacts.sandbox.warehouse import create_demo_warehouse, sqlite_connection
 
+# each test runs a DAG with dag.test()
+pytestmark = pytest.mark.slow
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 
 

@@ -54,6 +54,7 @@ BAD_NUMBERS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "conn_type, name, value, whole, low, high",
     BAD_NUMBERS,

@@ -95,6 +95,7 @@ def test_the_async_client_is_complete_when_built_and_shares_the_hooks_auth(sandb
     )  # one token, shared
 
 
+@pytest.mark.slow
 def test_importing_the_http_layer_and_every_hook_loads_no_http_client():
     code = (
         "import sys, airflow.sdk; before = set(sys.modules);"

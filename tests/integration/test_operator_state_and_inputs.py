@@ -104,6 +104,7 @@ def test_an_old_single_file_ledger_is_refused(sandbox, tmp_path):
 
 
 # ---- 2. every row validated before the first change ----------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("bad", ["--5", "+-3", "²", "1e3", " ", "5.5", float("nan"), float("inf"), True])
 def test_a_bad_value_in_a_later_row_is_a_rejected_row(sandbox, tmp_path, bad):
     emu = sandbox.emulator("mautic")

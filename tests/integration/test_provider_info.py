@@ -41,6 +41,7 @@ def test_providers_manager_lists_the_provider_and_its_connection_types(providers
     assert behaviours["engagelab"]["relabeling"]["password"] == "API secret"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not AIRFLOW_V_3_2_PLUS, reason="Airflow 3.2+ reads the declarative conn-fields")
 def test_airflow_3_2_plus_uses_the_declarations_and_warns_nothing():
     import subprocess
@@ -63,6 +64,7 @@ def test_airflow_3_2_plus_uses_the_declarations_and_warns_nothing():
         assert {"get_connection_form_widgets", "get_ui_field_behaviour"} <= set(vars(hook_class(conn_type)))
 
 
+@pytest.mark.slow
 def test_importing_the_package_is_cheap():
     import subprocess
     import sys
@@ -80,6 +82,7 @@ def test_importing_the_package_is_cheap():
     assert "HEAVY=\n" in out
 
 
+@pytest.mark.slow
 def test_operator_modules_are_listed_and_import_cheaply():
     import subprocess
     import sys

@@ -7,7 +7,12 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
+import pytest
+
 from airflow_provider_contacts.operators.upsert import UpsertContactsOperator
+
+# 20 000 rows through 10 % faults
+pytestmark = pytest.mark.slow
 
 
 def test_20k_upsert_through_10_percent_faults(sandbox, tmp_path, monkeypatch):

@@ -61,6 +61,7 @@ def test_reset_clears_state_log_and_faults(sandbox):
     assert requests.get(f"{sandbox.url}/echo/anything").status_code == 200
 
 
+@pytest.mark.slow
 def test_cli_serves_prints_urls_and_refuses_remote_hosts(tmp_path):
     refused = subprocess.run(
         [sys.executable, "-m", "airflow_provider_contacts.sandbox", "--host", "0.0.0.0"],

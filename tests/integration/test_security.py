@@ -146,6 +146,7 @@ def _send(hook, transport_kind: str, method: str, path: str) -> Any:
     return asyncio.run(go())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("transport_kind", ["sync", "async"])
 @pytest.mark.parametrize(
     "case, vendor, changes, call, redirected_path", AUTH_CASES, ids=[c[0] for c in AUTH_CASES]
@@ -174,6 +175,7 @@ def test_a_redirect_to_another_host_is_refused_and_no_credential_leaves(
     assert faults[-1] == f"redirect {status}" and faults.count(f"redirect {status}") == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("transport_kind", ["sync", "async"])
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 def test_every_redirect_status_to_another_host_is_refused(
@@ -338,6 +340,7 @@ def tls_redirector(tmp_path, other_host):
     server.server_close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("transport_kind", ["sync", "async"])
 def test_https_to_http_redirect_is_refused(monkeypatch, tls_redirector, other_host, transport_kind):
     monkeypatch.setenv(
@@ -408,6 +411,7 @@ def test_a_trigger_poll_with_httpx_at_debug_logs_no_query_string_or_body(sandbox
         assert forbidden not in text, f"{forbidden!r} reached the logs:\n{text}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("verify", ["cert", False])
 def test_verify_ssl_wins_over_the_ca_bundle_of_the_environment(monkeypatch, tls_redirector, verify):
     import certifi

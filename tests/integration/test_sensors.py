@@ -257,6 +257,7 @@ def test_reschedule_mode_gives_the_slot_back_between_pokes(sandbox):
     assert len(activity_calls(sandbox)) == 1
 
 
+@pytest.mark.slow
 def test_event_trigger_run_against_the_emulator_delivers_each_event_once_across_a_restart(sandbox):
     """The asset-watcher trigger, running for real (its own loop and sleeps) on the emulator."""
     from airflow_provider_contacts.triggers.contact_events import ContactEventsEventTrigger
@@ -312,6 +313,7 @@ def test_event_trigger_run_against_the_emulator_delivers_each_event_once_across_
 
 
 # ---- a real DAG run -------------------------------------------------------------------------
+@pytest.mark.slow
 def test_dag_test_deferrable_sensor_waits_for_events_then_fetches_exactly_those(
     sandbox, airflow_db, tmp_path, DagBag
 ):
@@ -352,6 +354,7 @@ def test_dag_test_deferrable_sensor_waits_for_events_then_fetches_exactly_those(
     assert len(activity_calls(sandbox)) >= 4
 
 
+@pytest.mark.slow
 def test_readme_example_on_a_manual_run_of_an_unscheduled_dag_waits_from_run_after(
     sandbox, airflow_db, tmp_path, DagBag
 ):

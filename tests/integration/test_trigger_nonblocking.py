@@ -11,6 +11,11 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+# a subprocess runs every trigger under an event-loop guard
+pytestmark = pytest.mark.slow
+
 PROBE = textwrap.dedent("""
     import asyncio, json, sys, threading
     import airflow.jobs.triggerer_job_runner  # loaded by the triggerer before any trigger runs

@@ -27,6 +27,7 @@ def test_default_connections_pass_test_connection_in_one_request(sandbox, vendor
     assert len(sandbox.requests(vendor)) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "vendor, changes, expected",
     [

@@ -151,6 +151,7 @@ async def test_crash_right_after_the_commit_neither_repeats_nor_loses(world):
     assert [sorted(e["event_id"] for e in p["events"]) for p in db.asset_events] == [["a", "b", "c"], ["d"]]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(12))
 async def test_random_crashes_never_lose_an_event_and_batch_ids_make_processing_exactly_once(world, seed):
     clock, source, db = world
@@ -227,6 +228,7 @@ async def test_the_batch_id_is_derived_from_the_content(world):
 
 
 # ---- vendor errors (item 5) -------------------------------------------------------------------
+@pytest.mark.slow
 async def test_a_vendor_error_is_never_an_asset_event_and_polling_backs_off_then_resumes(world):
     clock, source, db = world
     three_events(source)
