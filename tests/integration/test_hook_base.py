@@ -14,29 +14,10 @@ from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.hooks import get_hook, hook_class
 from airflow_provider_contacts.http.plan import run_plan
 from airflow_provider_contacts.models import EventQuery
-from tests.fakes import EchoHook, set_conn
+from tests.shared import NUMERIC_FIELDS, EchoHook, set_conn
 
 
 # ---- every numeric extra: finite and within the range its form declares -----------------------
-def _numeric_fields():
-    from airflow_provider_contacts.get_provider_info import CONNECTION_TYPES
-
-    for conf in CONNECTION_TYPES:
-        for name, field in conf["conn-fields"].items():
-            schema = field["schema"]
-            if "integer" in schema["type"] or "number" in schema["type"]:
-                yield (
-                    conf["connection-type"],
-                    name,
-                    "integer" in schema["type"],
-                    schema["minimum"],
-                    schema["maximum"],
-                )
-
-
-NUMERIC_FIELDS = list(_numeric_fields())
-
-
 def _shown(x):
     return str(int(x)) if float(x).is_integer() else str(x)
 

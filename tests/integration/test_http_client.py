@@ -18,7 +18,7 @@ from airflow_provider_contacts.exceptions import RedirectRefusedError
 from airflow_provider_contacts.http.auth import HeaderAuth
 from airflow_provider_contacts.http.loop import AttemptLoop
 from airflow_provider_contacts.http.plan import Call
-from tests.fakes import FakeResponse, drive
+from tests.shared import FakeResponse, drive
 
 BASE = "https://api.example.com/v1"
 

@@ -11,7 +11,7 @@ from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.hooks import get_hook, hook_class, require_capability
 from airflow_provider_contacts.hooks.extras import ConnExtras
 from airflow_provider_contacts.http.policy import TransportSettings
-from tests.fakes import EchoHook, set_conn
+from tests.shared import NUMERIC_FIELDS, EchoHook, set_conn
 
 
 def test_construction_touches_nothing(monkeypatch):
@@ -56,25 +56,6 @@ def test_bad_transport_extras_name_the_field(extra, field, expected):
 
 
 # ---- every numeric extra: finite and within the range its form declares -----------------------
-def _numeric_fields():
-    from airflow_provider_contacts.get_provider_info import CONNECTION_TYPES
-
-    for conf in CONNECTION_TYPES:
-        for name, field in conf["conn-fields"].items():
-            schema = field["schema"]
-            if "integer" in schema["type"] or "number" in schema["type"]:
-                yield (
-                    conf["connection-type"],
-                    name,
-                    "integer" in schema["type"],
-                    schema["minimum"],
-                    schema["maximum"],
-                )
-
-
-NUMERIC_FIELDS = list(_numeric_fields())
-
-
 def test_every_numeric_extra_has_a_range_and_the_transport_options_are_on_every_form():
     from airflow_provider_contacts.get_provider_info import COMMON_FIELDS
 

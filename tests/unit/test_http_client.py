@@ -16,7 +16,7 @@ from airflow_provider_contacts.http.client import AsyncTransport, Transport
 from airflow_provider_contacts.http.loop import AttemptLoop, Exclusive, Send, Sleep
 from airflow_provider_contacts.http.plan import Call, Stepper
 from airflow_provider_contacts.http.policy import RetryPolicy
-from tests.fakes import FakeResponse, drive
+from tests.shared import FakeResponse, drive
 
 BASE = "https://api.example.com/v1"
 NO_JITTER = RetryPolicy(jitter=False, backoff_initial=0.5, backoff_max=4.0)

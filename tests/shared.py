@@ -1,6 +1,7 @@
-"""Test doubles that tests/unit and tests/integration both use (plain classes and functions;
-the shared fixtures are in conftest.py): a minimal hook over the sandbox's echo target, a fake
-HTTP answer, and a fake client that drives the attempt loop from a script of answers."""
+"""Plain helpers that tests/unit and tests/integration both use (the shared fixtures are in
+conftest.py): a minimal hook over the sandbox's echo target, the numeric extras every form
+declares, a fake HTTP answer, and a fake client that drives the attempt loop from a script of
+answers."""
 
 from __future__ import annotations
 
@@ -37,6 +38,26 @@ class EchoHook(EventPlanMixin, ContactsHook):
 
 def set_conn(monkeypatch, conn_id: str, **conn):
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+
+
+def _numeric_fields():
+    """(connection type, extra, whole number?, minimum, maximum) of every numeric form field."""
+    from airflow_provider_contacts.get_provider_info import CONNECTION_TYPES
+
+    for conf in CONNECTION_TYPES:
+        for name, field in conf["conn-fields"].items():
+            schema = field["schema"]
+            if "integer" in schema["type"] or "number" in schema["type"]:
+                yield (
+                    conf["connection-type"],
+                    name,
+                    "integer" in schema["type"],
+                    schema["minimum"],
+                    schema["maximum"],
+                )
+
+
+NUMERIC_FIELDS = list(_numeric_fields())
 
 
 class FakeResponse:
