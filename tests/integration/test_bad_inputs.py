@@ -398,6 +398,7 @@ def test_the_catalogue_is_large_and_distinct():
     assert len(ids) == len(set(ids)) and len(ids) >= 40
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "case, needle", [(c, n) for _, c, n in CONFIG_CASES], ids=[i for i, _, _ in CONFIG_CASES]
 )

@@ -143,6 +143,7 @@ def test_contact_events_are_flattened_from_day_buckets_and_cut_to_the_window(san
     assert sorted(e.event_id for e in again) == sorted(e.event_id for e in events)
 
 
+@pytest.mark.slow
 def test_events_of_every_contact_in_parallel_under_the_rate_limit(sandbox, emu, monkeypatch):
     conn = json.loads(sandbox.connection_env()["AIRFLOW_CONN_DMARTECH_DEFAULT"])
     conn["extra"]["max_active_requests"] = 4
