@@ -1,0 +1,139 @@
+"""SetAudienceMembershipOperator: put contacts into an audience (a Mautic segment or campaign)
+or take them out, in the vendor's batches.
+
+How a retry stays exact: each batch's current membership is read first and only the contacts
+whose membership differs are changed; the others are counted ``already``. Adding to a segment
+and removing from either are idempotent on Mautic's side too, but re-adding an active member of
+a campaign that allows restarts starts the campaign again for that contact: reading first means
+a task retried after a crash (or an answer lost in transit) never re-adds anyone, and such an add
+is never repeated by the transport.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_contacts.exceptions import ContactsConfigError
+from airflow_provider_contacts.operators.base import (
+    ContactsActionOperator,
+    Progress,
+    resolve_contact_refs,
+    transport_summary,
+)
+from airflow_provider_contacts.rows.spool import KeyedSpool, chunked
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_contacts.models import Audience
+
+
+class SetAudienceMembershipOperator(ContactsActionOperator):
+    """Add (``action="add"``) or remove (``"remove"``) contacts, given by id or email, to or from
+    an ``audience`` — a Mautic segment (``audience_type="segment"``, the default) or campaign
+    (``"campaign"``) given by id or by name.
+
+    The audience is resolved first: a name matching no audience or several is a config error, as
+    is an unpublished segment (Mautic refuses changes to it), before any change. The whole input
+    is then read and checked; a contact named several times is changed once (``duplicates``);
+    emails are resolved in bulk (unknown ones are rejected "contact not found"). Per batch of
+    the connection's ``batch_limit`` contacts: one request reads who is a member, then only the
+    differences are sent — one batch request to add to a segment, one request per contact for
+    the other changes (Mautic has no batch route for them). A removal naming a contact id that
+    does not exist is rejected "contact not found" (one more read per batch, only when needed).
+
+    Summary: ``added``, ``removed``, ``already`` (already a member for an add, already not one
+    for a remove), ``not_found``, ``duplicates``, ``emails_looked_up``, ``rejected``, the
+    audience's ``audience_id`` and ``audience_name``, and the transport counters.
+
+    EngageLab LiveDesk has labels, but its API documents no way to set them on a contact, so
+    only Mautic connections can do this (the capability check says so).
+    """
+
+    template_fields = (*ContactsActionOperator.template_fields, "action", "audience", "audience_type")
+
+    def __init__(
+        self,
+        *,
+        audience: int | str,
+        action: str,
+        audience_type: str = "segment",
+        memory_rows: int = 20_000,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.audience = audience
+        self.action = action
+        self.audience_type = audience_type
+        self.memory_rows = memory_rows
+        if isinstance(action, str) and "{{" not in action:
+            self._check_action()
+
+    def _check_action(self) -> str:
+        action = str(self.action or "").strip().lower()
+        if action not in ("add", "remove"):
+            raise ContactsConfigError(f"action={self.action!r}: use 'add' or 'remove'")
+        return action
+
+    def _check_kind(self, hook: Any) -> str:
+        kind = str(self.audience_type or "").strip().lower()
+        if kind not in hook.audience_kinds:
+            raise ContactsConfigError(
+                f"audience_type={self.audience_type!r}: {hook.hook_name} has {', '.join(hook.audience_kinds)}",
+                conn_id=self.conn_id,
+            )
+        return kind
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        action = self._check_action()
+        started = time.monotonic()
+        hook = self.get_hook("audience_membership", "add contacts to or remove them from an audience")
+        audience = hook.resolve_audience(self._check_kind(hook), self.audience)
+        self.log.info("%s contacts: %s on %s", action.capitalize(), audience.describe(), self.conn_id)
+        rejects = self.open_rejects(context)
+        stats = dict.fromkeys(
+            ("added", "removed", "already", "not_found", "duplicates", "emails_looked_up"), 0
+        )
+        by_ref, by_id = KeyedSpool(memory_rows=self.memory_rows), KeyedSpool(memory_rows=self.memory_rows)
+        try:
+            self.spool_contact_refs(rejects, by_ref)
+            resolve_contact_refs(hook, by_ref, by_id, rejects, stats, hook.membership_batch_size * 5)
+            self.check_before_sending(rejects)
+            progress = Progress(f"{audience.kind} {action} on {self.conn_id}")
+            size = max(hook.membership_batch_size, 1)
+            for batch_no, chunk in enumerate(chunked(by_id, size), start=1):
+                self._apply(hook, audience, action, chunk, rejects, stats)
+                progress.tick(stats["added"] + stats["removed"] + stats["already"], batch_no)
+            stats["duplicates"] = by_ref.duplicates + by_id.duplicates
+        except BaseException:
+            rejects.close()
+            raise
+        finally:
+            by_ref.close()
+            by_id.close()
+        total = self.rows_read
+        summary: dict[str, Any] = {"conn_id": self.conn_id, "action": action, "audience_type": audience.kind}
+        summary.update(audience_id=audience.id, audience_name=audience.name, rows_read=total)
+        summary.update(**stats, **transport_summary(hook, started))
+        return self.finish(context, summary, rejects, total, hook)
+
+    def _apply(
+        self, hook: Any, audience: Audience, action: str, chunk: list, rejects: Any, stats: dict
+    ) -> None:
+        """One batch: read who is a member, change only the others, count the rest ``already``
+        (a removal of an id that does not exist is rejected "contact not found")."""
+        members = hook.audience_members(audience, [cid for _, (cid, _, _) in chunk])
+        todo = [item for item in chunk if (item[1][0] in members) == (action == "remove")]
+        left = [item for item in chunk if (item[1][0] in members) != (action == "remove")]
+        unsure = [cid for _, (cid, _, by_email) in left if action == "remove" and not by_email]
+        existing = hook.existing_contact_ids(unsure) if unsure else set()
+        for index, (cid, row, _) in left:
+            if cid in unsure and cid not in existing:
+                stats["not_found"] += 1
+                rejects.write(index, row, "contact not found", message=f"no contact with id {cid}")
+            else:
+                stats["already"] += 1
+        if todo:
+            outcomes = hook.change_membership(audience, [cid for _, (cid, _, _) in todo], action)
+            self.record_outcomes(todo, outcomes, rejects, stats, "added" if action == "add" else "removed")
