@@ -843,6 +843,7 @@ class MauticState(RecordsMixin):
         rows = self.campaign_members(campaign)
         try:
             for clause in _as_list(query.get("where")):
+                _where_match(_MEMBER_ROW, clause, _member_column)  # SQL fails even with no rows
                 rows = [r for r in rows if _where_match(r, clause, _member_column)]
             for order in reversed(_as_list(query.get("order"))):
                 col, direction = str(order.get("col", "")), str(order.get("dir", "ASC")).upper()
@@ -904,6 +905,10 @@ def _column(contact: dict[str, Any], col: str) -> Any:
 def _sort_value(contact: dict[str, Any], col: str) -> tuple:
     value = _column(contact, col)
     return (value is not None, value if not isinstance(value, str) else value.lower())
+
+
+_MEMBER_ROW = dict.fromkeys(("campaign_id", "lead_id", "manually_removed", "manually_added", "rotation"), "0")
+_MEMBER_ROW.update(date_added="1970-01-01 00:00:00", date_last_exited=None)
 
 
 def _member_column(row: dict[str, Any], col: str) -> Any:
