@@ -351,3 +351,42 @@ def test_a_lost_answer_to_a_campaign_add_is_not_repeated_and_the_retry_does_not_
     assert labels(emu, "campaign_membership") == [
         (cid, "Contact added to campaign, Re-engagement") for cid in ids
     ]
+
+
+def test_scheduled_campaign_example_puts_this_runs_targets_in_and_takes_the_previous_out(
+    sandbox, emu, airflow_db, DagBag
+):
+    from datetime import datetime, timedelta, timezone
+    from pathlib import Path
+
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    now = datetime.now(timezone.utc)
+    day_end = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    day_start = day_end - timedelta(days=1)
+    events = [e for e in emu.state.events if day_start <= e["timestamp"] < day_end and e["contactId"]]
+    bounced = {e["contactId"] for e in events if e["event"] == "email.failed"}
+    scored = {e["contactId"] for e in events if e["event"] in ("email.read", "page.hit", "form.submitted")}
+    targets = scored - bounced
+    assert targets, "the seeded timeline has activity yesterday"
+    quiet = sorted(set(emu.contacts) - scored)[:2]
+    segment = emu.state.segment(3)
+    for cid in [min(targets), *quiet]:  # last run's audience: one engaged again, two not
+        emu.state.add_to_segment(segment, emu.contacts[cid])
+
+    bag = DagBag(dag_folder=str(Path(__file__).resolve().parent.parent / "example_dags"))
+    run = bag.get_dag("example_mautic_scheduled_campaign").test(logical_date=now)
+    assert run.state == "success"
+    assert segment_members(emu, 3) == targets
+    with create_session() as session:
+        summaries = {
+            x.task_id: XComModel.deserialize_value(x)
+            for x in session.query(XComModel).filter_by(
+                dag_id=run.dag_id, run_id=run.run_id, key="return_value"
+            )
+        }
+    assert (summaries["plan_targets"]["targets"], summaries["plan_targets"]["previous"]) == (len(targets), 2)
+    added, dropped = summaries["add_targets"], summaries["drop_previous_targets"]
+    assert (added["added"], added["already"], added["rejected"]) == (len(targets) - 1, 1, 0)
+    assert (dropped["removed"], dropped["already"], dropped["rejected"]) == (2, 0, 0)

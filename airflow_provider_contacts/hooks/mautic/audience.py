@@ -12,6 +12,7 @@ and contacts added or removed (``docs/vendors/mautic.md`` §13).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from airflow_provider_contacts.exceptions import (
@@ -124,24 +125,35 @@ class MauticAudience(MauticContacts):
         found = self.iter_contacts(search=search, where=where, page_size=len(ids) + 1, minimal=True)
         return {str(c["id"]) for c in found}
 
+    def iter_members(self, audience: Audience) -> Iterator[str]:
+        """The ids of every member of the audience (paged; stable while members change)."""
+        if audience.kind == "segment":
+            search = f"segment:{audience.facts['alias']}"
+            return (str(c["id"]) for c in self.iter_contacts(search=search, page_size=200, minimal=True))
+        return self._campaign_member_pages(audience.id, None)
+
     def _campaign_members(self, campaign_id: str, contact_ids: list[str]) -> set[str]:
-        ids = [mautic_id(c) for c in contact_ids]
-        query = where_params([{"col": "lead_id", "expr": "in", "val": ",".join(ids)}])
-        members: set[str] = set()
-        start, limit = 0, len(ids) + 1
+        return set(self._campaign_member_pages(campaign_id, [mautic_id(c) for c in contact_ids]))
+
+    def _campaign_member_pages(self, campaign_id: str, ids: list[str] | None) -> Iterator[str]:
+        """``GET /campaigns/{id}/contacts`` page by page (``where lead_id in`` ids when given:
+        then one page one longer than the ids ends it), ordered by contact id (Mautic has no
+        default order there)."""
+        query = where_params([{"col": "lead_id", "expr": "in", "val": ",".join(ids)}]) if ids else {}
+        query.update({"order[0][col]": "lead_id", "order[0][dir]": "ASC"})
+        start, limit = 0, len(ids) + 1 if ids else 200
         while True:
-            body = self._get(
-                f"campaigns/{mautic_id(campaign_id)}/contacts", {**query, "start": start, "limit": limit}
-            )
+            params = {**query, "start": start, "limit": limit}
+            body = self._get(f"campaigns/{mautic_id(campaign_id)}/contacts", params)
             if isinstance(body, dict) and body.get("errors"):  # a failed query is an HTTP 200 (§13.3)
                 _, problem = extract_vendor_error(body)
                 raise ContactsError(
                     f"Mautic could not list campaign {campaign_id}'s members: {problem}", conn_id=self.conn_id
                 )
             rows = listed(body.get("contacts"))
-            members |= {str(r.get("lead_id")) for r in rows if isinstance(r, dict)}
+            yield from (str(r.get("lead_id")) for r in rows if isinstance(r, dict))
             if len(rows) < limit:
-                return members
+                return
             start += len(rows)
 
     # ---- changing membership --------------------------------------------------------------
