@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.operators.base import (
     ContactsActionOperator,
+    ContactsAddRemoveOperator,
     Progress,
     resolve_contact_refs,
     transport_summary,
 )
-from airflow_provider_contacts.rows.spool import KeyedSpool, chunked
+from airflow_provider_contacts.rows.spool import chunked
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from airflow_provider_contacts.models import Audience
 
 
-class SetAudienceMembershipOperator(ContactsActionOperator):
+class SetAudienceMembershipOperator(ContactsAddRemoveOperator):
     """Add (``action="add"``) or remove (``"remove"``) contacts, given by id or email, to or from
     an ``audience`` — a Mautic segment (``audience_type="segment"``, the default) or campaign
     (``"campaign"``) given by id or by name.
@@ -53,28 +54,10 @@ class SetAudienceMembershipOperator(ContactsActionOperator):
 
     template_fields = (*ContactsActionOperator.template_fields, "action", "audience", "audience_type")
 
-    def __init__(
-        self,
-        *,
-        audience: int | str,
-        action: str,
-        audience_type: str = "segment",
-        memory_rows: int = 20_000,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, audience: int | str, audience_type: str = "segment", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.audience = audience
-        self.action = action
         self.audience_type = audience_type
-        self.memory_rows = memory_rows
-        if isinstance(action, str) and "{{" not in action:
-            self._check_action()
-
-    def _check_action(self) -> str:
-        action = str(self.action or "").strip().lower()
-        if action not in ("add", "remove"):
-            raise ContactsConfigError(f"action={self.action!r}: use 'add' or 'remove'")
-        return action
 
     def _check_kind(self, hook: Any) -> str:
         kind = str(self.audience_type or "").strip().lower()
@@ -95,7 +78,7 @@ class SetAudienceMembershipOperator(ContactsActionOperator):
         stats = dict.fromkeys(
             ("added", "removed", "already", "not_found", "duplicates", "emails_looked_up"), 0
         )
-        by_ref, by_id = KeyedSpool(memory_rows=self.memory_rows), KeyedSpool(memory_rows=self.memory_rows)
+        by_ref, by_id = self.new_spools()
         try:
             self.spool_contact_refs(rejects, by_ref)
             resolve_contact_refs(hook, by_ref, by_id, rejects, stats, hook.membership_batch_size * 5)

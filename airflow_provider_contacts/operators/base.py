@@ -213,6 +213,29 @@ class ContactsActionOperator(BaseOperator):
         attach_to_outlets(self, context, summary)
 
 
+class ContactsAddRemoveOperator(ContactsActionOperator):
+    """Base of the operators that add or remove something (``action``) for contacts named by id
+    or email; a contact named several times is collapsed past ``memory_rows`` distinct
+    references with flat memory."""
+
+    def __init__(self, *, action: str, memory_rows: int = 20_000, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.action = action
+        self.memory_rows = memory_rows
+        if isinstance(action, str) and "{{" not in action:
+            self._check_action()
+
+    def _check_action(self) -> str:
+        action = str(self.action or "").strip().lower()
+        if action not in ("add", "remove"):
+            raise ContactsConfigError(f"action={self.action!r}: use 'add' or 'remove'")
+        return action
+
+    def new_spools(self) -> tuple[KeyedSpool, KeyedSpool]:
+        """One spool keyed by contact reference (id or email), one keyed by contact id."""
+        return KeyedSpool(memory_rows=self.memory_rows), KeyedSpool(memory_rows=self.memory_rows)
+
+
 def _check_ref(row: Any) -> tuple[tuple[str | None, str | None], str | None]:
     cid, email, problem = contact_ref(row)
     return (cid, email), problem

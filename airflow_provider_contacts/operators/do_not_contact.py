@@ -5,21 +5,21 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.operators.base import (
     ContactsActionOperator,
+    ContactsAddRemoveOperator,
     Progress,
     resolve_contact_refs,
     transport_summary,
 )
-from airflow_provider_contacts.rows.spool import KeyedSpool, chunked
+from airflow_provider_contacts.rows.spool import chunked
 from airflow_provider_contacts.rules import parse_dnc_reason
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class DoNotContactOperator(ContactsActionOperator):
+class DoNotContactOperator(ContactsAddRemoveOperator):
     """Add (``action="add"``) or remove (``"remove"``) do-not-contact for contacts given by id
     or email, on a ``channel`` (default ``email``) with a ``reason`` (``unsubscribed``,
     ``bounced``, ``manual`` or a number) and ``comments``.
@@ -37,29 +37,17 @@ class DoNotContactOperator(ContactsActionOperator):
     def __init__(
         self,
         *,
-        action: str,
         channel: str = "email",
         reason: str | int = "manual",
         comments: str | None = None,
-        memory_rows: int = 20_000,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.memory_rows = memory_rows
-        self.action = action
         self.channel = channel
         self.reason = reason
         self.comments = comments
-        if isinstance(action, str) and "{{" not in action:
-            self._check_action()
         if isinstance(reason, (int, str)) and "{{" not in str(reason):
             parse_dnc_reason(reason)
-
-    def _check_action(self) -> str:
-        action = str(self.action or "").strip().lower()
-        if action not in ("add", "remove"):
-            raise ContactsConfigError(f"action={self.action!r}: use 'add' or 'remove'")
-        return action
 
     def execute(self, context: Context) -> dict[str, Any]:
         action = self._check_action()
@@ -69,7 +57,7 @@ class DoNotContactOperator(ContactsActionOperator):
         hook = self.get_hook("do_not_contact", "set do-not-contact")
         rejects = self.open_rejects(context)
         stats = {"updated": 0, "not_found": 0, "duplicates": 0, "emails_looked_up": 0}
-        by_ref, by_id = KeyedSpool(memory_rows=self.memory_rows), KeyedSpool(memory_rows=self.memory_rows)
+        by_ref, by_id = self.new_spools()
         try:
             # 1. the whole input, checked, one entry per contact reference (id or email)
             self.spool_contact_refs(rejects, by_ref)
