@@ -18,11 +18,8 @@ from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.operators.base import (
     ContactsActionOperator,
     ContactsAddRemoveOperator,
-    Progress,
-    resolve_contact_refs,
     transport_summary,
 )
-from airflow_provider_contacts.rows.spool import chunked
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -53,6 +50,7 @@ class SetAudienceMembershipOperator(ContactsAddRemoveOperator):
     """
 
     template_fields = (*ContactsActionOperator.template_fields, "action", "audience", "audience_type")
+    done_keys = ("added", "removed", "already")
 
     def __init__(self, *, audience: int | str, audience_type: str = "segment", **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -78,23 +76,10 @@ class SetAudienceMembershipOperator(ContactsAddRemoveOperator):
         stats = dict.fromkeys(
             ("added", "removed", "already", "not_found", "duplicates", "emails_looked_up"), 0
         )
-        by_ref, by_id = self.new_spools()
-        try:
-            self.spool_contact_refs(rejects, by_ref)
-            resolve_contact_refs(hook, by_ref, by_id, rejects, stats, hook.membership_batch_size * 5)
-            self.check_before_sending(rejects)
-            progress = Progress(f"{audience.kind} {action} on {self.conn_id}")
-            size = max(hook.membership_batch_size, 1)
-            for batch_no, chunk in enumerate(chunked(by_id, size), start=1):
-                self._apply(hook, audience, action, chunk, rejects, stats)
-                progress.tick(stats["added"] + stats["removed"] + stats["already"], batch_no)
-            stats["duplicates"] = by_ref.duplicates + by_id.duplicates
-        except BaseException:
-            rejects.close()
-            raise
-        finally:
-            by_ref.close()
-            by_id.close()
+        size = hook.membership_batch_size
+        what = f"{audience.kind} {action} on {self.conn_id}"
+        apply_batch = lambda chunk: self._apply(hook, audience, action, chunk, rejects, stats)  # noqa: E731
+        self.change_contacts(hook, rejects, stats, size, apply_batch, what)
         total = self.rows_read
         summary: dict[str, Any] = {"conn_id": self.conn_id, "action": action, "audience_type": audience.kind}
         summary.update(audience_id=audience.id, audience_name=audience.name, rows_read=total)

@@ -215,8 +215,11 @@ class ContactsActionOperator(BaseOperator):
 
 class ContactsAddRemoveOperator(ContactsActionOperator):
     """Base of the operators that add or remove something (``action``) for contacts named by id
-    or email; a contact named several times is collapsed past ``memory_rows`` distinct
-    references with flat memory."""
+    or email; a contact named several times is changed once (flat memory past ``memory_rows``
+    distinct references)."""
+
+    #: the ``stats`` keys that count contacts done (for the progress log)
+    done_keys: tuple[str, ...] = ()
 
     def __init__(self, *, action: str, memory_rows: int = 20_000, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -231,9 +234,31 @@ class ContactsAddRemoveOperator(ContactsActionOperator):
             raise ContactsConfigError(f"action={self.action!r}: use 'add' or 'remove'")
         return action
 
-    def new_spools(self) -> tuple[KeyedSpool, KeyedSpool]:
-        """One spool keyed by contact reference (id or email), one keyed by contact id."""
-        return KeyedSpool(memory_rows=self.memory_rows), KeyedSpool(memory_rows=self.memory_rows)
+    def change_contacts(
+        self, hook: Any, rejects: RejectsFile, stats: dict, batch_size: int, apply_batch: Any, what: str
+    ) -> None:
+        """The whole input read into contact references (one per id or email), emails resolved
+        in bulk, ``max_rejected`` applied before the first change, then ``apply_batch(chunk)``
+        for each batch of ``batch_size`` distinct contacts (``(index, [id, row, named_by_email])``
+        in input order). ``stats`` needs ``not_found``, ``duplicates``, ``emails_looked_up``;
+        progress counts the keys ``done_keys`` names."""
+        by_ref = KeyedSpool(memory_rows=self.memory_rows)
+        by_id = KeyedSpool(memory_rows=self.memory_rows)
+        try:
+            self.spool_contact_refs(rejects, by_ref)
+            resolve_contact_refs(hook, by_ref, by_id, rejects, stats, batch_size * 5)
+            self.check_before_sending(rejects)
+            progress = Progress(what)
+            for batch_no, chunk in enumerate(chunked(by_id, max(batch_size, 1)), start=1):
+                apply_batch(chunk)
+                progress.tick(sum(stats[k] for k in self.done_keys), batch_no)
+            stats["duplicates"] = by_ref.duplicates + by_id.duplicates
+        except BaseException:
+            rejects.close()
+            raise
+        finally:
+            by_ref.close()
+            by_id.close()
 
 
 def _check_ref(row: Any) -> tuple[tuple[str | None, str | None], str | None]:

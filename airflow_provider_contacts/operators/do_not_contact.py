@@ -8,11 +8,8 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_contacts.operators.base import (
     ContactsActionOperator,
     ContactsAddRemoveOperator,
-    Progress,
-    resolve_contact_refs,
     transport_summary,
 )
-from airflow_provider_contacts.rows.spool import chunked
 from airflow_provider_contacts.rules import parse_dnc_reason
 
 if TYPE_CHECKING:
@@ -33,6 +30,7 @@ class DoNotContactOperator(ContactsAddRemoveOperator):
     """
 
     template_fields = (*ContactsActionOperator.template_fields, "action", "channel", "reason", "comments")
+    done_keys = ("updated",)
 
     def __init__(
         self,
@@ -57,29 +55,16 @@ class DoNotContactOperator(ContactsAddRemoveOperator):
         hook = self.get_hook("do_not_contact", "set do-not-contact")
         rejects = self.open_rejects(context)
         stats = {"updated": 0, "not_found": 0, "duplicates": 0, "emails_looked_up": 0}
-        by_ref, by_id = self.new_spools()
-        try:
-            # 1. the whole input, checked, one entry per contact reference (id or email)
-            self.spool_contact_refs(rejects, by_ref)
-            # 2. emails resolved in bulk, one entry per contact id across the whole input
-            resolve_contact_refs(hook, by_ref, by_id, rejects, stats, hook.dnc_batch_size * 5)
-            self.check_before_sending(rejects)
-            # 3. the changes, in the vendor's batches
-            progress = Progress(f"do-not-contact {action} on {self.conn_id}")
-            for batch_no, chunk in enumerate(chunked(by_id, max(hook.dnc_batch_size, 1)), start=1):
-                ids = [cid for _, (cid, _, _) in chunk]
-                outcomes = hook.set_do_not_contact(
-                    ids, action=action, channel=channel, reason=reason, comments=self.comments
-                )
-                self.record_outcomes(chunk, outcomes, rejects, stats, "updated")
-                progress.tick(stats["updated"], batch_no)
-            stats["duplicates"] = by_ref.duplicates + by_id.duplicates
-        except BaseException:
-            rejects.close()
-            raise
-        finally:
-            by_ref.close()
-            by_id.close()
+
+        def apply_batch(chunk: list) -> None:
+            ids = [cid for _, (cid, _, _) in chunk]
+            outcomes = hook.set_do_not_contact(
+                ids, action=action, channel=channel, reason=reason, comments=self.comments
+            )
+            self.record_outcomes(chunk, outcomes, rejects, stats, "updated")
+
+        what = f"do-not-contact {action} on {self.conn_id}"
+        self.change_contacts(hook, rejects, stats, hook.dnc_batch_size, apply_batch, what)
         total = self.rows_read
         summary = {"conn_id": self.conn_id, "action": action, "channel": channel, "reason": reason}
         summary.update(rows_read=total, **stats, **transport_summary(hook, started))
