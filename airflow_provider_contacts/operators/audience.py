@@ -51,11 +51,26 @@ class SetAudienceMembershipOperator(ContactsAddRemoveOperator):
 
     template_fields = (*ContactsActionOperator.template_fields, "action", "audience", "audience_type")
     done_keys = ("added", "removed", "already")
+    #: OpenLineage (issue 16 item 3, the shared code of operators/lineage.py): the output is the
+    #: audience, e.g. ``segments/3``, known once the task ran (:meth:`lineage_output`); its row
+    #: count is the contacts whose membership is now as asked
+    lineage_object = "segments"
+    lineage_accepted = ("added", "removed", "already")
 
     def __init__(self, *, audience: int | str, audience_type: str = "segment", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.audience = audience
         self.audience_type = audience_type
+
+    def lineage_output(self) -> tuple[str, dict[str, str]]:
+        """(name, tags) of the audience changed: ``<kind>s/<id>`` and the action, from the summary
+        of the run (before it, the kind only)."""
+        summary = getattr(self, "last_summary", None) or {}
+        kind = str(summary.get("audience_type") or self.audience_type or "segment").strip().lower()
+        if not summary.get("audience_id"):
+            return f"{kind}s", {}
+        tags = {"membership": str(summary["action"]), "audience_name": str(summary["audience_name"])}
+        return f"{kind}s/{summary['audience_id']}", tags
 
     def _check_kind(self, hook: Any) -> str:
         kind = str(self.audience_type or "").strip().lower()
