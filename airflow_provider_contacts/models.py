@@ -1,7 +1,6 @@
 """The provider's plain data: what happened to a row (:class:`RowOutcome`), an audience
-(:class:`Audience`), the normalised
-contact event (:class:`ContactEvent`), and the window-and-type filter every vendor applies
-(:class:`EventFilter`)."""
+(:class:`Audience`), the normalised contact event (:class:`ContactEvent`), and the
+window-and-type filter every vendor applies (:class:`EventFilter`)."""
 
 from __future__ import annotations
 
