@@ -390,3 +390,18 @@ def test_scheduled_campaign_example_puts_this_runs_targets_in_and_takes_the_prev
     added, dropped = summaries["add_targets"], summaries["drop_previous_targets"]
     assert (added["added"], added["already"], added["rejected"]) == (len(targets) - 1, 1, 0)
     assert (dropped["removed"], dropped["already"], dropped["rejected"]) == (2, 0, 0)
+
+
+def test_hook_lists_every_member_of_a_segment_and_a_campaign(sandbox, emu):
+    from airflow_provider_contacts.hooks import get_hook
+
+    hook = get_hook("mautic_default")
+    ids = sorted(emu.contacts)[:3]
+    for cid in ids:
+        emu.state.add_to_campaign(emu.state.campaign(1), emu.contacts[cid])
+    emu.state.remove_from_campaign(emu.state.campaign(1), emu.contacts[ids[1]])
+    campaign = hook.resolve_audience("campaign", "Welcome")
+    assert sorted(hook.iter_members(campaign), key=int) == [str(ids[0]), str(ids[2])]
+    segment = hook.resolve_audience("segment", "CUSTOMERS")  # a name matches case-insensitively
+    assert sorted(hook.iter_members(segment), key=int) == [str(c) for c in sorted(segment_members(emu, 2))]
+    assert hook.audience_members(campaign, [str(c) for c in ids]) == {str(ids[0]), str(ids[2])}
