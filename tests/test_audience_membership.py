@@ -405,3 +405,20 @@ def test_hook_lists_every_member_of_a_segment_and_a_campaign(sandbox, emu):
     segment = hook.resolve_audience("segment", "CUSTOMERS")  # a name matches case-insensitively
     assert sorted(hook.iter_members(segment), key=int) == [str(c) for c in sorted(segment_members(emu, 2))]
     assert hook.audience_members(campaign, [str(c) for c in ids]) == {str(ids[0]), str(ids[2])}
+
+
+def test_a_failed_members_query_answered_with_http_200_is_an_error(sandbox, monkeypatch):
+    """``StatsApiController::listAction`` answers a query the database refuses with HTTP 200 and
+    ``errors``: the hook must not read that as "no members" (which would re-add everyone)."""
+    import airflow_provider_contacts.hooks.mautic.audience as audience_module
+    from airflow_provider_contacts.exceptions import ContactsError
+    from airflow_provider_contacts.hooks import get_hook
+
+    hook = get_hook("mautic_default")
+    campaign = hook.resolve_audience("campaign", 1)
+    bad = {"where[0][col]": "no_such_column", "where[0][expr]": "eq", "where[0][val]": "1"}
+    monkeypatch.setattr(audience_module, "where_params", lambda clauses: dict(bad))
+    with pytest.raises(
+        ContactsError, match="Mautic could not list campaign 1's members: An exception occurred"
+    ):
+        hook.audience_members(campaign, ["1", "2"])
