@@ -353,6 +353,7 @@ def test_a_lost_answer_to_a_campaign_add_is_not_repeated_and_the_retry_does_not_
     ]
 
 
+@pytest.mark.slow  # runs an example DAG with dag.test()
 def test_scheduled_campaign_example_puts_this_runs_targets_in_and_takes_the_previous_out(
     sandbox, emu, airflow_db, DagBag
 ):
@@ -375,7 +376,7 @@ def test_scheduled_campaign_example_puts_this_runs_targets_in_and_takes_the_prev
     for cid in [min(targets), *quiet]:  # last run's audience: one engaged again, two not
         emu.state.add_to_segment(segment, emu.contacts[cid])
 
-    bag = DagBag(dag_folder=str(Path(__file__).resolve().parent.parent / "example_dags"))
+    bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "example_dags"))
     run = bag.get_dag("example_mautic_scheduled_campaign").test(logical_date=now)
     assert run.state == "success"
     assert segment_members(emu, 3) == targets
