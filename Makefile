@@ -9,9 +9,11 @@ STAMP  := $(VENV)/.installed
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
+# --compile-bytecode: the .pyc files written once here, so that no test run compiles Airflow
+# again (with PYTHONDONTWRITEBYTECODE set, every run did: about 7 s of a 30 s `make test-fast`).
 $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip uv
-	$(VENV)/bin/uv pip install --python $(PY) --quiet -e ".[test]"
+	$(VENV)/bin/uv pip install --python $(PY) --quiet --compile-bytecode -e ".[test]"
 	touch $(STAMP)
 
 venv: $(STAMP)
