@@ -1,37 +1,155 @@
-"""A connection's extra, typed: every value checked against the range its connection form
-declares, with errors that name the connection and the field, and the transport options every
-connection type takes (``timeout``, retries, rate limits, TLS)."""
+"""A connection's extra as a typed model: each extra is declared ONCE, as a field of its
+connection type's model, and that declaration is at the same time
+
+- how the hooks read it (``hook.extras.batch_limit``: parsed, range-checked, finite, with
+  errors that name the connection and the field),
+- its connection form field (``conn-fields`` of ``get_provider_info``, and through
+  ``_compat`` the WTForms field Airflow 3.1 builds), and
+- its row in the README's extras tables (``dev/readme_extras.py``).
+
+Airflow imports ``get_provider_info`` (so this module) while it reads its configuration: nothing
+here imports Airflow at module level (the errors are imported where they are raised).
+
+:class:`ConnExtras` is the model every connection type extends: it declares the transport
+options every type takes (``timeout``, retries, rate limits, TLS). The vendors' models, which
+also declare their connection type (name, hook class, form labels), are in
+:mod:`~airflow_provider_contacts.hooks.registry`.
+
+Extra names must not contain one of Airflow's sensitive words (``auth_header``, ``api_key``,
+``token``, ``secret``, ``password``...) unless the value is a secret: Airflow hides such values
+in its forms and API (tests/test_connection_forms.py checks every field).
+"""
 
 from __future__ import annotations
 
 import json
 import math
-from functools import cache
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_contacts.exceptions import ContactsConfigError
-from airflow_provider_contacts.http.policy import RetryPolicy, Timeouts, TransportSettings
+if TYPE_CHECKING:
+    from airflow_provider_contacts.http.policy import TransportSettings
 
+#: the largest id a vendor may hand out that we accept (a signed 64-bit integer)
+MAX_ID = 2**63 - 1
 
-@cache
-def numeric_extras(conn_type: str) -> dict[str, tuple[str, float, float]]:
-    """``{name: ("integer" | "number", minimum, maximum)}`` of the numeric extras of a
-    connection type, from its form (``get_provider_info``); the transport options alone for a
-    type that has no form."""
-    from airflow_provider_contacts.get_provider_info import COMMON_FIELDS, CONNECTION_TYPES
-
-    fields = next(
-        (c["conn-fields"] for c in CONNECTION_TYPES if c["connection-type"] == conn_type), COMMON_FIELDS
-    )
-    table = {}
-    for name, field in fields.items():
-        schema = field["schema"]
-        kind = next((t for t in schema["type"] if t in ("integer", "number")), None)
-        if kind is not None:
-            table[name] = (kind, schema["minimum"], schema["maximum"])
-    return table
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 
+# ---- fields -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Field:
+    """One extra: its form field (``label``, ``description``, ``default``) and how it is read.
+    ``formerly``: older names still read when the new one is not set."""
+
+    schema_type: ClassVar[str] = "string"
+    label: str
+    description: str
+    default: Any = None
+    secret: bool = False
+    formerly: tuple[str, ...] = ()
+    name: str = field(default="", init=False, compare=False)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        object.__setattr__(self, "name", name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The name, then the older names still read."""
+        return (self.name, *self.formerly)
+
+    def __get__(self, obj: ConnExtras | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        for key in self.names:
+            if obj.has(key):
+                return self.read(obj, key)
+        return self.default
+
+    def read(self, extras: ConnExtras, key: str) -> Any:
+        """The value of ``key`` (set) as this field's type; a clear error when it is not one."""
+        return extras.str(key)
+
+    def schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": [self.schema_type, "null"]}
+        if self.default is not None:
+            schema["default"] = self.default
+        if self.secret:
+            schema["format"] = "password"
+        return schema
+
+    def conn_field(self) -> dict[str, Any]:
+        """This field in ``conn-fields`` (Airflow 3.2+; ``_compat`` builds 3.1's from it)."""
+        return {"label": self.label, "description": self.description, "schema": self.schema()}
+
+    def allowed(self) -> str:
+        """What a value may be, for the README."""
+        return "text (secret)" if self.secret else "text"
+
+
+@dataclass(frozen=True)
+class Text(Field):
+    pass
+
+
+@dataclass(frozen=True)
+class Choice(Field):
+    choices: tuple[str, ...] = ()
+
+    def read(self, extras: ConnExtras, key: str) -> Any:
+        return extras.choice(key, self.choices, self.default)
+
+    def schema(self) -> dict[str, Any]:
+        return {**super().schema(), "enum": list(self.choices)}
+
+    def allowed(self) -> str:
+        return ", ".join(f"`{c}`" for c in self.choices)
+
+
+@dataclass(frozen=True)
+class Flag(Field):
+    schema_type: ClassVar[str] = "boolean"
+
+    def read(self, extras: ConnExtras, key: str) -> Any:
+        return extras.bool(key, self.default)
+
+    def allowed(self) -> str:
+        return "true or false"
+
+
+@dataclass(frozen=True)
+class Number(Field):
+    """A finite number within ``[minimum, maximum]`` (JSON number or text)."""
+
+    schema_type: ClassVar[str] = "number"
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.minimum is None or self.maximum is None:
+            raise ValueError(f"numeric field {self.label!r} needs a minimum and a maximum")
+
+    @property
+    def whole(self) -> bool:
+        return self.schema_type == "integer"
+
+    def read(self, extras: ConnExtras, key: str) -> Any:
+        return extras.number(key, self.default, whole=self.whole)
+
+    def schema(self) -> dict[str, Any]:
+        return {**super().schema(), "minimum": self.minimum, "maximum": self.maximum}
+
+    def allowed(self) -> str:
+        kind = "whole number" if self.whole else "number"
+        return f"{kind} {_shown_number(self.minimum)}–{_shown_number(self.maximum)}"  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Integer(Number):
+    schema_type: ClassVar[str] = "integer"
+
+
+# ---- numbers ------------------------------------------------------------------------------------
 def _shown_number(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
@@ -72,37 +190,135 @@ def parse_number(value: Any, *, whole: bool, low: float | None, high: float | No
     return number
 
 
+def numeric_extras(conn_type: str) -> dict[str, tuple[str, float, float]]:
+    """``{name: ("integer" | "number", minimum, maximum)}`` of the numeric extras of a
+    connection type (the transport options alone for a type that has no model)."""
+    return {
+        name: (f.schema_type, f.minimum, f.maximum)
+        for name, f in ConnExtras.model_for(conn_type).fields.items()
+        if isinstance(f, Number)
+    }
+
+
+# ---- the model ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ConnectionType:
+    """What a model declares about its connection type besides the extras: the hook Airflow
+    imports (by path, so provider info imports no hook), its name and the form's labels."""
+
+    conn_type: str
+    hook_name: str
+    hook_class_name: str
+    relabeling: dict[str, str]
+    placeholders: dict[str, str]
+    hidden_fields: tuple[str, ...] = ("schema",)
+
+    def provider_info(self, fields: dict[str, Field]) -> dict[str, Any]:
+        """This connection type in ``get_provider_info()["connection-types"]``."""
+        return {
+            "connection-type": self.conn_type,
+            "hook-class-name": self.hook_class_name,
+            "hook-name": self.hook_name,
+            "ui-field-behaviour": {
+                "hidden-fields": list(self.hidden_fields),
+                "relabeling": dict(self.relabeling),
+                "placeholders": dict(self.placeholders),
+            },
+            "conn-fields": {name: f.conn_field() for name, f in fields.items()},
+        }
+
+
 class ConnExtras:
     """Typed access to a connection's extra, with errors that name the connection and field.
 
-    Reads both ``key`` and the UI-prefixed ``extra__<conn_type>__key`` spelling. A numeric
-    field is checked against the range its connection form declares (:func:`numeric_extras`)
-    and must be finite; :meth:`check_numbers` checks every numeric field at once, which the
-    hooks do before their first request.
+    ``ConnExtras(conn_id, conn_type, raw)`` builds the model of ``conn_type`` (the base model,
+    transport options only, for a type that has none). Each field is read as an attribute;
+    both ``key`` and the UI-prefixed ``extra__<conn_type>__key`` spelling are read. A numeric
+    field is checked against the range it declares and must be finite; :meth:`check_numbers`
+    checks every numeric field at once, which the hooks do before their first request.
     """
 
-    def __init__(self, conn_id: str, conn_type: str, raw: str | dict | None) -> None:
+    #: the connection type this model declares (None: the base model)
+    connection: ClassVar[ConnectionType | None] = None
+    #: the fields, in form order: a model's own fields, then the inherited ones (overridden in place)
+    fields: ClassVar[dict[str, Field]] = {}
+    _models: ClassVar[dict[str, type[ConnExtras]]] = {}
+
+    timeout = Number(
+        "Read timeout (s)", "Seconds to wait for an answer.", default=120, minimum=0.001, maximum=3600
+    )
+    connect_timeout = Number(
+        "Connect timeout (s)", "Seconds to wait for a connection.", default=10, minimum=0.001, maximum=600
+    )
+    max_retries = Integer(
+        "Max retries",
+        "Retries on 429/502/503/504, dropped connections and timeouts.",
+        default=4,
+        minimum=0,
+        maximum=50,
+    )
+    retry_backoff_seconds = Number(
+        "First retry wait (s)",
+        "Backoff before the first retry; doubles each time, capped at 30 s.",
+        default=0.5,
+        minimum=0,
+        maximum=300,
+    )
+    retry_max_wait_seconds = Number(
+        "Longest retry wait (s)",
+        "A wait (also one the server asks for) longer than this is not made.",
+        default=300,
+        minimum=0,
+        maximum=86400,
+    )
+    retry_total_seconds = Number(
+        "Retry budget (s)",
+        "Time one call may spend on retries before its error is raised.",
+        default=600,
+        minimum=0,
+        maximum=86400,
+    )
+    rate_limit_per_second = Number(
+        "Client rate limit (requests/s)",
+        "Optional client-side limit; empty or 0 = none.",
+        minimum=0,
+        maximum=10000,
+    )
+    rate_limit_per_hour = Integer(
+        "Client rate limit (requests/hour)",
+        "Optional client-side limit; empty = none.",
+        minimum=1,
+        maximum=10_000_000,
+    )
+    verify_ssl = Flag("Verify TLS", "Verify the server certificate.", default=True)
+    allow_insecure_http = Flag(
+        "Allow plain http://",
+        "Allow http:// to a non-loopback host (credentials travel unencrypted).",
+        default=False,
+    )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.fields = _collect_fields(cls)
+        if cls.connection is not None and "connection" in vars(cls):
+            ConnExtras._models[cls.connection.conn_type] = cls
+
+    @staticmethod
+    def model_for(conn_type: str) -> type[ConnExtras]:
+        return ConnExtras._models.get(conn_type, ConnExtras)
+
+    @classmethod
+    def conn_fields(cls) -> dict[str, dict[str, Any]]:
+        return {name: f.conn_field() for name, f in cls.fields.items()}
+
+    def __new__(cls, conn_id: str, conn_type: str, raw: str | dict | None = None) -> ConnExtras:
+        model = cls.model_for(conn_type) if cls is ConnExtras else cls
+        return super().__new__(model)
+
+    def __init__(self, conn_id: str, conn_type: str, raw: str | dict | None = None) -> None:
         self.conn_id = conn_id
         self.conn_type = conn_type
-        if raw in (None, ""):
-            data: Any = {}
-        elif isinstance(raw, dict):
-            data = raw
-        else:
-            try:
-                data = json.loads(raw)
-            except ValueError as exc:
-                raise ContactsConfigError(
-                    f"the connection's extra is not valid JSON ({exc.msg} at position {exc.pos}); "
-                    'fix the "extra" field, e.g. {"auth_type": "basic"}',
-                    conn_id=conn_id,
-                ) from None
-        if not isinstance(data, dict):
-            raise ContactsConfigError(
-                'the connection\'s extra must be a JSON object such as {"timeout": 60}',
-                conn_id=conn_id,
-            )
-        self.data = data
+        self.data = _json_object(conn_id, raw)
 
     def _raw(self, key: str) -> Any:
         for name in (key, f"extra__{self.conn_type}__{key}"):
@@ -133,19 +349,21 @@ class ConnExtras:
         if isinstance(value, bool):
             return value
         text = str(value).strip().lower()
-        if text in ("true", "1", "yes", "on"):
-            return True
-        if text in ("false", "0", "no", "off"):
-            return False
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
         self._bad(key, value, "true or false")
         raise AssertionError  # unreachable
 
     def bounds(self, key: str, minimum: float | None = None, maximum: float | None = None) -> tuple[Any, Any]:
-        """The allowed range of ``key``: the arguments where given, else its form's."""
-        _kind, low, high = numeric_extras(self.conn_type).get(key, (None, None, None))
+        """The allowed range of ``key``: the arguments where given, else its field's."""
+        declared = self.fields.get(key)
+        low, high = (declared.minimum, declared.maximum) if isinstance(declared, Number) else (None, None)
         return (low if minimum is None else minimum), (high if maximum is None else maximum)
 
-    def _number(self, key: str, default: Any, whole: bool, minimum: Any, maximum: Any) -> Any:
+    def number(
+        self, key: str, default: Any = None, *, whole: bool, minimum: Any = None, maximum: Any = None
+    ) -> Any:
+        """``key`` as a whole number or a finite float within its range; ``default`` when unset."""
         value = self._raw(key)
         if value is None:
             return default
@@ -158,7 +376,7 @@ class ConnExtras:
     def int(
         self, key: str, default: int | None = None, *, minimum: int | None = None, maximum: int | None = None
     ) -> int | None:
-        return self._number(key, default, True, minimum, maximum)
+        return self.number(key, default, whole=True, minimum=minimum, maximum=maximum)
 
     def float(
         self,
@@ -168,40 +386,33 @@ class ConnExtras:
         minimum: float | None = None,
         maximum: float | None = None,
     ) -> float | None:
-        return self._number(key, default, False, minimum, maximum)
+        return self.number(key, default, whole=False, minimum=minimum, maximum=maximum)
 
     def check_numbers(self) -> None:
         """Check every numeric field of this connection type that is set (range, finiteness)."""
-        for key, (kind, _low, _high) in numeric_extras(self.conn_type).items():
-            self._number(key, None, kind == "integer", None, None)
+        for key, declared in self.fields.items():
+            if isinstance(declared, Number):
+                self.number(key, whole=declared.whole)
 
     def _bad(self, key: str, value: Any, expected: str) -> None:
+        from airflow_provider_contacts.exceptions import ContactsConfigError
+
         shown = value if not isinstance(value, str) or len(value) < 60 else value[:57] + "..."
         raise ContactsConfigError(
             f'extra field "{key}" is {shown!r}; it must be {expected}', conn_id=self.conn_id
         )
 
     def transport_settings(self, defaults: TransportSettings) -> TransportSettings:
-        """Options common to every vendor (documented in the README)."""
+        """Options common to every vendor; where the extra is silent, the hook's ``defaults``."""
+        from airflow_provider_contacts.http.policy import RetryPolicy, Timeouts, TransportSettings
+
         verify: bool | str = defaults.verify
         raw_verify = self._raw("verify_ssl")
         if raw_verify is not None:
-            if isinstance(raw_verify, str) and raw_verify.strip().lower() not in (
-                "true",
-                "false",
-                "1",
-                "0",
-                "yes",
-                "no",
-                "on",
-                "off",
-            ):
-                verify = raw_verify  # a CA bundle path
-            else:
-                verify = self.bool("verify_ssl", True)
-        max_retries = self.int("max_retries", None)
-        policy = defaults.policy
+            is_flag = not isinstance(raw_verify, str) or raw_verify.strip().lower() in _TRUE + _FALSE
+            verify = self.bool("verify_ssl", True) if is_flag else raw_verify  # else a CA bundle path
         policy_changes: dict[str, Any] = {}
+        max_retries = self.int("max_retries", None)
         if max_retries is not None:
             policy_changes["max_attempts"] = max_retries + 1
         for key, attr in (
@@ -212,6 +423,7 @@ class ConnExtras:
             value = self.float(key)
             if value is not None:
                 policy_changes[attr] = value
+        policy = defaults.policy
         if policy_changes:
             policy = RetryPolicy(**{**policy.__dict__, **policy_changes})
         return TransportSettings(
@@ -225,3 +437,41 @@ class ConnExtras:
             verify=verify,
             allow_insecure_http=self.bool("allow_insecure_http", defaults.allow_insecure_http),
         )
+
+
+def _collect_fields(cls: type) -> dict[str, Field]:
+    """A model's own new fields first, then the inherited ones (one it redeclares keeps its place)."""
+    inherited: dict[str, Field] = {}
+    for base in reversed(cls.__mro__[1:]):
+        inherited.update({n: v for n, v in vars(base).items() if isinstance(v, Field)})
+    own = {n: v for n, v in vars(cls).items() if isinstance(v, Field)}
+    return {
+        **{n: v for n, v in own.items() if n not in inherited},
+        **{n: own.get(n, v) for n, v in inherited.items()},
+    }
+
+
+ConnExtras.fields = _collect_fields(ConnExtras)
+
+
+def _json_object(conn_id: str, raw: str | dict | None) -> dict:
+    """The extra as a dict: a clear error when it is not JSON or not an object."""
+    from airflow_provider_contacts.exceptions import ContactsConfigError
+
+    if raw in (None, ""):
+        return {}
+    if isinstance(raw, dict):
+        return raw
+    try:
+        data = json.loads(raw)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ContactsConfigError(
+            f"the connection's extra is not valid JSON ({exc.msg} at position {exc.pos}); "
+            'fix the "extra" field, e.g. {"auth_type": "basic"}',
+            conn_id=conn_id,
+        ) from None
+    if not isinstance(data, dict):
+        raise ContactsConfigError(
+            'the connection\'s extra must be a JSON object such as {"timeout": 60}', conn_id=conn_id
+        )
+    return data
