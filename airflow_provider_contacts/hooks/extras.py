@@ -40,7 +40,8 @@ _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 @dataclass(frozen=True)
 class Field:
     """One extra: its form field (``label``, ``description``, ``default``) and how it is read.
-    ``formerly``: older names still read when the new one is not set."""
+    ``formerly``: older names still read when the new one is not set; ``doc``: the README's
+    wording when it says more than the form's ``description``."""
 
     schema_type: ClassVar[str] = "string"
     label: str
@@ -48,6 +49,7 @@ class Field:
     default: Any = None
     secret: bool = False
     formerly: tuple[str, ...] = ()
+    doc: str = ""
     name: str = field(default="", init=False, compare=False)
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -115,6 +117,20 @@ class Flag(Field):
 
     def allowed(self) -> str:
         return "true or false"
+
+
+@dataclass(frozen=True)
+class TlsVerify(Flag):
+    """A flag on the form; the extra may also be the path of a CA bundle."""
+
+    def read(self, extras: ConnExtras, key: str) -> Any:
+        value = extras.raw(key)
+        if isinstance(value, str) and value.strip().lower() not in _TRUE + _FALSE:
+            return value
+        return super().read(extras, key)
+
+    def allowed(self) -> str:
+        return "true, false or a CA bundle path"
 
 
 @dataclass(frozen=True)
@@ -190,7 +206,7 @@ def parse_number(value: Any, *, whole: bool, low: float | None, high: float | No
     return number
 
 
-def numeric_extras(conn_type: str) -> dict[str, tuple[str, float, float]]:
+def numeric_extras(conn_type: str) -> dict[str, tuple[str, float | None, float | None]]:
     """``{name: ("integer" | "number", minimum, maximum)}`` of the numeric extras of a
     connection type (the transport options alone for a type that has no model)."""
     return {
@@ -253,6 +269,7 @@ class ConnExtras:
     max_retries = Integer(
         "Max retries",
         "Retries on 429/502/503/504, dropped connections and timeouts.",
+        doc="retries on 429, 502/503/504, dropped connections and timeouts (4xx are never retried)",
         default=4,
         minimum=0,
         maximum=50,
@@ -260,6 +277,7 @@ class ConnExtras:
     retry_backoff_seconds = Number(
         "First retry wait (s)",
         "Backoff before the first retry; doubles each time, capped at 30 s.",
+        doc="the first backoff (doubling, capped at 30 s, with jitter)",
         default=0.5,
         minimum=0,
         maximum=300,
@@ -267,6 +285,8 @@ class ConnExtras:
     retry_max_wait_seconds = Number(
         "Longest retry wait (s)",
         "A wait (also one the server asks for) longer than this is not made.",
+        doc="the longest single wait: a wait the server asks for that does not fit raises at once, "
+        "so Airflow's task retry takes over",
         default=300,
         minimum=0,
         maximum=86400,
@@ -274,6 +294,7 @@ class ConnExtras:
     retry_total_seconds = Number(
         "Retry budget (s)",
         "Time one call may spend on retries before its error is raised.",
+        doc="the time one call may spend on retries before its error is raised (same rule)",
         default=600,
         minimum=0,
         maximum=86400,
@@ -281,19 +302,28 @@ class ConnExtras:
     rate_limit_per_second = Number(
         "Client rate limit (requests/s)",
         "Optional client-side limit; empty or 0 = none.",
+        doc="client-side limit shared by all requests of a hook; empty or 0 = none",
         minimum=0,
         maximum=10000,
     )
     rate_limit_per_hour = Integer(
         "Client rate limit (requests/hour)",
         "Optional client-side limit; empty = none.",
+        doc="client-side limit shared by all requests of a hook; empty = none",
         minimum=1,
         maximum=10_000_000,
     )
-    verify_ssl = Flag("Verify TLS", "Verify the server certificate.", default=True)
+    verify_ssl = TlsVerify(
+        "Verify TLS",
+        "Verify the server certificate.",
+        default=True,
+        doc="TLS verification, or a CA bundle path (it wins over `REQUESTS_CA_BUNDLE` / "
+        "`CURL_CA_BUNDLE` in the environment)",
+    )
     allow_insecure_http = Flag(
         "Allow plain http://",
         "Allow http:// to a non-loopback host (credentials travel unencrypted).",
+        doc="plain `http://` is refused for any host but loopback unless this is true",
         default=False,
     )
 
@@ -320,7 +350,7 @@ class ConnExtras:
         self.conn_type = conn_type
         self.data = _json_object(conn_id, raw)
 
-    def _raw(self, key: str) -> Any:
+    def raw(self, key: str) -> Any:
         for name in (key, f"extra__{self.conn_type}__{key}"):
             value = self.data.get(name)
             if value not in (None, ""):
@@ -328,10 +358,10 @@ class ConnExtras:
         return None
 
     def has(self, key: str) -> bool:
-        return self._raw(key) is not None
+        return self.raw(key) is not None
 
     def str(self, key: str, default: str | None = None) -> str | None:
-        value = self._raw(key)
+        value = self.raw(key)
         return default if value is None else str(value)
 
     def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
@@ -343,7 +373,7 @@ class ConnExtras:
         return value
 
     def bool(self, key: str, default: bool = False) -> bool:
-        value = self._raw(key)
+        value = self.raw(key)
         if value is None:
             return default
         if isinstance(value, bool):
@@ -364,7 +394,7 @@ class ConnExtras:
         self, key: str, default: Any = None, *, whole: bool, minimum: Any = None, maximum: Any = None
     ) -> Any:
         """``key`` as a whole number or a finite float within its range; ``default`` when unset."""
-        value = self._raw(key)
+        value = self.raw(key)
         if value is None:
             return default
         low, high = self.bounds(key, minimum, maximum)
@@ -406,11 +436,7 @@ class ConnExtras:
         """Options common to every vendor; where the extra is silent, the hook's ``defaults``."""
         from airflow_provider_contacts.http.policy import RetryPolicy, Timeouts, TransportSettings
 
-        verify: bool | str = defaults.verify
-        raw_verify = self._raw("verify_ssl")
-        if raw_verify is not None:
-            is_flag = not isinstance(raw_verify, str) or raw_verify.strip().lower() in _TRUE + _FALSE
-            verify = self.bool("verify_ssl", True) if is_flag else raw_verify  # else a CA bundle path
+        verify = self.verify_ssl if self.has("verify_ssl") else defaults.verify
         policy_changes: dict[str, Any] = {}
         max_retries = self.int("max_retries", None)
         if max_retries is not None:
@@ -463,8 +489,8 @@ def _json_object(conn_id: str, raw: str | dict | None) -> dict:
     if isinstance(raw, dict):
         return raw
     try:
-        data = json.loads(raw)  # type: ignore[arg-type]
-    except ValueError as exc:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
         raise ContactsConfigError(
             f"the connection's extra is not valid JSON ({exc.msg} at position {exc.pos}); "
             'fix the "extra" field, e.g. {"auth_type": "basic"}',
