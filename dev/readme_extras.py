@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_contacts.hooks.extras import ConnExtras, Field
+from airflow_provider_contacts.hooks.extras import ConnExtras
+from airflow_provider_contacts.hooks.fields import Field
 from airflow_provider_contacts.hooks.registry import MODELS
 
 README = Path(__file__).resolve().parent.parent / "README.md"

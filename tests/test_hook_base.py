@@ -159,7 +159,7 @@ def test_every_numeric_extra_the_code_reads_is_declared_with_its_range():
         text = path.read_text()
         names = {a or b for a, b in pattern.findall(text)}
         module = path.stem if path.parent == root else path.parent.name  # hooks/mautic/*.py: mautic
-        shared = module in ("base", "extras", "registry")
+        shared = module in ("base", "extras", "fields", "registry")
         conn_type = "echo" if shared else module  # the shared modules read the transport options
         attributes = set() if shared else set(attribute.findall(text))
         undeclared = attributes - set(ConnExtras.model_for(conn_type).fields)

@@ -28,7 +28,8 @@ from airflow_provider_contacts.exceptions import (
     ServerError,
     connection_not_found,
 )
-from airflow_provider_contacts.hooks.extras import ConnExtras, parse_number, range_text
+from airflow_provider_contacts.hooks.extras import ConnExtras
+from airflow_provider_contacts.hooks.fields import parse_number, range_text
 from airflow_provider_contacts.http.auth import Auth
 from airflow_provider_contacts.http.client import AsyncTransport, Transport
 from airflow_provider_contacts.http.errors import ErrorMapper, check_base_url, default_error_mapper

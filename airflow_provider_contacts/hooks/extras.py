@@ -23,189 +23,25 @@ in its forms and API (tests/test_connection_forms.py checks every field).
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow_provider_contacts.hooks.fields import (
+    Field,
+    Flag,
+    Integer,
+    Number,
+    TlsVerify,
+    parse_flag,
+    parse_number,
+    range_text,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_contacts.http.policy import TransportSettings
 
+
 #: the largest id a vendor may hand out that we accept (a signed 64-bit integer)
-MAX_ID = 2**63 - 1
-
-_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
-
-
-# ---- fields -------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Field:
-    """One extra: its form field (``label``, ``description``, ``default``) and how it is read.
-    ``formerly``: older names still read when the new one is not set; ``doc``: the README's
-    wording when it says more than the form's ``description``."""
-
-    schema_type: ClassVar[str] = "string"
-    label: str
-    description: str
-    default: Any = None
-    secret: bool = False
-    formerly: tuple[str, ...] = ()
-    doc: str = ""
-    name: str = field(default="", init=False, compare=False)
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        object.__setattr__(self, "name", name)
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """The name, then the older names still read."""
-        return (self.name, *self.formerly)
-
-    def __get__(self, obj: ConnExtras | None, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        for key in self.names:
-            if obj.has(key):
-                return self.read(obj, key)
-        return self.default
-
-    def read(self, extras: ConnExtras, key: str) -> Any:
-        """The value of ``key`` (set) as this field's type; a clear error when it is not one."""
-        return extras.str(key)
-
-    def schema(self) -> dict[str, Any]:
-        schema: dict[str, Any] = {"type": [self.schema_type, "null"]}
-        if self.default is not None:
-            schema["default"] = self.default
-        if self.secret:
-            schema["format"] = "password"
-        return schema
-
-    def conn_field(self) -> dict[str, Any]:
-        """This field in ``conn-fields`` (Airflow 3.2+; ``_compat`` builds 3.1's from it)."""
-        return {"label": self.label, "description": self.description, "schema": self.schema()}
-
-    def allowed(self) -> str:
-        """What a value may be, for the README."""
-        return "text (secret)" if self.secret else "text"
-
-
-@dataclass(frozen=True)
-class Text(Field):
-    pass
-
-
-@dataclass(frozen=True)
-class Choice(Field):
-    choices: tuple[str, ...] = ()
-
-    def read(self, extras: ConnExtras, key: str) -> Any:
-        return extras.choice(key, self.choices, self.default)
-
-    def schema(self) -> dict[str, Any]:
-        return {**super().schema(), "enum": list(self.choices)}
-
-    def allowed(self) -> str:
-        return ", ".join(f"`{c}`" for c in self.choices)
-
-
-@dataclass(frozen=True)
-class Flag(Field):
-    schema_type: ClassVar[str] = "boolean"
-
-    def read(self, extras: ConnExtras, key: str) -> Any:
-        return extras.bool(key, self.default)
-
-    def allowed(self) -> str:
-        return "true or false"
-
-
-@dataclass(frozen=True)
-class TlsVerify(Flag):
-    """A flag on the form; the extra may also be the path of a CA bundle."""
-
-    def read(self, extras: ConnExtras, key: str) -> Any:
-        value = extras.raw(key)
-        if isinstance(value, str) and value.strip().lower() not in _TRUE + _FALSE:
-            return value
-        return super().read(extras, key)
-
-    def allowed(self) -> str:
-        return "true, false or a CA bundle path"
-
-
-@dataclass(frozen=True)
-class Number(Field):
-    """A finite number within ``[minimum, maximum]`` (JSON number or text)."""
-
-    schema_type: ClassVar[str] = "number"
-    minimum: float | None = None
-    maximum: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.minimum is None or self.maximum is None:
-            raise ValueError(f"numeric field {self.label!r} needs a minimum and a maximum")
-
-    @property
-    def whole(self) -> bool:
-        return self.schema_type == "integer"
-
-    def read(self, extras: ConnExtras, key: str) -> Any:
-        return extras.number(key, self.default, whole=self.whole)
-
-    def schema(self) -> dict[str, Any]:
-        return {**super().schema(), "minimum": self.minimum, "maximum": self.maximum}
-
-    def allowed(self) -> str:
-        kind = "whole number" if self.whole else "number"
-        return f"{kind} {_shown_number(self.minimum)}–{_shown_number(self.maximum)}"  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True)
-class Integer(Number):
-    schema_type: ClassVar[str] = "integer"
-
-
-# ---- numbers ------------------------------------------------------------------------------------
-def _shown_number(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)
-
-
-def range_text(whole: bool, low: float | None, high: float | None) -> str:
-    kind = "a whole number" if whole else "a number"
-    if low is not None and high is not None:
-        return f"{kind} from {_shown_number(low)} to {_shown_number(high)}"
-    if low is not None:
-        return f"{kind} >= {_shown_number(low)}"
-    if high is not None:
-        return f"{kind} <= {_shown_number(high)}"
-    return kind
-
-
-def parse_number(value: Any, *, whole: bool, low: float | None, high: float | None) -> int | float | None:
-    """``value`` (a JSON number or a string) as an int (``whole``) or a finite float within
-    ``[low, high]``; None when it is not one. NaN, infinities and booleans are never numbers."""
-    if isinstance(value, bool):
-        return None
-    number: int | float
-    try:
-        if whole:
-            if isinstance(value, float):
-                if not value.is_integer():
-                    return None
-                number = int(value)
-            else:
-                number = int(str(value).strip())
-        else:
-            number = float(str(value).strip())
-    except (ValueError, OverflowError):
-        return None
-    if not whole and not math.isfinite(number):
-        return None
-    if (low is not None and number < low) or (high is not None and number > high):
-        return None
-    return number
-
-
 def numeric_extras(conn_type: str) -> dict[str, tuple[str, float | None, float | None]]:
     """``{name: ("integer" | "number", minimum, maximum)}`` of the numeric extras of a
     connection type (the transport options alone for a type that has no model)."""
@@ -219,29 +55,17 @@ def numeric_extras(conn_type: str) -> dict[str, tuple[str, float | None, float |
 # ---- the model ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ConnectionType:
-    """What a model declares about its connection type besides the extras: the hook Airflow
-    imports (by path, so provider info imports no hook), its name and the form's labels."""
+    """What a model declares about its connection type besides the extras and the form: its
+    name and the hook Airflow imports (by path, so provider info imports no hook)."""
 
     conn_type: str
     hook_name: str
-    hook_class_name: str
-    relabeling: dict[str, str]
-    placeholders: dict[str, str]
-    hidden_fields: tuple[str, ...] = ("schema",)
+    #: the hook class, under ``airflow_provider_contacts.hooks``
+    hook: str
 
-    def provider_info(self, fields: dict[str, Field]) -> dict[str, Any]:
-        """This connection type in ``get_provider_info()["connection-types"]``."""
-        return {
-            "connection-type": self.conn_type,
-            "hook-class-name": self.hook_class_name,
-            "hook-name": self.hook_name,
-            "ui-field-behaviour": {
-                "hidden-fields": list(self.hidden_fields),
-                "relabeling": dict(self.relabeling),
-                "placeholders": dict(self.placeholders),
-            },
-            "conn-fields": {name: f.conn_field() for name, f in fields.items()},
-        }
+    @property
+    def hook_class_name(self) -> str:
+        return f"airflow_provider_contacts.hooks.{self.hook}"
 
 
 class ConnExtras:
@@ -259,28 +83,28 @@ class ConnExtras:
     #: the fields, in form order: a model's own fields, then the inherited ones (overridden in place)
     fields: ClassVar[dict[str, Field]] = {}
     _models: ClassVar[dict[str, type[ConnExtras]]] = {}
+    #: the form's standard fields: hidden, relabelled, with placeholders
+    hidden_fields: ClassVar[tuple[str, ...]] = ("schema",)
+    relabeling: ClassVar[dict[str, str]] = {}
+    placeholders: ClassVar[dict[str, str]] = {}
 
-    timeout = Number(
-        "Read timeout (s)", "Seconds to wait for an answer.", default=120, minimum=0.001, maximum=3600
-    )
+    timeout = Number("Read timeout (s)", "Seconds to wait for an answer.", default=120, within=(0.001, 3600))
     connect_timeout = Number(
-        "Connect timeout (s)", "Seconds to wait for a connection.", default=10, minimum=0.001, maximum=600
+        "Connect timeout (s)", "Seconds to wait for a connection.", default=10, within=(0.001, 600)
     )
     max_retries = Integer(
         "Max retries",
         "Retries on 429/502/503/504, dropped connections and timeouts.",
         doc="retries on 429, 502/503/504, dropped connections and timeouts (4xx are never retried)",
         default=4,
-        minimum=0,
-        maximum=50,
+        within=(0, 50),
     )
     retry_backoff_seconds = Number(
         "First retry wait (s)",
         "Backoff before the first retry; doubles each time, capped at 30 s.",
         doc="the first backoff (doubling, capped at 30 s, with jitter)",
         default=0.5,
-        minimum=0,
-        maximum=300,
+        within=(0, 300),
     )
     retry_max_wait_seconds = Number(
         "Longest retry wait (s)",
@@ -288,30 +112,26 @@ class ConnExtras:
         doc="the longest single wait: a wait the server asks for that does not fit raises at once, "
         "so Airflow's task retry takes over",
         default=300,
-        minimum=0,
-        maximum=86400,
+        within=(0, 86400),
     )
     retry_total_seconds = Number(
         "Retry budget (s)",
         "Time one call may spend on retries before its error is raised.",
         doc="the time one call may spend on retries before its error is raised (same rule)",
         default=600,
-        minimum=0,
-        maximum=86400,
+        within=(0, 86400),
     )
     rate_limit_per_second = Number(
         "Client rate limit (requests/s)",
         "Optional client-side limit; empty or 0 = none.",
         doc="client-side limit shared by all requests of a hook; empty or 0 = none",
-        minimum=0,
-        maximum=10000,
+        within=(0, 10000),
     )
     rate_limit_per_hour = Integer(
         "Client rate limit (requests/hour)",
         "Optional client-side limit; empty = none.",
         doc="client-side limit shared by all requests of a hook; empty = none",
-        minimum=1,
-        maximum=10_000_000,
+        within=(1, 10_000_000),
     )
     verify_ssl = TlsVerify(
         "Verify TLS",
@@ -340,6 +160,22 @@ class ConnExtras:
     @classmethod
     def conn_fields(cls) -> dict[str, dict[str, Any]]:
         return {name: f.conn_field() for name, f in cls.fields.items()}
+
+    @classmethod
+    def provider_info(cls) -> dict[str, Any]:
+        """This model's connection type in ``get_provider_info()["connection-types"]``."""
+        assert cls.connection is not None, "the base model declares no connection type"
+        return {
+            "connection-type": cls.connection.conn_type,
+            "hook-class-name": cls.connection.hook_class_name,
+            "hook-name": cls.connection.hook_name,
+            "ui-field-behaviour": {
+                "hidden-fields": list(cls.hidden_fields),
+                "relabeling": dict(cls.relabeling),
+                "placeholders": dict(cls.placeholders),
+            },
+            "conn-fields": cls.conn_fields(),
+        }
 
     def __new__(cls, conn_id: str, conn_type: str, raw: str | dict | None = None) -> ConnExtras:
         model = cls.model_for(conn_type) if cls is ConnExtras else cls
@@ -376,13 +212,10 @@ class ConnExtras:
         value = self.raw(key)
         if value is None:
             return default
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in _TRUE or text in _FALSE:
-            return text in _TRUE
-        self._bad(key, value, "true or false")
-        raise AssertionError  # unreachable
+        flag = parse_flag(value)
+        if flag is None:
+            self._bad(key, value, "true or false")
+        return bool(flag)
 
     def bounds(self, key: str, minimum: float | None = None, maximum: float | None = None) -> tuple[Any, Any]:
         """The allowed range of ``key``: the arguments where given, else its field's."""

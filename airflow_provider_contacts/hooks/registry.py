@@ -14,15 +14,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_contacts.hooks.extras import (
-    MAX_ID,
-    Choice,
-    ConnectionType,
-    ConnExtras,
-    Integer,
-    Number,
-    Text,
-)
+from airflow_provider_contacts.hooks.extras import ConnectionType, ConnExtras
+from airflow_provider_contacts.hooks.fields import MAX_ID, Choice, Integer, Number, Text
 
 if TYPE_CHECKING:
     from airflow_provider_contacts.hooks.base import ContactsHook
@@ -32,13 +25,7 @@ _BASIC = {"login": "Username (Basic auth)", "password": "Password (Basic auth)"}
 
 
 class MauticExtras(ConnExtras):
-    connection = ConnectionType(
-        "mautic",
-        "Mautic",
-        "airflow_provider_contacts.hooks.mautic.hook.MauticHook",
-        relabeling={"host": "Mautic base URL", **_BASIC},
-        placeholders={"host": "https://mautic.example.com", "login": "API user (Basic auth only)", **_PORT},
-    )
+    connection = ConnectionType("mautic", "Mautic", "mautic.hook.MauticHook")
     auth_type = Choice(
         "Auth type",
         "basic = Mautic user + password; oauth2 = client credentials.",
@@ -48,22 +35,14 @@ class MauticExtras(ConnExtras):
     client_id = Text("OAuth2 client id", "Public id of the API credential (oauth2).")
     client_secret = Text("OAuth2 client secret", "Secret of the API credential (oauth2).", secret=True)
     batch_limit = Integer(
-        "Batch limit",
-        "Items per batch request (server api_batch_max_limit).",
-        default=200,
-        minimum=1,
-        maximum=10000,
+        "Batch limit", "Items per batch request (server api_batch_max_limit).", default=200, within=(1, 10000)
     )
+    relabeling = {"host": "Mautic base URL", **_BASIC}
+    placeholders = {"host": "https://mautic.example.com", "login": "API user (Basic auth only)", **_PORT}
 
 
 class DmartechExtras(ConnExtras):
-    connection = ConnectionType(
-        "dmartech",
-        "Dmartech Open Platform",
-        "airflow_provider_contacts.hooks.dmartech.DmartechHook",
-        relabeling={"host": "API base URL", "login": "Access key", "password": "Access key secret"},
-        placeholders={"host": "https://api.dmartech.cn/openapi", **_PORT},
-    )
+    connection = ConnectionType("dmartech", "Dmartech Open Platform", "dmartech.DmartechHook")
     timezone = Text(
         "Tenant time zone",
         "IANA zone of the dates in Dmartech payloads (undocumented; presumably China time).",
@@ -73,38 +52,30 @@ class DmartechExtras(ConnExtras):
         "List page size",
         "Contacts per list request (the maximum is undocumented).",
         default=100,
-        minimum=1,
-        maximum=1000,
+        within=(1, 1000),
     )
     max_active_requests = Integer(
         "Parallel contacts",
         "Contacts whose events are fetched at once (under the rate limit).",
         default=4,
-        minimum=1,
-        maximum=32,
+        within=(1, 32),
     )
     rate_limit_per_second = Number(
         "Client rate limit (requests/s)",
         "Dmartech allows 20 calls per second; 0 = no client limit.",
         default=20,
-        minimum=0,
-        maximum=10000,
+        within=(0, 10000),
     )
+    relabeling = {"host": "API base URL", "login": "Access key", "password": "Access key secret"}
+    placeholders = {"host": "https://api.dmartech.cn/openapi", **_PORT}
 
 
 class EngageLabExtras(ConnExtras):
-    connection = ConnectionType(
-        "engagelab",
-        "EngageLab LiveDesk",
-        "airflow_provider_contacts.hooks.engagelab.EngageLabHook",
-        relabeling={"host": "API base URL", "login": "API key", "password": "API secret"},
-        placeholders={"host": "https://livedesk-api.engagelab.com", **_PORT},
-    )
+    connection = ConnectionType("engagelab", "EngageLab LiveDesk", "engagelab.EngageLabHook")
     inbox_id = Integer(
         "Inbox (channel) id",
         "Channel id used when creating contacts (Project Settings > Channels).",
-        minimum=1,
-        maximum=MAX_ID,
+        within=(1, MAX_ID),
     )
     sort_style = Choice(
         "Sort style",
@@ -112,16 +83,12 @@ class EngageLabExtras(ConnExtras):
         default="direction",
         choices=("direction", "prefix"),
     )
+    relabeling = {"host": "API base URL", "login": "API key", "password": "API secret"}
+    placeholders = {"host": "https://livedesk-api.engagelab.com", **_PORT}
 
 
 class Which50Extras(ConnExtras):
-    connection = ConnectionType(
-        "which50",
-        "Which50",
-        "airflow_provider_contacts.hooks.which50.Which50Hook",
-        relabeling={"host": "API base URL", **_BASIC},
-        placeholders={"host": "https://app.which50.com/Which50API", **_PORT},
-    )
+    connection = ConnectionType("which50", "Which50", "which50.Which50Hook")
     auth_type = Choice(
         "Auth type",
         "The vendor does not document its scheme: a header or Basic.",
@@ -147,9 +114,10 @@ class Which50Extras(ConnExtras):
     contact_list_id = Integer(
         "Contact list id",
         "List that upserts write to (hook_params={'contact_list_id': N} overrides).",
-        minimum=1,
-        maximum=MAX_ID,
+        within=(1, MAX_ID),
     )
+    relabeling = {"host": "API base URL", **_BASIC}
+    placeholders = {"host": "https://app.which50.com/Which50API", **_PORT}
 
 
 #: every connection type of the provider, in the order Airflow lists them
@@ -159,7 +127,7 @@ CONN_TYPES: tuple[str, ...] = tuple(m.connection.conn_type for m in MODELS if m.
 
 def connection_types() -> list[dict[str, Any]]:
     """``get_provider_info()["connection-types"]``: each model's connection type and form."""
-    return [m.connection.provider_info(m.fields) for m in MODELS if m.connection]
+    return [m.provider_info() for m in MODELS]
 
 
 # ---- connection type -> hook --------------------------------------------------------------------
