@@ -41,8 +41,7 @@ if TYPE_CHECKING:
     from airflow_provider_contacts.http.policy import TransportSettings
 
 
-#: the largest id a vendor may hand out that we accept (a signed 64-bit integer)
-def numeric_extras(conn_type: str) -> dict[str, tuple[str, float | None, float | None]]:
+def numeric_extras(conn_type: str) -> dict[str, tuple[str, float, float]]:
     """``{name: ("integer" | "number", minimum, maximum)}`` of the numeric extras of a
     connection type (the transport options alone for a type that has no model)."""
     return {

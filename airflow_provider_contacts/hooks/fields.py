@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from airflow_provider_contacts.hooks.extras import ConnExtras
 
+#: the largest id a vendor may hand out that we accept (a signed 64-bit integer)
 MAX_ID = 2**63 - 1
 
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
