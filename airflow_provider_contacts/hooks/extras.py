@@ -22,9 +22,10 @@ in its forms and API (tests/test_connection_forms.py checks every field).
 
 from __future__ import annotations
 
+import builtins
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from airflow_provider_contacts.hooks.fields import (
     Field,
@@ -39,6 +40,9 @@ from airflow_provider_contacts.hooks.fields import (
 
 if TYPE_CHECKING:
     from airflow_provider_contacts.http.policy import TransportSettings
+
+#: a bound of a numeric extra (None: the one its field declares)
+Num = float | None
 
 
 def numeric_extras(conn_type: str) -> dict[str, tuple[str, float, float]]:
@@ -195,19 +199,24 @@ class ConnExtras:
     def has(self, key: str) -> bool:
         return self.raw(key) is not None
 
-    def str(self, key: str, default: str | None = None) -> str | None:
+    # below, the methods named after builtins hide them in annotations: hence ``builtins.str`` etc.
+    @overload
+    def str(self, key: builtins.str, default: builtins.str) -> builtins.str: ...
+    @overload
+    def str(self, key: builtins.str, default: None = None) -> builtins.str | None: ...
+    def str(self, key: builtins.str, default: builtins.str | None = None) -> builtins.str | None:
         value = self.raw(key)
         return default if value is None else str(value)
 
-    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
-        value = self.str(key, default)
-        assert value is not None
-        value = value.strip().lower()
+    def choice(
+        self, key: builtins.str, choices: tuple[builtins.str, ...], default: builtins.str
+    ) -> builtins.str:
+        value = self.str(key, default).strip().lower()
         if value not in choices:
             self._bad(key, value, f"one of {', '.join(choices)}")
         return value
 
-    def bool(self, key: str, default: bool = False) -> bool:
+    def bool(self, key: builtins.str, default: builtins.bool = False) -> builtins.bool:
         value = self.raw(key)
         if value is None:
             return default
@@ -216,14 +225,20 @@ class ConnExtras:
             self._bad(key, value, "true or false")
         return bool(flag)
 
-    def bounds(self, key: str, minimum: float | None = None, maximum: float | None = None) -> tuple[Any, Any]:
+    def bounds(self, key: builtins.str, minimum: Num = None, maximum: Num = None) -> tuple[Num, Num]:
         """The allowed range of ``key``: the arguments where given, else its field's."""
         declared = self.fields.get(key)
         low, high = (declared.minimum, declared.maximum) if isinstance(declared, Number) else (None, None)
         return (low if minimum is None else minimum), (high if maximum is None else maximum)
 
     def number(
-        self, key: str, default: Any = None, *, whole: bool, minimum: Any = None, maximum: Any = None
+        self,
+        key: builtins.str,
+        default: Any = None,
+        *,
+        whole: builtins.bool,
+        minimum: Num = None,
+        maximum: Num = None,
     ) -> Any:
         """``key`` as a whole number or a finite float within its range; ``default`` when unset."""
         value = self.raw(key)
@@ -236,19 +251,22 @@ class ConnExtras:
         return number
 
     def int(
-        self, key: str, default: int | None = None, *, minimum: int | None = None, maximum: int | None = None
-    ) -> int | None:
+        self,
+        key: builtins.str,
+        default: builtins.int | None = None,
+        *,
+        minimum: Num = None,
+        maximum: Num = None,
+    ) -> builtins.int | None:
         return self.number(key, default, whole=True, minimum=minimum, maximum=maximum)
 
-    def float(
-        self,
-        key: str,
-        default: float | None = None,
-        *,
-        minimum: float | None = None,
-        maximum: float | None = None,
-    ) -> float | None:
-        return self.number(key, default, whole=False, minimum=minimum, maximum=maximum)
+    @overload  # a default given, a number comes back
+    def float(self, key: builtins.str, default: builtins.float) -> builtins.float: ...
+    @overload
+    def float(self, key: builtins.str, default: None = None) -> builtins.float | None: ...
+    def float(self, key: builtins.str, default: builtins.float | None = None) -> builtins.float | None:
+        """``key`` as a number within the range its field declares."""
+        return self.number(key, default, whole=False)
 
     def check_numbers(self) -> None:
         """Check every numeric field of this connection type that is set (range, finiteness)."""
@@ -256,7 +274,7 @@ class ConnExtras:
             if isinstance(declared, Number):
                 self.number(key, whole=declared.whole)
 
-    def _bad(self, key: str, value: Any, expected: str) -> None:
+    def _bad(self, key: builtins.str, value: Any, expected: builtins.str) -> None:
         from airflow_provider_contacts.exceptions import ContactsConfigError
 
         shown = value if not isinstance(value, str) or len(value) < 60 else value[:57] + "..."
