@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import builtins
 import json
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from airflow_provider_contacts.hooks.fields import (
@@ -56,15 +55,13 @@ def numeric_extras(conn_type: str) -> dict[str, tuple[str, float, float]]:
 
 
 # ---- the model ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
 class ConnectionType:
     """What a model declares about its connection type besides the extras and the form: its
-    name and the hook Airflow imports (by path, so provider info imports no hook)."""
+    name and the hook Airflow imports (``hook``: by path under ``airflow_provider_contacts.hooks``,
+    so provider info imports no hook)."""
 
-    conn_type: str
-    hook_name: str
-    #: the hook class, under ``airflow_provider_contacts.hooks``
-    hook: str
+    def __init__(self, conn_type: str, hook_name: str, hook: str) -> None:
+        self.conn_type, self.hook_name, self.hook = conn_type, hook_name, hook
 
     @property
     def hook_class_name(self) -> str:

@@ -8,7 +8,6 @@ its configuration)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -29,23 +28,31 @@ def parse_flag(value: Any) -> bool | None:
 
 
 # ---- fields -------------------------------------------------------------------------------------
-@dataclass(frozen=True)
 class Field:
     """One extra: its form field (``label``, ``description``, ``default``) and how it is read.
     ``formerly``: older names still read when the new one is not set; ``doc``: the README's
-    wording when it says more than the form's ``description``."""
+    wording when it says more than the form's ``description``. (Plain classes, not dataclasses:
+    Airflow builds them in every process that reads the provider info.)"""
 
     schema_type: ClassVar[str] = "string"
-    label: str
-    description: str
-    default: Any = None
-    secret: bool = False
-    formerly: tuple[str, ...] = ()
-    doc: str = ""
-    name: str = field(default="", init=False, compare=False)
+    #: the extra's name (the attribute the model declares it as)
+    name: str = ""
+
+    def __init__(
+        self,
+        label: str,
+        description: str,
+        *,
+        default: Any = None,
+        secret: bool = False,
+        formerly: tuple[str, ...] = (),
+        doc: str = "",
+    ) -> None:
+        self.label, self.description, self.default = label, description, default
+        self.secret, self.formerly, self.doc = secret, formerly, doc
 
     def __set_name__(self, owner: type, name: str) -> None:
-        object.__setattr__(self, "name", name)
+        self.name = name
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -81,14 +88,16 @@ class Field:
         return "text (secret)" if self.secret else "text"
 
 
-@dataclass(frozen=True)
 class Text(Field):
-    pass
+    """Text, as it is."""
 
 
-@dataclass(frozen=True)
 class Choice(Field):
-    choices: tuple[str, ...] = ()
+    """One of ``choices`` (read case-insensitively)."""
+
+    def __init__(self, label: str, description: str, *, choices: tuple[str, ...], **kwargs: Any) -> None:
+        super().__init__(label, description, **kwargs)
+        self.choices = choices
 
     def read(self, extras: ConnExtras, key: str) -> Any:
         return extras.choice(key, self.choices, self.default)
@@ -100,7 +109,6 @@ class Choice(Field):
         return ", ".join(f"`{c}`" for c in self.choices)
 
 
-@dataclass(frozen=True)
 class Flag(Field):
     schema_type: ClassVar[str] = "boolean"
 
@@ -111,7 +119,6 @@ class Flag(Field):
         return "true or false"
 
 
-@dataclass(frozen=True)
 class TlsVerify(Flag):
     """A flag on the form; the extra may also be the path of a CA bundle."""
 
@@ -125,24 +132,18 @@ class TlsVerify(Flag):
         return "true, false or a CA bundle path"
 
 
-@dataclass(frozen=True)
 class Number(Field):
     """A finite number ``within`` ``(minimum, maximum)`` (JSON number or text)."""
 
     schema_type: ClassVar[str] = "number"
-    within: tuple[float, float] | None = None
 
-    def __post_init__(self) -> None:
-        if self.within is None or len(self.within) != 2:
-            raise ValueError(f"numeric field {self.label!r} needs a minimum and a maximum (within=)")
-
-    @property
-    def minimum(self) -> float:
-        return self.within[0]  # type: ignore[index]
-
-    @property
-    def maximum(self) -> float:
-        return self.within[1]  # type: ignore[index]
+    def __init__(
+        self, label: str, description: str, *, within: tuple[float, float] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(label, description, **kwargs)
+        if within is None or len(within) != 2:
+            raise ValueError(f"numeric field {label!r} needs a minimum and a maximum (within=)")
+        self.minimum, self.maximum = within
 
     @property
     def whole(self) -> bool:
@@ -159,7 +160,6 @@ class Number(Field):
         return f"{kind} {_shown_number(self.minimum)}–{_shown_number(self.maximum)}"
 
 
-@dataclass(frozen=True)
 class Integer(Number):
     schema_type: ClassVar[str] = "integer"
 
