@@ -205,7 +205,7 @@ class UpsertContactsOperator(ContactsActionOperator):
         if not self.is_dry_run:
             extra = change_only.handle_removed(context, state, hook, self.on_removed)
             state.commit()
-        return {**extra, "state_keys": state.size(), "sync_state": state.location}
+        return {**extra, "state_keys": state.size(), "sync_state_path": state.location}
 
     def _check(self, row: Any, key: str, hook: Any) -> tuple[str | None, str | None]:
         """(normalised key, problem)."""
