@@ -73,13 +73,14 @@ class UpsertContactsOperator(ContactsActionOperator):
         key = self.key.strip()
         started = time.monotonic()
         hook = self.get_hook("upsert", "upsert contacts")
-        state = None
         if self.only_changed:
             change_only.check_hook(hook, self.sync_state_bootstrap, self.on_removed, key)
-            state = change_only.open_state(context, hook, self.conn_id, key, self.sync_state)
         rejects = self.open_rejects(context)
         spool = KeyedSpool(memory_rows=self.memory_rows)
+        state = None
         try:
+            if self.only_changed:
+                state = change_only.open_state(context, hook, self.conn_id, key, self.sync_state)
             columns = self._read_input(spool, rejects, key, hook, state)
             self.check_before_sending(rejects)
             extra = self._bootstrap(state, hook, key, columns)

@@ -88,9 +88,10 @@ def check_hook(hook: Any, bootstrap: str | None, on_removed: str, key: str) -> N
 
 
 def open_state(context: Context, hook: Any, conn_id: str, key: str, sync_state: str | None) -> SyncState:
-    """The task's state. Identity = connection id + the vendor's host + key field + the state's
+    """The task's state. Identity = connection id + the vendor's host (and path prefix) + key field + the state's
     name (``sync_state`` when it is a name, else ``<dag_id>.<task_id>[.<map_index>]``) or URI."""
-    host = urlsplit(str(hook.base_url)).netloc.lower()
+    url = urlsplit(str(hook.base_url))
+    host = url.netloc.lower() + url.path.rstrip("/")  # the instance: host and path prefix
     if sync_state and ("/" in sync_state or "\\" in sync_state):
         identity = state_identity(conn_id, host, key, sync_state)
         location = sync_state
