@@ -354,3 +354,18 @@ def test_fingerprint_is_the_vendor_echo_of_what_was_sent():
     echoed = {"company": None, "lifetime_value": 5, "newsletter": 1, "email": "a@x.com"}
     assert fingerprint(sent) == fingerprint(echoed)
     assert fingerprint(sent) != fingerprint({**echoed, "lifetime_value": 5.5})
+
+
+def test_a_state_on_object_storage(sandbox, tmp_path, monkeypatch):
+    """A ``sync_state`` URI goes through ObjectStoragePath (the ``file://`` filesystem here, taken
+    the object-storage way): downloaded into a local working copy, uploaded whole at the end."""
+    monkeypatch.setattr(sync_state_module, "_local", lambda location: None)
+    sandbox.reset(empty=True)
+    uri = f"file://{tmp_path}/bucket/states/crm.sqlite"
+    rows = contacts(250)
+    summary, batches = sync(sandbox, rows, sync_state=uri)
+    assert (batches, summary["sync_state_path"], summary["state_keys"]) == (2, uri, 250)
+    assert sorted(p.name for p in (tmp_path / "bucket" / "states").iterdir()) == ["crm.sqlite"]
+    rows[7]["firstname"] = "Changed"
+    summary, batches = sync(sandbox, rows, sync_state=uri)
+    assert batches == 1 and counts(summary, "sent", "unchanged") == (1, 249)
