@@ -365,7 +365,54 @@ def test_a_state_on_object_storage(sandbox, tmp_path, monkeypatch):
     rows = contacts(250)
     summary, batches = sync(sandbox, rows, sync_state=uri)
     assert (batches, summary["sync_state_path"], summary["state_keys"]) == (2, uri, 250)
-    assert sorted(p.name for p in (tmp_path / "bucket" / "states").iterdir()) == ["crm.sqlite"]
+    assert sorted(p.name for p in (tmp_path / "bucket" / "states").iterdir()) == [
+        "crm.sqlite",
+        "crm.sqlite.generation",
+    ]
     rows[7]["firstname"] = "Changed"
     summary, batches = sync(sandbox, rows, sync_state=uri)
     assert batches == 1 and counts(summary, "sent", "unchanged") == (1, 249)
+
+
+@pytest.mark.parametrize("storage_kind", ["local", "object storage"])
+def test_two_writers_at_once_keep_no_fingerprint_of_the_second_writers_keys(
+    tmp_path, caplog, monkeypatch, storage_kind
+):
+    """Runs A and B read the same state; A stores first. B finds the state stored since it read
+    it, so it keeps A's state without the keys B sent (their last write at the vendor is
+    unknown): the next run sends them again."""
+    location = str(tmp_path / "state.sqlite")
+    if storage_kind == "object storage":  # through ObjectStoragePath and the .generation marker
+        monkeypatch.setattr(sync_state_module, "_local", lambda location: None)
+        location = f"file://{location}"
+    identity = state_identity("c", "h", "email", "s")
+
+    def run(state, emails, firstname):
+        for index, _row in state.changed(
+            [(i, {"email": e, "firstname": firstname}) for i, e in enumerate(emails)], "email"
+        ):
+            state.settle(index, accepted=True)
+
+    base = SyncState(location, identity)
+    run(base, ["a", "b", "c"], "base")
+    base.commit()
+    base.close()
+    a, b = SyncState(location, identity), SyncState(location, identity)
+    run(a, ["a"], "from A")
+    a.commit()
+    run(b, ["a", "b"], "from B")
+    b.commit()
+    a.close()
+    b.close()
+    assert "stored by another run while this one ran" in caplog.text
+    with sqlite3.connect(str(tmp_path / "state.sqlite")) as db:
+        assert db.execute("select key, fp from state").fetchall() == [
+            ("c", fingerprint({"email": "c", "firstname": "base"}))
+        ]
+    # a third run reads B's state and stores without any warning
+    caplog.clear()
+    c = SyncState(location, identity)
+    run(c, ["a", "b"], "from C")
+    c.commit()
+    c.close()
+    assert "another run" not in caplog.text

@@ -10,6 +10,10 @@ crash at any point leaves the previous state valid.
 Identity: a state belongs to (connection id, vendor host, key field, state name or URI). It is
 written into the file, and a file of another identity is refused, so two DAGs (or two
 connections) never read or overwrite each other's fingerprints.
+
+Generations: each stored state carries a random generation. A run that finds, when it stores,
+that another run stored the state after it read it (two writers at once) keeps the other
+run's state without the keys it sent itself: those are sent again next run, never skipped.
 """
 
 from __future__ import annotations
@@ -19,10 +23,13 @@ import json
 import logging
 import os
 import re
+import secrets
 import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
@@ -94,15 +101,17 @@ class SyncState:
         self.identity = identity
         self._dir = tempfile.mkdtemp(prefix="contacts-sync-state-", dir=tmp_dir)
         self.path = os.path.join(self._dir, "state.sqlite")
-        self.existed = self._download()
+        self.existed = self._download(self.path)
         self.db = sqlite3.connect(self.path, isolation_level=None)
         self.db.executescript(
             "pragma journal_mode=delete; pragma synchronous=off; pragma temp_store=file;"
             "create table if not exists meta (name text primary key, value text) without rowid;"
             "create table if not exists state (key text primary key, fp blob not null) without rowid;"
             "create temp table seen (key text primary key) without rowid;"
+            "create temp table sent (key text primary key) without rowid;"
         )
         self._check_identity()
+        self._generation = self._meta("main", "generation")
         self.unchanged = 0
         self.accepted = 0
         self._pending: dict[int, tuple[str, bytes]] = {}
@@ -110,21 +119,63 @@ class SyncState:
         self.db.execute("begin")
 
     # ---- storage ------------------------------------------------------------------------
-    def _download(self) -> bool:
+    def _download(self, dest: str) -> bool:
         local = _local(self.location)
         if local is not None:
             if not os.path.exists(local):
                 return False
-            shutil.copyfile(local, self.path)
+            shutil.copyfile(local, dest)
             return True
         from airflow.sdk import ObjectStoragePath
 
         source = ObjectStoragePath(self.location)
         if not source.exists():
             return False
-        with source.open("rb") as src, open(self.path, "wb") as dst:
+        with source.open("rb") as src, open(dest, "wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
         return True
+
+    def _meta(self, schema: str, name: str) -> str | None:
+        row = self.db.execute(f"select value from {schema}.meta where name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def _stored_generation(self) -> str | None:
+        """The generation of the state stored now: another writer may have stored one since
+        this run read it. Local: read from the file; object storage: its ``.generation`` marker."""
+        local = _local(self.location)
+        if local is not None:
+            if not os.path.exists(local):
+                return None
+            with closing(sqlite3.connect(f"{Path(os.path.abspath(local)).as_uri()}?mode=ro", uri=True)) as db:
+                row = db.execute("select value from meta where name = 'generation'").fetchone()
+            return row[0] if row else None
+        from airflow.sdk import ObjectStoragePath
+
+        marker = ObjectStoragePath(self.location + ".generation")
+        return marker.read_text().strip() if marker.exists() else None
+
+    def _rebase(self) -> None:
+        """Another run stored this state since this one read it (two writers at once): start
+        from the stored state without every key this run sent, whose last write at the vendor
+        is now unknown, so the next run sends them again."""
+        other = os.path.join(self._dir, "stored.sqlite")
+        if not self._download(other):
+            return
+        log.warning(
+            "sync state %s was stored by another run while this one ran (one writer at a time, please): "
+            "keeping the other run's fingerprints, without the keys this run sent, which the next run sends again",
+            self.location,
+        )
+        self.db.execute("attach database ? as other", (other,))
+        try:
+            if self._meta("other", "identity") == json.dumps(self.identity, sort_keys=True):
+                self.db.execute("delete from main.state")
+                self.db.execute(
+                    "insert into main.state select key, fp from other.state where key not in (select key from sent)"
+                )
+        finally:
+            self.db.execute("detach database other")
+            os.remove(other)
 
     def _check_identity(self) -> None:
         stored = dict(self.db.execute("select name, value from meta").fetchall())
@@ -144,12 +195,20 @@ class SyncState:
         """Store the state: written whole to a new file, then renamed over the old one (local)
         or uploaded as one object; the previous state stays valid until then."""
         self.db.execute("commit")
+        if self._stored_generation() != self._generation:
+            self._rebase()
+        generation = secrets.token_hex(8)
+        self.db.execute("insert or replace into meta values ('generation', ?)", (generation,))
         local = _local(self.location)
         if local is not None:
             os.makedirs(os.path.dirname(os.path.abspath(local)), exist_ok=True)
             partial = f"{local}.partial-{os.getpid()}"
-            shutil.copyfile(self.path, partial)
-            os.replace(partial, local)
+            try:
+                shutil.copyfile(self.path, partial)
+                os.replace(partial, local)
+            finally:
+                if os.path.exists(partial):
+                    os.remove(partial)
         else:
             from airflow.sdk import ObjectStoragePath
 
@@ -157,6 +216,8 @@ class SyncState:
             target.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "rb") as src, target.open("wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
+            ObjectStoragePath(self.location + ".generation").write_text(generation)
+        self._generation = generation
         self.db.execute("begin")
         log.info("sync state stored at %s (%d keys)", self.location, self.size())
 
@@ -221,6 +282,7 @@ class SyncState:
         key, fp = self._pending.pop(index)
         if accepted:
             self.db.execute("insert or replace into state values (?, ?)", (key, fp))
+            self.db.execute("insert or ignore into sent values (?)", (key,))
             self.accepted += 1
 
     def removed(self) -> Iterator[str]:
