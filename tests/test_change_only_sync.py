@@ -416,3 +416,22 @@ def test_two_writers_at_once_keep_no_fingerprint_of_the_second_writers_keys(
     c.commit()
     c.close()
     assert "another run" not in caplog.text
+
+
+def test_a_failure_while_opting_out_vanished_keys_still_stores_the_accepted_rows(sandbox, monkeypatch):
+    sandbox.reset(empty=True)
+    rows = contacts(20)
+    sync(sandbox, rows)
+    rows[0]["firstname"] = "Changed"
+    real = MauticHook.set_do_not_contact
+
+    def down(self, *args, **kwargs):
+        raise ConnectionError("Mautic went away")
+
+    monkeypatch.setattr(MauticHook, "set_do_not_contact", down)
+    with pytest.raises(ConnectionError):
+        sync(sandbox, rows[:15], on_removed="do_not_contact")
+    assert batch_requests(sandbox) == 1
+    monkeypatch.setattr(MauticHook, "set_do_not_contact", real)
+    summary, batches = sync(sandbox, rows[:15], on_removed="do_not_contact")
+    assert batches == 0 and counts(summary, "unchanged", "removed", "removed_do_not_contact") == (15, 5, 5)

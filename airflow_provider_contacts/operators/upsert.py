@@ -204,8 +204,10 @@ class UpsertContactsOperator(ContactsActionOperator):
             return {}
         extra: dict[str, Any] = {}
         if not self.is_dry_run:
-            extra = change_only.handle_removed(context, state, hook, self.on_removed)
-            state.commit()
+            try:
+                extra = change_only.handle_removed(context, state, hook, self.on_removed)
+            finally:  # the rows accepted are stored even when handling vanished keys fails
+                state.commit()
         return {**extra, "state_keys": state.size(), "sync_state_path": state.location}
 
     def _check(self, row: Any, key: str, hook: Any) -> tuple[str | None, str | None]:
