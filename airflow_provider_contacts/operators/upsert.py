@@ -33,9 +33,17 @@ class UpsertContactsOperator(ContactsActionOperator):
     the task fails having sent nothing. ``dry_run=True`` reads and validates everything and
     sends nothing.
 
+    ``only_changed=True`` sends only rows that are new or differ from what the vendor last
+    accepted for their key (a fingerprint per key in the state ``sync_state``: a name or a
+    path/URI, default ``<dag_id>.<task_id>`` under ``[contacts] storage_base``); the others
+    are counted ``unchanged``. ``sync_state_bootstrap="vendor"`` builds a missing state from
+    the vendor's contacts; ``on_removed`` (``"ignore"``, ``"report"``, ``"do_not_contact"``)
+    handles keys of the state that no input row named. See ``rows/sync_state.py``.
+
     Returns a summary: ``rows_read``, ``unique_keys``, ``duplicates_collapsed``, ``created``,
     ``updated``, ``unchanged``, ``rejected``, ``batches``, ``requests``, ``retries``,
-    ``seconds``, ``rows_per_second``, ``rejects_path``.
+    ``seconds``, ``rows_per_second``, ``rejects_path``; with ``only_changed`` also ``sent``,
+    ``state_keys``, ``sync_state_path``, and ``bootstrapped`` / ``removed...`` when used.
     """
 
     template_fields = (*ContactsActionOperator.template_fields, "key", "sync_state")
