@@ -16,7 +16,7 @@ from airflow_provider_contacts.exceptions import ContactsConfigError, RejectedRo
 from airflow_provider_contacts.links import VendorContactLink, publish_link
 from airflow_provider_contacts.rows.outputs import output_path
 from airflow_provider_contacts.rows.rejects import RejectsFile, check_threshold, parse_max_rejected
-from airflow_provider_contacts.rows.sources import BadRow, iter_source
+from airflow_provider_contacts.rows.sources import BadRow, is_replay, iter_source
 from airflow_provider_contacts.rows.spool import RowSpool
 
 if TYPE_CHECKING:
@@ -180,6 +180,7 @@ class ContactsActionOperator(BaseOperator):
         if hook is not None and touched:
             publish_link(context, hook.contacts_url(touched[0] if len(touched) == 1 else None))
         rejects.close()
+        summary["replayed"] = self.rows_read if is_replay(self) else 0
         summary["rejected"] = rejects.count
         summary["rejects_path"] = rejects.path
         self.log.info("Summary: %s", json.dumps(summary, sort_keys=True, default=str))
