@@ -8,7 +8,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
@@ -85,6 +85,10 @@ class ContactsActionOperator(BaseOperator):
     template_fields_renderers = {"source_sql": "sql", "rows": "json"}
     ui_color = "#e8f4ea"
     operator_extra_links = (VendorContactLink(),)
+    #: the vendor object the operator changes: the name of its OpenLineage output dataset
+    lineage_object: ClassVar[str] = "contacts"
+    #: the summary counts of the rows the vendor accepted (the output's row count)
+    lineage_accepted: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -183,6 +187,7 @@ class ContactsActionOperator(BaseOperator):
         summary["replayed"] = self.rows_read if is_replay(self) else 0
         summary["rejected"] = rejects.count
         summary["rejects_path"] = rejects.path
+        self.last_summary = summary
         self.log.info("Summary: %s", json.dumps(summary, sort_keys=True, default=str))
         self.attach_to_outlets(context, summary)
         check_threshold(self.max_rejected, rejects.count, total, rejects.path)
@@ -190,6 +195,17 @@ class ContactsActionOperator(BaseOperator):
 
     def attach_to_outlets(self, context: Context, summary: dict[str, Any]) -> None:
         attach_to_outlets(self, context, summary)
+
+    def lineage_tags(self) -> dict[str, str]:
+        """Tags of the output dataset (what the change was, when the object does not say it)."""
+        return {}
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The source read, the vendor object written and the rejects file, with row counts
+        (``operators/lineage.py``); None without the OpenLineage provider."""
+        from airflow_provider_contacts.operators.lineage import action_lineage
+
+        return action_lineage(self)
 
 
 def attach_to_outlets(operator: BaseOperator, context: Context, summary: dict[str, Any]) -> None:

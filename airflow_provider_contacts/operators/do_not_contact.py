@@ -29,6 +29,8 @@ class DoNotContactOperator(ContactsActionOperator):
     """
 
     template_fields = (*ContactsActionOperator.template_fields, "action", "channel", "reason", "comments")
+    lineage_object = "contacts"
+    lineage_accepted = ("updated",)
 
     def __init__(
         self,
@@ -50,6 +52,9 @@ class DoNotContactOperator(ContactsActionOperator):
             self._check_action()
         if isinstance(reason, (int, str)) and "{{" not in str(reason):
             parse_dnc_reason(reason)
+
+    def lineage_tags(self) -> dict[str, str]:
+        return {"do_not_contact": self._check_action(), "channel": str(self.channel or "email").strip()}
 
     def _check_action(self) -> str:
         action = str(self.action or "").strip().lower()

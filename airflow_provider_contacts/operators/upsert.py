@@ -38,6 +38,8 @@ class UpsertContactsOperator(ContactsActionOperator):
     """
 
     template_fields = (*ContactsActionOperator.template_fields, "key")
+    lineage_object = "contacts"
+    lineage_accepted = ("created", "updated")
 
     def __init__(
         self,
