@@ -158,7 +158,8 @@ def sql_source(conn_id: str, sql: str, rows_read: int | None) -> tuple[list[Any]
     """The tables ``sql`` reads on ``conn_id`` as input datasets (the rows read on the table
     when it is the only one) and the ``sql`` job facet. The database hook's own OpenLineage
     naming (common-sql's ``get_openlineage_database_info``) when it has one; otherwise the
-    parsed table names under ``<conn_type>://<host[:port]>``. No query is run for this."""
+    parsed table names under ``<conn_type>://<host[:port]>``. No table is read for this (a hook
+    may ask the database for its default schema)."""
     from airflow.sdk import BaseHook
     from openlineage.client.event_v2 import InputDataset
     from openlineage.client.facet_v2 import input_statistics_input_dataset as input_stats
