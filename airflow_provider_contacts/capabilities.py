@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from airflow_provider_contacts.models import ContactEvent, RowOutcome
+from airflow_provider_contacts.models import ContactEvent, EventQuery, RowOutcome
 
 
 @runtime_checkable
@@ -60,7 +60,7 @@ class ActivityCapable(Protocol):
     """Implemented through ``hooks.base.EventPlanMixin``: the hook writes ``event_plan`` once
     and gets ``iter_events`` (blocking) and ``aiter_events`` (async, for triggers)."""
 
-    def event_plan(self, since: datetime, until: datetime, **filters: Any) -> Any: ...
+    def event_plan(self, query: EventQuery, **filters: Any) -> Any: ...
 
     def iter_events(self, since: datetime, until: datetime, **filters: Any) -> Iterator[ContactEvent]:
         """Events with ``since <= occurred_at < until`` (UTC), de-duplicated; every vendor takes

@@ -82,6 +82,28 @@ class ContactEvent:
         }
 
 
+#: the filters every vendor's ``event_plan`` takes (in :class:`EventQuery`), besides its own
+COMMON_EVENT_FILTERS = ("include_types", "exclude_types", "contact_ids")
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """What a hook's ``event_plan`` is asked, whatever the vendor: the half-open window
+    ``[since, until)`` and the filters every vendor has; a vendor's own filters come as keywords."""
+
+    since: datetime
+    until: datetime
+    include_types: list[str] | None = None
+    exclude_types: list[str] | None = None
+    contact_ids: list[str] | None = None
+
+    def wanted(self, *, fold_case: bool = False) -> EventFilter:
+        """The window and type filters as a predicate on events."""
+        return EventFilter(
+            self.since, self.until, self.include_types, self.exclude_types, fold_case=fold_case
+        )
+
+
 #: the arguments of the activity operator and the sensor that pick events (both template them)
 EVENT_SELECTION_ARGS = ("since", "until", "event_types", "exclude_event_types", "contact_ids")
 

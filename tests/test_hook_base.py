@@ -16,6 +16,7 @@ from airflow_provider_contacts.hooks.extras import ConnExtras
 from airflow_provider_contacts.http.auth import BasicAuth
 from airflow_provider_contacts.http.plan import Call, run_plan
 from airflow_provider_contacts.http.policy import TransportSettings
+from airflow_provider_contacts.models import EventQuery
 
 
 class EchoHook(EventPlanMixin, ContactsHook):
@@ -33,7 +34,7 @@ class EchoHook(EventPlanMixin, ContactsHook):
         self.transport.request("GET", "/anything")
         return "ok"
 
-    def event_plan(self, since, until, **filters):
+    def event_plan(self, query):
         first = yield Call("GET", "/anything")
         yield first["method"]
         second = yield Call("POST", "/anything", json={"n": 1}, idempotent=True)
@@ -304,7 +305,7 @@ def test_require_capability_names_the_types_that_can():
 def test_plans_run_on_the_blocking_transport(monkeypatch, sandbox):
     set_conn(monkeypatch, "echo1", conn_type="echo", host=sandbox.base_url("echo"), login="u", password="p")
     hook = EchoHook("echo1")
-    assert list(run_plan(hook.transport, hook.event_plan(None, None))) == ["GET", "POST"]
+    assert list(run_plan(hook.transport, hook.event_plan(EventQuery(None, None)))) == ["GET", "POST"]
     assert [r["method"] for r in sandbox.requests("echo")] == ["GET", "POST"]
 
 

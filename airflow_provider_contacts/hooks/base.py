@@ -34,6 +34,7 @@ from airflow_provider_contacts.http.client import AsyncTransport, Transport
 from airflow_provider_contacts.http.errors import ErrorMapper, check_base_url, default_error_mapper
 from airflow_provider_contacts.http.plan import Plan, arun_plan, run_plan
 from airflow_provider_contacts.http.policy import RetryPolicy, TransportSettings
+from airflow_provider_contacts.models import COMMON_EVENT_FILTERS, EventQuery
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -49,33 +50,37 @@ class EventPlanMixin:
     """Gives a hook ``iter_events`` (blocking) and ``aiter_events`` (async) from one
     ``event_plan`` generator. Events yielded are de-duplicated on their ``dedup_key``."""
 
-    def event_plan(
-        self,
-        since: datetime,
-        until: datetime,
-        *,
-        include_types: list[str] | None = None,
-        exclude_types: list[str] | None = None,
-        contact_ids: list[str] | None = None,
-    ) -> Plan:
+    def event_plan(self, query: EventQuery) -> Plan:
+        """The vendor's requests for ``query``, yielding its events; the vendor's own filters
+        are keyword-only arguments."""
         raise NotImplementedError
 
-    def iter_events(self, since: datetime, until: datetime, **filters: Any) -> Iterator[ContactEvent]:
+    def event_query(
+        self, since: datetime, until: datetime, filters: dict[str, Any]
+    ) -> tuple[EventQuery, dict]:
+        """``filters`` checked (a clear error for one this vendor does not have) and split into
+        the :class:`EventQuery` and the vendor's own filters."""
         self.check_event_filters(filters)
-        return run_plan(self.transport, self.event_plan(since, until, **filters))  # type: ignore[attr-defined]
+        common = {name: value for name, value in filters.items() if name in COMMON_EVENT_FILTERS}
+        own = {name: value for name, value in filters.items() if name not in COMMON_EVENT_FILTERS}
+        return EventQuery(since, until, **common), own
+
+    def iter_events(self, since: datetime, until: datetime, **filters: Any) -> Iterator[ContactEvent]:
+        query, own = self.event_query(since, until, filters)
+        return run_plan(self.transport, self.event_plan(query, **own))  # type: ignore[attr-defined]
 
     def aiter_events(
         self, transport: AsyncTransport, since: datetime, until: datetime, **filters: Any
     ) -> AsyncIterator[ContactEvent]:
-        self.check_event_filters(filters)
-        return arun_plan(transport, self.event_plan(since, until, **filters))
+        query, own = self.event_query(since, until, filters)
+        return arun_plan(transport, self.event_plan(query, **own))
 
     def event_filter_names(self) -> list[str]:
-        """The filters this vendor's ``event_plan`` takes (besides the window)."""
+        """The filters this vendor takes besides the window: the common ones, then its own."""
         import inspect
 
         params = inspect.signature(self.event_plan).parameters
-        return [name for name, p in params.items() if p.kind is p.KEYWORD_ONLY]
+        return [*COMMON_EVENT_FILTERS, *(name for name, p in params.items() if p.kind is p.KEYWORD_ONLY)]
 
     def check_event_filters(self, filters: dict[str, Any]) -> None:
         """A clear error, before any request, for a filter this vendor does not have."""

@@ -41,7 +41,7 @@ from airflow_provider_contacts.hooks.dmartech_wire import (
 from airflow_provider_contacts.http.auth import Auth
 from airflow_provider_contacts.http.plan import Call, Page, Plan, map_plan, paged, run_plan
 from airflow_provider_contacts.http.policy import TransportSettings
-from airflow_provider_contacts.models import ContactEvent, EventFilter
+from airflow_provider_contacts.models import ContactEvent, EventFilter, EventQuery
 
 CONTACT_PATH = "/open-api/v1/contact"
 #: contactEvents refuses a larger pageSize (A.5)
@@ -313,12 +313,8 @@ class DmartechHook(EventPlanMixin, ContactsHook):
 
     def event_plan(
         self,
-        since: datetime,
-        until: datetime,
+        query: EventQuery,
         *,
-        include_types: list[str] | None = None,
-        exclude_types: list[str] | None = None,
-        contact_ids: list[str] | None = None,
         page_size: int = EVENTS_MAX_PAGE_SIZE,
         label_sn: str | None = None,
         search_field: str | None = None,
@@ -326,7 +322,7 @@ class DmartechHook(EventPlanMixin, ContactsHook):
     ) -> Plan:
         """Events of ``contact_ids``, or of every contact of a label / a search / the tenant
         (Dmartech lists events per contact only: one contact list, then each contact's events)."""
-        since, until = utc(since), utc(until)
+        since, until = utc(query.since), utc(query.until)
         if until <= since:
             return
 
@@ -335,13 +331,13 @@ class DmartechHook(EventPlanMixin, ContactsHook):
                 str(customer_id),
                 since,
                 until,
-                include_types=include_types,
-                exclude_types=exclude_types,
+                include_types=query.include_types,
+                exclude_types=query.exclude_types,
                 page_size=page_size,
             )
 
-        if contact_ids:
-            for customer_id in contact_ids:
+        if query.contact_ids:
+            for customer_id in query.contact_ids:
                 yield from events_of(customer_id)
         else:  # the contacts as they are listed, each one's events in turn
             yield from map_plan(self._customers_plan(label_sn, search_field, search_value), events_of)
@@ -350,9 +346,10 @@ class DmartechHook(EventPlanMixin, ContactsHook):
         """Blocking: up to ``max_active_requests`` contacts' events fetched in parallel (the
         transport's rate limiter keeps the total under ``rate_limit_per_second``), yielded in
         contact order."""
-        self.check_event_filters(filters)
+        query, filters = self.event_query(since, until, filters)
         workers = int(self.extras.int("max_active_requests", 4, minimum=1))
-        contact_ids = filters.pop("contact_ids", None)
+        contact_ids = query.contact_ids
+        filters.update(include_types=query.include_types, exclude_types=query.exclude_types)
         label_sn = filters.pop("label_sn", None)
         search_field, search_value = filters.pop("search_field", None), filters.pop("search_value", None)
         since, until = utc(since), utc(until)

@@ -33,7 +33,7 @@ from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
 from airflow_provider_contacts.http.auth import Auth, BasicAuth
 from airflow_provider_contacts.http.errors import ResponseLike, default_error_mapper, safe_json
 from airflow_provider_contacts.http.plan import Call, Page, Plan, map_plan, paged, run_plan
-from airflow_provider_contacts.models import ContactEvent, EventFilter, RowOutcome
+from airflow_provider_contacts.models import ContactEvent, EventQuery, RowOutcome
 
 log = logging.getLogger(__name__)
 
@@ -296,24 +296,12 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
             )
 
     # ---- events ------------------------------------------------------------------------------
-    def event_plan(
-        self,
-        since: datetime,
-        until: datetime,
-        *,
-        include_types: list[str] | None = None,
-        exclude_types: list[str] | None = None,
-        contact_ids: list[str] | None = None,
-    ) -> Plan:
+    def event_plan(self, query: EventQuery) -> Plan:
         """``contact.created`` and ``contact.active`` events in ``[since, until)``, from one scan
         of the contact list ordered by creation (stable pages while contacts are added)."""
-        since_s, until_s = since.timestamp(), until.timestamp()
-        wanted = {str(c) for c in contact_ids} if contact_ids else None
-        types = [
-            t
-            for t in ("contact.created", "contact.active")
-            if EventFilter(since, until, include_types, exclude_types).wants_type(t)
-        ]
+        since_s, until_s = query.since.timestamp(), query.until.timestamp()
+        wanted = {str(c) for c in query.contact_ids} if query.contact_ids else None
+        types = [t for t in ("contact.created", "contact.active") if query.wanted().wants_type(t)]
         if not types or until_s <= since_s:
             return
 

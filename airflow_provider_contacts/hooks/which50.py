@@ -20,7 +20,6 @@ the given contacts: Which50 lists activity per contact only, so ``contact_ids`` 
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
 from airflow_provider_contacts._time import parse_iso
@@ -29,7 +28,7 @@ from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
 from airflow_provider_contacts.http.auth import Auth, BasicAuth, HeaderAuth
 from airflow_provider_contacts.http.errors import ResponseLike, default_error_mapper, safe_json
 from airflow_provider_contacts.http.plan import Call, Plan
-from airflow_provider_contacts.models import ContactEvent, EventFilter, RowOutcome
+from airflow_provider_contacts.models import ContactEvent, EventQuery, RowOutcome
 
 #: an HTTP header name (RFC 9110 "token")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -247,26 +246,18 @@ class Which50Hook(EventPlanMixin, ContactsHook):
         return outcomes
 
     # ---- events -----------------------------------------------------------------------------
-    def event_plan(
-        self,
-        since: datetime,
-        until: datetime,
-        *,
-        include_types: list[str] | None = None,
-        exclude_types: list[str] | None = None,
-        contact_ids: list[str] | None = None,
-    ) -> Plan:
+    def event_plan(self, query: EventQuery) -> Plan:
         """Communications of ``contact_ids`` with ``since <= Occurred < until``; the event type is
         the interaction kind lower-cased (``email``, ``sms``, ``landingpage``, ``webform``...) and
         an event is identified by (type, ``Id``) within its contact."""
-        if not contact_ids:
+        if not query.contact_ids:
             raise ContactsConfigError(
                 "Which50 lists activity per contact only: give contact_ids (EncContactId values, e.g. from an "
                 "upsert's output or your warehouse)",
                 conn_id=self.conn_id,
             )
-        wanted = EventFilter(since, until, include_types, exclude_types, fold_case=True)
-        for contact_id in contact_ids:
+        wanted = query.wanted(fold_case=True)
+        for contact_id in query.contact_ids:
             body = yield Call("GET", f"/contacts/{_enc(contact_id)}/communications")
             # ``Id`` is "the ID of the Interaction": an Email and an SMS may share one
             seen: set[tuple[str, str]] = set()

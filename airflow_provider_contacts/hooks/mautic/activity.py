@@ -21,7 +21,7 @@ from airflow_provider_contacts.hooks.mautic.wire import (
     snake,
 )
 from airflow_provider_contacts.http.plan import Call, Page, Plan, paged
-from airflow_provider_contacts.models import ContactEvent
+from airflow_provider_contacts.models import ContactEvent, EventQuery
 
 #: the keys ``POST /contacts/{id}/utm/add`` reads (``LeadModel::addUTMTags``, ``UtmTag::getFieldSetterList``)
 UTM_KEYS = frozenset(
@@ -56,21 +56,15 @@ UTM_CAMEL = {
 class MauticActivity(EventPlanMixin, MauticBase):
     """The activity and other contact endpoints of :class:`~.hook.MauticHook`."""
 
-    def event_plan(
-        self,
-        since: datetime,
-        until: datetime,
-        *,
-        include_types: list[str] | None = None,
-        exclude_types: list[str] | None = None,
-        contact_ids: list[str] | None = None,
-        page_size: int = 100,
-        search: str | None = None,
-    ) -> Plan:
+    def event_plan(self, query: EventQuery, *, page_size: int = 100, search: str | None = None) -> Plan:
         """Events with ``since <= occurred_at < until``: Mautic's date filters are inclusive
         and second-precise, so the window is widened to whole seconds and cut here."""
-        since_utc = utc(since)
-        until_utc = utc(until)
+        since_utc, until_utc = utc(query.since), utc(query.until)
+        include_types, exclude_types, contact_ids = (
+            query.include_types,
+            query.exclude_types,
+            query.contact_ids,
+        )
         if until_utc <= since_utc:
             return
         date_to = until_utc if until_utc.microsecond == 0 else until_utc + timedelta(seconds=1)
