@@ -72,25 +72,30 @@ def warehouse(tmp_path, monkeypatch) -> str:
     return str(db)
 
 
+def lineage_of(cls, tmp_path, **kwargs):
+    """Run ``cls`` on mautic_default (rejects to ``r.ndjson``, one rejection allowed), then ask
+    it for its lineage on complete."""
+    kwargs = {"rejects_path": str(tmp_path / "r.ndjson"), "max_rejected": 1, **kwargs}
+    op = cls(task_id="task", conn_id="mautic_default", **kwargs)
+    op.execute(CONTEXT)
+    return op.get_openlineage_facets_on_complete(TI)
+
+
+def written(sandbox, tmp_path, accepted: int, rejected: int, name: str = "contacts", **facets) -> list:
+    """An action's outputs: the vendor object with the rows accepted, the rejects file."""
+    return [
+        ("OutputDataset", mautic(sandbox), name, {**facets, **write_stats(accepted)}),
+        ("OutputDataset", "file", str(tmp_path / "r.ndjson"), write_stats(rejected)),
+    ]
+
+
 # ---- upsert: file, object-storage URI, SQL, inline ---------------------------------------
 def test_upsert_from_a_file(sandbox, tmp_path):
     source = tmp_path / "in.ndjson"
     source.write_text('{"email": "f1@example.com"}\n{"email": "f2@example.com"}\n{"email": "bad"}\n')
-    rejects = tmp_path / "r.ndjson"
-    op = UpsertContactsOperator(
-        task_id="up",
-        conn_id="mautic_default",
-        source_path=str(source),
-        rejects_path=str(rejects),
-        max_rejected=1,
-    )
-    op.execute(CONTEXT)
-    lineage = op.get_openlineage_facets_on_complete(TI)
+    lineage = lineage_of(UpsertContactsOperator, tmp_path, source_path=str(source))
     assert flat(lineage.inputs) == [("InputDataset", "file", str(source), read_stats(3))]
-    assert flat(lineage.outputs) == [
-        ("OutputDataset", mautic(sandbox), "contacts", write_stats(2)),
-        ("OutputDataset", "file", str(rejects), write_stats(1)),
-    ]
+    assert flat(lineage.outputs) == written(sandbox, tmp_path, accepted=2, rejected=1)
     assert lineage.job_facets == {} and lineage.run_facets == {}
 
 
@@ -107,19 +112,14 @@ def test_object_storage_uris_name_the_bucket_and_key_never_the_connection():
 def test_upsert_from_a_file_uri(sandbox, tmp_path):
     source = tmp_path / "in.csv"
     source.write_text("email\nu1@example.com\n")
-    op = UpsertContactsOperator(
-        task_id="up",
-        conn_id="mautic_default",
+    lineage = lineage_of(
+        UpsertContactsOperator,
+        tmp_path,
         source_path=f"file://{source}",
         rejects_path=f"file://{tmp_path}/r.ndjson",
     )
-    op.execute(CONTEXT)
-    lineage = op.get_openlineage_facets_on_complete(TI)
     assert flat(lineage.inputs) == [("InputDataset", "file", str(source), read_stats(1))]
-    assert flat(lineage.outputs) == [
-        ("OutputDataset", mautic(sandbox), "contacts", write_stats(1)),
-        ("OutputDataset", "file", f"{tmp_path}/r.ndjson", write_stats(0)),
-    ]
+    assert flat(lineage.outputs) == written(sandbox, tmp_path, accepted=1, rejected=0)
 
 
 def test_upsert_from_sql_named_by_the_parser(sandbox, tmp_path, monkeypatch):
@@ -127,21 +127,9 @@ def test_upsert_from_sql_named_by_the_parser(sandbox, tmp_path, monkeypatch):
     under sqlite://<database file>; the one table read carries the rows read."""
     db = warehouse(tmp_path, monkeypatch)
     sql = "select email, firstname from customers"
-    op = UpsertContactsOperator(
-        task_id="up",
-        conn_id="mautic_default",
-        source_conn_id="warehouse",
-        source_sql=sql,
-        rejects_path=str(tmp_path / "r.ndjson"),
-        max_rejected=1,
-    )
-    op.execute(CONTEXT)
-    lineage = op.get_openlineage_facets_on_complete(TI)
+    lineage = lineage_of(UpsertContactsOperator, tmp_path, source_conn_id="warehouse", source_sql=sql)
     assert flat(lineage.inputs) == [("InputDataset", f"sqlite://{db}", "customers", read_stats(3))]
-    assert flat(lineage.outputs) == [
-        ("OutputDataset", mautic(sandbox), "contacts", write_stats(2)),
-        ("OutputDataset", "file", str(tmp_path / "r.ndjson"), write_stats(1)),
-    ]
+    assert flat(lineage.outputs) == written(sandbox, tmp_path, accepted=2, rejected=1)
     assert list(lineage.job_facets) == ["sql"] and lineage.job_facets["sql"].query == sql
 
 
@@ -157,17 +145,9 @@ def test_sql_named_by_the_database_hook(sandbox, tmp_path, monkeypatch):
     monkeypatch.setattr(SqliteHook, "get_openlineage_database_info", lambda self, conn: info, raising=False)
     monkeypatch.setattr(SqliteHook, "get_openlineage_default_schema", lambda self: "sales", raising=False)
     sql = "select c.email from customers c join orders o on o.email = c.email"
-    op = DoNotContactOperator(
-        task_id="dnc",
-        conn_id="mautic_default",
-        action="add",
-        source_conn_id="warehouse",
-        source_sql=sql,
-        rejects_path=str(tmp_path / "r.ndjson"),
-        max_rejected=1,
+    lineage = lineage_of(
+        DoNotContactOperator, tmp_path, action="add", source_conn_id="warehouse", source_sql=sql
     )
-    op.execute(CONTEXT)
-    lineage = op.get_openlineage_facets_on_complete(TI)
     assert flat(lineage.inputs) == [
         ("InputDataset", "warehouse://db.example:5432", "analytics.sales.customers", {}),
         ("InputDataset", "warehouse://db.example:5432", "analytics.sales.orders", {}),
@@ -176,41 +156,25 @@ def test_sql_named_by_the_database_hook(sandbox, tmp_path, monkeypatch):
 
 
 def test_inline_rows_have_no_input_dataset(sandbox, tmp_path):
-    op = UpsertContactsOperator(
-        task_id="up",
-        conn_id="mautic_default",
-        rows=[{"email": "i@example.com"}],
-        rejects_path=str(tmp_path / "r"),
+    lineage = lineage_of(UpsertContactsOperator, tmp_path, rows=[{"email": "i@example.com"}])
+    assert lineage.inputs == [] and flat(lineage.outputs) == written(
+        sandbox, tmp_path, accepted=1, rejected=0
     )
-    op.execute(CONTEXT)
-    lineage = op.get_openlineage_facets_on_complete(TI)
-    assert lineage.inputs == [] and [d.name for d in lineage.outputs] == ["contacts", str(tmp_path / "r")]
 
 
 # ---- do not contact, point groups, activity ----------------------------------------------
 def test_do_not_contact_is_told_by_tags_on_the_contacts(sandbox, tmp_path):
     source = tmp_path / "ids.ndjson"
     source.write_text('1\n2\n"ghost@example.com"\n')
-    op = DoNotContactOperator(
-        task_id="dnc",
-        conn_id="mautic_default",
-        action="remove",
-        channel="sms",
-        source_path=str(source),
-        rejects_path=str(tmp_path / "r.ndjson"),
-        max_rejected=1,
+    lineage = lineage_of(
+        DoNotContactOperator, tmp_path, action="remove", channel="sms", source_path=str(source)
     )
-    op.execute(CONTEXT)
-    lineage = op.get_openlineage_facets_on_complete(TI)
     tags = {
-        ("do_not_contact", "remove", "airflow-provider-contacts"),
-        ("channel", "sms", "airflow-provider-contacts"),
+        (key, value, "airflow-provider-contacts")
+        for key, value in (("do_not_contact", "remove"), ("channel", "sms"))
     }
     assert flat(lineage.inputs) == [("InputDataset", "file", str(source), read_stats(3))]
-    assert flat(lineage.outputs) == [
-        ("OutputDataset", mautic(sandbox), "contacts", {"tags": tags, **write_stats(2)}),
-        ("OutputDataset", "file", str(tmp_path / "r.ndjson"), write_stats(1)),
-    ]
+    assert flat(lineage.outputs) == written(sandbox, tmp_path, accepted=2, rejected=1, tags=tags)
 
 
 def test_point_groups_from_sql(sandbox, tmp_path, monkeypatch):
@@ -221,21 +185,16 @@ def test_point_groups_from_sql(sandbox, tmp_path, monkeypatch):
             "insert into adjustments values (?, ?, ?, ?)", [(1, 1, "plus", 1), (2, 1, "plus", 2)]
         )
     monkeypatch.setenv("AIRFLOW_CONN_POINTS_DB", json.dumps({"conn_type": "sqlite", "host": str(db)}))
-    op = AdjustPointGroupsOperator(
-        task_id="pts",
-        conn_id="mautic_default",
+    sql = 'select contact, grp as "group", op, value from adjustments'
+    lineage = lineage_of(
+        AdjustPointGroupsOperator,
+        tmp_path,
         source_conn_id="points_db",
-        source_sql='select contact, grp as "group", op, value from adjustments',
-        rejects_path=str(tmp_path / "r.ndjson"),
-        ledger_path=str(tmp_path / "ledgers"),
+        source_sql=sql,
+        ledger_path=str(tmp_path / "l"),
     )
-    op.execute(CONTEXT)
-    lineage = op.get_openlineage_facets_on_complete(TI)
     assert flat(lineage.inputs) == [("InputDataset", f"sqlite://{db}", "adjustments", read_stats(2))]
-    assert flat(lineage.outputs) == [
-        ("OutputDataset", mautic(sandbox), "point_groups", write_stats(2)),
-        ("OutputDataset", "file", str(tmp_path / "r.ndjson"), write_stats(0)),
-    ]
+    assert flat(lineage.outputs) == written(sandbox, tmp_path, accepted=2, rejected=0, name="point_groups")
 
 
 def test_activity_reads_the_vendor_and_writes_the_file(sandbox, tmp_path):
@@ -252,35 +211,18 @@ def test_activity_reads_the_vendor_and_writes_the_file(sandbox, tmp_path):
 
 # ---- replay: the rejects file links the two runs -----------------------------------------
 def test_a_replay_reads_the_dataset_the_first_run_wrote(sandbox, tmp_path):
-    rejects, again = tmp_path / "r.ndjson", tmp_path / "again.ndjson"
-    first = UpsertContactsOperator(
-        task_id="up",
-        conn_id="mautic_default",
-        rows=[{"email": "ok@example.com"}, {"email": "bad"}],
-        rejects_path=str(rejects),
-        max_rejected=1,
-    )
-    first.execute(CONTEXT)
-    replay = UpsertContactsOperator(
-        task_id="up",
-        conn_id="mautic_default",
+    first = lineage_of(UpsertContactsOperator, tmp_path, rows=[{"email": "ok@example.com"}, {"email": "bad"}])
+    rejects = tmp_path / "r.ndjson"
+    replay = lineage_of(
+        UpsertContactsOperator,
+        tmp_path / "again",
         source_path=str(rejects),
         source_format="rejects",
-        rejects_path=str(again),
-        max_rejected=1,
+        rejects_path=str(tmp_path / "again.ndjson"),
     )
-    replay.execute(CONTEXT)
-    wrote = flat(first.get_openlineage_facets_on_complete(TI).outputs)[1]
-    read = flat(replay.get_openlineage_facets_on_complete(TI).inputs)
-    assert wrote == ("OutputDataset", "file", str(rejects), write_stats(1))
-    assert read == [
-        (
-            "InputDataset",
-            "file",
-            str(rejects),
-            {"tags": {("replay", "rejects", "airflow-provider-contacts")}, **read_stats(1)},
-        )
-    ]
+    assert flat(first.outputs)[1] == ("OutputDataset", "file", str(rejects), write_stats(1))
+    tags = {("replay", "rejects", "airflow-provider-contacts")}
+    assert flat(replay.inputs) == [("InputDataset", "file", str(rejects), {"tags": tags, **read_stats(1)})]
 
 
 # ---- through the OpenLineage provider's extractor ------------------------------------------
@@ -289,23 +231,18 @@ def test_the_provider_extractor_uses_the_operator_method_on_success_and_failure(
     from airflow.utils.state import TaskInstanceState
 
     dagrun = SimpleNamespace(run_id="manual__1", dag_id="dag")
+    rows = [{"email": "x1@example.com"}, {"email": "owner@example.com", "owner": 99}]
     op = UpsertContactsOperator(
-        task_id="up",
-        conn_id="mautic_default",
-        rows=[{"email": "x1@example.com"}, {"email": "owner@example.com", "owner": 99}],
-        rejects_path=str(tmp_path / "r.ndjson"),
+        task_id="up", conn_id="mautic_default", rows=rows, rejects_path=str(tmp_path / "r.ndjson")
     )
     with pytest.raises(RejectedRowsError):  # one row accepted, one refused by Mautic: over max_rejected=0
         op.execute(CONTEXT)
     failed = ExtractorManager().extract_metadata(dagrun, op, TaskInstanceState.FAILED, TI)
-    assert flat(failed.outputs) == [
-        ("OutputDataset", mautic(sandbox), "contacts", write_stats(1)),
-        ("OutputDataset", "file", str(tmp_path / "r.ndjson"), write_stats(1)),
-    ]
+    assert flat(failed.outputs) == written(sandbox, tmp_path, accepted=1, rejected=1)
     op.max_rejected = 1
     op.execute(CONTEXT)
     done = ExtractorManager().extract_metadata(dagrun, op, TaskInstanceState.SUCCESS, TI)
-    assert flat(done.outputs)[0] == ("OutputDataset", mautic(sandbox), "contacts", write_stats(1))
+    assert flat(done.outputs) == written(sandbox, tmp_path, accepted=1, rejected=1)
 
 
 # ---- without OpenLineage ------------------------------------------------------------------

@@ -37,6 +37,21 @@ def rows_and_reasons(path) -> list[tuple[int, object, str]]:
     return [(r["index"], r["row"], r["reason"]) for r in read_ndjson(path)]
 
 
+def run(cls, task_id: str, rejects, **kwargs) -> dict:
+    """Run ``cls`` on mautic_default as task ``task_id``, its rejects to ``rejects``."""
+    op = cls(task_id=task_id, conn_id="mautic_default", rejects_path=str(rejects), **kwargs)
+    return op.execute(context(task_id))
+
+
+def replay(cls, task_id: str, of, rejects, **kwargs) -> dict:
+    """Replay the rejects file ``of``."""
+    return run(cls, task_id, rejects, source_path=str(of), source_format="rejects", **kwargs)
+
+
+def counts(summary: dict, *keys: str) -> tuple:
+    return tuple(summary[key] for key in keys)
+
+
 # ---- upsert: the vendor setting fixed, then the replay -------------------------------------
 def test_upsert_replay_after_fixing_the_vendor_setting(sandbox, tmp_path):
     sandbox.reset(empty=True)
@@ -48,10 +63,8 @@ def test_upsert_replay_after_fixing_the_vendor_setting(sandbox, tmp_path):
         {"email": "c@example.com", "lastname": LONG},
     ]
     first = tmp_path / "first.ndjson"
-    summary = UpsertContactsOperator(
-        task_id="up", conn_id="mautic_default", rows=rows, rejects_path=str(first), max_rejected=3
-    ).execute(context("up"))
-    assert (summary["created"], summary["rejected"], summary["replayed"]) == (1, 3, 0)
+    summary = run(UpsertContactsOperator, "up", first, rows=rows, max_rejected=3)
+    assert counts(summary, "created", "rejected", "replayed") == (1, 3, 0)
     assert sorted(emu_emails(emu)) == ["a@example.com"]
     too_long = "This value is too long. It should have 64 characters or less."
     assert [(r["index"], r["reason"], r["message"]) for r in read_ndjson(first)] == [
@@ -63,20 +76,8 @@ def test_upsert_replay_after_fixing_the_vendor_setting(sandbox, tmp_path):
     # 1. replayed before anything is fixed: the same rows fail again, in a new rejects file
     before = len(sandbox.requests("mautic"))
     again = tmp_path / "again.ndjson"
-    summary = UpsertContactsOperator(
-        task_id="up",
-        conn_id="mautic_default",
-        source_path=str(first),
-        source_format="rejects",
-        rejects_path=str(again),
-        max_rejected=1.0,
-    ).execute(context("up"))
-    assert (summary["rows_read"], summary["replayed"], summary["created"], summary["rejected"]) == (
-        3,
-        3,
-        0,
-        3,
-    )
+    summary = replay(UpsertContactsOperator, "up", first, again, max_rejected=1.0)
+    assert counts(summary, "rows_read", "replayed", "created", "rejected") == (3, 3, 0, 3)
     assert calls(sandbox)[before:] == [("POST", "contacts/batch/new")]
     assert [r["row"] for r in read_ndjson(again)] == [r["row"] for r in read_ndjson(first)]
     assert [r["index"] for r in read_ndjson(again)] == [0, 1, 2]  # the lines of the replayed file
@@ -86,24 +87,15 @@ def test_upsert_replay_after_fixing_the_vendor_setting(sandbox, tmp_path):
     emu.settings["char_length_limit"] = 255
     before = len(sandbox.requests("mautic"))
     fixed = tmp_path / "fixed.ndjson"
-    summary = UpsertContactsOperator(
-        task_id="up",
-        conn_id="mautic_default",
-        source_path=str(first),
-        source_format="rejects",
-        rejects_path=str(fixed),
-        max_rejected=1,
-    ).execute(context("up"))
-    assert {
-        k: summary[k] for k in ("rows_read", "replayed", "created", "updated", "rejected", "batches")
-    } == {
-        "rows_read": 3,
-        "replayed": 3,
-        "created": 2,
-        "updated": 0,
-        "rejected": 1,
-        "batches": 1,
-    }
+    summary = replay(UpsertContactsOperator, "up", first, fixed, max_rejected=1)
+    assert counts(summary, "rows_read", "replayed", "created", "updated", "rejected", "batches") == (
+        3,
+        3,
+        2,
+        0,
+        1,
+        1,
+    )
     assert calls(sandbox)[before:] == [("POST", "contacts/batch/new")]
     stored = emu_emails(emu)
     assert sorted(stored) == ["a@example.com", "b@example.com", "c@example.com"]
@@ -121,33 +113,18 @@ def test_dnc_replay_after_the_missing_contact_is_created(sandbox, tmp_path):
     emu = sandbox.emulator("mautic")
     first = tmp_path / "first.ndjson"
     rows = [1, "late@example.com", {"email": "late2@example.com"}]
-    summary = DoNotContactOperator(
-        task_id="dnc",
-        conn_id="mautic_default",
-        action="add",
-        reason="unsubscribed",
-        rows=rows,
-        rejects_path=str(first),
-        max_rejected=2,
-    ).execute(context("dnc"))
-    assert (summary["updated"], summary["not_found"], summary["rejected"]) == (1, 2, 2)
+    dnc = dict(action="add", reason="unsubscribed")
+    summary = run(DoNotContactOperator, "dnc", first, rows=rows, max_rejected=2, **dnc)
+    assert counts(summary, "updated", "not_found", "rejected") == (1, 2, 2)
     assert rows_and_reasons(first) == [
         (1, "late@example.com", "contact not found"),
         (2, {"email": "late2@example.com"}, "contact not found"),
     ]
     late = [emu.state.upsert({"email": e})[0]["id"] for e in ("late@example.com", "late2@example.com")]
     before = len(sandbox.requests("mautic"))
-    replay = tmp_path / "replay.ndjson"
-    summary = DoNotContactOperator(
-        task_id="dnc",
-        conn_id="mautic_default",
-        action="add",
-        reason="unsubscribed",
-        source_path=str(first),
-        source_format="rejects",
-        rejects_path=str(replay),
-    ).execute(context("dnc"))
-    assert (summary["replayed"], summary["updated"], summary["rejected"]) == (2, 2, 0)
+    again = tmp_path / "again.ndjson"
+    summary = replay(DoNotContactOperator, "dnc", first, again, **dnc)
+    assert counts(summary, "replayed", "updated", "rejected") == (2, 2, 0)
     assert [(m, p.split("?")[0]) for m, p in calls(sandbox)[before:]] == [
         ("GET", "contacts"),  # the two emails looked up together
         ("PATCH", "contacts/batch/edit"),
@@ -156,7 +133,7 @@ def test_dnc_replay_after_the_missing_contact_is_created(sandbox, tmp_path):
         [1],
         [1],
     ]
-    assert read_ndjson(replay) == []
+    assert read_ndjson(again) == []
 
 
 # ---- point groups: the group created at the vendor, then the replay --------------------------
@@ -169,28 +146,25 @@ def test_point_group_replay_after_the_group_is_created(sandbox, tmp_path):
         {"contact": 3, "group": "Loyalty", "op": "plus", "value": 2},
     ]
     first = tmp_path / "first.ndjson"
-    kwargs = dict(task_id="pts", conn_id="mautic_default", ledger_path=str(tmp_path / "ledgers"))
-    summary = AdjustPointGroupsOperator(rows=rows, rejects_path=str(first), max_rejected=2, **kwargs).execute(
-        context("pts")
-    )
-    assert (summary["applied"], summary["rejected"]) == (1, 2)
+    ledgers = str(tmp_path / "ledgers")
+    summary = run(AdjustPointGroupsOperator, "pts", first, rows=rows, max_rejected=2, ledger_path=ledgers)
+    assert counts(summary, "applied", "rejected") == (1, 2)
     assert [(i, reason) for i, _, reason in rows_and_reasons(first)] == [
         (1, "unknown group"),
         (2, "unknown group"),
     ]
     group = emu.state.create_point_group({"name": "Loyalty"})["id"]
     before = len(sandbox.requests("mautic"))
-    replay = tmp_path / "replay.ndjson"
-    summary = AdjustPointGroupsOperator(
-        source_path=str(first), source_format="rejects", rejects_path=str(replay), **kwargs
-    ).execute(context("pts_replay"))  # another task instance: a ledger of its own
-    assert (summary["replayed"], summary["applied"], summary["rejected"]) == (2, 2, 0)
+    again = tmp_path / "again.ndjson"
+    # another task instance (as a replay is): a ledger of its own
+    summary = replay(AdjustPointGroupsOperator, "pts_replay", first, again, ledger_path=ledgers)
+    assert counts(summary, "replayed", "applied", "rejected") == (2, 2, 0)
     assert emu.state.group_scores == {(1, 1): 5, (2, group): 40, (3, group): 2}
     assert [(m, p) for m, p in calls(sandbox)[before:] if m == "POST"] == [
         ("POST", f"contacts/2/points/groups/{group}/set/40"),
         ("POST", f"contacts/3/points/groups/{group}/set/2"),
     ]
-    assert read_ndjson(replay) == []
+    assert read_ndjson(again) == []
 
 
 # ---- which file is a rejects file ----------------------------------------------------------
@@ -199,30 +173,18 @@ def test_a_rejects_file_is_never_read_as_rows_by_mistake(sandbox, tmp_path):
     both choices named; source_format='ndjson' reads its records as rows (here: no email, so
     rejected), source_format='rejects' refuses a file that is not one, naming the line."""
     rejects = tmp_path / "rejects.ndjson"
-    UpsertContactsOperator(
-        task_id="up",
-        conn_id="mautic_default",
-        rows=[{"email": "bad"}],
-        rejects_path=str(rejects),
-        max_rejected=1,
-    ).execute(context("up"))
+    run(UpsertContactsOperator, "up", rejects, rows=[{"email": "bad"}], max_rejected=1)
     before = len(sandbox.requests("mautic"))
 
     def upsert(**kwargs):
-        return UpsertContactsOperator(
-            task_id="up",
-            conn_id="mautic_default",
-            rejects_path=str(tmp_path / "out.ndjson"),
-            max_rejected=1.0,
-            **kwargs,
-        ).execute(context("up"))
+        return run(UpsertContactsOperator, "up", tmp_path / "out.ndjson", max_rejected=1.0, **kwargs)
 
     with pytest.raises(
         ContactsConfigError, match="looks like a rejects file.*source_format='rejects'.*'ndjson'"
     ):
         upsert(source_path=str(rejects))
     as_rows = upsert(source_path=str(rejects), source_format="ndjson")
-    assert (as_rows["rows_read"], as_rows["rejected"], as_rows["replayed"]) == (1, 1, 0)
+    assert counts(as_rows, "rows_read", "rejected", "replayed") == (1, 1, 0)
     assert read_ndjson(tmp_path / "out.ndjson")[0]["row"] == read_ndjson(rejects)[0]
     plain = tmp_path / "contacts.ndjson"
     plain.write_text('{"email": "x@example.com"}\n', encoding="utf-8")

@@ -102,23 +102,9 @@ def operator_lineage(
         )
     except ImportError:
         return None
-    inputs = [
-        InputDataset(
-            namespace=namespace,
-            name=name,
-            facets=_tags(tags),
-            inputFacets=_stats(input_stats.InputStatisticsInputDatasetFacet, count),
-        )
-        for namespace, name, count, tags in read
-    ]
+    inputs = [_dataset(InputDataset, input_stats.InputStatisticsInputDatasetFacet, spec) for spec in read]
     outputs = [
-        OutputDataset(
-            namespace=namespace,
-            name=name,
-            facets=_tags(tags),
-            outputFacets=_stats(output_stats.OutputStatisticsOutputDatasetFacet, count),
-        )
-        for namespace, name, count, tags in written
+        _dataset(OutputDataset, output_stats.OutputStatisticsOutputDatasetFacet, spec) for spec in written
     ]
     job_facets: dict[str, Any] = {}
     sql = getattr(operator, "source_sql", None)
@@ -136,9 +122,12 @@ def operator_lineage(
     return OperatorLineage(inputs=inputs, outputs=outputs, job_facets=job_facets)
 
 
-def _stats(facet: Any, count: int | None) -> dict[str, Any]:
-    key = "inputStatistics" if "Input" in facet.__name__ else "outputStatistics"
-    return {} if count is None else {key: facet(rowCount=count)}
+def _dataset(cls: Any, statistics: Any, spec: DatasetSpec) -> Any:
+    """An input or output dataset (``cls``) with its tags and its ``statistics`` facet."""
+    namespace, name, count, tags = spec
+    side = "input" if cls.__name__.startswith("Input") else "output"
+    facets = {} if count is None else {f"{side}Statistics": statistics(rowCount=count)}
+    return cls(namespace=namespace, name=name, facets=_tags(tags), **{f"{side}Facets": facets})
 
 
 def _tags(tags: dict[str, str] | None) -> dict[str, Any]:
