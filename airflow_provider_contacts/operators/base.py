@@ -87,7 +87,7 @@ class ContactsActionOperator(BaseOperator):
     operator_extra_links = (VendorContactLink(),)
     #: the vendor object the operator changes: the name of its OpenLineage output dataset
     lineage_object: ClassVar[str] = "contacts"
-    #: the summary counts of the rows the vendor accepted (the output's row count)
+    #: the summary counts of the rows the vendor accepted (the output's row count; none: no count)
     lineage_accepted: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
@@ -196,9 +196,11 @@ class ContactsActionOperator(BaseOperator):
     def attach_to_outlets(self, context: Context, summary: dict[str, Any]) -> None:
         attach_to_outlets(self, context, summary)
 
-    def lineage_tags(self) -> dict[str, str]:
-        """Tags of the output dataset (what the change was, when the object does not say it)."""
-        return {}
+    def lineage_output(self) -> tuple[str, dict[str, str]]:
+        """(name, tags) of the vendor object changed: ``lineage_object``, and tags saying what the
+        change was when the object does not say it (an operator whose object is known only once
+        it ran, e.g. one segment, overrides this)."""
+        return self.lineage_object, {}
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """The source read, the vendor object written and the rejects file, with row counts

@@ -53,8 +53,9 @@ class DoNotContactOperator(ContactsActionOperator):
         if isinstance(reason, (int, str)) and "{{" not in str(reason):
             parse_dnc_reason(reason)
 
-    def lineage_tags(self) -> dict[str, str]:
-        return {"do_not_contact": self._check_action(), "channel": str(self.channel or "email").strip()}
+    def lineage_output(self) -> tuple[str, dict[str, str]]:
+        tags = {"do_not_contact": self._check_action(), "channel": str(self.channel or "email").strip()}
+        return self.lineage_object, tags
 
     def _check_action(self) -> str:
         action = str(self.action or "").strip().lower()

@@ -46,7 +46,7 @@ def file_dataset(path: str) -> tuple[str, str]:
 
 
 def action_lineage(operator: Any) -> Any:
-    """An action operator's lineage: its source (file or SQL) read, its ``lineage_object`` at
+    """An action operator's lineage: its source (file or SQL) read, its ``lineage_output()`` at
     the vendor written with the rows it accepted, and its rejects file."""
     from airflow_provider_contacts.rows.sources import is_replay
 
@@ -56,10 +56,10 @@ def action_lineage(operator: Any) -> Any:
     if operator.source_path:
         tags = {"replay": "rejects"} if is_replay(operator) else {}
         read.append((*file_dataset(operator.source_path), rows_read, tags))
-    accepted = sum(int(summary.get(k) or 0) for k in operator.lineage_accepted) if summary else None
-    written: list[DatasetSpec] = [
-        (*vendor_dataset(operator, operator.lineage_object), accepted, operator.lineage_tags())
-    ]
+    counted = summary and operator.lineage_accepted
+    accepted = sum(int(summary.get(k) or 0) for k in operator.lineage_accepted) if counted else None
+    name, tags = operator.lineage_output()
+    written: list[DatasetSpec] = [(*vendor_dataset(operator, name), accepted, tags)]
     if summary.get("rejects_path"):
         written.append((*file_dataset(summary["rejects_path"]), summary.get("rejected"), {}))
     return operator_lineage(operator, read=read, written=written)
