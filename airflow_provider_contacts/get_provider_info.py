@@ -311,6 +311,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_contacts.operators.do_not_contact",
                     "airflow_provider_contacts.operators.point_groups",
                     "airflow_provider_contacts.operators.activity",
+                    "airflow_provider_contacts.operators.audience",
                 ],
             }
         ],

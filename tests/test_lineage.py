@@ -16,6 +16,7 @@ import pytest
 
 from airflow_provider_contacts.exceptions import RejectedRowsError
 from airflow_provider_contacts.operators.activity import FetchContactActivityOperator
+from airflow_provider_contacts.operators.audience import SetAudienceMembershipOperator
 from airflow_provider_contacts.operators.do_not_contact import DoNotContactOperator
 from airflow_provider_contacts.operators.lineage import file_dataset
 from airflow_provider_contacts.operators.point_groups import AdjustPointGroupsOperator
@@ -56,6 +57,11 @@ def read_stats(n):
 
 def write_stats(n):
     return {"outputStatistics": ("OutputStatisticsOutputDatasetFacet", n)}
+
+
+def tags(**pairs: str) -> set[tuple[str, str, str]]:
+    """A tags facet as :func:`flat` shows it: (key, value, source) each."""
+    return {(key, value, "airflow-provider-contacts") for key, value in pairs.items()}
 
 
 def warehouse(tmp_path, monkeypatch) -> str:
@@ -169,12 +175,11 @@ def test_do_not_contact_is_told_by_tags_on_the_contacts(sandbox, tmp_path):
     lineage = lineage_of(
         DoNotContactOperator, tmp_path, action="remove", channel="sms", source_path=str(source)
     )
-    tags = {
-        (key, value, "airflow-provider-contacts")
-        for key, value in (("do_not_contact", "remove"), ("channel", "sms"))
-    }
     assert flat(lineage.inputs) == [("InputDataset", "file", str(source), read_stats(3))]
-    assert flat(lineage.outputs) == written(sandbox, tmp_path, accepted=2, rejected=1, tags=tags)
+    expected = written(
+        sandbox, tmp_path, accepted=2, rejected=1, tags=tags(do_not_contact="remove", channel="sms")
+    )
+    assert flat(lineage.outputs) == expected
 
 
 def test_point_groups_from_sql(sandbox, tmp_path, monkeypatch):
@@ -195,6 +200,24 @@ def test_point_groups_from_sql(sandbox, tmp_path, monkeypatch):
     )
     assert flat(lineage.inputs) == [("InputDataset", f"sqlite://{db}", "adjustments", read_stats(2))]
     assert flat(lineage.outputs) == written(sandbox, tmp_path, accepted=2, rejected=0, name="point_groups")
+
+
+def test_audience_membership_writes_the_segment(sandbox, tmp_path):
+    """The output is the one segment changed, named by id, with the action and its name as tags;
+    the row count is the contacts whose membership is now as asked (added or already)."""
+    emu = sandbox.emulator("mautic")
+    member = sorted(cid for cid, c in emu.contacts.items() if 1 in c["segments"])[0]
+    other = sorted(cid for cid, c in emu.contacts.items() if 1 not in c["segments"])[0]
+    source = tmp_path / "audience.csv"
+    source.write_text(f"id\n{member}\n{other}\n424242\n")
+    lineage = lineage_of(
+        SetAudienceMembershipOperator, tmp_path, audience="Newsletter", action="add", source_path=str(source)
+    )
+    assert flat(lineage.inputs) == [("InputDataset", "file", str(source), read_stats(3))]
+    segment = tags(membership="add", audience_name="Newsletter")
+    assert flat(lineage.outputs) == written(
+        sandbox, tmp_path, accepted=2, rejected=1, name="segments/1", tags=segment
+    )
 
 
 def test_activity_reads_the_vendor_and_writes_the_file(sandbox, tmp_path):
@@ -221,8 +244,8 @@ def test_a_replay_reads_the_dataset_the_first_run_wrote(sandbox, tmp_path):
         rejects_path=str(tmp_path / "again.ndjson"),
     )
     assert flat(first.outputs)[1] == ("OutputDataset", "file", str(rejects), write_stats(1))
-    tags = {("replay", "rejects", "airflow-provider-contacts")}
-    assert flat(replay.inputs) == [("InputDataset", "file", str(rejects), {"tags": tags, **read_stats(1)})]
+    replayed = {"tags": tags(replay="rejects"), **read_stats(1)}
+    assert flat(replay.inputs) == [("InputDataset", "file", str(rejects), replayed)]
 
 
 # ---- through the OpenLineage provider's extractor ------------------------------------------
@@ -287,6 +310,7 @@ before = set(sys.modules)
 from airflow_provider_contacts.get_provider_info import get_provider_info
 from airflow_provider_contacts.operators.upsert import UpsertContactsOperator
 from airflow_provider_contacts.operators.activity import FetchContactActivityOperator
+from airflow_provider_contacts.operators.audience import SetAudienceMembershipOperator
 from airflow_provider_contacts.operators.do_not_contact import DoNotContactOperator
 from airflow_provider_contacts.operators.point_groups import AdjustPointGroupsOperator
 loaded_on_import = sorted(m for m in set(sys.modules) - before if "openlineage" in m)

@@ -214,7 +214,7 @@ def test_operator_modules_are_listed_and_import_cheaply():
     import sys
 
     modules = [m for entry in get_provider_info()["operators"] for m in entry["python-modules"]]
-    assert len(modules) == 4
+    assert len(modules) == 5
     code = (
         "import sys, airflow.sdk; before = set(sys.modules); "
         + "; ".join(f"import {m}" for m in modules)

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
+from airflow_provider_contacts.operators.audience import SetAudienceMembershipOperator
 from airflow_provider_contacts.operators.do_not_contact import DoNotContactOperator
 from airflow_provider_contacts.operators.point_groups import AdjustPointGroupsOperator
 from airflow_provider_contacts.operators.upsert import UpsertContactsOperator
@@ -164,6 +165,32 @@ def test_point_group_replay_after_the_group_is_created(sandbox, tmp_path):
         ("POST", f"contacts/2/points/groups/{group}/set/40"),
         ("POST", f"contacts/3/points/groups/{group}/set/2"),
     ]
+    assert read_ndjson(again) == []
+
+
+# ---- audience membership: the contacts created, then the replay -----------------------------
+def test_audience_replay_after_the_contacts_are_created(sandbox, tmp_path):
+    emu = sandbox.emulator("mautic")
+    first, again = tmp_path / "first.ndjson", tmp_path / "again.ndjson"
+    newcomers = ["new1@example.com", {"email": "new2@example.com"}]
+    kwargs = dict(audience=1, action="add", max_rejected=2)  # segment 1: "Newsletter"
+    summary = run(SetAudienceMembershipOperator, "aud", first, rows=newcomers, **kwargs)
+    assert counts(summary, "added", "not_found", "rejected", "replayed") == (0, 2, 2, 0)
+    assert rows_and_reasons(first) == [
+        (0, "new1@example.com", "contact not found"),
+        (1, {"email": "new2@example.com"}, "contact not found"),
+    ]
+    created = [emu.state.upsert({"email": e})[0]["id"] for e in ("new1@example.com", "new2@example.com")]
+    before = len(sandbox.requests("mautic"))
+    summary = replay(SetAudienceMembershipOperator, "aud", first, again, **kwargs)
+    assert counts(summary, "replayed", "added", "already", "rejected") == (2, 2, 0, 0)
+    assert calls(sandbox)[before:] == [
+        ("GET", "segments/1"),  # the audience, by id
+        ("GET", "contacts"),  # the two emails
+        ("GET", "contacts"),  # who of them is a member
+        ("POST", "segments/1/contacts/add"),
+    ]
+    assert all(1 in emu.contacts[cid]["segments"] for cid in created)
     assert read_ndjson(again) == []
 
 

@@ -116,9 +116,9 @@ def test_cli_serves_prints_urls_and_refuses_remote_hosts(tmp_path):
         text = "".join(lines)
         assert f"http://127.0.0.1:{port}/mautic" in text
         assert "export AIRFLOW_CONN_MAUTIC_DEFAULT=" in text
-        for _ in range(100):
+        for _ in range(100):  # until the server answers (a loaded machine may take seconds)
             try:
-                faults = requests.get(f"http://127.0.0.1:{port}/_sandbox/faults", timeout=1).json()
+                faults = requests.get(f"http://127.0.0.1:{port}/_sandbox/faults", timeout=30).json()
                 break
             except requests.ConnectionError:
                 time.sleep(0.1)
