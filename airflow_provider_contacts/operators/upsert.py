@@ -47,6 +47,8 @@ class UpsertContactsOperator(ContactsActionOperator):
     """
 
     template_fields = (*ContactsActionOperator.template_fields, "key", "sync_state")
+    lineage_object = "contacts"
+    lineage_accepted = ("created", "updated")
 
     def __init__(
         self,
