@@ -13,6 +13,8 @@ _HOME = tempfile.mkdtemp(prefix="contacts-tests-airflow-")
 os.environ["AIRFLOW_HOME"] = _HOME
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME}/airflow.db"
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+# files handed between tasks and change-only sync states stay inside the session's home
+os.environ.setdefault("AIRFLOW__CONTACTS__STORAGE_BASE", f"{_HOME}/storage")
 # dag.test() on Airflow 3.3 syncs the DAG from its bundle: the provider's example DAGs and the
 # DAGs written for the tests are the two bundles.
 _ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
@@ -17,7 +17,7 @@ from airflow_provider_contacts.links import VendorContactLink, publish_link
 from airflow_provider_contacts.rows.outputs import output_path
 from airflow_provider_contacts.rows.refs import contact_ref
 from airflow_provider_contacts.rows.rejects import RejectsFile, check_threshold, parse_max_rejected
-from airflow_provider_contacts.rows.sources import BadRow, iter_source
+from airflow_provider_contacts.rows.sources import BadRow, is_replay, iter_source
 from airflow_provider_contacts.rows.spool import KeyedSpool, RowSpool, chunked
 
 if TYPE_CHECKING:
@@ -86,6 +86,10 @@ class ContactsActionOperator(BaseOperator):
     template_fields_renderers = {"source_sql": "sql", "rows": "json"}
     ui_color = "#e8f4ea"
     operator_extra_links = (VendorContactLink(),)
+    #: the vendor object the operator changes: the name of its OpenLineage output dataset
+    lineage_object: ClassVar[str] = "contacts"
+    #: the summary counts of the rows the vendor accepted (the output's row count; none: no count)
+    lineage_accepted: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -202,8 +206,10 @@ class ContactsActionOperator(BaseOperator):
         if hook is not None and touched:
             publish_link(context, hook.contacts_url(touched[0] if len(touched) == 1 else None))
         rejects.close()
+        summary["replayed"] = self.rows_read if is_replay(self) else 0
         summary["rejected"] = rejects.count
         summary["rejects_path"] = rejects.path
+        self.last_summary = summary
         self.log.info("Summary: %s", json.dumps(summary, sort_keys=True, default=str))
         self.attach_to_outlets(context, summary)
         check_threshold(self.max_rejected, rejects.count, total, rejects.path)
@@ -211,6 +217,19 @@ class ContactsActionOperator(BaseOperator):
 
     def attach_to_outlets(self, context: Context, summary: dict[str, Any]) -> None:
         attach_to_outlets(self, context, summary)
+
+    def lineage_output(self) -> tuple[str, dict[str, str]]:
+        """(name, tags) of the vendor object changed: ``lineage_object``, and tags saying what the
+        change was when the object does not say it (an operator whose object is known only once
+        it ran, e.g. one segment, overrides this)."""
+        return self.lineage_object, {}
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The source read, the vendor object written and the rejects file, with row counts
+        (``operators/lineage.py``); None without the OpenLineage provider."""
+        from airflow_provider_contacts.operators.lineage import action_lineage
+
+        return action_lineage(self)
 
 
 class ContactsAddRemoveOperator(ContactsActionOperator):

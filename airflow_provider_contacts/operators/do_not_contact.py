@@ -31,6 +31,8 @@ class DoNotContactOperator(ContactsAddRemoveOperator):
 
     template_fields = (*ContactsActionOperator.template_fields, "action", "channel", "reason", "comments")
     done_keys = ("updated",)
+    lineage_object = "contacts"
+    lineage_accepted = ("updated",)
 
     def __init__(
         self,
@@ -46,6 +48,10 @@ class DoNotContactOperator(ContactsAddRemoveOperator):
         self.comments = comments
         if isinstance(reason, (int, str)) and "{{" not in str(reason):
             parse_dnc_reason(reason)
+
+    def lineage_output(self) -> tuple[str, dict[str, str]]:
+        tags = {"do_not_contact": self._check_action(), "channel": str(self.channel or "email").strip()}
+        return self.lineage_object, tags
 
     def execute(self, context: Context) -> dict[str, Any]:
         action = self._check_action()

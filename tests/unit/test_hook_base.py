@@ -76,21 +76,28 @@ def test_every_numeric_extra_has_a_range_and_the_transport_options_are_on_every_
 
 
 def test_every_numeric_extra_the_code_reads_is_declared_with_its_range():
-    """Scan the hooks for the numeric extras they read: each must be a numeric field of its
-    connection type's form (so its range is checked before the first request)."""
+    """Scan the hooks for the extras they read: each must be a field of its connection type's
+    model, and each numeric one a numeric field (so its range is checked before the first
+    request). Vendor extras are read as the model's attributes (``self.extras.batch_limit``)."""
     import re
     from pathlib import Path
 
-    from airflow_provider_contacts.hooks.extras import numeric_extras
+    from airflow_provider_contacts.hooks.extras import ConnExtras, numeric_extras
 
     root = Path(__file__).resolve().parents[2] / "airflow_provider_contacts" / "hooks"
     pattern = re.compile(r'(?:extras|self)\.(?:int|float)\(\s*"(\w+)"|int_setting\(\s*"(\w+)"')
+    attribute = re.compile(r"\bextras\.([a-z_]+)\b(?!\s*\()")
     found: dict[str, set[str]] = {}
     for path in root.rglob("*.py"):
-        names = {a or b for a, b in pattern.findall(path.read_text())}
+        text = path.read_text()
+        names = {a or b for a, b in pattern.findall(text)}
         module = path.stem if path.parent == root else path.parent.name  # hooks/mautic/*.py: mautic
-        found.setdefault(module, set()).update(names)
-        conn_type = module if module not in ("base", "extras") else "echo"  # the transport options
+        shared = module in ("base", "extras", "fields", "registry")
+        conn_type = "echo" if shared else module  # the shared modules read the transport options
+        attributes = set() if shared else set(attribute.findall(text))
+        undeclared = attributes - set(ConnExtras.model_for(conn_type).fields)
+        assert not undeclared, f"{path.name} reads extras its model does not declare: {sorted(undeclared)}"
+        found.setdefault(module, set()).update(names, attributes & set(numeric_extras(conn_type)))
         missing = names - set(numeric_extras(conn_type))
         assert not missing, f"{path.name} reads numeric extras with no declared range: {sorted(missing)}"
     assert {"timeout", "connect_timeout", "max_retries", "rate_limit_per_hour"} <= found["extras"]
