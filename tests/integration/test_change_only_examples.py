@@ -15,6 +15,9 @@ from airflow_provider_contacts.sandbox.warehouse import (
     sqlite_connection,
 )
 
+# each test runs an example DAG with dag.test()
+pytestmark = pytest.mark.slow
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 
 

@@ -82,6 +82,7 @@ def test_first_run_sends_all_then_only_the_k_changed_rows(sandbox):
     assert (batches, summary["sent"], summary["unchanged"], summary["requests"]) == (0, 0, 1002, 0)
 
 
+@pytest.mark.slow
 def test_one_percent_changed_sends_ceil_changed_over_batch_size(sandbox):
     sandbox.reset(empty=True)
     rows = contacts(4000)

@@ -318,6 +318,7 @@ def run_python(code: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_the_provider_imports_and_runs_without_openlineage(sandbox, tmp_path):
     emu = sandbox.emulator("mautic")
     code = BLOCK + RUN.replace("EMAIL", '"absent@example.com"').replace("REJECTS", repr(str(tmp_path / "r1")))
