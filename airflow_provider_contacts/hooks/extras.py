@@ -17,7 +17,7 @@ also declare their connection type (name, hook class, form labels), are in
 
 Extra names must not contain one of Airflow's sensitive words (``auth_header``, ``api_key``,
 ``token``, ``secret``, ``password``...) unless the value is a secret: Airflow hides such values
-in its forms and API (tests/test_connection_forms.py checks every field).
+in its forms and API (tests/unit/test_connection_forms.py checks every field).
 """
 
 from __future__ import annotations
