@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from airflow_provider_contacts.models import ContactEvent, EventQuery, RowOutcome
+from airflow_provider_contacts.models import Audience, ContactEvent, EventQuery, RowOutcome
 
 
 @runtime_checkable
@@ -73,10 +73,47 @@ class ContactLister(Protocol):
     def iter_contacts(self, **filters: Any) -> Iterator[dict[str, Any]]: ...
 
 
+@runtime_checkable
+class AudienceMembershipCapable(Protocol):
+    """Put contacts into an audience (Mautic: a segment or a campaign) and take them out.
+
+    The operator reads the current membership of each batch first (:meth:`audience_members`)
+    and changes only what differs, so a retried task never re-adds a member (which restarts a
+    Mautic campaign that allows restarts) and reports "already" for the rest."""
+
+    #: the kinds of audience the vendor has, e.g. ``("segment", "campaign")``
+    audience_kinds: tuple[str, ...]
+    #: contact ids per call of :meth:`audience_members` and :meth:`change_membership`
+    membership_batch_size: int
+
+    def find_contact_ids_by_email(self, emails: Iterable[str]) -> dict[str, str]: ...
+
+    def resolve_audience(self, kind: str, audience: int | str) -> Audience:
+        """The audience from an id or a name; a clear config error when it does not exist, a
+        name matches several, or the vendor refuses changes to it."""
+        ...
+
+    def audience_members(self, audience: Audience, contact_ids: list[str]) -> set[str]:
+        """Those of ``contact_ids`` that are members now."""
+        ...
+
+    def existing_contact_ids(self, contact_ids: list[str]) -> set[str]:
+        """Those of ``contact_ids`` that exist."""
+        ...
+
+    def change_membership(
+        self, audience: Audience, contact_ids: list[str], action: Literal["add", "remove"]
+    ) -> list[RowOutcome]:
+        """One outcome per contact (``index`` = position in ``contact_ids``): ``updated`` when
+        the change was made, ``rejected`` with the vendor's reason (404: no such contact)."""
+        ...
+
+
 CAPABILITIES: dict[str, type] = {
     "upsert": ContactUpserter,
     "do_not_contact": DoNotContactCapable,
     "point_groups": PointGroupCapable,
     "activity": ActivityCapable,
     "list_contacts": ContactLister,
+    "audience_membership": AudienceMembershipCapable,
 }

@@ -1,6 +1,6 @@
-"""The provider's plain data: what happened to a row (:class:`RowOutcome`), the normalised
-contact event (:class:`ContactEvent`), and the window-and-type filter every vendor applies
-(:class:`EventFilter`)."""
+"""The provider's plain data: what happened to a row (:class:`RowOutcome`), an audience
+(:class:`Audience`), the normalised contact event (:class:`ContactEvent`), and the
+window-and-type filter every vendor applies (:class:`EventFilter`)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,21 @@ class RowOutcome:
     @property
     def accepted(self) -> bool:
         return self.outcome != "rejected"
+
+
+@dataclass
+class Audience:
+    """A group contacts are put into or taken out of: a Mautic segment or campaign, resolved by
+    the hook (``kind`` is the vendor's word, ``id`` its id). ``facts`` holds what the hook needs
+    later (e.g. a segment's alias, whether a campaign allows restarts)."""
+
+    kind: str
+    id: str
+    name: str
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.name!r} (id {self.id})"
 
 
 @dataclass

@@ -23,6 +23,13 @@ def main() -> int:
             "300" if quick else "2000",
         ],
         ["memory.py", "--sizes", *(["20000", "100000"] if quick else ["100000", "1000000"])],
+        [
+            "change_only_state.py",
+            "--sizes",
+            *(["20000", "100000"] if quick else ["100000", "1000000"]),
+            "--rows",
+            "20000" if quick else "100000",
+        ],
     ]
     status = 0
     for script, *args in runs:

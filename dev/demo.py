@@ -6,13 +6,15 @@
 3. a SQLite "warehouse" (``sqlite_default``) with 2,000 contacts, a few bad rows and the
    Which50 ids of the sandbox's contacts;
 4. ``airflow dags test`` for each demo DAG (the UI-actions DAG twice, with the configs a marketer
-   would submit; the event-driven DAG with the batch found by one real poll of its watcher
+   would submit; the change-only sync twice, the demo changing a few warehouse contacts in
+   between; the event-driven DAG with the batch found by one real poll of its watcher
    trigger), then a short report: state, task summaries (the XComs the tasks returned) and
    where the output files are.
 
 A second run works without cleanup and tells the same story: the sandbox starts fresh, the
-warehouse is re-created and the Airflow DB is started anew (otherwise the warehouse sync, which
-reads only rows changed since its last success, would see just the bad rows of the new warehouse).
+warehouse is re-created, and the Airflow DB and the change-only sync states are started anew
+(otherwise the warehouse sync, which reads only rows changed since its last success, would see
+just the bad rows of the new warehouse).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ DEMO_RUNS: list[tuple[str, dict | str | None, str]] = [
     ("example_contacts_connection_check", None, ""),
     ("example_mautic_warehouse_sync", None, ""),
     ("example_mautic_big_sync", {"rows_per_shard": 500}, ""),
+    ("example_mautic_change_only_sync", None, "first run: state built from Mautic's contacts"),
+    ("example_mautic_change_only_sync", "CHANGE_WAREHOUSE", "second run"),
     (
         "example_contacts_ui_actions",
         {
@@ -70,6 +74,8 @@ DEMO_RUNS: list[tuple[str, dict | str | None, str]] = [
     ("example_contacts_event_driven", "TRIGGER", "the batch of one poll of its watcher"),
 ]
 DEMO_DAGS = list(dict.fromkeys(run[0] for run in DEMO_RUNS))
+#: warehouse contacts the demo changes before the second change-only sync
+CHANGED = 5
 
 
 def free_port() -> int:
@@ -217,6 +223,7 @@ def demo_env() -> dict[str, str]:
     LOGS.mkdir(exist_ok=True)
     (HOME / "airflow.db").unlink(missing_ok=True)  # each demo starts from no previous run
     shutil.rmtree(DEMO / "event_batches", ignore_errors=True)  # nor its processed event batches
+    shutil.rmtree(DEMO / "files" / "sync_state", ignore_errors=True)  # nor change-only sync states
     return {
         **os.environ,
         "AIRFLOW_HOME": str(HOME),
@@ -257,6 +264,11 @@ def run_dag(env: dict[str, str], dag_id: str, conf: Any, label: str, facts: dict
                 for e in conf["emails"]
             ],
         }
+    if conf == "CHANGE_WAREHOUSE":  # a day in the CRM between two change-only syncs
+        from airflow_provider_contacts.sandbox.warehouse import change_contacts
+
+        label = f"{label}, after the demo changed {len(change_contacts(WAREHOUSE, CHANGED))} contacts"
+        conf = None
     if conf == "TRIGGER":
         batch = poll_watcher(env)
         label = (
@@ -264,7 +276,7 @@ def run_dag(env: dict[str, str], dag_id: str, conf: Any, label: str, facts: dict
         )
         conf = {"batch": batch, "output_dir": str(DEMO / "event_batches")} if batch else None
     t0 = time.monotonic()
-    name = f"{dag_id}.{label.split(':')[0].replace(' ', '_')}" if label else dag_id
+    name = f"{dag_id}.{label.split(':')[0].split(',')[0].replace(' ', '_')}" if label else dag_id
     log_path = LOGS / f"{name}.log"
     command = [str(Path(sys.executable).parent / "airflow"), "dags", "test", dag_id]
     if conf:

@@ -5,6 +5,13 @@ Reads ``crm_contacts`` through any DB-API connection (``sqlite_default`` in the 
 email, writes every rejected row (invalid email, missing email, Mautic's own refusals) to the
 rejects file and fails only above 5 % rejected. The Asset ``mautic://mautic_default/contacts``
 gets an event whose extra holds the counts, so downstream DAGs can be scheduled on it.
+
+Every run type is incremental: the SQL reads the rows changed since the last successful run
+when Airflow knows one, and a run that does not (a manual run without a logical date: `airflow
+dags trigger`, the REST API with ``logical_date: null``; ``prev_start_date_success`` is None
+there and the query reads from 1970) still sends only the rows whose fields differ from what
+Mautic last accepted: ``only_changed=True`` keeps a fingerprint per email in the sync's own
+state (under ``[contacts] storage_base``).
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ with DAG(
         source_sql=CHANGED_SINCE_LAST_SUCCESS,
         key="email",
         max_active_requests=2,
+        only_changed=True,
         max_rejected=0.05,
         outlets=[MAUTIC_CONTACTS],
     )

@@ -28,7 +28,8 @@ from airflow_provider_contacts.exceptions import (
     ServerError,
     connection_not_found,
 )
-from airflow_provider_contacts.hooks.extras import ConnExtras, parse_number, range_text
+from airflow_provider_contacts.hooks.extras import ConnExtras
+from airflow_provider_contacts.hooks.fields import parse_number, range_text
 from airflow_provider_contacts.http.auth import Auth
 from airflow_provider_contacts.http.client import AsyncTransport, Transport
 from airflow_provider_contacts.http.errors import check_base_url, default_error_mapper
@@ -120,10 +121,13 @@ class built_once:
 
 
 class ContactsHook(BaseHook):
-    """Base of every vendor hook. Subclasses set the class attributes and implement
-    :meth:`build_auth` and :meth:`probe` (and their capabilities)."""
+    """Base of every vendor hook. Subclasses set :attr:`extras_model` (which gives them
+    ``conn_type``, ``hook_name`` and ``default_conn_name``) and implement :meth:`build_auth` and
+    :meth:`probe` (and their capabilities)."""
 
     conn_name_attr = "conn_id"
+    #: the connection type's extras model (:mod:`.registry`): its declaration and its extras
+    extras_model: ClassVar[type[ConnExtras]] = ConnExtras
     default_conn_name: ClassVar[str]
     conn_type: ClassVar[str]
     hook_name: ClassVar[str]
@@ -135,6 +139,11 @@ class ContactsHook(BaseHook):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         from airflow_provider_contacts._compat import add_legacy_connection_form
+
+        connection = cls.extras_model.connection
+        if connection is not None and "extras_model" in vars(cls):
+            cls.conn_type, cls.hook_name = connection.conn_type, connection.hook_name
+            cls.default_conn_name = f"{connection.conn_type}_default"
 
         add_legacy_connection_form(cls)  # the connection form on Airflow 3.1
 
@@ -179,7 +188,7 @@ class ContactsHook(BaseHook):
         """The connection's extra, every numeric field checked (the transport is built from
         it, so a bad number fails before the first request, whichever setting it is)."""
         conn = self.connection
-        extras = ConnExtras(self.conn_id, self.conn_type, conn.extra)
+        extras = self.extras_model(self.conn_id, self.conn_type, conn.extra)
         extras.check_numbers()
         return extras
 

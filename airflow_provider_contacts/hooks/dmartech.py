@@ -38,6 +38,7 @@ from airflow_provider_contacts.hooks.dmartech_wire import (
     normalise_event,
     result_page,
 )
+from airflow_provider_contacts.hooks.registry import DmartechExtras
 from airflow_provider_contacts.http.auth import Auth
 from airflow_provider_contacts.http.plan import Call, Page, Plan, map_plan, paged, run_plan
 from airflow_provider_contacts.http.policy import TransportSettings
@@ -49,10 +50,7 @@ EVENTS_MAX_PAGE_SIZE = 20
 
 
 class DmartechHook(EventPlanMixin, ContactsHook):
-    conn_name_attr = "conn_id"
-    default_conn_name = "dmartech_default"
-    conn_type = "dmartech"
-    hook_name = "Dmartech Open Platform"
+    extras_model = DmartechExtras
     default_base_url = "https://api.dmartech.cn/openapi"
     transport_defaults = TransportSettings(rate_per_second=20)
     #: contactEvents is per contact: a consumer of a watcher batch asks for its contacts only
@@ -106,7 +104,7 @@ class DmartechHook(EventPlanMixin, ContactsHook):
     def tz(self):
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-        name = self.extras.str("timezone", "Asia/Shanghai")
+        name = self.extras.timezone
         try:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
@@ -117,7 +115,7 @@ class DmartechHook(EventPlanMixin, ContactsHook):
 
     @property
     def list_page_size(self) -> int:
-        return int(self.extras.int("list_page_size", 100, minimum=1))
+        return int(self.extras.list_page_size)
 
     def _data(self, endpoint: str, params: dict[str, Any] | None = None) -> Any:
         body = self.transport.get_json(f"{CONTACT_PATH}/{endpoint}", params=clean_params(params or {}))
@@ -347,7 +345,7 @@ class DmartechHook(EventPlanMixin, ContactsHook):
         transport's rate limiter keeps the total under ``rate_limit_per_second``), yielded in
         contact order."""
         query, filters = self.event_query(since, until, filters)
-        workers = int(self.extras.int("max_active_requests", 4, minimum=1))
+        workers = int(self.extras.max_active_requests)
         contact_ids = query.contact_ids
         filters.update(include_types=query.include_types, exclude_types=query.exclude_types)
         label_sn = filters.pop("label_sn", None)

@@ -30,6 +30,7 @@ from typing import Any
 from airflow_provider_contacts._time import parse_iso
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsHTTPError, InvalidRequestError
 from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
+from airflow_provider_contacts.hooks.registry import EngageLabExtras
 from airflow_provider_contacts.http.auth import Auth, BasicAuth
 from airflow_provider_contacts.http.errors import ResponseLike, default_error_mapper, safe_json
 from airflow_provider_contacts.http.plan import Call, Page, Plan, map_plan, paged, run_plan
@@ -56,10 +57,7 @@ def map_engagelab_error(response: ResponseLike) -> ContactsHTTPError | None:
 
 
 class EngageLabHook(EventPlanMixin, ContactsHook):
-    conn_name_attr = "conn_id"
-    default_conn_name = "engagelab_default"
-    conn_type = "engagelab"
-    hook_name = "EngageLab LiveDesk"
+    extras_model = EngageLabExtras
     default_base_url = "https://livedesk-api.engagelab.com"
     #: one contact per request: a batch is a group of rows upserted one after the other
     upsert_batch_size = 15
@@ -121,7 +119,7 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
     def _sort_params(self, sort: str | None, direction: str | None) -> dict[str, Any]:
         if not sort:
             return {}
-        style = self.extras.choice("sort_style", ("direction", "prefix"), "direction")
+        style = self.extras.sort_style
         field = sort.lstrip("-")
         direction = (direction or ("desc" if sort.startswith("-") else "asc")).lower()
         if direction not in ("asc", "desc"):

@@ -26,6 +26,7 @@ from typing import Any
 from airflow_provider_contacts._time import parse_iso
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsHTTPError, InvalidRequestError
 from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
+from airflow_provider_contacts.hooks.registry import Which50Extras
 from airflow_provider_contacts.http.auth import Auth, BasicAuth, HeaderAuth
 from airflow_provider_contacts.http.errors import ResponseLike, default_error_mapper, safe_json
 from airflow_provider_contacts.http.plan import Call, Plan
@@ -48,10 +49,7 @@ def map_which50_error(response: ResponseLike) -> ContactsHTTPError | None:
 
 
 class Which50Hook(EventPlanMixin, ContactsHook):
-    conn_name_attr = "conn_id"
-    default_conn_name = "which50_default"
-    conn_type = "which50"
-    hook_name = "Which50"
+    extras_model = Which50Extras
     default_base_url = "https://app.which50.com/Which50API"
     #: rows per upsert_batch call; Which50 takes one contact per request
     upsert_batch_size = 10
@@ -67,20 +65,20 @@ class Which50Hook(EventPlanMixin, ContactsHook):
         self._fields: dict[int, list[str]] = {}
 
     def build_auth(self) -> Auth:
-        mode = self.extras.choice("auth_type", ("header", "basic"), "header")
+        mode = self.extras.auth_type
         conn = self.connection
         if mode == "basic":
             login = self.require(conn.login, "login", "set the Which50 username (auth_type basic)")
             password = self.require(conn.password, "password", "set the Which50 password")
             return BasicAuth(login, password)
         name = self.header_name()
-        value = self.extras.str("api_key") or self.extras.str("auth_header_value") or conn.password
+        value = self.extras.api_key or conn.password
         key = self.require(value, "api_key", 'set extra "api_key" (or the password) to the API key')
         return HeaderAuth({name: key})
 
     def header_name(self) -> str:
         """Extra ``header_name`` (or its old name ``auth_header_name``), default ``X-Api-Key``."""
-        for key in ("header_name", "auth_header_name"):
+        for key in Which50Extras.header_name.names:
             name = self.extras.str(key)
             if name is None:
                 continue
@@ -98,7 +96,7 @@ class Which50Hook(EventPlanMixin, ContactsHook):
                     conn_id=self.conn_id,
                 )
             return name
-        return "X-Api-Key"
+        return Which50Extras.header_name.default
 
     def static_headers(self) -> dict[str, str]:
         return {"Accept": "application/json"}
@@ -122,7 +120,7 @@ class Which50Hook(EventPlanMixin, ContactsHook):
     def explain(self, err):
         status = getattr(err, "status", None)
         if status == 401:
-            mode = self.extras.choice("auth_type", ("header", "basic"), "header")
+            mode = self.extras.auth_type
             how = "Basic login/password" if mode == "basic" else f"header {self.header_name()}"
             return (
                 f"Bad credentials: Which50 refused the {how} (HTTP 401): {err.message}. Which50 does not document "

@@ -127,4 +127,12 @@ class FetchContactActivityOperator(BaseOperator):
         }
         self.log.info("Wrote %d events to %s: %s", count, path, json.dumps(summary["by_type"]))
         attach_to_outlets(self, context, summary)
+        self.last_summary = summary
         return summary
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The vendor's activity read and the NDJSON file written, with the event count
+        (``operators/lineage.py``); None without the OpenLineage provider."""
+        from airflow_provider_contacts.operators.lineage import activity_lineage
+
+        return activity_lineage(self)

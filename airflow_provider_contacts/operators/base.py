@@ -8,16 +8,17 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_contacts.exceptions import ContactsConfigError, RejectedRowsError
 from airflow_provider_contacts.links import VendorContactLink, publish_link
 from airflow_provider_contacts.rows.outputs import output_path
+from airflow_provider_contacts.rows.refs import contact_ref
 from airflow_provider_contacts.rows.rejects import RejectsFile, check_threshold, parse_max_rejected
-from airflow_provider_contacts.rows.sources import BadRow, iter_source
-from airflow_provider_contacts.rows.spool import RowSpool
+from airflow_provider_contacts.rows.sources import BadRow, is_replay, iter_source
+from airflow_provider_contacts.rows.spool import KeyedSpool, RowSpool, chunked
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -85,6 +86,10 @@ class ContactsActionOperator(BaseOperator):
     template_fields_renderers = {"source_sql": "sql", "rows": "json"}
     ui_color = "#e8f4ea"
     operator_extra_links = (VendorContactLink(),)
+    #: the vendor object the operator changes: the name of its OpenLineage output dataset
+    lineage_object: ClassVar[str] = "contacts"
+    #: the summary counts of the rows the vendor accepted (the output's row count; none: no count)
+    lineage_accepted: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -146,6 +151,27 @@ class ContactsActionOperator(BaseOperator):
             raise
         return spool
 
+    def spool_contact_refs(self, rejects: RejectsFile, by_ref: KeyedSpool) -> None:
+        """The whole input, checked: one entry ``[id, email, row]`` per contact reference (an
+        id or an email) in ``by_ref``; rows that name no contact go to the rejects file."""
+        for index, row, (cid, email) in self.checked_rows(rejects, _check_ref):
+            by_ref.add(index, f"id:{cid}" if cid else f"email:{email}", [cid, email, row])
+
+    def record_outcomes(
+        self, chunk: list, outcomes: Any, rejects: RejectsFile, stats: dict, done: str
+    ) -> None:
+        """Each contact of a sent batch (``chunk`` of ``(index, [id, row, ...])``): counted as
+        ``stats[done]``, or its rejection in the vendor's words (a 404 also counts ``not_found``)."""
+        for outcome in outcomes:
+            index, (cid, row, *_) = chunk[outcome.index]
+            if outcome.accepted:
+                stats[done] += 1
+                self.note_contact(cid)
+                continue
+            if outcome.http_status == 404:
+                stats["not_found"] += 1
+            write_rejected(rejects, index, row, outcome)
+
     def check_before_sending(self, rejects: RejectsFile) -> None:
         """Fail before the first change when the rows already rejected locally are more than
         ``max_rejected`` allows (the rejects file is complete for them)."""
@@ -180,8 +206,10 @@ class ContactsActionOperator(BaseOperator):
         if hook is not None and touched:
             publish_link(context, hook.contacts_url(touched[0] if len(touched) == 1 else None))
         rejects.close()
+        summary["replayed"] = self.rows_read if is_replay(self) else 0
         summary["rejected"] = rejects.count
         summary["rejects_path"] = rejects.path
+        self.last_summary = summary
         self.log.info("Summary: %s", json.dumps(summary, sort_keys=True, default=str))
         self.attach_to_outlets(context, summary)
         check_threshold(self.max_rejected, rejects.count, total, rejects.path)
@@ -189,6 +217,103 @@ class ContactsActionOperator(BaseOperator):
 
     def attach_to_outlets(self, context: Context, summary: dict[str, Any]) -> None:
         attach_to_outlets(self, context, summary)
+
+    def lineage_output(self) -> tuple[str, dict[str, str]]:
+        """(name, tags) of the vendor object changed: ``lineage_object``, and tags saying what the
+        change was when the object does not say it (an operator whose object is known only once
+        it ran, e.g. one segment, overrides this)."""
+        return self.lineage_object, {}
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The source read, the vendor object written and the rejects file, with row counts
+        (``operators/lineage.py``); None without the OpenLineage provider."""
+        from airflow_provider_contacts.operators.lineage import action_lineage
+
+        return action_lineage(self)
+
+
+class ContactsAddRemoveOperator(ContactsActionOperator):
+    """Base of the operators that add or remove something (``action``) for contacts named by id
+    or email; a contact named several times is changed once (flat memory past ``memory_rows``
+    distinct references)."""
+
+    #: the ``stats`` keys that count contacts done (for the progress log)
+    done_keys: tuple[str, ...] = ()
+
+    def __init__(self, *, action: str, memory_rows: int = 20_000, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.action = action
+        self.memory_rows = memory_rows
+        if isinstance(action, str) and "{{" not in action:
+            self._check_action()
+
+    def _check_action(self) -> str:
+        action = str(self.action or "").strip().lower()
+        if action not in ("add", "remove"):
+            raise ContactsConfigError(f"action={self.action!r}: use 'add' or 'remove'")
+        return action
+
+    def change_contacts(
+        self, hook: Any, rejects: RejectsFile, stats: dict, batch_size: int, apply_batch: Any, what: str
+    ) -> None:
+        """The whole input read into contact references (one per id or email), emails resolved
+        in bulk, ``max_rejected`` applied before the first change, then ``apply_batch(chunk)``
+        for each batch of ``batch_size`` distinct contacts (``(index, [id, row, named_by_email])``
+        in input order). ``stats`` needs ``not_found``, ``duplicates``, ``emails_looked_up``;
+        progress counts the keys ``done_keys`` names."""
+        by_ref = KeyedSpool(memory_rows=self.memory_rows)
+        by_id = KeyedSpool(memory_rows=self.memory_rows)
+        try:
+            self.spool_contact_refs(rejects, by_ref)
+            resolve_contact_refs(hook, by_ref, by_id, rejects, stats, batch_size * 5)
+            self.check_before_sending(rejects)
+            progress = Progress(what)
+            for batch_no, chunk in enumerate(chunked(by_id, max(batch_size, 1)), start=1):
+                apply_batch(chunk)
+                progress.tick(sum(stats[k] for k in self.done_keys), batch_no)
+            stats["duplicates"] = by_ref.duplicates + by_id.duplicates
+        except BaseException:
+            rejects.close()
+            raise
+        finally:
+            by_ref.close()
+            by_id.close()
+
+
+def _check_ref(row: Any) -> tuple[tuple[str | None, str | None], str | None]:
+    cid, email, problem = contact_ref(row)
+    return (cid, email), problem
+
+
+def resolve_contact_refs(
+    hook: Any, by_ref: KeyedSpool, by_id: KeyedSpool, rejects: RejectsFile, stats: dict, chunk_size: int
+) -> None:
+    """Emails looked up in bulk (``hook.find_contact_ids_by_email``, read-only, ``chunk_size``
+    references at a time); each contact id once in ``by_id`` as ``[id, row, named_by_email]``.
+    An email without a contact is rejected "contact not found" (``stats["not_found"]``)."""
+    for chunk in chunked(by_ref, max(chunk_size, 1)):
+        emails = {email for _, (_, email, _) in chunk if email}
+        found = hook.find_contact_ids_by_email(emails) if emails else {}
+        stats["emails_looked_up"] += len(emails)
+        for index, (cid, email, row) in chunk:
+            cid = cid or found.get(email or "")
+            if cid is None:
+                stats["not_found"] += 1
+                rejects.write(index, row, "contact not found", message=f"no contact with email {email}")
+            else:
+                by_id.add(index, str(cid), [str(cid), row, bool(email)])
+
+
+def write_rejected(rejects: RejectsFile, index: int, row: Any, outcome: Any) -> None:
+    """A row the vendor refused (a :class:`~airflow_provider_contacts.models.RowOutcome`), in its words."""
+    rejects.write(
+        index,
+        row,
+        outcome.message or "rejected by the vendor",
+        status=outcome.http_status,
+        message=outcome.message,
+        vendor_code=outcome.vendor_code,
+    )
 
 
 def attach_to_outlets(operator: BaseOperator, context: Context, summary: dict[str, Any]) -> None:

@@ -77,6 +77,8 @@ class AdjustPointGroupsOperator(ContactsActionOperator):
     """
 
     template_fields = (*ContactsActionOperator.template_fields, "ledger_path", "event_name", "action_name")
+    lineage_object = "point_groups"
+    lineage_accepted = ("applied",)
 
     def __init__(
         self,

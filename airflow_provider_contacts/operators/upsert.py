@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_contacts._args import positive_int
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.operators.base import ContactsActionOperator, Progress, transport_summary
+from airflow_provider_contacts.rows import change_only
 from airflow_provider_contacts.rows.refs import email_problem, normalise_key
 from airflow_provider_contacts.rows.spool import KeyedSpool, chunked
 from airflow_provider_contacts.rows.values import field_values_problem
@@ -32,12 +33,22 @@ class UpsertContactsOperator(ContactsActionOperator):
     the task fails having sent nothing. ``dry_run=True`` reads and validates everything and
     sends nothing.
 
+    ``only_changed=True`` sends only rows that are new or differ from what the vendor last
+    accepted for their key (a fingerprint per key in the state ``sync_state``: a name or a
+    path/URI, default ``<dag_id>.<task_id>`` under ``[contacts] storage_base``); the others
+    are counted ``unchanged``. ``sync_state_bootstrap="vendor"`` builds a missing state from
+    the vendor's contacts; ``on_removed`` (``"ignore"``, ``"report"``, ``"do_not_contact"``)
+    handles keys of the state that no input row named. See ``rows/sync_state.py``.
+
     Returns a summary: ``rows_read``, ``unique_keys``, ``duplicates_collapsed``, ``created``,
     ``updated``, ``unchanged``, ``rejected``, ``batches``, ``requests``, ``retries``,
-    ``seconds``, ``rows_per_second``, ``rejects_path``.
+    ``seconds``, ``rows_per_second``, ``rejects_path``; with ``only_changed`` also ``sent``,
+    ``state_keys``, ``sync_state_path``, and ``bootstrapped`` / ``removed...`` when used.
     """
 
-    template_fields = (*ContactsActionOperator.template_fields, "key")
+    template_fields = (*ContactsActionOperator.template_fields, "key", "sync_state")
+    lineage_object = "contacts"
+    lineage_accepted = ("created", "updated")
 
     def __init__(
         self,
@@ -47,6 +58,10 @@ class UpsertContactsOperator(ContactsActionOperator):
         max_active_requests: int = 1,
         dry_run: bool = False,
         memory_rows: int = 20_000,
+        only_changed: bool = False,
+        sync_state: str | None = None,
+        sync_state_bootstrap: str | None = None,
+        on_removed: str = "ignore",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -56,6 +71,11 @@ class UpsertContactsOperator(ContactsActionOperator):
         # not ``self.dry_run``: that name is BaseOperator's dry_run() method
         self.is_dry_run = dry_run
         self.memory_rows = memory_rows
+        change_only.check_arguments(only_changed, sync_state, sync_state_bootstrap, on_removed, key)
+        self.only_changed = only_changed
+        self.sync_state = sync_state
+        self.sync_state_bootstrap = sync_state_bootstrap
+        self.on_removed = on_removed
 
     def execute(self, context: Context) -> dict[str, Any]:
         if not isinstance(self.key, str) or not self.key.strip():
@@ -63,53 +83,27 @@ class UpsertContactsOperator(ContactsActionOperator):
         key = self.key.strip()
         started = time.monotonic()
         hook = self.get_hook("upsert", "upsert contacts")
+        if self.only_changed:
+            change_only.check_hook(hook, self.sync_state_bootstrap, self.on_removed, key)
         rejects = self.open_rejects(context)
         spool = KeyedSpool(memory_rows=self.memory_rows)
-        counts = {"created": 0, "updated": 0, "unchanged": 0}
-        batches = 0
+        state = None
         try:
-            for index, row, norm in self.checked_rows(rejects, lambda row: self._check(row, key, hook)):
-                spool.add(index, norm, row)
-            total = self.rows_read
+            if self.only_changed:
+                state = change_only.open_state(context, hook, self.conn_id, key, self.sync_state)
+            columns = self._read_input(spool, rejects, key, hook, state)
             self.check_before_sending(rejects)
-            size = min(self.batch_size or hook.upsert_batch_size, hook.upsert_batch_size)
-            self.log.info(
-                "%d rows read, %d rejected locally; sending %s in batches of %d",
-                total,
-                rejects.count,
-                "nothing (dry run)" if self.is_dry_run else "the rest",
-                size,
-            )
-            progress = Progress(f"upsert into {self.conn_id}")
-            done = 0
-            if self.is_dry_run:
-                for _ in spool:
-                    done += 1
-            else:
-                for chunk, outcomes in self._send(hook, chunked(spool, size), key):
-                    batches += 1
-                    for outcome in outcomes:
-                        index, row = chunk[outcome.index]
-                        if outcome.accepted:
-                            counts[outcome.outcome] += 1
-                            self.note_contact(outcome.contact_id)
-                        else:
-                            rejects.write(
-                                index,
-                                row,
-                                "rejected by the vendor",
-                                status=outcome.http_status,
-                                message=outcome.message,
-                                vendor_code=outcome.vendor_code,
-                            )
-                    done += len(chunk)
-                    progress.tick(done, batches)
-                progress.tick(done, batches, force=True)
+            extra = self._bootstrap(state, hook, key, columns)
+            counts, batches = self._sync(context, hook, spool, rejects, key, state)
+            extra.update(self._finish_state(context, state, hook))
         except BaseException:
             rejects.close()
             raise
         finally:
             spool.close()
+            if state is not None:
+                state.close()
+        total = self.rows_read
         summary: dict[str, Any] = {
             "conn_id": self.conn_id,
             "key": key,
@@ -119,10 +113,112 @@ class UpsertContactsOperator(ContactsActionOperator):
             **counts,
             "batches": batches,
             "dry_run": bool(self.is_dry_run),
+            **extra,
             **transport_summary(hook, started),
         }
         summary["rows_per_second"] = round(total / summary["seconds"], 1) if summary["seconds"] else None
         return self.finish(context, summary, rejects, total, hook)
+
+    def _read_input(self, spool: KeyedSpool, rejects: Any, key: str, hook: Any, state: Any) -> list[str]:
+        """Read and check the whole input into ``spool``; with a state, every key named (even
+        by a rejected row) is noted as seen. Returns the input's columns when a bootstrap needs them."""
+        columns: dict[str, None] = {}
+        bootstrap = state is not None and self.sync_state_bootstrap == "vendor" and not state.existed
+
+        def check(row: Any) -> tuple[str | None, str | None]:
+            norm, problem = self._check(row, key, hook)
+            if state is not None and isinstance(row, dict):
+                seen = norm or normalise_key(key, row.get(key))
+                if seen:
+                    state.see(seen)
+                if bootstrap and not problem:
+                    columns.update(dict.fromkeys(row))
+            return norm, problem
+
+        for index, row, norm in self.checked_rows(rejects, check):
+            spool.add(index, norm, row)
+        return list(columns) if bootstrap else []
+
+    def _bootstrap(self, state: Any, hook: Any, key: str, columns: list[str]) -> dict[str, Any]:
+        if state is None:
+            return {}
+        if self.sync_state_bootstrap == "vendor" and state.existed:
+            self.log.info("sync_state_bootstrap='vendor': the state exists, so the vendor is not read again")
+        if columns and not self.is_dry_run:
+            return {"bootstrapped": change_only.bootstrap(state, hook, key, columns)}
+        return {}
+
+    def _sync(
+        self, context: Context, hook: Any, spool: KeyedSpool, rejects: Any, key: str, state: Any
+    ) -> tuple[dict[str, int], int]:
+        """Send the rows (only the changed ones with a state); with a state, a failure midway
+        stores the fingerprints of the batches already accepted before it is raised."""
+        counts = {"created": 0, "updated": 0, "unchanged": 0}
+        size = min(self.batch_size or hook.upsert_batch_size, hook.upsert_batch_size)
+        self.log.info(
+            "%d rows read, %d rejected locally; sending %s in batches of %d",
+            self.rows_read,
+            rejects.count,
+            "nothing (dry run)" if self.is_dry_run else "the changed ones" if state else "the rest",
+            size,
+        )
+        rows = state.changed(spool, key) if state is not None else iter(spool)
+        if self.is_dry_run:
+            for index, _ in rows:
+                if state is not None:
+                    state.settle(index, accepted=False)
+            return {**counts, "unchanged": state.unchanged if state is not None else 0}, 0
+        try:
+            batches, sent = self._send_all(hook, rows, size, key, rejects, counts, state)
+        except BaseException:
+            if state is not None:
+                state.commit()
+            raise
+        if state is not None:
+            counts["unchanged"] += state.unchanged
+            counts["sent"] = sent
+        return counts, batches
+
+    def _send_all(
+        self, hook: Any, rows: Any, size: int, key: str, rejects: Any, counts: dict[str, int], state: Any
+    ) -> tuple[int, int]:
+        """Send ``rows`` in batches; returns (batches, rows sent)."""
+        progress = Progress(f"upsert into {self.conn_id}")
+        done = batches = 0
+        for chunk, outcomes in self._send(hook, chunked(rows, size), key):
+            batches += 1
+            for outcome in outcomes:
+                index, row = chunk[outcome.index]
+                if state is not None:
+                    state.settle(index, outcome.accepted)
+                if outcome.accepted:
+                    counts[outcome.outcome] += 1
+                    self.note_contact(outcome.contact_id)
+                else:
+                    rejects.write(
+                        index,
+                        row,
+                        "rejected by the vendor",
+                        status=outcome.http_status,
+                        message=outcome.message,
+                        vendor_code=outcome.vendor_code,
+                    )
+            done += len(chunk)
+            progress.tick(done, batches)
+        progress.tick(done, batches, force=True)
+        return batches, done
+
+    def _finish_state(self, context: Context, state: Any, hook: Any) -> dict[str, Any]:
+        """Vanished keys (``on_removed``), then the state stored (not in a dry run)."""
+        if state is None:
+            return {}
+        extra: dict[str, Any] = {}
+        if not self.is_dry_run:
+            try:
+                extra = change_only.handle_removed(context, state, hook, self.on_removed)
+            finally:  # the rows accepted are stored even when handling vanished keys fails
+                state.commit()
+        return {**extra, "state_keys": state.size(), "sync_state_path": state.location}
 
     def _check(self, row: Any, key: str, hook: Any) -> tuple[str | None, str | None]:
         """(normalised key, problem)."""

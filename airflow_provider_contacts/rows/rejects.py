@@ -8,11 +8,33 @@ from typing import Any
 from airflow_provider_contacts.exceptions import ContactsConfigError, RejectedRowsError
 from airflow_provider_contacts.rows.outputs import open_text
 
+#: The fields of a rejects record, in the order they are written.
+FIELDS = ("index", "row", "reason", "status", "message", "vendor_code")
+
+
+def rejects_record_problem(value: Any) -> str | None:
+    """Why ``value`` is not a rejects record (an object with ``index``, ``row`` and ``reason``
+    and no field but :data:`FIELDS`), or None when it is one. Replay reads its ``row``."""
+    if not isinstance(value, dict):
+        return f"it is a {type(value).__name__}, not an object"
+    missing = [name for name in ("index", "row", "reason") if name not in value]
+    if missing:
+        return f"it has no {', '.join(repr(m) for m in missing)}"
+    others = sorted(set(value) - set(FIELDS))
+    if others:
+        return f"it has field(s) a rejects record does not have: {', '.join(others)}"
+    return None
+
+
+def is_whole_rejects_record(value: Any) -> bool:
+    """True when ``value`` has exactly the fields :class:`RejectsFile` writes."""
+    return isinstance(value, dict) and len(value) == len(FIELDS) and set(value) == set(FIELDS)
+
 
 class RejectsFile:
     """Rejected rows as NDJSON: ``{"index", "row", "reason", "status", "message", "vendor_code"}``.
     The file is always created (empty when nothing was rejected) so a downstream task can rely
-    on it."""
+    on it. It is also a source: ``source_format="rejects"`` replays the ``row`` of each record."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -29,14 +51,7 @@ class RejectsFile:
         message: str | None = None,
         vendor_code: str | None = None,
     ) -> None:
-        record = {
-            "index": index,
-            "row": row,
-            "reason": reason,
-            "status": status,
-            "message": message,
-            "vendor_code": vendor_code,
-        }
+        record = dict(zip(FIELDS, (index, row, reason, status, message, vendor_code), strict=True))
         self._handle.write(json.dumps(record, default=str, ensure_ascii=False) + "\n")
         self.count += 1
 

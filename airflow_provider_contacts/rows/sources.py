@@ -1,6 +1,6 @@
 """Input rows, one at a time, from exactly one source: inline rows (a list, an XCom, a JSON
-string), a file (NDJSON, CSV, JSON array; local or any ObjectStoragePath URI) or SQL on any
-DB-API connection. Nothing is held whole in memory. Rows that cannot even be parsed come out
+string), a file (NDJSON, CSV, JSON array, or a rejects file to replay; local or any
+ObjectStoragePath URI) or SQL on any DB-API connection. Nothing is held whole in memory. Rows that cannot even be parsed come out
 as :class:`BadRow` (the operator rejects them with the reason)."""
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from typing import Any
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.rows.outputs import open_text
+from airflow_provider_contacts.rows.rejects import is_whole_rejects_record, rejects_record_problem
 from airflow_provider_contacts.rows.values import json_safe
 
-FORMATS = ("ndjson", "csv", "json")
+FORMATS = ("ndjson", "csv", "json", "rejects")
 
 
 @dataclass
@@ -32,7 +33,10 @@ def detect_format(path: str, source_format: str | None) -> str:
         if fmt == "jsonl":
             fmt = "ndjson"
         if fmt not in FORMATS:
-            raise ContactsConfigError(f"source_format {source_format!r} is not one of {', '.join(FORMATS)}")
+            raise ContactsConfigError(
+                f"source_format {source_format!r} is not one of {', '.join(FORMATS)} (rejects: replay the "
+                "rows of a rejects file)"
+            )
         return fmt
     lower = path.lower().split("?", 1)[0]
     for suffix, fmt in ((".ndjson", "ndjson"), (".jsonl", "ndjson"), (".csv", "csv"), (".json", "json")):
@@ -49,7 +53,8 @@ def iter_source(source: Any, fetch_size: int = 2000) -> Iterator[Any]:
     ``source_path`` (NDJSON, CSV or JSON array; local or object storage, ``source_format`` when
     the name does not tell), or ``source_sql`` run on ``source_conn_id`` (any DB-API connection,
     with ``source_parameters``, read with ``fetchmany``). Unparseable rows come out as
-    :class:`BadRow`."""
+    :class:`BadRow`. ``source_format="rejects"`` replays a rejects file: the ``row`` of each
+    record, in the file's order."""
     rows, source_path, source_sql = source.rows, source.source_path, source.source_sql
     source_format, source_conn_id, source_parameters = (
         source.source_format,
@@ -69,7 +74,8 @@ def iter_source(source: Any, fetch_size: int = 2000) -> Iterator[Any]:
     if rows not in (None, ""):
         yield from _iter_inline(rows)
     elif source_path:
-        yield from _iter_file(str(source_path), detect_format(str(source_path), source_format))
+        fmt = detect_format(str(source_path), source_format)
+        yield from _iter_file(str(source_path), fmt, guessed=not source_format)
     else:
         if not source_conn_id:
             raise ContactsConfigError("source_sql needs source_conn_id: the Airflow connection to run it on")
@@ -92,7 +98,12 @@ def _iter_inline(rows: Any) -> Iterator[Any]:
         yield json_safe(row) if isinstance(row, dict) else row
 
 
-def _iter_file(path: str, fmt: str) -> Iterator[Any]:
+def is_replay(source: Any) -> bool:
+    """True when ``source`` (an action operator's arguments) replays a rejects file."""
+    return bool(source.source_path) and str(source.source_format or "").strip().lower() == "rejects"
+
+
+def _iter_file(path: str, fmt: str, guessed: bool = False) -> Iterator[Any]:
     try:
         handle = open_text(path, "r")
     except (OSError, ValueError) as exc:
@@ -100,7 +111,9 @@ def _iter_file(path: str, fmt: str) -> Iterator[Any]:
     with handle:
         try:
             if fmt == "ndjson":
-                yield from _iter_ndjson(handle)
+                yield from _iter_ndjson(handle, path, refuse_rejects=guessed)
+            elif fmt == "rejects":
+                yield from _iter_rejects(handle, path)
             elif fmt == "csv":
                 yield from _iter_csv(handle, path)
             else:
@@ -109,15 +122,48 @@ def _iter_file(path: str, fmt: str) -> Iterator[Any]:
             raise ContactsConfigError(f"source_path {path!r} is not UTF-8 text ({exc.reason})") from None
 
 
-def _iter_ndjson(handle: Any) -> Iterator[Any]:
+def _ndjson_lines(handle: Any) -> Iterator[tuple[int, Any]]:
+    """``(line number, value)`` for each non-blank line; a :class:`BadRow` when not JSON."""
     for number, line in enumerate(handle, start=1):
         text = line.strip()
         if not text:
             continue
         try:
-            yield json.loads(text)
+            value = json.loads(text)
         except json.JSONDecodeError as exc:
-            yield BadRow(f"line {number} is not valid JSON ({exc.msg})", text[:500])
+            value = BadRow(f"line {number} is not valid JSON ({exc.msg})", text[:500])
+        yield number, value
+
+
+def _iter_ndjson(handle: Any, path: str, refuse_rejects: bool = False) -> Iterator[Any]:
+    """The rows of an NDJSON file. ``refuse_rejects`` (the format was told by the name): a file
+    whose first record has exactly the fields of a rejects record is refused, so a rejects file
+    is never sent as rows of records by mistake; the user says which it is."""
+    first = refuse_rejects
+    for _, value in _ndjson_lines(handle):
+        if first and is_whole_rejects_record(value):
+            raise ContactsConfigError(
+                f"source_path {path!r} looks like a rejects file (its records have index, row, reason, status, "
+                "message, vendor_code): set source_format='rejects' to replay the rejected rows, or "
+                "source_format='ndjson' to read each record as a row"
+            )
+        first = False
+        yield value
+
+
+def _iter_rejects(handle: Any, path: str) -> Iterator[Any]:
+    """The ``row`` of each record of a rejects file; a record that is not one is refused."""
+    for number, value in _ndjson_lines(handle):
+        if isinstance(value, BadRow):
+            yield value
+            continue
+        problem = rejects_record_problem(value)
+        if problem:
+            raise ContactsConfigError(
+                f"source_path {path!r} line {number} is not a rejects record ({problem}); source_format='rejects' "
+                "reads files the operators write as rejects_path (index, row, reason, ...)"
+            )
+        yield value["row"]
 
 
 def _iter_csv(handle: Any, path: str) -> Iterator[Any]:

@@ -128,6 +128,10 @@ class SandboxServer:
     def requests(self, vendor: str | None = None) -> list[dict[str, Any]]:
         return self.sandbox.requests(vendor)
 
+    def clear_requests(self) -> None:
+        """Empty the request log (the emulators' state is kept)."""
+        self.sandbox.clear_requests()
+
     def reset(self, seed: int | None = None, empty: bool = False) -> None:
         """Back to the seeded state (``empty=True``: no contacts, events or groups)."""
         self.sandbox.reset(seed, empty)

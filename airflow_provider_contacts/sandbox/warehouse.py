@@ -84,3 +84,24 @@ def create_demo_warehouse(
 def sqlite_connection(path: str | Path) -> dict[str, Any]:
     """The ``sqlite_default`` connection (JSON form) for the warehouse at ``path``."""
     return {"conn_type": "sqlite", "host": str(path)}
+
+
+def change_contacts(path: str | Path, count: int, *, firstname: str = "Changed") -> list[str]:
+    """Change the first name of the first ``count`` contacts whose email is on one row only (and
+    their ``updated_at``), as a day in the CRM would; returns their emails."""
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    con = sqlite3.connect(path)
+    try:
+        ids_emails = con.execute(
+            "select id, email from crm_contacts where email like '%@%' and lower(email) in "
+            "(select lower(email) from crm_contacts group by lower(email) having count(*) = 1) order by id limit ?",
+            (count,),
+        ).fetchall()
+        con.executemany(
+            "update crm_contacts set firstname = ?, updated_at = ? where id = ?",
+            [(f"{firstname} {i}", now, row_id) for i, (row_id, _) in enumerate(ids_emails)],
+        )
+        con.commit()
+    finally:
+        con.close()
+    return [email for _, email in ids_emails]

@@ -50,16 +50,9 @@ def _warm_imports() -> None:
 def _build_hook(conn_id: str, conn: Any) -> tuple[Any, Any]:
     """Hook and async transport from a fetched connection (runs in a worker thread: it imports
     the vendor's module, parses the extras and builds the HTTP client with its TLS context)."""
-    from airflow_provider_contacts.exceptions import ContactsConfigError
-    from airflow_provider_contacts.hooks import HOOK_CLASSES, hook_class, require_capability
+    from airflow_provider_contacts.hooks import hook_for, require_capability
 
-    conn_type = (conn.conn_type or "").replace("-", "_")
-    if conn_type not in HOOK_CLASSES:
-        raise ContactsConfigError(
-            f"connection type {conn.conn_type!r} is not a contacts platform", conn_id=conn_id
-        )
-    hook = hook_class(conn_type)(conn_id)  # imports the vendor's module
-    hook.use_connection(conn)
+    hook = hook_for(conn, conn_id)  # imports the vendor's module
     require_capability(hook, "activity", "list contact events")
     hook.prepare_for_async()
     transport = hook.make_async_transport()

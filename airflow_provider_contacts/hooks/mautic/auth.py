@@ -31,12 +31,12 @@ def mautic_auth(hook: ContactsHook, auth_type: str, clock: Callable[[], float]) 
         password = hook.require(conn.password, "password", "set the Mautic user's password")
         return BasicAuth(login, password)
     client_id = hook.require(
-        hook.extras.str("client_id") or conn.login,
+        hook.extras.client_id or conn.login,
         "client_id",
         'set "client_id" (extra) to the public id of Mautic API credentials',
     )
     secret = hook.require(
-        hook.extras.str("client_secret") or conn.password,
+        hook.extras.client_secret or conn.password,
         "client_secret",
         'set "client_secret" (extra) to the secret of those API credentials',
     )

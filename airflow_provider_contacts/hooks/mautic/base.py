@@ -35,22 +35,18 @@ from airflow_provider_contacts.hooks.mautic.wire import (
     entities,
     parse_batch,
 )
+from airflow_provider_contacts.hooks.registry import MauticExtras
 from airflow_provider_contacts.http.auth import Auth
 from airflow_provider_contacts.http.errors import safe_json
 from airflow_provider_contacts.http.plan import Call, Page, paged, run_plan
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH_LIMIT = 200
-
 
 class MauticBase(ContactsHook):
     """The Mautic hook's foundation (see :class:`~.hook.MauticHook`)."""
 
-    conn_name_attr = "conn_id"
-    default_conn_name = "mautic_default"
-    conn_type = "mautic"
-    hook_name = "Mautic"
+    extras_model = MauticExtras
     error_mapper = staticmethod(map_mautic_error)
 
     def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
@@ -61,11 +57,11 @@ class MauticBase(ContactsHook):
     # ---- settings -------------------------------------------------------------------------
     @property
     def auth_type(self) -> str:
-        return self.extras.choice("auth_type", ("basic", "oauth2"), "basic")
+        return self.extras.auth_type
 
     @property
     def batch_limit(self) -> int:
-        configured = self.extras.int("batch_limit", DEFAULT_BATCH_LIMIT, minimum=1) or DEFAULT_BATCH_LIMIT
+        configured = self.extras.batch_limit
         if self._learned_batch_limit is not None:
             return min(configured, self._learned_batch_limit)
         return configured

@@ -192,18 +192,25 @@ def list_params(
     if order_by:
         params["orderBy"] = order_by
         params["orderByDir"] = order_dir.upper()
-    for i, clause in enumerate(where or []):
-        for key, value in clause.items():
-            if isinstance(value, (list, tuple)):
-                params[f"where[{i}][{key}][]"] = [str(v) for v in value]
-            else:
-                params[f"where[{i}][{key}]"] = str(value)
+    params.update(where_params(where))
     if published is not None:
         params["published"] = 1 if published else 0  # the code reads "published", not "publishedOnly"
     if minimal:
         params["minimal"] = 1
     if select:
         params["select[]"] = sorted(set(select) | {"id"})
+    return params
+
+
+def where_params(where: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """``where[i][col|expr|val]`` query parameters (``CommonRepository::buildWhereClauseFromArray``)."""
+    params: dict[str, Any] = {}
+    for i, clause in enumerate(where or []):
+        for key, value in clause.items():
+            if isinstance(value, (list, tuple)):
+                params[f"where[{i}][{key}][]"] = [str(v) for v in value]
+            else:
+                params[f"where[{i}][{key}]"] = str(value)
     return params
 
 

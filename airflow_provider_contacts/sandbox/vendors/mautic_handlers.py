@@ -187,7 +187,7 @@ class ResourceHandlers:
         out = {}
         for cid, info in contact["campaigns"].items():
             campaign = self.state.campaigns.get(cid)
-            if campaign is None:
+            if campaign is None or info["manuallyRemoved"]:  # getPublishedCampaigns: manuallyRemoved = false
                 continue
             out[str(cid)] = {
                 "id": cid,
@@ -540,6 +540,10 @@ class ResourceHandlers:
     def h_campaign_get(self, method, args, query, body):
         return 200, {"campaign": self.state.campaign_json(self.state.campaign(args[0]), iso)}, None
 
+    def h_campaign_members(self, method, args, query, body):
+        """``getContactsAction``: campaign 404 first; the active members' ``campaign_leads`` rows."""
+        return 200, self.state.list_campaign_members(self.state.campaign(args[0]), query), None
+
     def h_campaign_contact(self, method, args, query, body):
         """``addLeadAction`` answers an unknown contact "Item was not found."; ``removeLeadAction``
         uses ``checkLeadAccess`` ("Contact not found.")."""
@@ -634,6 +638,7 @@ class ResourceHandlers:
             ({"POST"}, r"/companies/(\d+)/contact/(\d+)/(add|remove)", self.h_company_contact),
             ({"GET"}, r"/campaigns", self.h_campaigns),
             ({"GET"}, r"/campaigns/(\d+)", self.h_campaign_get),
+            ({"GET"}, r"/campaigns/(\d+)/contacts", self.h_campaign_members),
             ({"POST"}, r"/campaigns/(\d+)/contact/(\d+)/(add|remove)", self.h_campaign_contact),
             ({"GET"}, r"/stages", self.h_stages),
             ({"POST"}, r"/stages/new", self.h_stage_new),

@@ -472,35 +472,66 @@ class RecordsMixin:
         }
 
     def add_to_campaign(self, campaign: dict[str, Any], contact: dict[str, Any]) -> None:
-        """``MembershipManager::addContact``: manually added; logs ``campaign_membership``."""
-        if campaign["id"] in contact["campaigns"]:
+        """``MembershipManager::addContact`` (manual): a new member starts at rotation 1; a member
+        removed by hand comes back (``Adder::updateExistingMembership``); an active member of a
+        campaign that allows restarts starts a **new rotation** (the campaign runs again for it),
+        otherwise nothing happens. Each change logs ``campaign_membership`` "added"."""
+        member = contact["campaigns"].get(campaign["id"])
+        if member is None:
+            contact["campaigns"][campaign["id"]] = {
+                "dateAdded": self.now(),  # type: ignore[attr-defined]
+                "manuallyRemoved": False,
+                "manuallyAdded": True,
+                "dateLastExited": None,
+                "rotation": 1,
+            }
+        elif member["manuallyRemoved"] or campaign["allowRestart"]:
+            if member["manuallyRemoved"]:
+                member["manuallyAdded"] = True
+            member.update(manuallyRemoved=False, dateLastExited=None, rotation=member["rotation"] + 1)
+        else:
             return
-        contact["campaigns"][campaign["id"]] = {
-            "dateAdded": self.now(),
-            "manuallyRemoved": False,
-            "manuallyAdded": True,
-        }
-        self._log_membership(
-            contact,
-            "campaign_membership",
-            "campaign",
-            "campaign",
-            "added",
-            campaign,
-            {"campaignId": campaign["id"], "campaignName": campaign["name"]},
-        )
+        self._log_campaign_membership(contact, campaign, "added")
 
     def remove_from_campaign(self, campaign: dict[str, Any], contact: dict[str, Any]) -> None:
-        if contact["campaigns"].pop(campaign["id"], None) is not None:
-            self._log_membership(
-                contact,
-                "campaign_membership",
-                "campaign",
-                "campaign",
-                "removed",
-                campaign,
-                {"campaignId": campaign["id"], "campaignName": campaign["name"]},
+        """``MembershipManager::removeContact`` (manual): the member row stays, marked manually
+        removed (``Remover::updateExistingMembership``); a non-member or a member already removed
+        is left as it is, with no event."""
+        member = contact["campaigns"].get(campaign["id"])
+        if member is None or member["manuallyRemoved"]:
+            return
+        member.update(manuallyRemoved=True, manuallyAdded=False)
+        self._log_campaign_membership(contact, campaign, "removed")
+
+    def _log_campaign_membership(
+        self, contact: dict[str, Any], campaign: dict[str, Any], action: str
+    ) -> None:
+        details = {"campaignId": campaign["id"], "campaignName": campaign["name"]}
+        self._log_membership(
+            contact, "campaign_membership", "campaign", "campaign", action, campaign, details
+        )
+
+    def campaign_members(self, campaign: dict[str, Any]) -> list[dict[str, Any]]:
+        """The ``campaign_leads`` rows of the campaign's active members (``manually_removed``
+        = 0), as ``StatsApiController::listAction`` reads them: raw database values, as text."""
+        rows = []
+        for contact in self.contacts.values():
+            member = contact["campaigns"].get(campaign["id"])
+            if member is None or member["manuallyRemoved"]:
+                continue
+            exited = member["dateLastExited"]
+            rows.append(
+                {
+                    "campaign_id": str(campaign["id"]),
+                    "lead_id": str(contact["id"]),
+                    "date_added": member["dateAdded"].strftime("%Y-%m-%d %H:%M:%S"),
+                    "manually_removed": "0",
+                    "manually_added": "1" if member["manuallyAdded"] else "0",
+                    "date_last_exited": exited.strftime("%Y-%m-%d %H:%M:%S") if exited else None,
+                    "rotation": str(member["rotation"]),
+                }
             )
+        return rows
 
     # ---- stages (StageBundle/Controller/Api/StageApiController.php) -------------------------
     def create_stage(self, body: dict[str, Any], when: datetime | None = None) -> dict[str, Any]:

@@ -41,6 +41,10 @@ from airflow_provider_contacts.sandbox.vendors.mautic_fields import (
 )
 from airflow_provider_contacts.sandbox.vendors.mautic_records import RecordsMixin
 
+#: what ``StatsApiController::listAction`` answers for a query the database refuses (an unknown
+#: column, a clause without ``expr``): the exception's message, under HTTP 200 (§13.3)
+STATS_QUERY_FAILED = "An exception occurred while executing a query: SQLSTATE[42S22]: Column not found"
+
 # ---- fields (§3.2, §9): see mautic_fields ------------------------------------------------
 FIELD_GROUPS = CONTACT_GROUPS
 UNIQUE_FIELDS = UNIQUE_CONTACT_FIELDS
@@ -831,6 +835,26 @@ class MauticState(RecordsMixin):
             page = rows[start : start + max(0, php_int(limit_raw))]
         return total, page
 
+    def list_campaign_members(self, campaign: dict[str, Any], query: dict[str, Any]) -> dict[str, Any]:
+        """``GET /campaigns/{id}/contacts`` (``CampaignApiController::getContactsAction``, run by
+        ``StatsApiController::listAction`` over ``campaign_leads``): the caller's ``where``
+        plus campaign and ``manually_removed = 0``; ``order``; ``start``, ``limit`` (default
+        100). ``total`` is the raw count (text). A failing query is caught by ``listAction``
+        and answered with **HTTP 200** and ``errors`` (§13.3)."""
+        rows = self.campaign_members(campaign)
+        try:
+            for clause in _as_list(query.get("where")):
+                _where_match(_MEMBER_ROW, clause, _member_column)  # SQL fails even with no rows
+                rows = [r for r in rows if _where_match(r, clause, _member_column)]
+            for order in reversed(_as_list(query.get("order"))):
+                col, direction = str(order.get("col", "")), str(order.get("dir", "ASC")).upper()
+                rows.sort(key=lambda r, col=col: _member_column(r, col), reverse=(direction == "DESC"))
+        except MauticFault:
+            return {"errors": [{"message": STATS_QUERY_FAILED, "code": 0}]}
+        start = max(0, php_int(query.get("start", 0)))
+        limit = php_int(query.get("limit", 100))
+        return {"total": str(len(rows)), "contacts": rows[start : start + limit]}
+
 
 def _as_list(value: Any) -> list[Any]:
     if value is None or value == "":
@@ -884,7 +908,22 @@ def _sort_value(contact: dict[str, Any], col: str) -> tuple:
     return (value is not None, value if not isinstance(value, str) else value.lower())
 
 
-def _where_match(contact: dict[str, Any], clause: Any) -> bool:
+_MEMBER_ROW = dict.fromkeys(("campaign_id", "lead_id", "manually_removed", "manually_added", "rotation"), "0")
+_MEMBER_ROW.update(date_added="1970-01-01 00:00:00", date_last_exited=None)
+
+
+def _member_column(row: dict[str, Any], col: str) -> Any:
+    """A ``campaign_leads`` column as the database compares it; an unknown one fails the query."""
+    col = col.strip().split(".")[-1]
+    if col not in row:
+        raise crash()
+    value = row[col]
+    if value is None or col in ("date_added", "date_last_exited"):
+        return None if value is None else mysql_datetime(value)
+    return int(value)
+
+
+def _where_match(contact: dict[str, Any], clause: Any, column: Any = None) -> bool:
     if (
         not isinstance(clause, dict)
         or "expr" not in clause
@@ -893,9 +932,9 @@ def _where_match(contact: dict[str, Any], clause: Any) -> bool:
         raise crash()  # InvalidArgumentException
     expr = clause["expr"]
     if expr in ("andX", "orX"):
-        parts = [_where_match(contact, c) for c in _as_list(clause.get("val"))]
+        parts = [_where_match(contact, c, column) for c in _as_list(clause.get("val"))]
         return all(parts) if expr == "andX" else any(parts)
-    value = _column(contact, str(clause["col"]))
+    value = (column or _column)(contact, str(clause["col"]))
     target = clause.get("val")
 
     def comparable(x: Any) -> Any:

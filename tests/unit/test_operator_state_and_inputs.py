@@ -1,0 +1,41 @@
+"""Input checks that need no server: a bad DNC reason names ``reason``, ``max_rejected`` is
+unambiguous, and the row spool keeps the input order across memory and disk."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_contacts.exceptions import ContactsConfigError
+from airflow_provider_contacts.operators.do_not_contact import DoNotContactOperator
+from airflow_provider_contacts.rows.rejects import parse_max_rejected
+
+
+@pytest.mark.parametrize("reason", ["--1", "²", "+-3", "1.5", "0", -2])
+def test_dnc_bad_reason_names_reason(reason):
+    with pytest.raises(ContactsConfigError, match=r"reason="):
+        DoNotContactOperator(task_id="dnc", conn_id="mautic_default", action="add", reason=reason, rows=[1])
+
+
+# ---- 10. max_rejected: an int is a count, a float a fraction up to 1.0 ---------------------
+def test_max_rejected_is_unambiguous():
+    assert parse_max_rejected(1.0) == 1.0 and isinstance(parse_max_rejected(1.0), float)
+    assert parse_max_rejected(1) == 1 and isinstance(parse_max_rejected(1), int)
+    assert parse_max_rejected("0.25") == 0.25 and parse_max_rejected("3") == 3
+    for bad in (1.5, -1, -0.1, float("nan"), True, "lots", None):
+        with pytest.raises(ContactsConfigError, match="max_rejected"):
+            parse_max_rejected(bad)
+
+
+def test_row_spool_keeps_input_order_across_memory_and_disk():
+    from airflow_provider_contacts.rows.spool import RowSpool
+
+    spool = RowSpool(memory_rows=3)
+    items = [[i, {"email": f"r{i}@example.com", "n": i * 1.5}, None] for i in range(10)]
+    for item in items:
+        spool.add(item)
+    assert len(spool) == 10 and spool._file is not None  # 7 items went to disk
+    assert list(spool) == items and list(spool) == items  # iterable more than once
+    spool.add([10, {}, None])
+    assert [item[0] for item in spool] == list(range(11))
+    spool.close()
+    assert list(spool) == []
