@@ -125,7 +125,7 @@ with DAG(
                 out.writelines(json.dumps({"id": cid}) + "\n" for cid in sorted(ids, key=int))
         return {"targets": len(engaged), "previous": len(previous), **paths}
 
-    planned = plan_targets(scored)
+    planned = plan_targets(scored)  # type: ignore[arg-type]  # Airflow types @task calls without XComArg
     SetAudienceMembershipOperator(
         task_id="add_targets",
         conn_id="mautic_default",

@@ -242,7 +242,7 @@ class ContactsHook(BaseHook):
             raise ContactsConfigError(
                 f"{name}={value!r} must be {range_text(True, low, high)}", conn_id=self.conn_id
             )
-        return number
+        return int(number)
 
     @built_once
     def base_url(self) -> str:

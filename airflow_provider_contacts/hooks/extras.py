@@ -40,9 +40,6 @@ from airflow_provider_contacts.hooks.fields import (
 if TYPE_CHECKING:
     from airflow_provider_contacts.http.policy import TransportSettings
 
-#: a bound of a numeric extra (None: the one its field declares)
-Num = float | None
-
 #: a bound of a numeric extra (None: the one its connection form declares)
 Num = float | None
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from types import SimpleNamespace
+from typing import Any
 
 
-def context(tmp_path, **extra):
+def context(tmp_path, **extra) -> Any:
     ti = SimpleNamespace(dag_id="dag", run_id="manual__1", task_id="task", map_index=-1, try_number=1)
     return {"ti": ti, "task_instance": ti, **extra}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from types import SimpleNamespace
+from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
@@ -22,7 +23,7 @@ from airflow_provider_contacts.operators.audience import SetAudienceMembershipOp
 COUNTS = ("rows_read", "added", "removed", "already", "not_found", "duplicates", "rejected", "requests")
 
 
-def context(try_number: int = 1) -> dict:
+def context(try_number: int = 1) -> Any:
     ti = SimpleNamespace(dag_id="dag", run_id="manual__1", task_id="aud", map_index=-1, try_number=try_number)
     return {"ti": ti, "task_instance": ti}
 
@@ -396,7 +397,7 @@ def test_scheduled_campaign_example_puts_this_runs_targets_in_and_takes_the_prev
 def test_hook_lists_every_member_of_a_segment_and_a_campaign(sandbox, emu):
     from airflow_provider_contacts.hooks import get_hook
 
-    hook = get_hook("mautic_default")
+    hook: Any = get_hook("mautic_default")
     ids = sorted(emu.contacts)[:3]
     for cid in ids:
         emu.state.add_to_campaign(emu.state.campaign(1), emu.contacts[cid])
@@ -415,7 +416,7 @@ def test_a_failed_members_query_answered_with_http_200_is_an_error(sandbox, monk
     from airflow_provider_contacts.exceptions import ContactsError
     from airflow_provider_contacts.hooks import get_hook
 
-    hook = get_hook("mautic_default")
+    hook: Any = get_hook("mautic_default")
     campaign = hook.resolve_audience("campaign", 1)
     bad = {"where[0][col]": "no_such_column", "where[0][expr]": "eq", "where[0][val]": "1"}
     monkeypatch.setattr(audience_module, "where_params", lambda clauses: dict(bad))

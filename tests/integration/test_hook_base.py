@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from datetime import datetime, timezone
 
 import pytest
 
@@ -15,6 +16,8 @@ from airflow_provider_contacts.hooks import get_hook, hook_class
 from airflow_provider_contacts.http.plan import run_plan
 from airflow_provider_contacts.models import EventQuery
 from tests.shared import NUMERIC_FIELDS, EchoHook, set_conn
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 # ---- every numeric extra: finite and within the range its form declares -----------------------
@@ -90,7 +93,7 @@ def test_missing_host_and_credentials_are_named_before_any_request(monkeypatch, 
 def test_plans_run_on_the_blocking_transport(monkeypatch, sandbox):
     set_conn(monkeypatch, "echo1", conn_type="echo", host=sandbox.base_url("echo"), login="u", password="p")
     hook = EchoHook("echo1")
-    assert list(run_plan(hook.transport, hook.event_plan(EventQuery(None, None)))) == ["GET", "POST"]
+    assert list(run_plan(hook.transport, hook.event_plan(EventQuery(T0, T0)))) == ["GET", "POST"]
     assert [r["method"] for r in sandbox.requests("echo")] == ["GET", "POST"]
 
 
@@ -103,7 +106,7 @@ def test_plans_run_on_the_async_transport(monkeypatch, sandbox):
     async def run():
         transport = hook.make_async_transport()
         try:
-            return [item async for item in hook.aiter_events(transport, None, None)]
+            return [item async for item in hook.aiter_events(transport, T0, T0)]
         finally:
             await transport.aclose()
 
@@ -163,7 +166,7 @@ def test_no_secret_reaches_any_log_during_a_run(monkeypatch, sandbox, caplog):
     assert body["authorization"] == f"Basic {token}"  # the vendor did get the credentials
     from airflow.sdk._shared.secrets_masker import redact
 
-    rendered = "\n".join(redact(r.getMessage()) for r in caplog.records)
+    rendered = "\n".join(str(redact(r.getMessage())) for r in caplog.records)
     assert "retry" in rendered
     assert token not in rendered and password not in rendered
     # and Airflow's masker knows the derived token (what task logs go through)

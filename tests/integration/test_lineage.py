@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ from airflow_provider_contacts.operators.point_groups import AdjustPointGroupsOp
 from airflow_provider_contacts.operators.upsert import UpsertContactsOperator
 
 TI = SimpleNamespace(dag_id="dag", run_id="manual__1", task_id="task", map_index=-1, try_number=1)
-CONTEXT = {"ti": TI, "task_instance": TI}
+CONTEXT: Any = {"ti": TI, "task_instance": TI}
 
 
 def mautic(sandbox) -> str:

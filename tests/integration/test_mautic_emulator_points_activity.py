@@ -84,7 +84,7 @@ def test_activity_limit_is_per_event_type(mautic):
     r = requests.get(
         f"{base}/api/contacts/activity",
         auth=AUTH,
-        params={"limit": 2, "order[0]": "timestamp", "order[1]": "ASC"},
+        params={"limit": "2", "order[0]": "timestamp", "order[1]": "ASC"},
     )
     body = r.json()
     assert (body["total"], body["maxPages"], body["page"], body["limit"]) == (8, 3, 1, 2)

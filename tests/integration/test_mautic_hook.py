@@ -4,6 +4,7 @@ every quirk of docs/vendors/mautic.md the hook must absorb, and Test Connection'
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 
@@ -192,6 +193,7 @@ def test_hourly_limit_reached_raises_with_the_reset_time(sandbox):
     hook.get_contact(1)
     with pytest.raises(RateLimitedError) as err:
         hook.get_contact(1)
+    assert err.value.retry_after is not None
     assert 3500 < err.value.retry_after <= 3600  # too long to wait inside a task: reported
     assert len(sandbox.requests("mautic")) == 2
 
@@ -261,7 +263,8 @@ def test_point_groups_by_name_and_adjustments(sandbox):
 
 def test_adjustments_are_validated_before_any_request(sandbox):
     hook = MauticHook()
-    for op, value in (("pow", 2), ("plus", "abc"), ("plus", 1.5), ("divide", 0), ("plus", True)):
+    cases: list[tuple[str, Any]] = [("pow", 2), ("plus", "abc"), ("plus", 1.5), ("divide", 0), ("plus", True)]
+    for op, value in cases:
         with pytest.raises(InvalidAdjustment):
             hook.adjust_group_score(1, 1, op, value)
     with pytest.raises(InvalidAdjustment):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import socket
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -190,7 +191,8 @@ def test_mautic_form_errors_are_each_rows_rejection_in_the_rejects_file(sandbox,
     op = UpsertContactsOperator(
         task_id="up", conn_id="mautic_default", rows=rows, rejects_path=str(path), max_rejected=5
     )
-    summary = op.execute({"ti": ti, "task_instance": ti})
+    context: Any = {"ti": ti, "task_instance": ti}
+    summary = op.execute(context)
     assert (summary["created"], summary["rejected"], summary["requests"]) == (1, 3, 1)
     with open(path, encoding="utf-8") as handle:
         rejected = [json.loads(line) for line in handle]

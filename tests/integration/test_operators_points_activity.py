@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ def test_adjustments_catalogue_and_rounding(sandbox, tmp_path):
         {"contact": 1, "group": "Engagement", "op": "divide", "value": 2},  # 7/2 → 3
         {"contact": 1, "group": 1, "op": "plus", "value": "4"},  # same pair: 3+4 → 7
         {
-            "contact": emails(emu) and next(iter(emails(emu))),
+            "contact": next(iter(emails(emu))),
             "group": "product interest",
             "op": "set",
             "value": 10,
@@ -84,7 +85,7 @@ def test_a_task_retry_never_applies_an_adjustment_twice(sandbox, tmp_path, monke
         {"contact": 1, "group": 1, "op": "plus", "value": 5},
         {"contact": 2, "group": 1, "op": "minus", "value": 3},
     ]
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         task_id="pts",
         conn_id="mautic_noretry",
         rows=rows,
@@ -114,7 +115,7 @@ def test_a_task_retry_never_applies_an_adjustment_twice(sandbox, tmp_path, monke
 
 def test_changed_input_on_retry_is_refused(sandbox, tmp_path):
     ledger = str(tmp_path / "ledger.ndjson")
-    base = dict(
+    base: dict[str, Any] = dict(
         task_id="pts", conn_id="mautic_default", ledger_path=ledger, rejects_path=str(tmp_path / "r.ndjson")
     )
     AdjustPointGroupsOperator(rows=[{"contact": 1, "group": 1, "op": "plus", "value": 1}], **base).execute(

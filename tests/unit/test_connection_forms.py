@@ -44,20 +44,22 @@ def test_the_connection_form_prefills_no_mask_and_the_api_masks_only_secrets(hoo
         assert field["value"] != "***", (conn_type, name)
     for conf in CONNECTION_TYPES:
         extra = {name: f"value-of-{name}" for name in conf["conn-fields"]}
-        shown = json.loads(
-            ConnectionResponse(
-                conn_id="c",
-                conn_type=conf["connection-type"],
-                description=None,
-                host=None,
-                login=None,
-                schema=None,
-                port=None,
-                password=None,
-                extra=json.dumps(extra),
-                team_name=None,
-            ).extra
+        response = ConnectionResponse.model_validate(
+            {
+                "conn_id": "c",
+                "conn_type": conf["connection-type"],
+                "description": None,
+                "host": None,
+                "login": None,
+                "schema": None,
+                "port": None,
+                "password": None,
+                "extra": json.dumps(extra),
+                "team_name": None,
+            }
         )
+        assert response.extra is not None
+        shown = json.loads(response.extra)
         for name, field in conf["conn-fields"].items():
             expected = "***" if field["schema"].get("format") == "password" else f"value-of-{name}"
             assert shown[name] == expected, (conf["connection-type"], name)

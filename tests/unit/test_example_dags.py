@@ -30,4 +30,4 @@ def test_every_example_imports_without_errors(bag):
     for dag in bag.dags.values():
         assert "example" in dag.tags and dag.doc_md
         conn_ids = {getattr(t, "conn_id", None) for t in dag.tasks} - {None}
-        assert all(c.endswith("_default") or c == "{{ params.conn_id }}" for c in conn_ids), conn_ids
+        assert all(str(c).endswith("_default") or c == "{{ params.conn_id }}" for c in conn_ids), conn_ids

@@ -8,6 +8,7 @@ import importlib
 import importlib.util
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,7 +46,7 @@ def test_each_hook_takes_its_declaration_from_its_model(model):
 
 
 def test_the_model_of_a_connection_type_reads_its_extras_typed():
-    extras = ConnExtras(
+    extras: Any = ConnExtras(
         "m1",
         "mautic",
         {"batch_limit": "50", "extra__mautic__auth_type": " OAuth2 ", "client_id": "id", "timeout": 5},
@@ -58,20 +59,23 @@ def test_the_model_of_a_connection_type_reads_its_extras_typed():
         None,
     )
     assert extras.timeout == 5.0 and extras.max_retries == 4  # the form's default when unset
-    defaults = ConnExtras("d1", "dmartech", None)
+    defaults: Any = ConnExtras("d1", "dmartech", None)
     assert (defaults.timezone, defaults.list_page_size, defaults.max_active_requests) == (
         "Asia/Shanghai",
         100,
         4,
     )
     assert defaults.rate_limit_per_second == 20  # Dmartech's own declaration of a common option
-    assert ConnExtras("e1", "engagelab", {}).sort_style == "direction"
+    engagelab: Any = ConnExtras("e1", "engagelab", {})
+    assert engagelab.sort_style == "direction"
 
 
 def test_older_names_are_read_after_the_new_one():
-    old = ConnExtras("w1", "which50", {"auth_header_name": "X-Key", "extra__which50__auth_header_value": "k"})
+    old: Any = ConnExtras(
+        "w1", "which50", {"auth_header_name": "X-Key", "extra__which50__auth_header_value": "k"}
+    )
     assert (old.header_name, old.api_key) == ("X-Key", "k")
-    both = ConnExtras("w1", "which50", {"api_key": "new", "auth_header_value": "stale"})
+    both: Any = ConnExtras("w1", "which50", {"api_key": "new", "auth_header_value": "stale"})
     assert (both.header_name, both.api_key) == ("X-Api-Key", "new")
 
 

@@ -135,7 +135,7 @@ def test_every_third_party_import_is_declared():
     for module in sorted(third_party):
         names = {canonicalize_name(d) for d in distributions.get(module, [module])}
         if module == "airflow":
-            names = {"apache-airflow"}
+            names = {canonicalize_name("apache-airflow")}
         optional = {"pytest": {"pytest"}, "openlineage": {"openlineage-python"}}.get(module, set())
         if not names & declared and not optional & test_extra:
             missing[module] = sorted(names)

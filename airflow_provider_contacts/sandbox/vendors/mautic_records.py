@@ -479,7 +479,7 @@ class RecordsMixin:
         member = contact["campaigns"].get(campaign["id"])
         if member is None:
             contact["campaigns"][campaign["id"]] = {
-                "dateAdded": self.now(),  # type: ignore[attr-defined]
+                "dateAdded": self.now(),
                 "manuallyRemoved": False,
                 "manuallyAdded": True,
                 "dateLastExited": None,

@@ -14,6 +14,7 @@ import functools
 import math
 import random
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -848,7 +849,7 @@ class MauticState(RecordsMixin):
                 rows = [r for r in rows if _where_match(r, clause, _member_column)]
             for order in reversed(_as_list(query.get("order"))):
                 col, direction = str(order.get("col", "")), str(order.get("dir", "ASC")).upper()
-                rows.sort(key=lambda r, col=col: _member_column(r, col), reverse=(direction == "DESC"))
+                rows.sort(key=_member_sort_key(col), reverse=(direction == "DESC"))
         except MauticFault:
             return {"errors": [{"message": STATS_QUERY_FAILED, "code": 0}]}
         start = max(0, php_int(query.get("start", 0)))
@@ -908,8 +909,14 @@ def _sort_value(contact: dict[str, Any], col: str) -> tuple:
     return (value is not None, value if not isinstance(value, str) else value.lower())
 
 
-_MEMBER_ROW = dict.fromkeys(("campaign_id", "lead_id", "manually_removed", "manually_added", "rotation"), "0")
+_MEMBER_ROW: dict[str, str | None] = dict.fromkeys(
+    ("campaign_id", "lead_id", "manually_removed", "manually_added", "rotation"), "0"
+)
 _MEMBER_ROW.update(date_added="1970-01-01 00:00:00", date_last_exited=None)
+
+
+def _member_sort_key(col: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda row: _member_column(row, col)
 
 
 def _member_column(row: dict[str, Any], col: str) -> Any:
