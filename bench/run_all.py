@@ -22,6 +22,13 @@ def main() -> int:
             "--naive-sample",
             "300" if quick else "2000",
         ],
+        [
+            "client_cost.py",
+            "--rows",
+            "10000" if quick else "20000",
+            "--latency-rows",
+            "2000" if quick else "4000",
+        ],
         ["memory.py", "--sizes", *(["20000", "100000"] if quick else ["100000", "1000000"])],
         [
             "change_only_state.py",

@@ -30,6 +30,8 @@ def json_safe(value: Any) -> Any:
 
 
 _SCALARS = (str, int, float, bool, type(None))
+#: exact types whose values are always sendable (a float may be NaN; a subclass is checked fully)
+_PLAIN = frozenset({str, int, bool, type(None)})
 
 
 def non_finite_problem(name: str, value: Any) -> str | None:
@@ -49,6 +51,8 @@ def field_values_problem(row: dict[str, Any], hook: Any) -> str | None:
     not JSON, or a list/object the vendor does not take (``hook.structured_value_problem``).
     Never sent as a Python repr."""
     for name, value in row.items():
+        if type(value) in _PLAIN:  # the common case, nothing to check
+            continue
         problem = non_finite_problem(name, value)
         if problem:
             return problem

@@ -258,6 +258,8 @@ def field_value(contact: dict[str, Any], alias: str) -> Any:
 
 
 def is_zero(value: Any) -> bool:
+    if value.__class__ is str and (not value or value[0].isalpha()):
+        return False  # the common case: a text no float() reads as a finite number
     if isinstance(value, bool) or value is None:
         return False
     if isinstance(value, (int, float)):
@@ -265,7 +267,7 @@ def is_zero(value: Any) -> bool:
     if isinstance(value, str):
         try:
             return int(float(value)) == 0
-        except ValueError:
+        except (ValueError, OverflowError):  # "inf": not a number Mautic drops
             return False
     return False
 
