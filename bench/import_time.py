@@ -130,7 +130,9 @@ def summarise(runs: list[dict], modules: list[str]) -> dict:
                 "module": module,
                 "added_cpu_ms": cpu,
                 "added_wall_ms": wall,
-                "spread_cpu_ms": round(max(s["cpu_ms"] for s in samples) - min(s["cpu_ms"] for s in samples), 1),
+                "spread_cpu_ms": round(
+                    max(s["cpu_ms"] for s in samples) - min(s["cpu_ms"] for s in samples), 1
+                ),
                 "ratio": round((sdk_cpu + cpu) / sdk_cpu, 3),
                 "heavy": samples[0]["heavy"],
                 "over_limit": cpu >= LIMIT_MS,
