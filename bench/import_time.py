@@ -26,12 +26,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = "airflow_provider_contacts"
 SKIPPED = ("sandbox", "testing")
-HEAVY = ("requests", "urllib3", "httpx", "fastapi", "starlette", "uvicorn", "msgspec", "cryptography")
-HEAVY += ("pendulum", "pydantic", "sqlalchemy", "pandas")
+HEAVY: tuple[str, ...] = ("requests", "urllib3", "httpx", "fastapi", "starlette", "uvicorn", "msgspec")
+HEAVY += ("cryptography", "pendulum", "pydantic", "sqlalchemy", "pandas")
 LIMIT_MS = 50.0
 
 
@@ -87,7 +88,10 @@ def probe(modules: list[str]) -> None:
     wall, cpu = time.perf_counter(), time.process_time()
     import airflow.sdk  # noqa: F401
 
-    sdk = {"wall_ms": (time.perf_counter() - wall) * 1000, "cpu_ms": (time.process_time() - cpu) * 1000}
+    sdk: dict[str, Any] = {
+        "wall_ms": (time.perf_counter() - wall) * 1000,
+        "cpu_ms": (time.process_time() - cpu) * 1000,
+    }
     sdk["heavy"] = sorted({m.split(".")[0] for m in sys.modules} & set(HEAVY))
     results = {module: _import_in_child(module) for module in modules}
     print(json.dumps({"sdk": sdk, "modules": results}))

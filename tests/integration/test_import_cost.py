@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent.parent / "airflow_provider_contacts"
+PACKAGE_DIR = Path(__file__).resolve().parents[2] / "airflow_provider_contacts"
 #: loaded by nothing in the provider's import path, not even by airflow.sdk
 NEVER = ("requests", "urllib3", "uvicorn", "fastapi", "starlette")
 #: airflow.sdk may load these itself; the provider must not be the one that does
