@@ -29,6 +29,7 @@ def main() -> int:
             "--latency-rows",
             "2000" if quick else "4000",
         ],
+        ["import_time.py", "--repeat", "3" if quick else "5"],
         ["memory.py", "--sizes", *(["20000", "100000"] if quick else ["100000", "1000000"])],
         [
             "change_only_state.py",
