@@ -27,7 +27,7 @@ from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
 from airflow_provider_contacts._time import parse_when, to_iso
 from airflow_provider_contacts.triggers.batches import make_batch, summarise
-from airflow_provider_contacts.triggers.polling import Backoff, is_fatal, poll_loop
+from airflow_provider_contacts.triggers.polling import Backoff, is_fatal, poll_loop, watched_events
 from airflow_provider_contacts.triggers.state import WatcherState, default_state_key
 
 log = logging.getLogger(__name__)
@@ -82,17 +82,7 @@ class ContactEventsTrigger(BaseTrigger):
             nonlocal errors
             since = parse_when(self.since, "since")
             until = parse_when(self.until, "until") if self.until else datetime.now(timezone.utc)
-            events = [
-                e
-                async for e in hook.aiter_events(
-                    transport,
-                    since,
-                    until,
-                    include_types=self.include_types,
-                    exclude_types=self.exclude_types,
-                    contact_ids=self.contact_ids,
-                )
-            ]
+            events = [e async for e in watched_events(self, hook, transport, since, until)]
             errors = 0
             log.info(
                 "%s: %d event(s) in the window, waiting for %d", self.conn_id, len(events), self.min_events
@@ -223,14 +213,7 @@ class ContactEventsEventTrigger(BaseEventTrigger):
         if since >= now:
             return None, None
         fresh: dict[str, Any] = {}
-        async for event in hook.aiter_events(
-            transport,
-            since,
-            now,
-            include_types=self.include_types,
-            exclude_types=self.exclude_types,
-            contact_ids=self.contact_ids,
-        ):
+        async for event in watched_events(self, hook, transport, since, now):
             if event.key not in delivered and event.key not in fresh:
                 fresh[event.key] = event
         if not fresh:

@@ -71,6 +71,18 @@ async def open_hook(conn_id: str) -> tuple[Any, Any]:
     return await asyncio.to_thread(_build_hook, conn_id, conn)
 
 
+def watched_events(trigger: Any, hook: Any, transport: Any, since: Any, until: Any) -> Any:
+    """The events in ``[since, until)`` that ``trigger`` watches (its type and contact filters)."""
+    return hook.aiter_events(
+        transport,
+        since,
+        until,
+        include_types=trigger.include_types,
+        exclude_types=trigger.exclude_types,
+        contact_ids=trigger.contact_ids,
+    )
+
+
 def is_fatal(err: Exception) -> bool:
     """Errors that polling again cannot fix: settings, credentials, permissions, bad requests."""
     from airflow_provider_contacts.exceptions import (
