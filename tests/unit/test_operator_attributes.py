@@ -46,8 +46,10 @@ def provider_operator_classes() -> list[type]:
             continue
         name = ".".join((PACKAGE, *parts))
         for value in vars(importlib.import_module(name)).values():
-            if isinstance(value, type) and issubclass(value, BaseOperator) and value.__module__ == name:
-                found[f"{name}.{value.__qualname__}"] = value
+            # the module first: on Python 3.10 a ``Generator[...]`` alias passes isinstance(type)
+            if getattr(value, "__module__", None) == name and inspect.isclass(value):
+                if issubclass(value, BaseOperator):
+                    found[f"{name}.{value.__qualname__}"] = value
     return [found[name] for name in sorted(found)]
 
 
