@@ -204,153 +204,142 @@ class EngageLabEmulator(VendorEmulator):
 
     def build_router(self):
         router = APIRouter()
-        denied = JSONResponse({"error": "Invalid Access Token"}, status_code=401)
+        router.add_api_route("/api/v2/accounts/contacts", self._list_contacts, methods=["GET"])
+        router.add_api_route("/api/v2/accounts/contacts", self._create_contact, methods=["POST"])
+        router.add_api_route(
+            "/api/v2/accounts/contacts/{contact_id}", self._update_contact, methods=["PATCH"]
+        )
+        return router
 
-        async def body_of(request: Request) -> dict[str, Any] | None:
-            try:
-                data = await request.json()
-            except Exception:
-                return None
-            return data if isinstance(data, dict) else None
+    # ---- the routes ----------------------------------------------------------------------------
+    def _list_contacts(self, request: Request) -> Any:
+        if not self._authorized(request.headers.get("authorization")):
+            return _denied()
+        query = request.query_params
+        raw_page = query.get("page")
+        try:
+            page = max(1, int(raw_page)) if raw_page is not None else 1
+        except ValueError:
+            page = 1
+        with self.lock:
+            rows = self._sorted(self._matching(query), query)
+            include = (query.get("include_contact_inboxes") or "true").lower() != "false"
+            payload = [self.contact_json(c, include) for c in rows[(page - 1) * PER_PAGE : page * PER_PAGE]]
+            count = len(payload) if self.settings["count_means"] == "page" else len(rows)
+            return {
+                "meta": {"count": count, "current_page": raw_page if raw_page is not None else 1},
+                "payload": payload,
+            }
 
-        @router.get("/api/v2/accounts/contacts")
-        def list_contacts(request: Request) -> Any:
-            if not self._authorized(request.headers.get("authorization")):
-                return denied
-            query = request.query_params
-            raw_page = query.get("page")
-            try:
-                page = max(1, int(raw_page)) if raw_page is not None else 1
-            except ValueError:
-                page = 1
-            with self.lock:
-                rows = [
-                    c for c in self.contacts.values() if c["email"] or c["phone_number"] or c["identifier"]
-                ]
-                q = (query.get("q") or "").strip().lower()
-                if q:
-                    rows = [
-                        c
-                        for c in rows
-                        if (q.isdigit() and c["id"] == int(q))
-                        or any(
-                            q in str(c[f] or "").lower()
-                            for f in ("name", "email", "phone_number", "identifier")
-                        )
-                    ]
-                labels = query.getlist("labels[]") or query.getlist("labels")
-                labels = [x for value in labels for x in value.split(",") if x]
-                if labels:
-                    rows = [c for c in rows if set(labels) & set(c["labels"])]
-                sort = query.get("sort") or ""
-                descending = sort.startswith("-") or (query.get("direction") or "").lower() == "desc"
-                field = sort.lstrip("-")
-                if field in SORTABLE:
+    def _matching(self, query: Any) -> list[dict[str, Any]]:
+        """The listed contacts (those with an email, a phone or an identifier) that match ``q``
+        and carry one of ``labels``."""
+        rows = [c for c in self.contacts.values() if c["email"] or c["phone_number"] or c["identifier"]]
+        q = (query.get("q") or "").strip().lower()
+        if q:
+            rows = [
+                c
+                for c in rows
+                if (q.isdigit() and c["id"] == int(q))
+                or any(q in str(c[f] or "").lower() for f in ("name", "email", "phone_number", "identifier"))
+            ]
+        labels = query.getlist("labels[]") or query.getlist("labels")
+        labels = [x for value in labels for x in value.split(",") if x]
+        if labels:
+            rows = [c for c in rows if set(labels) & set(c["labels"])]
+        return rows
 
-                    def sort_key(c: dict[str, Any]) -> tuple[int, Any]:
-                        value = (
-                            c.get(field)
-                            if field in c
-                            else c["additional_attributes"].get(
-                                "company_name" if field == "company" else field
-                            )
-                        )
-                        # nulls last whatever the direction (PostgreSQL's NULLS LAST as Sift sorts)
-                        if value is None:
-                            return (1, 0)
-                        if field in ("created_at", "last_activity_at"):
-                            try:
-                                return (0, float(value))
-                            except (TypeError, ValueError):  # a test's unreadable value: with the nulls
-                                return (1, 0)
-                        return (0, value)
+    @staticmethod
+    def _sorted(rows: list[dict[str, Any]], query: Any) -> list[dict[str, Any]]:
+        sort = query.get("sort") or ""
+        descending = sort.startswith("-") or (query.get("direction") or "").lower() == "desc"
+        field = sort.lstrip("-")
+        if field not in SORTABLE:
+            return sorted(rows, key=lambda c: c["id"])
 
-                    present = sorted(
-                        (c for c in rows if sort_key(c)[0] == 0), key=sort_key, reverse=descending
-                    )
-                    rows = present + [c for c in rows if sort_key(c)[0] == 1]
-                else:
-                    rows = sorted(rows, key=lambda c: c["id"])
-                include = (query.get("include_contact_inboxes") or "true").lower() != "false"
-                payload = [
-                    self.contact_json(c, include) for c in rows[(page - 1) * PER_PAGE : page * PER_PAGE]
-                ]
-                count = len(payload) if self.settings["count_means"] == "page" else len(rows)
-                return {
-                    "meta": {"count": count, "current_page": raw_page if raw_page is not None else 1},
-                    "payload": payload,
+        def sort_key(c: dict[str, Any]) -> tuple[int, Any]:
+            value = (
+                c.get(field)
+                if field in c
+                else c["additional_attributes"].get("company_name" if field == "company" else field)
+            )
+            # nulls last whatever the direction (PostgreSQL's NULLS LAST as Sift sorts)
+            if value is None:
+                return (1, 0)
+            if field in ("created_at", "last_activity_at"):
+                try:
+                    return (0, float(value))
+                except (TypeError, ValueError):  # a test's unreadable value: with the nulls
+                    return (1, 0)
+            return (0, value)
+
+        present = sorted((c for c in rows if sort_key(c)[0] == 0), key=sort_key, reverse=descending)
+        return present + [c for c in rows if sort_key(c)[0] == 1]
+
+    async def _create_contact(self, request: Request) -> Any:
+        if not self._authorized(request.headers.get("authorization")):
+            return _denied()
+        data = await _body_of(request)
+        if data is None:
+            return JSONResponse({"error": "The request body must be a JSON object"}, status_code=422)
+        with self.lock:
+            inbox_id = data.get("inbox_id")
+            if inbox_id in (None, ""):
+                return JSONResponse({"message": "Inbox must exist", "attributes": ["inbox"]}, status_code=422)
+            if int(inbox_id) not in [int(i) for i in self.settings["inbox_ids"]]:
+                return JSONResponse(NOT_FOUND, status_code=404)
+            messages, attributes = self._validate(data, None)
+            if messages:
+                return JSONResponse(
+                    {"message": ", ".join(messages), "attributes": attributes}, status_code=422
+                )
+            fields = {k: data[k] for k in WRITABLE if k in data}
+            contact = self.add_contact(
+                additional_attributes=data.get("additional_attributes"),
+                custom_attributes=data.get("custom_attributes"),
+                **fields,
+            )
+            source_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+            inbox = {
+                "id": int(inbox_id),
+                "channel_id": 100 + int(inbox_id),
+                "name": "API inbox",
+                "channel_type": "Channel::Api",
+                "provider": None,
+            }
+            contact["contact_inboxes"] = [{"source_id": source_id, "inbox": inbox}]
+            return {
+                "payload": {
+                    "contact": self.contact_json(contact),
+                    "contact_inbox": {"inbox": inbox, "source_id": source_id},
                 }
+            }
 
-        @router.post("/api/v2/accounts/contacts")
-        async def create_contact(request: Request) -> Any:
-            if not self._authorized(request.headers.get("authorization")):
-                return denied
-            data = await body_of(request)
+    async def _update_contact(self, contact_id: str, request: Request) -> Any:
+        if not self._authorized(request.headers.get("authorization")):
+            return _denied()
+        data = await _body_of(request)
+        with self.lock:
+            contact = self.contacts.get(int(contact_id)) if contact_id.isdigit() else None
+            if contact is None:
+                return JSONResponse(NOT_FOUND, status_code=404)
             if data is None:
                 return JSONResponse({"error": "The request body must be a JSON object"}, status_code=422)
-            with self.lock:
-                inbox_id = data.get("inbox_id")
-                if inbox_id in (None, ""):
-                    return JSONResponse(
-                        {"message": "Inbox must exist", "attributes": ["inbox"]}, status_code=422
-                    )
-                if int(inbox_id) not in [int(i) for i in self.settings["inbox_ids"]]:
-                    return JSONResponse(NOT_FOUND, status_code=404)
-                messages, attributes = self._validate(data, None)
-                if messages:
-                    return JSONResponse(
-                        {"message": ", ".join(messages), "attributes": attributes}, status_code=422
-                    )
-                fields = {k: data[k] for k in WRITABLE if k in data}
-                contact = self.add_contact(
-                    additional_attributes=data.get("additional_attributes"),
-                    custom_attributes=data.get("custom_attributes"),
-                    **fields,
+            messages, attributes = self._validate(data, contact["id"])
+            if messages:
+                return JSONResponse(
+                    {"message": ", ".join(messages), "attributes": attributes}, status_code=422
                 )
-                source_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-                inbox = {
-                    "id": int(inbox_id),
-                    "channel_id": 100 + int(inbox_id),
-                    "name": "API inbox",
-                    "channel_type": "Channel::Api",
-                    "provider": None,
-                }
-                contact["contact_inboxes"] = [{"source_id": source_id, "inbox": inbox}]
-                return {
-                    "payload": {
-                        "contact": self.contact_json(contact),
-                        "contact_inbox": {"inbox": inbox, "source_id": source_id},
-                    }
-                }
-
-        @router.patch("/api/v2/accounts/contacts/{contact_id}")
-        async def update_contact(contact_id: str, request: Request) -> Any:
-            if not self._authorized(request.headers.get("authorization")):
-                return denied
-            data = await body_of(request)
-            with self.lock:
-                contact = self.contacts.get(int(contact_id)) if contact_id.isdigit() else None
-                if contact is None:
-                    return JSONResponse(NOT_FOUND, status_code=404)
-                if data is None:
-                    return JSONResponse({"error": "The request body must be a JSON object"}, status_code=422)
-                messages, attributes = self._validate(data, contact["id"])
-                if messages:
-                    return JSONResponse(
-                        {"message": ", ".join(messages), "attributes": attributes}, status_code=422
-                    )
-                for key in WRITABLE:
-                    if key in data:
-                        value = data[key]
-                        if key == "email" and value:
-                            value = str(value).strip().lower()
-                        contact["thumbnail" if key == "avatar_url" else key] = value
-                for key in ("additional_attributes", "custom_attributes"):
-                    if isinstance(data.get(key), dict):
-                        contact[key].update(data[key])  # an incremental merge (LiveDesk docs)
-                return {"payload": self.contact_json(contact)}
-
-        return router
+            for key in WRITABLE:
+                if key in data:
+                    value = data[key]
+                    if key == "email" and value:
+                        value = str(value).strip().lower()
+                    contact["thumbnail" if key == "avatar_url" else key] = value
+            for key in ("additional_attributes", "custom_attributes"):
+                if isinstance(data.get(key), dict):
+                    contact[key].update(data[key])  # an incremental merge (LiveDesk docs)
+            return {"payload": self.contact_json(contact)}
 
     def connection(self, root_url: str) -> dict[str, Any]:
         return {
@@ -363,3 +352,15 @@ class EngageLabEmulator(VendorEmulator):
 
     def credentials_text(self) -> str:
         return f"Basic {API_KEY} / {API_SECRET}, inbox_id {INBOX_ID}"
+
+
+def _denied() -> JSONResponse:
+    return JSONResponse({"error": "Invalid Access Token"}, status_code=401)
+
+
+async def _body_of(request: Request) -> dict[str, Any] | None:
+    try:
+        data = await request.json()
+    except Exception:
+        return None
+    return data if isinstance(data, dict) else None

@@ -25,6 +25,7 @@ import functools
 import inspect
 import random
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -310,188 +311,152 @@ class Which50Emulator(VendorEmulator):
     def build_router(self):
         router = APIRouter()
         prefix = "/Which50API"
+        routes = [
+            ("GET", "/contactLists", self._contact_lists, "ContactsList", DTO),
+            ("GET", "/contactLists/{list_id}", self._contact_list, "ContactsList", DTO),
+            ("GET", "/contactLists/{list_id}/fields", self._fields, "ContactSchemaField", DTO),
+            ("GET", "/contacts/{contact_id}", self._contact, "Contact", DTO),
+            (
+                "GET",
+                "/contacts/{contact_id}/communications",
+                self._communications,
+                "ContactInteraction",
+                DTO_CONTACTS,
+            ),
+            ("GET", "/contacts/{contact_id}/emails", self._emails, "ContactEmail", DTO_CONTACTS),
+            ("POST", "/contactLists/{list_id}/contact", self._upsert, "Contact", DTO),
+            ("PUT", "/contactLists/{list_id}/contact", self._upsert, "Contact", DTO),
+        ]
+        for method, path, handler, type_name, namespace in routes:
+            endpoint = answers(self, type_name, namespace)(handler)
+            router.add_api_route(prefix + path, endpoint, methods=[method], name=handler.__name__.strip("_"))
+        return router
 
-        def auth(request: Request, write: bool = False) -> None:
-            key = request.headers.get(HEADER_NAME)
-            if key not in (API_KEY, READONLY_KEY):
-                raise Which50Fault(401, DENIED)
-            if write and key == READONLY_KEY:
-                raise Which50Fault(403, FORBIDDEN)
+    def _auth(self, request: Request, write: bool = False) -> None:
+        key = request.headers.get(HEADER_NAME)
+        if key not in (API_KEY, READONLY_KEY):
+            raise Which50Fault(401, DENIED)
+        if write and key == READONLY_KEY:
+            raise Which50Fault(403, FORBIDDEN)
 
-        def contact_of(request: Request, contact_id: str) -> dict[str, Any]:
-            auth(request)
-            contact = self.contacts.get(contact_id)
-            if contact is None:
-                raise Which50Fault(404, f"Contact {contact_id} was not found")
-            return contact
+    def _contact_of(self, request: Request, contact_id: str) -> dict[str, Any]:
+        self._auth(request)
+        contact = self.contacts.get(contact_id)
+        if contact is None:
+            raise Which50Fault(404, f"Contact {contact_id} was not found")
+        return contact
 
-        def list_of(request: Request, list_id: str, write: bool = False) -> int:
-            auth(request, write)
-            if not list_id.isdigit() or int(list_id) not in LISTS:
-                raise Which50Fault(404, f"Contact list {list_id} was not found")
-            return int(list_id)
+    def _list_of(self, request: Request, list_id: str, write: bool = False) -> int:
+        self._auth(request, write)
+        if not list_id.isdigit() or int(list_id) not in LISTS:
+            raise Which50Fault(404, f"Contact list {list_id} was not found")
+        return int(list_id)
 
-        def answers(type_name: str, namespace: str):
-            """Render what ``handler`` returns (data, or ``(data, status)``) in the format the
-            ``Accept`` header asks for (JSON, or DataContract XML of ``type_name``), and a
-            :class:`Which50Fault` it raises as ASP.NET's error body; 406 for a type neither
-            formatter writes."""
+    # ---- the routes ----------------------------------------------------------------------------
+    def _contact_lists(self, request: Request) -> Any:
+        self._auth(request)
+        return self.lists
 
-            def render(request: Request, call):
-                fmt = negotiate(request.headers.get("accept"))
-                if fmt is None:
-                    return Response(status_code=406)
-                try:
-                    result = call()
-                    data, status = result if isinstance(result, tuple) else (result, 200)
-                except Which50Fault as fault:
-                    if fmt == "xml":
-                        return xml_response(error_xml(fault.text, fault.extra), fault.status)
-                    return self.message(fault.status, fault.text, **fault.extra)
-                if fmt == "xml":
-                    return xml_response(to_xml(data, type_name, namespace), status)
-                return JSONResponse(data, status_code=status)
+    def _contact_list(self, list_id: str, request: Request) -> Any:
+        found = self._list_of(request, list_id)
+        return next(x for x in self.lists if x["Id"] == found)
 
-            def decorate(handler):
-                if inspect.iscoroutinefunction(handler):
+    def _fields(self, list_id: str, request: Request) -> Any:
+        found = self._list_of(request, list_id)
+        return [
+            {
+                "Id": fid,
+                "Name": name,
+                "DefaultValue": None,
+                "MapType": map_type,
+                "Position": pos,
+                "ContactSchemaFieldValues": [],
+            }
+            for pos, (fid, name, map_type) in enumerate(LISTS[found][1])
+        ]
 
-                    @functools.wraps(handler)
-                    async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                        if negotiate(kwargs["request"].headers.get("accept")) is None:
-                            return Response(status_code=406)  # before the handler: no write, no answer
-                        try:
-                            result = await handler(*args, **kwargs)
-                        except Which50Fault as fault:
-                            return render(kwargs["request"], functools.partial(_raise, fault))
-                        return render(kwargs["request"], lambda: result)
+    def _contact(self, contact_id: str, request: Request) -> Any:
+        return self.contact_json(self._contact_of(request, contact_id))
 
-                    return async_wrapper
+    def _communications(self, contact_id: str, request: Request) -> Any:
+        self._contact_of(request, contact_id)
+        with self.lock:
+            return list(self.interactions[contact_id])
 
-                @functools.wraps(handler)
-                def wrapper(*args: Any, **kwargs: Any) -> Any:
-                    return render(kwargs["request"], lambda: handler(*args, **kwargs))
-
-                return wrapper
-
-            return decorate
-
-        @router.get(prefix + "/contactLists")
-        @answers("ContactsList", "W50API.Models.DTO")
-        def contact_lists(request: Request) -> Any:
-            auth(request)
-            return self.lists
-
-        @router.get(prefix + "/contactLists/{list_id}")
-        @answers("ContactsList", "W50API.Models.DTO")
-        def contact_list(list_id: str, request: Request) -> Any:
-            found = list_of(request, list_id)
-            return next(x for x in self.lists if x["Id"] == found)
-
-        @router.get(prefix + "/contactLists/{list_id}/fields")
-        @answers("ContactSchemaField", "W50API.Models.DTO")
-        def fields(list_id: str, request: Request) -> Any:
-            found = list_of(request, list_id)
+    def _emails(self, contact_id: str, request: Request) -> Any:
+        self._contact_of(request, contact_id)
+        with self.lock:
             return [
                 {
-                    "Id": fid,
-                    "Name": name,
-                    "DefaultValue": None,
-                    "MapType": map_type,
-                    "Position": pos,
-                    "ContactSchemaFieldValues": [],
+                    "Id": i["Id"],
+                    "Name": i["Name"],
+                    "Date": i["Occurred"],
+                    "Delivered": 1,
+                    "Open": int(i["Status"] in ("Opened", "Clicked")),
+                    "Read": int(i["Status"] in ("Opened", "Clicked")),
+                    "Link": int(i["Status"] == "Clicked"),
                 }
-                for pos, (fid, name, map_type) in enumerate(LISTS[found][1])
+                for i in self.interactions[contact_id]
+                if i["Interaction"] == "Email"
             ]
 
-        @router.get(prefix + "/contacts/{contact_id}")
-        @answers("Contact", "W50API.Models.DTO")
-        def contact(contact_id: str, request: Request) -> Any:
-            return self.contact_json(contact_of(request, contact_id))
-
-        @router.get(prefix + "/contacts/{contact_id}/communications")
-        @answers("ContactInteraction", "W50API.Models.DTO.Contacts")
-        def communications(contact_id: str, request: Request) -> Any:
-            contact_of(request, contact_id)
-            with self.lock:
-                return list(self.interactions[contact_id])
-
-        @router.get(prefix + "/contacts/{contact_id}/emails")
-        @answers("ContactEmail", "W50API.Models.DTO.Contacts")
-        def emails(contact_id: str, request: Request) -> Any:
-            contact_of(request, contact_id)
-            with self.lock:
-                return [
-                    {
-                        "Id": i["Id"],
-                        "Name": i["Name"],
-                        "Date": i["Occurred"],
-                        "Delivered": 1,
-                        "Open": int(i["Status"] in ("Opened", "Clicked")),
-                        "Read": int(i["Status"] in ("Opened", "Clicked")),
-                        "Link": int(i["Status"] == "Clicked"),
-                    }
-                    for i in self.interactions[contact_id]
-                    if i["Interaction"] == "Email"
-                ]
-
-        @router.api_route(prefix + "/contactLists/{list_id}/contact", methods=["POST", "PUT"])
-        @answers("Contact", "W50API.Models.DTO")
-        async def upsert(list_id: str, request: Request) -> Any:
-            found = list_of(request, list_id, write=True)
-            try:
-                body = await request.json()
-            except Exception:
-                body = None
-            values = (
-                (body or {}).get("Values", (body or {}).get("values")) if isinstance(body, dict) else None
+    async def _upsert(self, list_id: str, request: Request) -> Any:
+        found = self._list_of(request, list_id, write=True)
+        try:
+            body = await request.json()
+        except Exception:
+            body = None
+        values = (body or {}).get("Values", (body or {}).get("values")) if isinstance(body, dict) else None
+        if not isinstance(values, dict):
+            raise Which50Fault(
+                400,
+                "The request is invalid.",
+                ModelState={"contact.Values": ["The Values field is required."]},
             )
-            if not isinstance(values, dict):
-                raise Which50Fault(
-                    400,
-                    "The request is invalid.",
-                    ModelState={"contact.Values": ["The Values field is required."]},
-                )
-            known = {name: name for _fid, name, _t in LISTS[found][1]}
-            lower = {name.lower(): name for name in known}
-            clean: dict[str, Any] = {}
-            warnings: list[str] = []
-            for name, value in values.items():
-                field = lower.get(str(name).lower())
-                if field is None:
-                    warnings.append(f"Field '{name}' does not exist in contact list {found} and was ignored")
-                    continue
-                clean[field] = value
-            email = clean.get("Email")
-            if email not in (None, "") and not EMAIL_RE.match(str(email)):
-                raise Which50Fault(
-                    400,
-                    "The request is invalid.",
-                    ModelState={"contact.Values.Email": [f"'{email}' is not a valid email address"]},
-                )
-            match = [m.strip() for m in (request.query_params.get("match") or "").split(",") if m.strip()]
-            with self.lock:
-                matched: list[dict[str, Any]] = []
-                if match:
-                    asked = [lower.get(m.lower()) for m in match]
-                    fields_ = [f for f in asked if f is not None]
-                    if len(fields_) < len(asked):
-                        raise Which50Fault(400, f"match: unknown field(s) {', '.join(match)}")
-                    if any(clean.get(f) in (None, "") for f in fields_):
-                        raise Which50Fault(400, f"match: the body has no value for {', '.join(match)}")
-                    matched = [
-                        c
-                        for c in self.contacts.values()
-                        if c["ListId"] == found
-                        and all(str(c["Values"].get(f, "")).lower() == str(clean[f]).lower() for f in fields_)
-                    ]
-                if matched:
-                    for c in matched:
-                        c["Values"].update(clean)
-                    return self.contact_json(matched[0], warnings), 200
-                created = self.add_contact(found, clean)
-                return self.contact_json(created, warnings), 201
+        lower = {name.lower(): name for _fid, name, _t in LISTS[found][1]}
+        clean: dict[str, Any] = {}
+        warnings: list[str] = []
+        for name, value in values.items():
+            field = lower.get(str(name).lower())
+            if field is None:
+                warnings.append(f"Field '{name}' does not exist in contact list {found} and was ignored")
+                continue
+            clean[field] = value
+        email = clean.get("Email")
+        if email not in (None, "") and not EMAIL_RE.match(str(email)):
+            raise Which50Fault(
+                400,
+                "The request is invalid.",
+                ModelState={"contact.Values.Email": [f"'{email}' is not a valid email address"]},
+            )
+        match = [m.strip() for m in (request.query_params.get("match") or "").split(",") if m.strip()]
+        with self.lock:
+            matched = self._matched(found, clean, lower, match)
+            if matched:
+                for c in matched:
+                    c["Values"].update(clean)
+                return self.contact_json(matched[0], warnings), 200
+            created = self.add_contact(found, clean)
+            return self.contact_json(created, warnings), 201
 
-        return router
+    def _matched(
+        self, found: int, clean: dict[str, Any], lower: dict[str, str], match: list[str]
+    ) -> list[dict[str, Any]]:
+        """The contacts of list ``found`` whose ``match`` fields equal the body's (case-insensitive)."""
+        if not match:
+            return []
+        asked = [lower.get(m.lower()) for m in match]
+        fields_ = [f for f in asked if f is not None]
+        if len(fields_) < len(asked):
+            raise Which50Fault(400, f"match: unknown field(s) {', '.join(match)}")
+        if any(clean.get(f) in (None, "") for f in fields_):
+            raise Which50Fault(400, f"match: the body has no value for {', '.join(match)}")
+        return [
+            c
+            for c in self.contacts.values()
+            if c["ListId"] == found
+            and all(str(c["Values"].get(f, "")).lower() == str(clean[f]).lower() for f in fields_)
+        ]
 
     def connection(self, root_url: str) -> dict[str, Any]:
         return {
@@ -507,3 +472,50 @@ class Which50Emulator(VendorEmulator):
 
     def credentials_text(self) -> str:
         return f"header {HEADER_NAME}: {API_KEY} (read-only: {READONLY_KEY}); contact list 1"
+
+
+DTO, DTO_CONTACTS = "W50API.Models.DTO", "W50API.Models.DTO.Contacts"
+
+
+def answers(emulator: Any, type_name: str, namespace: str) -> Callable[[Callable], Callable]:
+    """Render what a handler returns (data, or ``(data, status)``) in the format the ``Accept``
+    header asks for (JSON, or DataContract XML of ``type_name``), and a :class:`Which50Fault` it
+    raises as ASP.NET's error body; 406 for a type neither formatter writes."""
+
+    def render(request: Request, call: Callable[[], Any]) -> Any:
+        fmt = negotiate(request.headers.get("accept"))
+        if fmt is None:
+            return Response(status_code=406)
+        try:
+            result = call()
+            data, status = result if isinstance(result, tuple) else (result, 200)
+        except Which50Fault as fault:
+            if fmt == "xml":
+                return xml_response(error_xml(fault.text, fault.extra), fault.status)
+            return emulator.message(fault.status, fault.text, **fault.extra)
+        if fmt == "xml":
+            return xml_response(to_xml(data, type_name, namespace), status)
+        return JSONResponse(data, status_code=status)
+
+    def decorate(handler: Callable) -> Callable:
+        if inspect.iscoroutinefunction(handler):
+
+            @functools.wraps(handler)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                if negotiate(kwargs["request"].headers.get("accept")) is None:
+                    return Response(status_code=406)  # before the handler: no write, no answer
+                try:
+                    result = await handler(*args, **kwargs)
+                except Which50Fault as fault:
+                    return render(kwargs["request"], functools.partial(_raise, fault))
+                return render(kwargs["request"], lambda: result)
+
+            return async_wrapper
+
+        @functools.wraps(handler)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return render(kwargs["request"], lambda: handler(*args, **kwargs))
+
+        return wrapper
+
+    return decorate
