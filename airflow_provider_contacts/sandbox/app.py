@@ -203,6 +203,17 @@ def create_app(sandbox: Sandbox) -> SandboxASGI:
         docs_url=f"{ADMIN_PREFIX}/docs",
         openapi_url=f"{ADMIN_PREFIX}/openapi.json",
     )
+    _add_admin_routes(app, sandbox)
+    _add_emulator_admin_routes(app, sandbox)
+    for emulator in sandbox.emulators.values():
+        app.include_router(emulator.router, prefix=emulator.mount)
+
+    install_log_filter()
+    return SandboxASGI(sandbox, app)
+
+
+def _add_admin_routes(app: FastAPI, sandbox: Sandbox) -> None:
+    """Health, info, faults, the request log and reset."""
 
     @app.get(f"{ADMIN_PREFIX}/health")
     def health() -> dict[str, Any]:
@@ -246,6 +257,10 @@ def create_app(sandbox: Sandbox) -> SandboxASGI:
         sandbox.reset(seed=body.get("seed"), empty=bool(body.get("empty")))
         return {"status": "reset", "seed": sandbox.config.seed, "empty": bool(body.get("empty"))}
 
+
+def _add_emulator_admin_routes(app: FastAPI, sandbox: Sandbox) -> None:
+    """One emulator's settings, bulk data and state."""
+
     @app.get(f"{ADMIN_PREFIX}/settings/{{vendor}}")
     def get_settings(vendor: str) -> dict[str, Any]:
         emulator = sandbox.emulators.get(vendor)
@@ -284,9 +299,3 @@ def create_app(sandbox: Sandbox) -> SandboxASGI:
         if emulator is None:
             raise HTTPException(status_code=404, detail=f"no emulator {vendor!r}")
         return emulator.snapshot()
-
-    for emulator in sandbox.emulators.values():
-        app.include_router(emulator.router, prefix=emulator.mount)
-
-    install_log_filter()
-    return SandboxASGI(sandbox, app)
