@@ -45,98 +45,99 @@ class PagesMixin:
     mount: str
 
     def add_pages(self, router: APIRouter) -> None:
-        @router.api_route("/mtracking.gif", methods=["GET", "POST"])
-        async def pixel(request: Request) -> Any:
-            query = php_query(request.query_params.multi_items())
-            if request.method == "POST":
-                query.update(php_query(parse_qsl((await request.body()).decode("utf-8", "replace"))))
-            path_qs = request.url.path.removeprefix(self.mount) + (
-                f"?{request.url.query}" if request.url.query else ""
-            )
-            with self.lock:
-                contact, device = self.state.track_hit(
-                    {k: v for k, v in query.items() if isinstance(v, str)},
-                    dict(request.cookies),
-                    {k.lower(): v for k, v in request.headers.items()},
-                    path_qs,
-                    request.client.host if request.client else None,
-                )
-            if request.method == "GET":
-                response = Response(
-                    PIXEL, media_type="image/gif", headers={**PIXEL_HEADERS, "Connection": "close"}
-                )
-            else:
-                response = Response(b" ")
-            for name, value in (
-                ("mautic_device_id", device["trackingId"]),
-                ("mtc_id", str(contact["id"])),
-                ("mautic_session_id", device["trackingId"]),
-                (device["trackingId"], str(contact["id"])),
-            ):
-                response.set_cookie(name, value, path="/", samesite="none", secure=False)
-            return canonical_headers(response)
+        router.add_api_route("/mtracking.gif", self._pixel, methods=["GET", "POST"])
+        router.add_api_route("/s/contacts", self._contacts_page, methods=["GET"])
+        router.add_api_route("/s/contacts/view/{contact_id}", self._contact_page, methods=["GET"])
 
-        @router.get("/s/contacts")
-        def contacts_page(request: Request) -> Any:
-            with self.lock:
-                rows = sorted(self.state.contacts.values(), key=lambda c: c["id"])[:500]
-                cells = "".join(
-                    f'<tr><td><a href="{self.mount}/s/contacts/view/{c["id"]}">{c["id"]}</a></td>'
-                    f"<td>{_h(c['values'].get('firstname'))} {_h(c['values'].get('lastname'))}</td>"
-                    f"<td>{_h(c['values'].get('email'))}</td><td>{c['points']}</td></tr>"
-                    for c in rows
-                )
-                total = len(self.state.contacts)
-            body = (
-                f"<p>{total} contacts{' (first 500)' if total > 500 else ''}</p><table><tr><th>ID</th><th>Name</th>"
-                f"<th>Email</th><th>Points</th></tr>{cells}</table>"
+    async def _pixel(self, request: Request) -> Any:
+        query = php_query(request.query_params.multi_items())
+        if request.method == "POST":
+            query.update(php_query(parse_qsl((await request.body()).decode("utf-8", "replace"))))
+        path_qs = request.url.path.removeprefix(self.mount) + (
+            f"?{request.url.query}" if request.url.query else ""
+        )
+        with self.lock:
+            contact, device = self.state.track_hit(
+                {k: v for k, v in query.items() if isinstance(v, str)},
+                dict(request.cookies),
+                {k.lower(): v for k, v in request.headers.items()},
+                path_qs,
+                request.client.host if request.client else None,
             )
-            return _html("Contacts", body, self.mount)
+        if request.method == "GET":
+            response = Response(
+                PIXEL, media_type="image/gif", headers={**PIXEL_HEADERS, "Connection": "close"}
+            )
+        else:
+            response = Response(b" ")
+        for name, value in (
+            ("mautic_device_id", device["trackingId"]),
+            ("mtc_id", str(contact["id"])),
+            ("mautic_session_id", device["trackingId"]),
+            (device["trackingId"], str(contact["id"])),
+        ):
+            response.set_cookie(name, value, path="/", samesite="none", secure=False)
+        return canonical_headers(response)
 
-        @router.get("/s/contacts/view/{contact_id}")
-        def contact_page(contact_id: str) -> Any:
-            with self.lock:
-                contact = self.state.contacts.get(int(contact_id)) if contact_id.isdigit() else None
-                if contact is None:
-                    return _html(
-                        "Contact not found", f"<p>No contact with id {_h(contact_id)}.</p>", self.mount, 404
-                    )
-                data = self.state.contact_json(contact)
-            fields = data["fields"]["all"]
-            rows = "".join(
-                f"<tr><th>{_h(k)}</th><td>{_h(v)}</td></tr>" for k, v in fields.items() if v not in (None, "")
+    def _contacts_page(self, request: Request) -> Any:
+        with self.lock:
+            rows = sorted(self.state.contacts.values(), key=lambda c: c["id"])[:500]
+            cells = "".join(
+                f'<tr><td><a href="{self.mount}/s/contacts/view/{c["id"]}">{c["id"]}</a></td>'
+                f"<td>{_h(c['values'].get('firstname'))} {_h(c['values'].get('lastname'))}</td>"
+                f"<td>{_h(c['values'].get('email'))}</td><td>{c['points']}</td></tr>"
+                for c in rows
             )
-            name = (
-                " ".join(str(fields.get(k) or "") for k in ("firstname", "lastname")).strip()
-                or f"Contact #{contact['id']}"
-            )
-            extra = "".join(
-                f"<tr><th>{label}</th><td>{_h(value)}</td></tr>"
-                for label, value in (
-                    ("Points", data["points"]),
-                    ("Stage", (data["stage"] or {}).get("name")),
-                    (
-                        "Owner",
-                        " ".join(
-                            filter(
-                                None,
-                                [
-                                    (data["owner"] or {}).get("firstName"),
-                                    (data["owner"] or {}).get("lastName"),
-                                ],
-                            )
-                        ),
-                    ),
-                    ("Tags", ", ".join(t["tag"] for t in data["tags"])),
-                    (
-                        "Do not contact",
-                        ", ".join(f"{d['channel']} ({d['reason']})" for d in data["doNotContact"]),
-                    ),
-                    ("Last active", data["lastActive"]),
-                    ("Added", data["dateAdded"]),
+            total = len(self.state.contacts)
+        body = (
+            f"<p>{total} contacts{' (first 500)' if total > 500 else ''}</p><table><tr><th>ID</th><th>Name</th>"
+            f"<th>Email</th><th>Points</th></tr>{cells}</table>"
+        )
+        return _html("Contacts", body, self.mount)
+
+    def _contact_page(self, contact_id: str) -> Any:
+        with self.lock:
+            contact = self.state.contacts.get(int(contact_id)) if contact_id.isdigit() else None
+            if contact is None:
+                return _html(
+                    "Contact not found", f"<p>No contact with id {_h(contact_id)}.</p>", self.mount, 404
                 )
+            data = self.state.contact_json(contact)
+        fields = data["fields"]["all"]
+        rows = "".join(
+            f"<tr><th>{_h(k)}</th><td>{_h(v)}</td></tr>" for k, v in fields.items() if v not in (None, "")
+        )
+        name = (
+            " ".join(str(fields.get(k) or "") for k in ("firstname", "lastname")).strip()
+            or f"Contact #{contact['id']}"
+        )
+        extra = "".join(
+            f"<tr><th>{label}</th><td>{_h(value)}</td></tr>"
+            for label, value in (
+                ("Points", data["points"]),
+                ("Stage", (data["stage"] or {}).get("name")),
+                (
+                    "Owner",
+                    " ".join(
+                        filter(
+                            None,
+                            [
+                                (data["owner"] or {}).get("firstName"),
+                                (data["owner"] or {}).get("lastName"),
+                            ],
+                        )
+                    ),
+                ),
+                ("Tags", ", ".join(t["tag"] for t in data["tags"])),
+                (
+                    "Do not contact",
+                    ", ".join(f"{d['channel']} ({d['reason']})" for d in data["doNotContact"]),
+                ),
+                ("Last active", data["lastActive"]),
+                ("Added", data["dateAdded"]),
             )
-            return _html(name, f"<table>{rows}{extra}</table>", self.mount)
+        )
+        return _html(name, f"<table>{rows}{extra}</table>", self.mount)
 
 
 def _h(value: Any) -> str:
