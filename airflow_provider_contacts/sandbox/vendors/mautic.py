@@ -308,77 +308,57 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
     # routing --------------------------------------------------------------------------------
     def build_router(self):
         router = APIRouter()
-        routes = self._routes()
-
+        self._route_table = self._routes()
         self.add_pages(router)
-
-        @router.api_route("/oauth/v2/token", methods=["GET", "POST"])
-        async def token(request: Request) -> Any:
-            return await self._token(request)
-
-        @router.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-        async def api(path: str, request: Request) -> Any:
-            raw = await request.body()
-            overhead = float(self.settings.get("request_overhead_ms") or 0)
-            if overhead > 0:
-                import asyncio
-
-                await asyncio.sleep(overhead / 1000.0)
-            with self.lock:
-                denied, bucket, admin = self._authenticate(request)
-                if denied is not None:
-                    return denied
-                limited, rl_headers = self._rate_limit(bucket)
-                if limited is not None:
-                    return limited
-                handler, args, allowed = _match(routes, request.method, "/" + path)
-                if handler is None:
-                    if allowed:
-                        return self._json(
-                            {
-                                "errors": [
-                                    {
-                                        "message": f'No route found for "{request.method} /api/{path}": Method Not Allowed (Allow: {", ".join(sorted(allowed))})',
-                                        "code": 405,
-                                        "type": None,
-                                    }
-                                ]
-                            },
-                            405,
-                            rl_headers,
-                        )
-                    return self._json(
-                        {
-                            "errors": [
-                                {
-                                    "message": f'No route found for "{request.method} /api/{path}"',
-                                    "code": 404,
-                                    "type": None,
-                                }
-                            ]
-                        },
-                        404,
-                        rl_headers,
-                    )
-                if not admin:
-                    return self._fault(MauticFault(403, ACCESS), rl_headers)
-                query = php_query(request.query_params.multi_items())
-                body: Any = {}
-                if raw:
-                    if "json" in request.headers.get("content-type", "") or raw[:1] in (b"{", b"["):
-                        try:
-                            body = json.loads(raw)
-                        except ValueError:
-                            return self._fault(MauticFault(400, "This is a bad request."), rl_headers)
-                    else:
-                        body = php_query(parse_qsl(raw.decode("utf-8", "replace")))
-                try:
-                    status, payload, extra = handler(request.method, args, query, body)
-                except MauticFault as fault:
-                    return self._fault(fault, rl_headers)
-                return self._json(payload, status, {**rl_headers, **(extra or {})})
-
+        router.add_api_route("/oauth/v2/token", self._token, methods=["GET", "POST"])
+        router.add_api_route("/api/{path:path}", self._api, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
         return router
+
+    async def _api(self, path: str, request: Request) -> Any:
+        raw = await request.body()
+        overhead = float(self.settings.get("request_overhead_ms") or 0)
+        if overhead > 0:
+            import asyncio
+
+            await asyncio.sleep(overhead / 1000.0)
+        with self.lock:
+            denied, bucket, admin = self._authenticate(request)
+            if denied is not None:
+                return denied
+            limited, rl_headers = self._rate_limit(bucket)
+            if limited is not None:
+                return limited
+            handler, args, allowed = _match(self._route_table, request.method, "/" + path)
+            if handler is None:
+                return self._no_route(request.method, path, allowed, rl_headers)
+            if not admin:
+                return self._fault(MauticFault(403, ACCESS), rl_headers)
+            query = php_query(request.query_params.multi_items())
+            body: Any = {}
+            if raw:
+                if "json" in request.headers.get("content-type", "") or raw[:1] in (b"{", b"["):
+                    try:
+                        body = json.loads(raw)
+                    except ValueError:
+                        return self._fault(MauticFault(400, "This is a bad request."), rl_headers)
+                else:
+                    body = php_query(parse_qsl(raw.decode("utf-8", "replace")))
+            try:
+                status, payload, extra = handler(request.method, args, query, body)
+            except MauticFault as fault:
+                return self._fault(fault, rl_headers)
+            return self._json(payload, status, {**rl_headers, **(extra or {})})
+
+    def _no_route(self, method: str, path: str, allowed: Any, rl_headers: dict[str, str]) -> Any:
+        """Symfony's answer for a path no route takes (404), or a method it does not (405)."""
+        message = f'No route found for "{method} /api/{path}"'
+        status = 404
+        if allowed:
+            message += f": Method Not Allowed (Allow: {', '.join(sorted(allowed))})"
+            status = 405
+        return self._json(
+            {"errors": [{"message": message, "code": status, "type": None}]}, status, rl_headers
+        )
 
     def _routes(self) -> list[tuple[set[str], re.Pattern[str], Callable[..., Any]]]:
         table = [
