@@ -939,31 +939,14 @@ class RecordsMixin:
         ``page_url``, else the page the pixel sits on (``Referer``); with neither, Mautic stores
         the pixel's own request URI (``PageModel::processPageHit``). ``utm_*`` parameters add a
         UTM record. Returns (contact, device)."""
-        contact = None
-        device_id = cookies.get("mautic_device_id") or query.get("mautic_device_id")
-        if device_id:
-            device = next((d for d in self.devices.values() if d["trackingId"] == device_id), None)
-            if device is not None:
-                contact = self.contacts.get(device["lead_id"])
-        session = cookies.get("mautic_session_id")
-        if contact is None and session:
-            lead_id = cookies.get(session) or query.get("mtc_id")
-            contact = _find(self.contacts, lead_id)
-        if contact is None:
-            contact = self._new_contact()
+        contact = self._tracked_contact(query, cookies)
         if client_ip and client_ip not in contact["ipAddresses"]:
             contact["ipAddresses"][client_ip] = {"ipAddress": client_ip, "ipDetails": {}}
         user_agent = headers.get("user-agent") or ""
         device = self.track_device(contact, user_agent)
         referer = headers.get("referer")
         page_url = query.get("page_url") or (referer if path_qs.partition("?")[2] else None)
-        hit_query = dict(query)
-        if page_url:  # getHitQuery: the page URL's parameters, then the request's over them
-            hit_query = {
-                **{k.lower(): v for k, v in parse_qsl(urlsplit(str(page_url)).query)},
-                **query,
-                "page_url": page_url,
-            }
+        hit_query = _hit_query(query, page_url)
         url = hit_query.get("page_url") or path_qs
         title = hit_query.get("page_title")
         when = self.now()
@@ -996,27 +979,54 @@ class RecordsMixin:
         )
         event["eventId"] = str(hit_id)
         if any("utm_" in k for k in hit_query):
-            utm = {
-                "id": self._take_utm(),
-                "dateAdded": when,
-                "query": hit_query,
-                "referer": hit["referer"],
-                "remoteHost": None,
-                "url": url,
-                "userAgent": user_agent,
-            }
-            for key, prop in (
-                ("utm_campaign", "utmCampaign"),
-                ("utm_term", "utmTerm"),
-                ("utm_content", "utmContent"),
-                ("utm_medium", "utmMedium"),
-                ("utm_source", "utmSource"),
-            ):
-                utm[prop] = hit_query.get(key)
-            contact["utmtags"].append(utm)
-            self._log_utm(contact, utm)
+            self._hit_utm(contact, hit_query, when, hit["referer"], url, user_agent)
         contact["lastActive"] = when
         return contact, device
+
+    def _tracked_contact(self, query: dict[str, Any], cookies: dict[str, str]) -> dict[str, Any]:
+        """``ContactTracker::getContact``: by the device cookie, else by the session cookie and
+        ``mtc_id``, else a new anonymous visitor."""
+        contact = None
+        device_id = cookies.get("mautic_device_id") or query.get("mautic_device_id")
+        if device_id:
+            device = next((d for d in self.devices.values() if d["trackingId"] == device_id), None)
+            if device is not None:
+                contact = self.contacts.get(device["lead_id"])
+        session = cookies.get("mautic_session_id")
+        if contact is None and session:
+            lead_id = cookies.get(session) or query.get("mtc_id")
+            contact = _find(self.contacts, lead_id)
+        return contact if contact is not None else self._new_contact()
+
+    def _hit_utm(
+        self,
+        contact: dict[str, Any],
+        hit_query: dict[str, Any],
+        when: Any,
+        referer: Any,
+        url: Any,
+        agent: str,
+    ) -> None:
+        """The UTM record a hit with ``utm_*`` parameters adds."""
+        utm = {
+            "id": self._take_utm(),
+            "dateAdded": when,
+            "query": hit_query,
+            "referer": referer,
+            "remoteHost": None,
+            "url": url,
+            "userAgent": agent,
+        }
+        for key, prop in (
+            ("utm_campaign", "utmCampaign"),
+            ("utm_term", "utmTerm"),
+            ("utm_content", "utmContent"),
+            ("utm_medium", "utmMedium"),
+            ("utm_source", "utmSource"),
+        ):
+            utm[prop] = hit_query.get(key)
+        contact["utmtags"].append(utm)
+        self._log_utm(contact, utm)
 
 
 def _find(table: dict[int, dict[str, Any]], record_id: Any) -> dict[str, Any] | None:
@@ -1056,3 +1066,14 @@ def _like_prefix(f: Any, value: Any) -> bool:
 
 def _num_text(value: float) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
+
+
+def _hit_query(query: dict[str, Any], page_url: Any) -> dict[str, Any]:
+    """``getHitQuery``: the page URL's parameters, then the request's over them."""
+    if not page_url:
+        return dict(query)
+    return {
+        **{k.lower(): v for k, v in parse_qsl(urlsplit(str(page_url)).query)},
+        **query,
+        "page_url": page_url,
+    }

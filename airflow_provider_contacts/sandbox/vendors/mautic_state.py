@@ -316,20 +316,7 @@ class MauticState(RecordsMixin):
         page = max(1, php_int(query.get("page", 1)) or 1)
         limit = php_int(query.get("limit", 25)) if query.get("limit") not in (None, "") else 25
 
-        by_type: dict[str, list[dict[str, Any]]] = {}
-        for kind, (keys, rows) in self._timeline().items():
-            if (include and kind not in include) or kind in exclude:
-                continue
-            lo = 0 if date_from is None else bisect.bisect_left(keys, (date_from, -1))
-            hi = len(keys) if date_to is None else bisect.bisect_right(keys, (date_to, float("inf")))
-            selected = rows[lo:hi]
-            if contact_id is not None:
-                selected = [e for e in selected if e["contactId"] == contact_id]
-            if search and kind != "lead.utmtagsadded":
-                selected = [e for e in selected if search.lower() in _label_text(e).lower()]
-            if selected:
-                by_type[kind] = selected
-
+        by_type = self._events_by_type(contact_id, include, exclude, date_from, date_to, search)
         page_events: list[dict[str, Any]] = []
         largest = 0
         total = 0
@@ -369,6 +356,31 @@ class MauticState(RecordsMixin):
             "limit": limit,
             "maxPages": max_pages,
         }
+
+    def _events_by_type(
+        self,
+        contact_id: int | None,
+        include: list[Any],
+        exclude: list[Any],
+        date_from: datetime | None,
+        date_to: datetime | None,
+        search: str,
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The events of each type the filters keep, in (timestamp, row) order."""
+        by_type: dict[str, list[dict[str, Any]]] = {}
+        for kind, (keys, rows) in self._timeline().items():
+            if (include and kind not in include) or kind in exclude:
+                continue
+            lo = 0 if date_from is None else bisect.bisect_left(keys, (date_from, -1))
+            hi = len(keys) if date_to is None else bisect.bisect_right(keys, (date_to, float("inf")))
+            selected = rows[lo:hi]
+            if contact_id is not None:
+                selected = [e for e in selected if e["contactId"] == contact_id]
+            if search and kind != "lead.utmtagsadded":
+                selected = [e for e in selected if search.lower() in _label_text(e).lower()]
+            if selected:
+                by_type[kind] = selected
+        return by_type
 
     def _timeline(self) -> dict[str, tuple[list[tuple[datetime, int]], list[dict[str, Any]]]]:
         """Events per type in (timestamp, row) order with their sort keys (for bisect), rebuilt
@@ -930,6 +942,18 @@ def _member_column(row: dict[str, Any], col: str) -> Any:
     return int(value)
 
 
+def _comparable(value: Any, x: Any) -> Any:
+    """``x`` as the database compares it with the column's ``value``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return int(str(x))
+        except ValueError:
+            return x
+    if isinstance(value, datetime):
+        return mysql_datetime(str(x))
+    return str(x).lower() if x is not None else None
+
+
 def _where_match(contact: dict[str, Any], clause: Any, column: Any = None) -> bool:
     if (
         not isinstance(clause, dict)
@@ -943,17 +967,7 @@ def _where_match(contact: dict[str, Any], clause: Any, column: Any = None) -> bo
         return all(parts) if expr == "andX" else any(parts)
     value = (column or _column)(contact, str(clause["col"]))
     target = clause.get("val")
-
-    def comparable(x: Any) -> Any:
-        if isinstance(value, int) and not isinstance(value, bool):
-            try:
-                return int(str(x))
-            except ValueError:
-                return x
-        if isinstance(value, datetime):
-            return mysql_datetime(str(x))
-        return str(x).lower() if x is not None else None
-
+    comparable = functools.partial(_comparable, value)
     own = value.lower() if isinstance(value, str) else value
     if expr == "isNull":
         return value is None

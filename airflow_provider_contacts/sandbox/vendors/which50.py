@@ -311,7 +311,7 @@ class Which50Emulator(VendorEmulator):
     def build_router(self):
         router = APIRouter()
         prefix = "/Which50API"
-        routes = [
+        routes: list[tuple[str, str, Callable[..., Any], str, str]] = [
             ("GET", "/contactLists", self._contact_lists, "ContactsList", DTO),
             ("GET", "/contactLists/{list_id}", self._contact_list, "ContactsList", DTO),
             ("GET", "/contactLists/{list_id}/fields", self._fields, "ContactSchemaField", DTO),
