@@ -125,17 +125,20 @@ class ContactsActionOperator(BaseOperator):
         """``(index, row, checked)`` for the input rows that ``check(row) -> (checked, problem)``
         accepts; unparseable rows and rows with a problem go to the rejects file. Counts
         ``self.rows_read``."""
-        self.rows_read = 0
-        for index, row in enumerate(self.iter_input()):
-            self.rows_read += 1
-            if isinstance(row, BadRow):
-                rejects.write(index, row.raw, row.reason)
-                continue
-            checked, problem = check(row)
-            if problem:
-                rejects.write(index, row, problem)
-                continue
-            yield index, row, checked
+        read = 0  # a local count: BaseOperator.__setattr__ is too costly once per row
+        try:
+            for index, row in enumerate(self.iter_input()):
+                read += 1
+                if isinstance(row, BadRow):
+                    rejects.write(index, row.raw, row.reason)
+                    continue
+                checked, problem = check(row)
+                if problem:
+                    rejects.write(index, row, problem)
+                    continue
+                yield index, row, checked
+        finally:
+            self.rows_read = read
 
     def spool_checked_rows(self, rejects: RejectsFile, check: Any) -> RowSpool:
         """Read and check the WHOLE input before anything is sent: the rows ``check`` accepts
