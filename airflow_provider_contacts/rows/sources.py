@@ -123,15 +123,25 @@ def _iter_file(path: str, fmt: str, guessed: bool = False) -> Iterator[Any]:
 
 
 def _ndjson_lines(handle: Any) -> Iterator[tuple[int, Any]]:
-    """``(line number, value)`` for each non-blank line; a :class:`BadRow` when not JSON."""
+    """``(line number, value)`` for each non-blank line; a :class:`BadRow` when not JSON.
+
+    Each line is decoded by msgspec (a third of ``json.loads``' CPU); a line it refuses is read
+    again by ``json.loads``, which decides: NaN/Infinity and numbers out of range are read (and
+    rejected later by the value checks, with the field's name), anything else is a bad row."""
+    import msgspec
+
+    decode = msgspec.json.Decoder().decode
     for number, line in enumerate(handle, start=1):
         text = line.strip()
         if not text:
             continue
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            value = BadRow(f"line {number} is not valid JSON ({exc.msg})", text[:500])
+            value = decode(text)
+        except msgspec.DecodeError:
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                value = BadRow(f"line {number} is not valid JSON ({exc.msg})", text[:500])
         yield number, value
 
 

@@ -1,5 +1,6 @@
 """Input checks that need no server: a bad DNC reason names ``reason``, ``max_rejected`` is
-unambiguous, and the row spool keeps the input order across memory and disk."""
+unambiguous, the row spool keeps the input order across memory and disk, and NDJSON lines read
+as json.loads reads them."""
 
 from __future__ import annotations
 
@@ -39,3 +40,35 @@ def test_row_spool_keeps_input_order_across_memory_and_disk():
     assert [item[0] for item in spool] == list(range(11))
     spool.close()
     assert list(spool) == []
+
+
+def test_ndjson_lines_read_what_json_reads_and_name_the_bad_line(tmp_path):
+    """Lines msgspec refuses are read by json.loads: NaN, Infinity, numbers out of range and
+    lone surrogates come out as values (the value checks reject them with the field's name)."""
+    import math
+
+    from airflow_provider_contacts.rows.sources import BadRow, _ndjson_lines
+
+    path = tmp_path / "rows.ndjson"
+    path.write_text(
+        '{"email": "a@example.com", "n": 123456789012345678901234567890, "x": 0.1}\n'
+        "\n"
+        '{"email": "b@example.com", "score": NaN}\n'
+        '{"email": "c@example.com", "score": 1e400, "low": -Infinity}\n'
+        '{"email": "d@example.com", "name": "\\ud800"}\n'
+        '{"email": "e@example.com", "a": 1, "a": 2}\n'
+        "{email: nope}\n",
+        encoding="utf-8",
+    )
+    with open(path, encoding="utf-8") as handle:
+        lines = list(_ndjson_lines(handle))
+    assert [number for number, _ in lines] == [1, 3, 4, 5, 6, 7]
+    values = [value for _, value in lines]
+    assert values[0] == {"email": "a@example.com", "n": 123456789012345678901234567890, "x": 0.1}
+    assert math.isnan(values[1]["score"])
+    assert values[2]["score"] == math.inf and values[2]["low"] == -math.inf
+    assert values[3]["name"] == "\ud800"
+    assert values[4] == {"email": "e@example.com", "a": 2}
+    assert isinstance(values[5], BadRow)
+    assert values[5].reason == "line 7 is not valid JSON (Expecting property name enclosed in double quotes)"
+    assert values[5].raw == "{email: nope}"

@@ -18,10 +18,10 @@ from airflow_provider_contacts.hooks.mautic.wire import (
     channel_name,
     clean,
     contact_id_of,
+    count_zero_values,
     entities,
     field_value,
     index_keyed,
-    is_zero,
     list_params,
     mautic_id,
 )
@@ -248,7 +248,7 @@ class MauticContacts(MauticBase):
                     "field 'Is Unique Identifier' in Mautic's custom fields.",
                     conn_id=self.conn_id,
                 )
-        zeros = sum(1 for row in rows for k, v in row.items() if k != key and is_zero(v))
+        zeros = count_zero_values(rows, key)
         if zeros:
             log.warning(
                 "%s: %d field value(s) are numeric 0; Mautic ignores 0 on create/update (POST/PATCH, "

@@ -273,10 +273,23 @@ def is_zero(value: Any) -> bool:
 
 
 def clean(data: dict[str, Any]) -> dict[str, Any]:
-    """JSON-ready values: datetimes as UTC ``Y-m-d H:i:s``."""
-    out = {}
-    for key, value in data.items():
+    """JSON-ready values: datetimes as UTC ``Y-m-d H:i:s`` (a copy; ``data`` itself when it
+    holds no datetime, the common case)."""
+    for value in data.values():
         if isinstance(value, datetime):
-            value = mautic_datetime(value)
-        out[key] = value
-    return out
+            break
+    else:
+        return data
+    return {key: mautic_datetime(v) if isinstance(v, datetime) else v for key, v in data.items()}
+
+
+def count_zero_values(rows: list[dict[str, Any]], key: str) -> int:
+    """How many values of ``rows`` (not their ``key``) are a numeric 0 (:func:`is_zero`)."""
+    zeros = 0
+    for row in rows:
+        for name, value in row.items():
+            if value.__class__ is str and (not value or value[0].isalpha()):
+                continue  # the common case, as in is_zero, without the call
+            if name != key and is_zero(value):
+                zeros += 1
+    return zeros
