@@ -221,7 +221,8 @@ class UpsertContactsOperator(ContactsActionOperator):
         return {**extra, "state_keys": state.size(), "sync_state_path": state.location}
 
     def _check(self, row: Any, key: str, hook: Any) -> tuple[str | None, str | None]:
-        """(normalised key, problem)."""
+        """(normalised key, problem); a key with spaces around it is trimmed in the row once the
+        row passed every check."""
         if not isinstance(row, dict):
             return (
                 None,
@@ -230,15 +231,17 @@ class UpsertContactsOperator(ContactsActionOperator):
         problem = field_values_problem(row, hook)
         if problem:
             return None, problem
-        norm = normalise_key(key, row.get(key))
+        value = row.get(key)
+        text = value.strip() if isinstance(value, str) else None  # the common case, one strip
+        norm = (text.lower() if key == "email" else text) if text else normalise_key(key, value)
         if norm is None:
             return None, f'missing key field "{key}" (or it is empty)'
         if key == "email":
-            problem = email_problem(str(row[key]).strip())
+            problem = email_problem(text if text is not None else str(value).strip())
             if problem:
                 return None, problem
-        if isinstance(row[key], str) and row[key] != row[key].strip():
-            row[key] = row[key].strip()
+        if text is not None and text is not value:  # str.strip() returns the string itself when it has no spaces
+            row[key] = text
         return norm, None
 
     def _send(self, hook: Any, chunks: Iterator[list[tuple[int, Any]]], key: str):
