@@ -240,7 +240,8 @@ class UpsertContactsOperator(ContactsActionOperator):
             problem = email_problem(text if text is not None else str(value).strip())
             if problem:
                 return None, problem
-        if text is not None and text is not value:  # str.strip() returns the string itself when it has no spaces
+        # str.strip() returns the string itself when there was nothing to trim
+        if text is not None and text is not value:
             row[key] = text
         return norm, None
 
