@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PACKAGE_DIR = Path(__file__).resolve().parents[2] / "airflow_provider_contacts"
 #: loaded by nothing in the provider's import path, not even by airflow.sdk
 NEVER = ("requests", "urllib3", "uvicorn", "fastapi", "starlette")
@@ -59,6 +61,7 @@ def test_the_module_list_covers_hooks_operators_sensors_and_triggers():
     assert not [m for m in modules if ".sandbox" in m or m.endswith(".testing")]
 
 
+@pytest.mark.slow  # fresh interpreters importing Airflow: about 6 s
 def test_no_provider_module_adds_a_heavy_package_to_airflow_sdk():
     code = (
         "import importlib, json, sys\n"
@@ -78,6 +81,7 @@ def test_no_provider_module_adds_a_heavy_package_to_airflow_sdk():
     assert result == {"added": {}, "present": []}
 
 
+@pytest.mark.slow  # fresh interpreters importing Airflow: about 7 s
 def test_requests_is_imported_when_a_sync_client_is_built_and_not_before():
     connection = {"conn_type": "mautic", "host": "http://127.0.0.1:9/mautic", "login": "u", "password": "p"}
     code = (
