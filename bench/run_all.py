@@ -26,6 +26,8 @@ def main() -> int:
             "client_cost.py",
             "--rows",
             "10000" if quick else "20000",
+            "--rounds",
+            "3" if quick else "5",
             "--latency-rows",
             "2000" if quick else "4000",
         ],

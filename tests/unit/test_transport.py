@@ -56,9 +56,11 @@ def test_plain_http_to_a_remote_host_is_refused_before_any_request():
         Transport("ftp://x", conn_id="m")
 
 
-def test_tls_verification_is_on_by_default():
+def test_tls_verification_is_on_by_default(monkeypatch):
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     t = Transport("https://mautic.example.com", conn_id="m")
-    assert t.session.verify is True
+    assert t.session.verify is True and t._verify is True
 
 
 def test_server_requested_wait_parsing():
