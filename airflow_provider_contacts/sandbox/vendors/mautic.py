@@ -19,11 +19,20 @@ uvicorn's default httptools protocol lowercases them on the wire, its h11 protoc
 Options (``SandboxConfig.vendor_options["mautic"]`` or ``emulator.settings`` at run time):
 ``api_enabled``, ``basic_auth_enabled``, ``batch_max_limit`` (200), ``rate_limit_per_hour``
 (0 = off), ``token_lifetime`` (3600), ``seed_contacts`` (40), ``version``, ``char_length_limit``
-(64: the length limit a fresh install gives every field; 255 on instances upgraded from 2.x).
+(64: the length limit a fresh install gives every field; 255 on instances upgraded from 2.x),
+``request_overhead_ms`` (0: a delay per ``/api`` request, awaited outside the lock),
+``overlap_gate`` (0 = off; N > 0: each ``/api`` request waits in that delay section until N
+requests have been in it at once, or 10 s passed; once N were in it together, the gate stays open
+until the next reset), ``retain_contacts`` (true).
+
+The state (``snapshot()``, ``GET /_sandbox/state/mautic``) reports ``in_flight`` (``/api``
+requests in the delay section now) and ``max_in_flight`` (the most at once since the last
+reset): with ``overlap_gate`` a test proves without timing that requests overlap.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
@@ -72,11 +81,19 @@ DEFAULTS: dict[str, Any] = {
     #: hash on every call (docs/vendors/mautic.md §1.2); benchmarks set this to compare batch and
     #: per-contact clients under a per-request cost.
     "request_overhead_ms": 0,
+    #: N > 0: each /api request waits (without blocking the loop) in the overhead section until
+    #: N requests have been in it at once, or OVERLAP_GATE_TIMEOUT passed (then it goes on); once
+    #: N were there together the gate stays open until the next reset. 0 = off. Tests use it to
+    #: prove that requests overlap (``max_in_flight`` in the state) without timing anything.
+    "overlap_gate": 0,
     #: False: batch/new answers normally but forgets the contacts (memory benchmarks)
     "retain_contacts": True,
     #: LeadField::$charLengthLimit of every field (see mautic_fields.DEFAULT_CHAR_LIMIT)
     "char_length_limit": 64,
 }
+
+#: seconds a request waits at most for ``overlap_gate`` partners
+OVERLAP_GATE_TIMEOUT = 10.0
 
 AUTH_MESSAGES = {
     "api_disabled": "API disabled. You need to enable the API in the API settings of Mautic's Configuration.",
@@ -101,6 +118,11 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
             self.current_login: str | None = None
             self.current_client: str | None = None
             self.token_requests = 0
+            #: /api requests in the overhead section now, and the most at once since the reset;
+            #: a request that entered before the reset does not count against the new figures
+            self.in_flight = 0
+            self.max_in_flight = 0
+            self.flight_epoch = getattr(self, "flight_epoch", 0) + 1
             self.buckets: dict[str, dict[str, float]] = {}
             self.users = {
                 USERNAME: {"password": PASSWORD, "admin": True},
@@ -162,6 +184,8 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
                 "events": len(s.events),
                 "point_groups": [s.group_json(g) for g in s.point_groups.values()],
                 "token_requests": self.token_requests,
+                "in_flight": self.in_flight,
+                "max_in_flight": self.max_in_flight,
                 "settings": dict(self.settings),
             }
 
@@ -316,11 +340,7 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
 
     async def _api(self, path: str, request: Request) -> Any:
         raw = await request.body()
-        overhead = float(self.settings.get("request_overhead_ms") or 0)
-        if overhead > 0:
-            import asyncio
-
-            await asyncio.sleep(overhead / 1000.0)
+        await self._overhead_section()
         with self.lock:
             denied, bucket, admin = self._authenticate(request)
             if denied is not None:
@@ -348,6 +368,29 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
             except MauticFault as fault:
                 return self._fault(fault, rl_headers)
             return self._json(payload, status, {**rl_headers, **(extra or {})})
+
+    async def _overhead_section(self) -> None:
+        """The per-request cost (``request_overhead_ms``) and the ``overlap_gate``, awaited
+        outside the lock so that requests overlap here as on a server with several PHP workers;
+        counts the requests inside (``in_flight``, ``max_in_flight``)."""
+        overhead = float(self.settings.get("request_overhead_ms") or 0)
+        gate = int(self.settings.get("overlap_gate") or 0)
+        with self.lock:
+            epoch = self.flight_epoch
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if gate > 0:
+                deadline = asyncio.get_running_loop().time() + OVERLAP_GATE_TIMEOUT
+                # max_in_flight only grows until a reset: once it reached the gate, all go on
+                while self.max_in_flight < gate and asyncio.get_running_loop().time() < deadline:
+                    await asyncio.sleep(0.002)
+            if overhead > 0:
+                await asyncio.sleep(overhead / 1000.0)
+        finally:
+            with self.lock:
+                if epoch == self.flight_epoch:
+                    self.in_flight -= 1
 
     def _no_route(self, method: str, path: str, allowed: Any, rl_headers: dict[str, str]) -> Any:
         """Symfony's answer for a path no route takes (404), or a method it does not (405)."""
