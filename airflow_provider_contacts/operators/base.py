@@ -184,6 +184,12 @@ class ContactsActionOperator(BaseOperator):
             )
         except RejectedRowsError:
             rejects.close()
+            # what lineage on failure reports: nothing reached the vendor, the rejects file is complete
+            self.last_summary = {
+                "rows_read": self.rows_read,
+                "rejected": rejects.count,
+                "rejects_path": rejects.path,
+            }
             raise
 
     def open_rejects(self, context: Context) -> RejectsFile:

@@ -258,6 +258,28 @@ def test_the_provider_extractor_uses_the_operator_method_on_success_and_failure(
     assert flat(done.outputs) == written(sandbox, tmp_path, accepted=1, rejected=1)
 
 
+def test_a_task_failing_before_it_sends_tells_the_rejects_file_and_nothing_accepted(sandbox, tmp_path):
+    from airflow.providers.openlineage.extractors.manager import ExtractorManager
+    from airflow.utils.state import TaskInstanceState
+
+    source = tmp_path / "in.ndjson"
+    source.write_text('{"email": "ok@example.com"}\n{"email": "not-an-email"}\n{"firstname": "NoKey"}\n')
+    op = UpsertContactsOperator(
+        task_id="up",
+        conn_id="mautic_default",
+        source_path=str(source),
+        rejects_path=str(tmp_path / "r.ndjson"),
+    )
+    with pytest.raises(RejectedRowsError):  # two rows rejected locally, max_rejected=0: nothing is sent
+        op.execute(CONTEXT)
+    assert not [r for r in sandbox.requests("mautic") if "batch" in r["path"]]
+    failed = ExtractorManager().extract_metadata(
+        SimpleNamespace(run_id="manual__1", dag_id="dag"), op, TaskInstanceState.FAILED, TI
+    )
+    assert flat(failed.inputs) == [("InputDataset", "file", str(source), read_stats(3))]
+    assert flat(failed.outputs) == written(sandbox, tmp_path, accepted=0, rejected=2)
+
+
 # ---- without OpenLineage ------------------------------------------------------------------
 # As if the OpenLineage packages were not installed: their modules cannot be imported and their
 # distributions (so the OpenLineage provider's entry point) are not found.
