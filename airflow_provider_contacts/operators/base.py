@@ -184,13 +184,28 @@ class ContactsActionOperator(BaseOperator):
             )
         except RejectedRowsError:
             rejects.close()
-            # what lineage on failure reports: nothing reached the vendor, the rejects file is complete
-            self.last_summary = {
-                "rows_read": self.rows_read,
-                "rejected": rejects.count,
-                "rejects_path": rejects.path,
-            }
             raise
+
+    def failed(self, rejects: RejectsFile, done: dict[str, int]) -> None:
+        """After a failure: close the rejects file and keep what is known (``last_summary``, which
+        lineage on failure reports): the counts ``done`` reached, the rows read and rejected so
+        far; when the vendor was already changed, say so in the log."""
+        rejects.close()
+        rows_read = self.__dict__.get("rows_read", 0)
+        self.last_summary = {
+            **done,
+            "rows_read": rows_read,
+            "rejected": rejects.count,
+            "rejects_path": rejects.path,
+        }
+        if any(done.get(k) for k in self.lineage_accepted):
+            log.error(
+                "Failed after changing the vendor: %s (of %d rows read); %d rows rejected so far, in %s",
+                json.dumps(done, sort_keys=True),
+                rows_read,
+                rejects.count,
+                rejects.path,
+            )
 
     def open_rejects(self, context: Context) -> RejectsFile:
         path = self.rejects_path or output_path(context, "rejects.ndjson")
@@ -282,7 +297,7 @@ class ContactsAddRemoveOperator(ContactsActionOperator):
                 progress.tick(sum(stats[k] for k in self.done_keys), batch_no)
             stats["duplicates"] = by_ref.duplicates + by_id.duplicates
         except BaseException:
-            rejects.close()
+            self.failed(rejects, stats)
             raise
         finally:
             by_ref.close()

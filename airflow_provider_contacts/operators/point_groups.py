@@ -121,7 +121,7 @@ class AdjustPointGroupsOperator(ContactsActionOperator):
                 self._apply_chunk(hook, ledger, chunk_no, chunk, rejects, stats)
                 progress.tick(stats["applied"] + stats["already_applied"], chunk_no)
         except BaseException:
-            rejects.close()
+            self.failed(rejects, stats)
             raise
         finally:
             for spool in (checked, resolved):

@@ -88,16 +88,17 @@ class UpsertContactsOperator(ContactsActionOperator):
         rejects = self.open_rejects(context)
         spool = KeyedSpool(memory_rows=self.memory_rows)
         state = None
+        counts = {"created": 0, "updated": 0, "unchanged": 0}
         try:
             if self.only_changed:
                 state = change_only.open_state(context, hook, self.conn_id, key, self.sync_state)
             columns = self._read_input(spool, rejects, key, hook, state)
             self.check_before_sending(rejects)
             extra = self._bootstrap(state, hook, key, columns)
-            counts, batches = self._sync(context, hook, spool, rejects, key, state)
+            batches = self._sync(context, hook, spool, rejects, key, state, counts)
             extra.update(self._finish_state(context, state, hook))
         except BaseException:
-            rejects.close()
+            self.failed(rejects, counts)
             raise
         finally:
             spool.close()
@@ -149,11 +150,18 @@ class UpsertContactsOperator(ContactsActionOperator):
         return {}
 
     def _sync(
-        self, context: Context, hook: Any, spool: KeyedSpool, rejects: Any, key: str, state: Any
-    ) -> tuple[dict[str, int], int]:
-        """Send the rows (only the changed ones with a state); with a state, a failure midway
-        stores the fingerprints of the batches already accepted before it is raised."""
-        counts = {"created": 0, "updated": 0, "unchanged": 0}
+        self,
+        context: Context,
+        hook: Any,
+        spool: KeyedSpool,
+        rejects: Any,
+        key: str,
+        state: Any,
+        counts: dict[str, int],
+    ) -> int:
+        """Send the rows (only the changed ones with a state), counting into ``counts``; returns
+        the batches sent. With a state, a failure midway stores the fingerprints of the batches
+        already accepted before it is raised."""
         size = min(self.batch_size or hook.upsert_batch_size, hook.upsert_batch_size)
         self.log.info(
             "%d rows read, %d rejected locally; sending %s in batches of %d",
@@ -167,7 +175,8 @@ class UpsertContactsOperator(ContactsActionOperator):
             for index, _ in rows:
                 if state is not None:
                     state.settle(index, accepted=False)
-            return {**counts, "unchanged": state.unchanged if state is not None else 0}, 0
+            counts["unchanged"] = state.unchanged if state is not None else 0
+            return 0
         try:
             batches, sent = self._send_all(hook, rows, size, key, rejects, counts, state)
         except BaseException:
@@ -177,7 +186,7 @@ class UpsertContactsOperator(ContactsActionOperator):
         if state is not None:
             counts["unchanged"] += state.unchanged
             counts["sent"] = sent
-        return counts, batches
+        return batches
 
     def _send_all(
         self, hook: Any, rows: Any, size: int, key: str, rejects: Any, counts: dict[str, int], state: Any

@@ -280,6 +280,45 @@ def test_a_task_failing_before_it_sends_tells_the_rejects_file_and_nothing_accep
     assert flat(failed.outputs) == written(sandbox, tmp_path, accepted=0, rejected=2)
 
 
+def test_a_task_failing_midway_tells_what_the_vendor_accepted_before(sandbox, tmp_path, monkeypatch, caplog):
+    from airflow.providers.openlineage.extractors.manager import ExtractorManager
+    from airflow.utils.state import TaskInstanceState
+
+    from airflow_provider_contacts.exceptions import ServerError
+    from airflow_provider_contacts.hooks.mautic.hook import MauticHook
+
+    sandbox.reset(empty=True)
+    real, calls = MauticHook.upsert_batch, {"n": 0}
+
+    def third_batch_fails(self, batch, key="email"):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise ServerError("HTTP 500 from Mautic")
+        return real(self, batch, key)
+
+    monkeypatch.setattr(MauticHook, "upsert_batch", third_batch_fails)
+    rows = [{"email": f"m{i}@example.com"} for i in range(1000)] + [{"email": "broken"}]
+    op = UpsertContactsOperator(
+        task_id="up",
+        conn_id="mautic_default",
+        rows=rows,
+        max_rejected=1,
+        rejects_path=str(tmp_path / "r.ndjson"),
+    )
+    with pytest.raises(ServerError):
+        op.execute(CONTEXT)
+    assert len(sandbox.emulator("mautic").contacts) == 400
+    failed = ExtractorManager().extract_metadata(
+        SimpleNamespace(run_id="manual__1", dag_id="dag"), op, TaskInstanceState.FAILED, TI
+    )
+    assert flat(failed.outputs) == written(sandbox, tmp_path, accepted=400, rejected=1)
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Failed after changing")]
+    assert said == [
+        'Failed after changing the vendor: {"created": 400, "unchanged": 0, "updated": 0} (of 1001 rows '
+        f"read); 1 rows rejected so far, in {tmp_path / 'r.ndjson'}"
+    ]
+
+
 # ---- without OpenLineage ------------------------------------------------------------------
 # As if the OpenLineage packages were not installed: their modules cannot be imported and their
 # distributions (so the OpenLineage provider's entry point) are not found.
