@@ -20,7 +20,12 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from airflow_provider_contacts.exceptions import AuthenticationError, ContactsError, PermissionDeniedError
+from airflow_provider_contacts.exceptions import (
+    AuthenticationError,
+    ContactsConfigError,
+    ContactsError,
+    PermissionDeniedError,
+)
 from airflow_provider_contacts.hooks.base import ContactsHook, explain_error
 from airflow_provider_contacts.hooks.mautic.auth import mautic_auth
 from airflow_provider_contacts.hooks.mautic.errors import (
@@ -49,10 +54,19 @@ class MauticBase(ContactsHook):
     extras_model = MauticExtras
     error_mapper = staticmethod(map_mautic_error)
 
-    def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, conn_id: str | None = None, *, blank_values: str = "keep", **kwargs: Any) -> None:
         super().__init__(conn_id, **kwargs)
         self._learned_batch_limit: int | None = None
         self._unique_fields: set[str] | None = None
+        if blank_values not in ("keep", "clear"):
+            raise ContactsConfigError(
+                f"blank_values={blank_values!r}: use 'keep' (Mautic keeps a field's current value when "
+                "the data holds an empty one) or 'clear' (an empty value clears the field)",
+                conn_id=conn_id,
+            )
+        #: what an empty value ("" or null) does on create/update (POST/PATCH): Mautic skips it
+        #: ("keep") unless the body asks ``overwriteWithBlank`` ("clear")
+        self.blank_values = blank_values
 
     # ---- settings -------------------------------------------------------------------------
     @property

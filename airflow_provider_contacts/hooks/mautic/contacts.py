@@ -133,7 +133,7 @@ class MauticContacts(MauticBase):
         """``POST /contacts/new``: Mautic upserts on unique identifiers (email by default).
         Returns (contact, created). Replay-safe when the data has an email."""
         response = self.transport.request(
-            "POST", "/api/contacts/new", json=clean(data), idempotent=bool(data.get("email"))
+            "POST", "/api/contacts/new", json=self._body(data), idempotent=bool(data.get("email"))
         )
         return response.json()["contact"], response.status_code == 201
 
@@ -141,7 +141,7 @@ class MauticContacts(MauticBase):
         """``PATCH /contacts/{id}/edit``: absent fields are kept. Note Mautic ignores numeric 0
         on POST/PATCH (use :meth:`replace_contact` to set 0)."""
         return self._send(
-            "PATCH", f"contacts/{mautic_id(contact_id)}/edit", json=clean(data), idempotent=True
+            "PATCH", f"contacts/{mautic_id(contact_id)}/edit", json=self._body(data), idempotent=True
         )["contact"]
 
     def replace_contact(self, contact_id: int | str, data: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -161,13 +161,20 @@ class MauticContacts(MauticBase):
         )
         return response.json()["contact"], response.status_code == 201
 
+    def _body(self, data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` as a POST/PATCH body: datetimes in Mautic's format, and ``overwriteWithBlank``
+        when an empty value must clear the field (``blank_values="clear"``; Mautic skips empty
+        values otherwise)."""
+        body = clean(data)
+        return {**body, "overwriteWithBlank": True} if self.blank_values == "clear" else body
+
     def delete_contact(self, contact_id: int | str) -> dict[str, Any]:
         return self._send("DELETE", f"contacts/{mautic_id(contact_id)}/delete")["contact"]
 
     def batch_create(self, items: list[dict[str, Any]]) -> list[BatchItem]:
         """``POST /contacts/batch/new`` (upsert per item), split to the batch limit; one
         :class:`BatchItem` per input item, in input order."""
-        cleaned = [clean(item) for item in items]
+        cleaned = [self._body(item) for item in items]
         replay_safe = all(item.get("email") for item in cleaned)
         return self._batched("POST", "contacts/batch/new", cleaned, idempotent=replay_safe)
 
@@ -183,7 +190,7 @@ class MauticContacts(MauticBase):
                 raise ContactsConfigError(
                     f"item {position} has no id; batch edit needs the contact id in every item"
                 )
-        cleaned = [clean(item) for item in items]
+        cleaned = [self._body(item) if method == "PATCH" else clean(item) for item in items]
         return self._batched(method, "contacts/batch/edit", cleaned, idempotent=(method == "PATCH"))
 
     def batch_delete(self, contact_ids: Iterable[int | str]) -> list[dict[str, Any]]:
@@ -248,6 +255,7 @@ class MauticContacts(MauticBase):
                     "field 'Is Unique Identifier' in Mautic's custom fields.",
                     conn_id=self.conn_id,
                 )
+        self._tell_blank_values(rows, key)
         zeros = count_zero_values(rows, key)
         if zeros:
             log.warning(
@@ -278,6 +286,22 @@ class MauticContacts(MauticBase):
                     )
                 )
         return outcomes
+
+    def _tell_blank_values(self, rows: list[dict[str, Any]], key: str) -> None:
+        """Once per hook: with ``blank_values="keep"``, say that the empty values of the data
+        leave Mautic's current values as they are."""
+        if self.blank_values != "keep" or self.__dict__.get("_blank_values_told"):
+            return
+        blanks = sum(1 for row in rows for k, v in row.items() if (v is None or v == "") and k != key)
+        if blanks:
+            self._blank_values_told = True
+            log.warning(
+                "%s: %d empty field value(s) in a batch; Mautic keeps a contact's current value for an "
+                "empty one on create/update, so those fields are not cleared. To clear them, use "
+                "hook_params={'blank_values': 'clear'} (said once per task).",
+                self.conn_id,
+                blanks,
+            )
 
     # ---- do not contact -------------------------------------------------------------------
     def add_do_not_contact(
