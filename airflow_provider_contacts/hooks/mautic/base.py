@@ -67,6 +67,7 @@ class MauticBase(ContactsHook):
         #: what an empty value ("" or null) does on create/update (POST/PATCH): Mautic skips it
         #: ("keep") unless the body asks ``overwriteWithBlank`` ("clear")
         self.blank_values = blank_values
+        self._blank_values_told = False
 
     # ---- settings -------------------------------------------------------------------------
     @property

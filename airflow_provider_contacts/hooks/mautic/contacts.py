@@ -290,7 +290,7 @@ class MauticContacts(MauticBase):
     def _tell_blank_values(self, rows: list[dict[str, Any]], key: str) -> None:
         """Once per hook: with ``blank_values="keep"``, say that the empty values of the data
         leave Mautic's current values as they are."""
-        if self.blank_values != "keep" or self.__dict__.get("_blank_values_told"):
+        if self.blank_values != "keep" or self._blank_values_told:
             return
         blanks = sum(1 for row in rows for k, v in row.items() if (v is None or v == "") and k != key)
         if blanks:
