@@ -69,12 +69,17 @@ class Sandbox:
                 )
         self._log: deque[dict[str, Any]] = deque(maxlen=200_000)
         self._log_lock = threading.Lock()
+        #: bumped by each clear of the log: a request that began before it is not logged after it
+        self.log_epoch = 0
         self.root_url = ""
 
     # request log --------------------------------------------------------------------------
-    def record(self, entry: dict[str, Any]) -> None:
+    def record(self, entry: dict[str, Any], epoch: int | None = None) -> None:
+        """Log ``entry``, unless its request began (at ``epoch``) before the log was last cleared:
+        a request a client gave up on can finish after the next test's reset."""
         with self._log_lock:
-            self._log.append(entry)
+            if epoch is None or epoch == self.log_epoch:
+                self._log.append(entry)
 
     def requests(self, vendor: str | None = None) -> list[dict[str, Any]]:
         with self._log_lock:
@@ -83,6 +88,7 @@ class Sandbox:
     def clear_requests(self) -> None:
         with self._log_lock:
             self._log.clear()
+            self.log_epoch += 1
 
     # state --------------------------------------------------------------------------------
     def reset(self, seed: int | None = None, empty: bool = False) -> None:
@@ -130,6 +136,7 @@ class SandboxASGI:
             return
         path = scope["path"]
         method = scope["method"]
+        epoch = self.sandbox.log_epoch
         emulator = self.sandbox.emulator_for(path)
         vendor = emulator.name if emulator else "?"
         entry: dict[str, Any] = {
@@ -147,7 +154,7 @@ class SandboxASGI:
         if action and "location" in action:
             entry["status"] = action["status"]
             entry["fault"] = f"redirect {action['status']}"
-            self.sandbox.record(entry)
+            self.sandbox.record(entry, epoch)
             location = redirect_location(action["location"], path, entry["query"])
             await JSONResponse({}, status_code=action["status"], headers={"Location": location})(
                 scope, receive, send
@@ -156,33 +163,39 @@ class SandboxASGI:
         if emulator and action and "status" in action:
             entry["status"] = action["status"]
             entry["fault"] = str(action["status"])
-            self.sandbox.record(entry)
+            self.sandbox.record(entry, epoch)
             response = emulator.fault_response(action["status"], float(action.get("retry_after", 1.0)))
             await response(scope, receive, send)
             return
         if action and action.get("drop") == "drop":
             entry["fault"] = "drop"
-            self.sandbox.record(entry)
+            self.sandbox.record(entry, epoch)
             await _drop(send)
             return
 
-        captured: dict[str, Any] = {}
         drop_after = bool(action and action.get("drop") == "drop_after")
+        recorded = False
 
         async def capture(message: dict) -> None:
+            nonlocal recorded
             if message["type"] == "http.response.start":
-                captured["status"] = message["status"]
+                entry["status"] = message["status"]
+            elif not drop_after and not message.get("more_body"):
+                # logged BEFORE the last piece of the answer leaves: a client that has the whole
+                # answer always finds its request in the log (after it, the log could lag)
+                self.sandbox.record(entry, epoch)
+                recorded = True
             if not drop_after:
                 await send(message)
 
         await self.app(scope, receive, capture)
-        entry["status"] = captured.get("status")
         if drop_after:
             entry["fault"] = "drop_after"
-            self.sandbox.record(entry)
+            self.sandbox.record(entry, epoch)
             await _drop(send)
             return
-        self.sandbox.record(entry)
+        if not recorded:
+            self.sandbox.record(entry, epoch)
 
 
 async def _drop(send: Any) -> None:
