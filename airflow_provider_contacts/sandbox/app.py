@@ -173,7 +173,16 @@ class SandboxASGI:
             await _drop(send)
             return
 
-        drop_after = bool(action and action.get("drop") == "drop_after")
+        await self._serve(
+            scope, receive, send, entry, epoch, drop_after=bool(action and action.get("drop") == "drop_after")
+        )
+
+    async def _serve(
+        self, scope: dict, receive: Any, send: Any, entry: dict[str, Any], epoch: int, *, drop_after: bool
+    ) -> None:
+        """The emulator's answer, logged before its last piece leaves (a client that has the
+        whole answer always finds its request in the log); ``drop_after``: the request is
+        processed, then the connection is cut."""
         recorded = False
 
         async def capture(message: dict) -> None:
@@ -181,8 +190,6 @@ class SandboxASGI:
             if message["type"] == "http.response.start":
                 entry["status"] = message["status"]
             elif not drop_after and not message.get("more_body"):
-                # logged BEFORE the last piece of the answer leaves: a client that has the whole
-                # answer always finds its request in the log (after it, the log could lag)
                 self.sandbox.record(entry, epoch)
                 recorded = True
             if not drop_after:
