@@ -23,7 +23,9 @@ Options (``SandboxConfig.vendor_options["mautic"]`` or ``emulator.settings`` at 
 ``request_overhead_ms`` (0: a delay per ``/api`` request, awaited outside the lock),
 ``overlap_gate`` (0 = off; N > 0: each ``/api`` request waits in that delay section until N
 requests have been in it at once, or 10 s passed; once N were in it together, the gate stays open
-until the next reset), ``retain_contacts`` (true).
+until the next reset), ``retain_contacts`` (true), ``contact_edit_scope`` ("other"; "own": the
+API user may edit only the contacts whose owner, else creator, it is — a 403 on the edit routes,
+a 403 item in batch/new and batch/edit, ``success: false`` in the segment batch add).
 
 The state (``snapshot()``, ``GET /_sandbox/state/mautic``) reports ``in_flight`` (``/api``
 requests in the delay section now) and ``max_in_flight`` (the most at once since the last
@@ -55,7 +57,12 @@ from airflow_provider_contacts.sandbox.vendors.mautic_common import (
     keyed,
     php_query,
 )
-from airflow_provider_contacts.sandbox.vendors.mautic_handlers import ResourceHandlers, batch_payload, ordered
+from airflow_provider_contacts.sandbox.vendors.mautic_handlers import (
+    ResourceHandlers,
+    batch_error,
+    batch_payload,
+    ordered,
+)
 from airflow_provider_contacts.sandbox.vendors.mautic_pages import PagesMixin
 from airflow_provider_contacts.sandbox.vendors.mautic_state import MauticState
 
@@ -90,6 +97,9 @@ DEFAULTS: dict[str, Any] = {
     "retain_contacts": True,
     #: LeadField::$charLengthLimit of every field (see mautic_fields.DEFAULT_CHAR_LIMIT)
     "char_length_limit": 64,
+    #: the API user's contact edit permission: "other" (an admin: every contact) or "own" (a role
+    #: with lead:leads:editown but not editother: only the contacts it owns, else created; §1.4)
+    "contact_edit_scope": "other",
 }
 
 #: seconds a request waits at most for ``overlap_gate`` partners
@@ -353,6 +363,7 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
                 return self._no_route(request.method, path, allowed, rl_headers)
             if not admin:
                 return self._fault(MauticFault(403, ACCESS), rl_headers)
+            self.state.acting_user = self._acting_user()
             query = php_query(request.query_params.multi_items())
             body: Any = {}
             if raw:
@@ -368,6 +379,12 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
             except MauticFault as fault:
                 return self._fault(fault, rl_headers)
             return self._json(payload, status, {**rl_headers, **(extra or {})})
+
+    def _acting_user(self) -> int | None:
+        """The id of the user a request acts as: the Basic login's; a client-credentials token
+        acts as a pseudo-user without an id (it owns no contact)."""
+        user = self.state.user_by_name(self.current_login) if self.current_login else None
+        return None if user is None else int(user["id"])
 
     async def _overhead_section(self) -> None:
         """The per-request cost (``request_overhead_ms``) and the ``overlap_gate``, awaited
@@ -465,10 +482,10 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
         errors: dict[Any, Any] = {}
         for key, item in items:
             try:
-                contact, status = self.state.upsert(self._body_dict(item))
+                contact, status = self.state.upsert(self._body_dict(item), batch=True)
             except MauticFault as fault:
                 codes.append(fault.code)
-                errors[key] = fault.item()
+                errors[key] = batch_error(fault)
                 continue
             codes.append(status)
             contacts[key] = self.state.contact_json(contact)
@@ -496,11 +513,7 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
                 )
             except MauticFault as fault:
                 codes.append(fault.code)
-                errors[key] = (
-                    {"message": fault.message, "code": fault.code, "type": "api"}
-                    if fault.code == 404
-                    else fault.item()
-                )
+                errors[key] = batch_error(fault)
                 continue
             codes.append(status)
             (created if status == 201 else contacts)[key] = self.state.contact_json(contact)
@@ -534,7 +547,7 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
         return 200, self.state.activity(contact_id=contact["id"], query=query), None
 
     def h_dnc_add(self, method, args, query, body):
-        contact = self.state.contact(args[0])
+        contact = self.state.contact_to_edit(args[0])
         body = body if isinstance(body, dict) else {}
         raw_reason = body.get("reason", 3)
         reason = int(raw_reason) if re.fullmatch(r"\s*-?\d+\s*", str(raw_reason)) else 0
@@ -549,7 +562,7 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
         return 200, {"contact": self.state.contact_json(contact)}, None
 
     def h_dnc_remove(self, method, args, query, body):
-        contact = self.state.contact(args[0])
+        contact = self.state.contact_to_edit(args[0])
         found = self.state.remove_dnc(contact, args[1])
         return 200, {"recordFound": found, "contact": self.state.contact_json(contact)}, None
 

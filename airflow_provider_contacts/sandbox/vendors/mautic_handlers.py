@@ -52,6 +52,14 @@ def batch_payload(
     return payload
 
 
+def batch_error(fault: MauticFault) -> dict[str, Any]:
+    """A batch item's error: ``setBatchError``'s shape for access (403) and not found (404),
+    ``returnError``'s (with ``details``) for the rest (§4.2)."""
+    if fault.code in (403, 404):
+        return {"message": fault.message, "code": fault.code, "type": "api"}
+    return fault.item()
+
+
 def by_id(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """A repository indexed by id: a JSON object keyed by id, ``{}`` when empty."""
     return {str(r["id"]): r for r in rows}
@@ -86,6 +94,10 @@ class ResourceHandlers:
     def _lead(self, contact_id: Any) -> dict[str, Any]:
         """``LeadAccessTrait::checkLeadAccess``: an unknown contact is 404 "Contact not found."."""
         return self.state.contact(contact_id, CONTACT_NOT_FOUND)
+
+    def _lead_to_edit(self, contact_id: Any) -> dict[str, Any]:
+        """``checkLeadAccess($id, 'edit')``: 404 "Contact not found.", then 403 (§1.4)."""
+        return self.state.contact_to_edit(contact_id, CONTACT_NOT_FOUND)
 
     def _location(self, path: str) -> dict[str, str]:
         # generateUrl(..., true): `true` is UrlGeneratorInterface::ABSOLUTE_PATH, a path
@@ -204,13 +216,13 @@ class ResourceHandlers:
 
     def h_utm_add(self, method, args, query, body):
         """``addUtmTagsAction`` → ``LeadModel::addUTMTags`` (snake_case keys; see mautic_records)."""
-        contact = self.state.contact(args[0])
+        contact = self.state.contact_to_edit(args[0])
         self.state.add_utm_tags(contact, body if isinstance(body, dict) else {})
         return 200, {"contact": self.state.contact_json(contact)}, None
 
     def h_utm_remove(self, method, args, query, body):
         """``removeUtmTagsAction``: an unknown UTM id is ``badRequest()`` (400), not 404."""
-        contact = self.state.contact(args[0])
+        contact = self.state.contact_to_edit(args[0])
         if not self.state.remove_utm_tag(contact, int(args[1])):
             raise MauticFault(400, BAD_REQUEST)
         return 200, {"recordFound": True, "contact": self.state.contact_json(contact)}, None
@@ -338,7 +350,7 @@ class ResourceHandlers:
         """``addLeadAction``/``removeLeadAction``: segment 404 "Item was not found." first, then
         the contact ("Contact not found."); ``{"success": 1}``."""
         segment = self.state.segment(args[0])
-        contact = self._lead(args[1])
+        contact = self._lead_to_edit(args[1])
         self._check_user_list(segment)
         if args[2] == "add":
             self.state.add_to_segment(segment, contact)
@@ -353,8 +365,9 @@ class ResourceHandlers:
             raise MauticFault(403, ACCESS)
 
     def h_segment_contacts_add(self, method, args, query, body):
-        """``addLeadsAction``: body ``ids`` (400 without it); per id ``{"success": bool}``, keyed
-        by the id as sent."""
+        """``addLeadsAction``: body ``ids`` (400 without it); per id ``{"success": bool}``: false
+        keyed by the id as sent (no such contact, or one the user may not edit), true keyed by
+        the contact's id."""
         ids = body.get("ids") if isinstance(body, dict) else None
         if ids is None:
             raise MauticFault(400, BAD_REQUEST)
@@ -363,7 +376,7 @@ class ResourceHandlers:
         details: dict[str, Any] = {}
         for cid in ids if isinstance(ids, list) else [ids]:
             contact = self.state.contacts.get(_int(cid))
-            if contact is None:
+            if contact is None or not self.state.may_edit(contact):
                 details[str(cid)] = {"success": False}
             else:
                 self.state.add_to_segment(segment, contact)
@@ -514,9 +527,9 @@ class ResourceHandlers:
         found."); ``removeContactAction`` answers a missing contact "Item was not found."."""
         company = self.state.company(args[0])
         if args[2] == "add":
-            self.state.add_to_company(company, self._lead(args[1]))
+            self.state.add_to_company(company, self._lead_to_edit(args[1]))
         else:
-            self.state.remove_from_company(company, self.state.contact(args[1]))
+            self.state.remove_from_company(company, self.state.contact_to_edit(args[1]))
         return 200, {"success": 1}, None
 
     # ---- campaigns (CampaignApiController) -----------------------------------------------------
@@ -545,13 +558,14 @@ class ResourceHandlers:
         return 200, self.state.list_campaign_members(self.state.campaign(args[0]), query), None
 
     def h_campaign_contact(self, method, args, query, body):
-        """``addLeadAction`` answers an unknown contact "Item was not found."; ``removeLeadAction``
-        uses ``checkLeadAccess`` ("Contact not found.")."""
+        """``addLeadAction`` answers an unknown contact "Item was not found." and checks the edit
+        access against the contact's owner only; ``removeLeadAction`` uses ``checkLeadAccess``
+        ("Contact not found.", then the owner, else the creator)."""
         campaign = self.state.campaign(args[0])
         if args[2] == "add":
-            self.state.add_to_campaign(campaign, self.state.contact(args[1]))
+            self.state.add_to_campaign(campaign, self.state.contact_to_edit(args[1], owner_only=True))
         else:
-            self.state.remove_from_campaign(campaign, self._lead(args[1]))
+            self.state.remove_from_campaign(campaign, self._lead_to_edit(args[1]))
         return 200, {"success": 1}, None
 
     # ---- stages (StageApiController) -----------------------------------------------------------
@@ -579,7 +593,7 @@ class ResourceHandlers:
         """``addContactAction``/``removeContactAction``: stage 404 first, then the contact;
         the change is logged ("Manually Added" / "Manually Removed")."""
         stage = self.state.stage(args[0])
-        contact = self._lead(args[1])
+        contact = self._lead_to_edit(args[1])
         if args[2] == "add":
             self.state.change_stage(contact, stage, "Manually Added", stage["id"])
         else:

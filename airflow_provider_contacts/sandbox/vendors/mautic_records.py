@@ -323,6 +323,11 @@ class RecordsMixin:
     def user_by_name(self, username: str) -> dict[str, Any] | None:
         return next((u for u in self.users.values() if u["username"] == username), None)
 
+    def user_name(self, user_id: Any) -> str | None:
+        """``createdByUser``: the user's name as stored with the record (none without a user)."""
+        u = self.users.get(user_id) if user_id is not None else None
+        return None if u is None else f"{u['firstName']} {u['lastName']}"
+
     def owner_json(self, user_id: Any) -> dict[str, Any] | None:
         """A contact's ``owner`` (group ``userList``)."""
         u = self.users.get(user_id) if user_id is not None else None

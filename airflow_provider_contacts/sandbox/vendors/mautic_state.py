@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from airflow_provider_contacts.sandbox.vendors.mautic_common import (
+    ACCESS,
     NOT_FOUND,
     UTC,
     MauticFault,
@@ -119,6 +120,9 @@ class MauticState(RecordsMixin):
         self.next_dnc_id = 1
         self.next_utm_id = 1
         self.tags: dict[str, int] = {}
+        #: the user the current request acts as (a contact it creates has it as ``createdBy``):
+        #: the emulator sets it per /api request; the seed is Ada Admin's (user 1)
+        self.acting_user: int | None = 1
         self._seed_records()
         self._timeline_cache: dict[str, Any] | None = None
         self._timeline_size = -1
@@ -161,6 +165,26 @@ class MauticState(RecordsMixin):
         if found is None:
             raise MauticFault(404, message)
         return found
+
+    def may_edit(self, contact: dict[str, Any], owner_only: bool = False) -> bool:
+        """``CorePermissions::hasEntityAccess('lead:leads:editown', 'lead:leads:editother', user)``
+        for the acting user (§1.4). With ``contact_edit_scope`` "other" (an admin) every contact;
+        with "own" (editown without editother) only a contact whose permission user is the acting
+        user: its owner, else its creator (``Lead::getPermissionUser``); ``owner_only`` for the
+        campaign add, which passes ``getOwner()``. A contact with neither user needs editother."""
+        if self.settings.get("contact_edit_scope", "other") != "own":
+            return True
+        user = contact["owner"] if owner_only else (contact["owner"] or contact["createdBy"])
+        return user is not None and user == self.acting_user
+
+    def contact_to_edit(
+        self, contact_id: Any, message: str = NOT_FOUND, owner_only: bool = False
+    ) -> dict[str, Any]:
+        """``LeadAccessTrait::checkLeadAccess($id, 'edit')``: 404 ``message``, then 403."""
+        contact = self.contact(contact_id, message)
+        if not self.may_edit(contact, owner_only):
+            raise MauticFault(403, ACCESS)
+        return contact
 
     def find_by_unique(self, values: dict[str, Any]) -> dict[str, Any] | None:
         """§3.4: OR over the unique identifiers with a value; newest dateAdded, then id, wins."""
@@ -240,6 +264,7 @@ class MauticState(RecordsMixin):
             "dateIdentified": None,
             "lastActive": None,
             "owner": None,
+            "createdBy": self.acting_user,
             "stage": None,
             "tags": [],
             "dnc": [],
@@ -527,8 +552,14 @@ class MauticState(RecordsMixin):
             if name not in contact["tags"]:
                 contact["tags"].append(name)
 
-    def upsert(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
-        """``POST /contacts/new`` and one batch/new item (§3.4): 201 created, 200 updated."""
+    def upsert(self, body: dict[str, Any], batch: bool = False) -> tuple[dict[str, Any], int]:
+        """``POST /contacts/new`` and one batch/new item (§3.4): 201 created, 200 updated. A
+        batch item matching a contact the user may not edit is a 403 before validation; the
+        single route checks only the create permission, so it updates that contact (§1.4)."""
+        if batch and self.settings.get("contact_edit_scope") == "own":
+            match = self.find_by_unique(body)
+            if match is not None and not self.may_edit(match):
+                raise MauticFault(403, ACCESS)
         read = self.validate(body)
         existing = self.find_by_unique(body)
         if existing is not None:
@@ -550,6 +581,8 @@ class MauticState(RecordsMixin):
             contact = self._new_contact()
             self.apply(contact, body, "PUT", read)
             return contact, 201
+        if not self.may_edit(contact):
+            raise MauticFault(403, ACCESS)
         read = self.validate(body)
         other = self.find_by_unique(body)
         if other is not None and other["id"] != contact["id"]:
@@ -630,7 +663,7 @@ class MauticState(RecordsMixin):
 
     # ---- points (§6) ----------------------------------------------------------------------
     def adjust_points(self, contact_id: Any, operator: str, delta: str, body: dict[str, Any]) -> None:
-        contact = self.contact(contact_id, "Contact not found.")
+        contact = self.contact_to_edit(contact_id, "Contact not found.")
         if operator not in ("plus", "minus", "times", "divide"):
             raise MauticFault(400, "Invalid operator")
         amount = php_int(delta)
@@ -789,8 +822,8 @@ class MauticState(RecordsMixin):
             "isPublished": True,
             "dateAdded": iso(contact["dateAdded"]),
             "dateModified": iso(contact["dateModified"]),
-            "createdBy": 1,
-            "createdByUser": "Ada Admin",
+            "createdBy": contact["createdBy"],
+            "createdByUser": self.user_name(contact["createdBy"]),
             "modifiedBy": 1 if contact["dateModified"] else None,
             "modifiedByUser": "Ada Admin" if contact["dateModified"] else None,
             "points": contact["points"],
