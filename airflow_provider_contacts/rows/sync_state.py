@@ -13,7 +13,10 @@ connections) never read or overwrite each other's fingerprints.
 
 Generations: each stored state carries a random generation. A run that finds, when it stores,
 that another run stored the state after it read it (two writers at once) keeps the other
-run's state without the keys it sent itself: those are sent again next run, never skipped.
+run's state without the keys it sent itself: those are sent again next run, never skipped. A
+local state is checked and replaced under an exclusive lock on ``<state>.lock``, so two runs
+storing at the same instant take turns; object storage has no lock (its ``.generation``
+marker is checked just before the upload).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +91,26 @@ def _local(location: str) -> str | None:
     if location.startswith("file://"):
         return location[len("file://") :]
     return None if _URI.match(location) else location
+
+
+@contextmanager
+def _write_lock(local: str) -> Iterator[None]:
+    """An exclusive ``flock`` on ``<state>.lock`` while a local state is checked and replaced:
+    a second run storing the same state waits, then finds the first one's generation. The
+    kernel releases it when the process ends, a crash included. No lock where ``fcntl`` is
+    missing (Windows, where Airflow does not run workers)."""
+    os.makedirs(os.path.dirname(os.path.abspath(local)), exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not a POSIX system
+        yield
+        return
+    with open(f"{local}.lock", "ab") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 class SyncState:
@@ -193,15 +216,24 @@ class SyncState:
 
     def commit(self) -> None:
         """Store the state: written whole to a new file, then renamed over the old one (local)
-        or uploaded as one object; the previous state stays valid until then."""
+        or uploaded as one object; the previous state stays valid until then. A local state is
+        checked and replaced under its write lock, so two runs storing it at once take turns."""
         self.db.execute("commit")
+        local = _local(self.location)
+        if local is not None:
+            with _write_lock(local):
+                self._store(local)
+        else:
+            self._store(None)
+        self.db.execute("begin")
+        log.info("sync state stored at %s (%d keys)", self.location, self.size())
+
+    def _store(self, local: str | None) -> None:
         if self._stored_generation() != self._generation:
             self._rebase()
         generation = secrets.token_hex(8)
         self.db.execute("insert or replace into meta values ('generation', ?)", (generation,))
-        local = _local(self.location)
         if local is not None:
-            os.makedirs(os.path.dirname(os.path.abspath(local)), exist_ok=True)
             partial = f"{local}.partial-{os.getpid()}"
             try:
                 shutil.copyfile(self.path, partial)
@@ -218,8 +250,6 @@ class SyncState:
                 shutil.copyfileobj(src, dst, 1 << 20)
             ObjectStoragePath(self.location + ".generation").write_text(generation)
         self._generation = generation
-        self.db.execute("begin")
-        log.info("sync state stored at %s (%d keys)", self.location, self.size())
 
     def close(self) -> None:
         try:

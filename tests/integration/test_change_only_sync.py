@@ -145,7 +145,11 @@ def test_a_crash_before_the_state_is_stored_leaves_the_previous_state(sandbox, m
     sandbox.reset(empty=True)
     rows = contacts(400)
     assert sync(sandbox, rows)[1] == 2
-    [path] = list((storage / "sync_state").iterdir())
+    [path] = list((storage / "sync_state").glob("*.sqlite"))
+    lock = path.parent / f"{path.name}.lock"  # the write lock's file (empty)
+    assert (
+        sorted(p.name for p in path.parent.iterdir()) == [path.name, lock.name] and lock.stat().st_size == 0
+    )
     before = path.read_bytes()
     rows += contacts(600, start=400)
 
@@ -157,7 +161,7 @@ def test_a_crash_before_the_state_is_stored_leaves_the_previous_state(sandbox, m
     with pytest.raises(SystemExit):
         sync(sandbox, rows)
     assert batch_requests(sandbox) == 3 and path.read_bytes() == before
-    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no partial file left
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name, lock.name]  # no partial file left
     monkeypatch.setattr(SyncState, "commit", real_commit)
 
     summary, batches = sync(sandbox, rows)

@@ -107,3 +107,54 @@ def test_two_writers_at_once_keep_no_fingerprint_of_the_second_writers_keys(
     c.commit()
     c.close()
     assert "another run" not in caplog.text
+
+
+def test_two_local_writers_storing_at_the_same_instant_take_turns(tmp_path):
+    """B stores while A holds the state's write lock (A between its generation check and its
+    rename): B waits for the lock, then sees A's generation and rebases; it does not replace
+    the file A stored after B had checked."""
+    import fcntl
+    import threading
+
+    location = str(tmp_path / "state.sqlite")
+    identity = state_identity("c", "h", "email", "s")
+
+    def run(state, email, firstname):
+        for index, _row in state.changed([(0, {"email": email, "firstname": firstname})], "email"):
+            state.settle(index, accepted=True)
+
+    base = SyncState(location, identity)
+    run(base, "a", "base")
+    base.commit()
+    base.close()
+    a = SyncState(location, identity)
+    run(a, "x", "from A")
+    ready = threading.Event()
+
+    def writer_b():  # SQLite connections stay in the thread that made them
+        b = SyncState(location, identity)
+        run(b, "a", "from B")
+        ready.set()
+        try:
+            b.commit()
+        finally:
+            b.close()
+
+    with open(f"{location}.lock", "ab") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # A is inside its commit
+        storing = threading.Thread(target=writer_b)
+        storing.start()
+        assert ready.wait(10)
+        storing.join(timeout=1.0)
+        assert storing.is_alive()  # B waits for the lock
+        a.db.execute("commit")  # A's commit(), its lock being the one held here
+        a._store(location)
+        fcntl.flock(held.fileno(), fcntl.LOCK_UN)
+    storing.join(timeout=10)
+    assert not storing.is_alive()
+    a.close()
+    with sqlite3.connect(location) as db:
+        # A's key kept; "a", sent by B after A's run read it, is left for the next run to send
+        assert db.execute("select key, fp from state").fetchall() == [
+            ("x", fingerprint({"email": "x", "firstname": "from A"}))
+        ]
