@@ -32,7 +32,10 @@ WORK = ROOT / ".matrix"
 
 #: Airflow release -> (Pythons it supports (its Requires-Python), extra pins for the test venv)
 AIRFLOW: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "3.1.8": (("3.10", "3.11", "3.12", "3.13"), ()),
+    # Airflow 3.1.8 sets an attribute on cryptography's MultiFernet (models/crypto.py), which
+    # cryptography >= 51 implements in Rust without one: with a Fernet key (unit-test mode has
+    # one) every connection fails to load and reads as "not defined". 3.2 wraps it.
+    "3.1.8": (("3.10", "3.11", "3.12", "3.13"), ("cryptography<51",)),
     # Airflow 3.2.2 does not cap two of its dependencies, and newer releases of both break it
     # (not this provider): fastapi >= 0.156.1 fails to build its execution API
     # (PydanticUserError on TITerminalStatePayload), and svcs >= 26.2 removes the services
