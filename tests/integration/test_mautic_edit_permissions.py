@@ -57,6 +57,10 @@ def test_a_created_contact_belongs_to_its_creator_and_another_users_contact_is_4
     )
     r = api("PATCH", base, f"contacts/{mine['id']}/edit", json={"city": "Oslo"})
     assert r.status_code == 200 and r.json()["contact"]["fields"]["all"]["city"] == "Oslo"
+    assert (r.json()["contact"]["modifiedBy"], r.json()["contact"]["modifiedByUser"]) == (
+        SANDBOX_USER,
+        "Sandbox API",
+    )
     for method, path, body in (
         ("PATCH", f"contacts/{theirs['id']}/edit", {"city": "Oslo"}),
         ("PUT", f"contacts/{theirs['id']}/edit", {"email": "x@example.com"}),

@@ -558,7 +558,7 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
                 details=["Reason code needs to be an integer and higher than 0."],
             )
         self.state.add_dnc(contact, args[1], reason, body.get("comments"), body.get("channelId"))
-        contact["dateModified"] = self.state.now()
+        self.state.touch(contact)
         return 200, {"contact": self.state.contact_json(contact)}, None
 
     def h_dnc_remove(self, method, args, query, body):

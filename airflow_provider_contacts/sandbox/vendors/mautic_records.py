@@ -323,6 +323,11 @@ class RecordsMixin:
     def user_by_name(self, username: str) -> dict[str, Any] | None:
         return next((u for u in self.users.values() if u["username"] == username), None)
 
+    def touch(self, contact: dict[str, Any]) -> None:
+        """A contact changed now by the acting user (``dateModified``, ``modifiedBy``)."""
+        contact["dateModified"] = self.now()
+        contact["modifiedBy"] = getattr(self, "acting_user", 1)
+
     def user_name(self, user_id: Any) -> str | None:
         """``createdByUser``: the user's name as stored with the record (none without a user)."""
         u = self.users.get(user_id) if user_id is not None else None
@@ -588,7 +593,7 @@ class RecordsMixin:
         """``LeadModel::addToStages``/``removeFromStages``: set (or clear) the stage and log a
         ``lead_stages_change_log`` row, shown as ``stage.changed`` (StageBundle LeadSubscriber)."""
         contact["stage"] = to
-        contact["dateModified"] = self.now()
+        self.touch(contact)
         row = self._take("stage_log")
         event_name = f"{stage['id']}: {stage['name']}"
         when = self.now()
@@ -689,7 +694,7 @@ class RecordsMixin:
         name = company["values"].get("companyname")
         if contact["values"].get("company") != name:
             contact["values"]["company"] = name
-            contact["dateModified"] = self.now()
+            self.touch(contact)
 
     def remove_from_company(self, company: dict[str, Any], contact: dict[str, Any]) -> None:
         """``CompanyModel::removeLeadFromCompany``: removing the primary makes the first other
@@ -707,7 +712,7 @@ class RecordsMixin:
                 )
             else:
                 contact["values"]["company"] = None
-            contact["dateModified"] = self.now()
+            self.touch(contact)
 
     def contact_companies(self, contact: dict[str, Any]) -> list[dict[str, Any]]:
         """``CompanyLeadRepository::getCompaniesByLeadId``: DBAL rows (strings) of the link and
@@ -880,7 +885,7 @@ class RecordsMixin:
         if last_active is not None:
             contact["lastActive"] = last_active
         contact["utmtags"].append(utm)
-        contact["dateModified"] = self.now()
+        self.touch(contact)
         self._log_utm(contact, utm)
         return utm
 

@@ -533,7 +533,7 @@ class MauticState(RecordsMixin):
                 self.remove_dnc(contact, channel)
             else:
                 self.add_dnc(contact, channel, reason, entry.get("comments"), entry.get("channelId"))
-        contact["dateModified"] = self.now()
+        self.touch(contact)
         if stored.get("email") != old_email or old_email is None:
             self._index(contact, old_email)
 
@@ -824,8 +824,10 @@ class MauticState(RecordsMixin):
             "dateModified": iso(contact["dateModified"]),
             "createdBy": contact["createdBy"],
             "createdByUser": self.user_name(contact["createdBy"]),
-            "modifiedBy": 1 if contact["dateModified"] else None,
-            "modifiedByUser": "Ada Admin" if contact["dateModified"] else None,
+            "modifiedBy": contact.get("modifiedBy", 1) if contact["dateModified"] else None,
+            "modifiedByUser": self.user_name(contact.get("modifiedBy", 1))
+            if contact["dateModified"]
+            else None,
             "points": contact["points"],
             "color": None,
             "fields": groups,
