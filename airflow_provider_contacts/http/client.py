@@ -25,10 +25,29 @@ if TYPE_CHECKING:
     import httpx
     import requests
 
-#: the piece size the body of an answer is read in: ``requests`` reads ``.content`` in 10 KB
-#: pieces, each through several layers of generators, which costs about 2.5 ms of CPU per MB
-#: (a Mautic batch answer of 200 contacts is 1.4 MB); in 1 MB pieces that cost all but goes
-BODY_PIECE = 1 << 20
+
+def read_body(response: requests.Response) -> bytes:
+    """The whole body of a streamed answer, read by urllib3 in one call and decoded as its
+    ``Content-Encoding`` says: what ``response.content`` gives, without its 10 KB pieces through
+    several layers of generators (a Mautic batch answer of 200 contacts is 1.4 MB: measured
+    2.1 ms of CPU per answer that way, 0.9 ms in one read, requests 2.34 / urllib3 2.8). urllib3's
+    errors come out as the requests exceptions ``.content`` raises for them (a body cut short,
+    a bad encoding, a read timeout), and the connection goes back to the pool once read."""
+    from requests import exceptions as rx
+    from urllib3 import exceptions as ux
+
+    try:
+        body = response.raw.read(decode_content=True)
+    except ux.ProtocolError as exc:
+        raise rx.ChunkedEncodingError(exc) from exc
+    except ux.DecodeError as exc:
+        raise rx.ContentDecodingError(exc) from exc
+    except ux.ReadTimeoutError as exc:
+        raise rx.ConnectionError(exc) from exc
+    except ux.SSLError as exc:
+        raise rx.SSLError(exc) from exc
+    response._content_consumed = True  # type: ignore[attr-defined]  # .iter_content() replays _content
+    return body or b""
 
 
 # ---- the blocking client ------------------------------------------------------------------------
@@ -112,14 +131,12 @@ class Transport(AttemptLoop):
                 timeout=(self.timeouts.connect, self.timeouts.read),
                 allow_redirects=False,
                 verify=self._verify,  # verify_ssl, or the environment's CA bundle when it is true
-                stream=True,  # the body is read below, in one piece per MB
+                stream=True,  # the body is read below, in one call
             )
         except requests.RequestException as exc:
             return map_requests_exception(exc)
         try:
-            # what ``.content`` does, in bigger pieces; the same exceptions (a body cut short,
-            # a read timeout) and the connection back in the pool once the body is read
-            response._content = b"".join(response.iter_content(BODY_PIECE))
+            response._content = read_body(response)
         except requests.RequestException as exc:
             response.close()
             return map_requests_exception(exc)

@@ -5,6 +5,7 @@ and ~/.netrc never adds credentials. Over real sockets, against a tiny scripted 
 
 from __future__ import annotations
 
+import gzip
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -14,7 +15,7 @@ import pytest
 
 from airflow_provider_contacts.exceptions import ContactsConnectionError
 from airflow_provider_contacts.http.client import Transport
-from airflow_provider_contacts.http.policy import RetryPolicy
+from airflow_provider_contacts.http.policy import RetryPolicy, Timeouts
 
 NO_WAIT = RetryPolicy(max_attempts=3, jitter=False, backoff_initial=0.0, backoff_max=0.0)
 
@@ -127,6 +128,63 @@ def test_a_body_cut_short_is_not_retried_for_a_write(raw_server):
         transport.request("POST", "/batch", json=[{"email": "a@example.com"}], idempotent=False)
     assert caught.value.not_sent is False  # it reached the server: the caller must not resend blindly
     assert len(server.seen) == 1
+
+
+def encoded(body: bytes, encoding: str) -> tuple[bytes, bool]:
+    head = (
+        f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: {encoding}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body, True
+
+
+def chunked(body: bytes, piece: int) -> tuple[bytes, bool]:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    parts = [body[i : i + piece] for i in range(0, len(body), piece)]
+    return head + b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n", True
+
+
+def test_a_gzip_answer_is_decoded_and_a_chunked_one_read_whole_on_one_connection(raw_server):
+    body = big_json(2)
+    server = raw_server(lambda n: encoded(gzip.compress(body), "gzip") if n == 1 else chunked(body, 65_000))
+    transport = Transport(server.url, conn_id="raw", policy=NO_WAIT)
+    zipped, pieces = transport.request("GET", "/z"), transport.request("GET", "/c")
+    assert zipped.content == body and pieces.content == body
+    assert zipped.json()["items"][-1] == "0199999"
+    assert b"".join(zipped.iter_content(100_000)) == body  # the body read stays readable
+    assert [s.connection for s in server.seen] == [1, 1]
+
+
+def test_an_answer_that_cannot_be_decoded_is_a_dropped_answer(raw_server):
+    server = raw_server(lambda _: encoded(b"not gzip at all", "gzip"))
+    transport = Transport(server.url, conn_id="raw", policy=NO_WAIT, sleep=lambda _: None)
+    with pytest.raises(ContactsConnectionError, match="(?i)decod"):
+        transport.request("POST", "/batch", json=[{"email": "a@example.com"}], idempotent=False)
+    assert len(server.seen) == 1
+
+
+def test_a_body_that_stalls_past_the_read_timeout_is_dropped_and_retried_when_idempotent(raw_server):
+    body = big_json(1)
+
+    def answer(n: int) -> tuple[bytes, bool]:
+        if n == 1:  # the head and half the body, then nothing: the connection stays open
+            head, _ = ok(body)
+            return head[: len(head) - len(body) // 2], True
+        return ok(body)
+
+    server = raw_server(answer)
+    sleeps: list[float] = []
+    transport = Transport(
+        server.url, conn_id="raw", policy=NO_WAIT, sleep=sleeps.append, timeouts=Timeouts(connect=2, read=0.3)
+    )
+    assert transport.request("GET", "/slow").content == body
+    assert len(server.seen) == 2 and transport.stats.retries == 1
+    with pytest.raises(ContactsConnectionError) as caught:
+        stalled = raw_server(lambda _: (ok(body)[0][:200_000], True))
+        Transport(stalled.url, conn_id="raw", policy=NO_WAIT, timeouts=Timeouts(connect=2, read=0.3)).request(
+            "POST", "/batch", json=[{"email": "a@example.com"}], idempotent=False
+        )
+    assert caught.value.not_sent is False
 
 
 def test_the_proxy_of_the_environment_is_used_and_no_proxy_is_honoured(raw_server, monkeypatch):
