@@ -30,8 +30,10 @@ class UpsertContactsOperator(ContactsActionOperator):
     the task fails. The whole input is read and checked before the first batch is sent: rows
     with a missing or invalid key, NaN/Infinity, or a list/object the vendor does not take are
     rejected with their reason, and when they are already more than ``max_rejected`` allows
-    the task fails having sent nothing. ``dry_run=True`` reads and validates everything and
-    sends nothing.
+    the task fails having sent nothing. ``dry_run=True`` reads and validates everything, sends
+    nothing and counts ``would_send`` (with ``only_changed``, against the state, or against the
+    vendor's contacts when ``sync_state_bootstrap="vendor"`` has no state yet: reads only, and
+    the state is not stored).
 
     ``only_changed=True`` sends only rows that are new or differ from what the vendor last
     accepted for their key (a fingerprint per key in the state ``sync_state``: a name or a
@@ -145,9 +147,11 @@ class UpsertContactsOperator(ContactsActionOperator):
             return {}
         if self.sync_state_bootstrap == "vendor" and state.existed:
             self.log.info("sync_state_bootstrap='vendor': the state exists, so the vendor is not read again")
-        if columns and not self.is_dry_run:
-            return {"bootstrapped": change_only.bootstrap(state, hook, key, columns)}
-        return {}
+        if not columns:
+            return {}
+        if self.is_dry_run:  # reads only: the counts are the first real run's; nothing is stored
+            self.log.info("dry run: reading the vendor's contacts to count what the first sync would send")
+        return {"bootstrapped": change_only.bootstrap(state, hook, key, columns)}
 
     def _sync(
         self,
@@ -172,10 +176,13 @@ class UpsertContactsOperator(ContactsActionOperator):
         )
         rows = state.changed(spool, key) if state is not None else iter(spool)
         if self.is_dry_run:
+            would_send = 0
             for index, _ in rows:
+                would_send += 1
                 if state is not None:
                     state.settle(index, accepted=False)
             counts["unchanged"] = state.unchanged if state is not None else 0
+            counts["would_send"] = would_send
             return 0
         try:
             batches, sent = self._send_all(hook, rows, size, key, rejects, counts, state)

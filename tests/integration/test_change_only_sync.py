@@ -344,3 +344,29 @@ def test_a_failure_while_opting_out_vanished_keys_still_stores_the_accepted_rows
     monkeypatch.setattr(MauticHook, "set_do_not_contact", real)
     summary, batches = sync(sandbox, rows[:15], on_removed="do_not_contact")
     assert batches == 0 and counts(summary, "unchanged", "removed", "removed_do_not_contact") == (15, 5, 5)
+
+
+def test_a_dry_run_counts_what_the_first_bootstrapped_sync_would_send_and_stores_nothing(sandbox, storage):
+    sandbox.reset(empty=True)
+    rows = contacts(300)
+    UpsertContactsOperator(task_id="plain", conn_id="mautic_default", rows=rows).execute(context("plain"))
+    rows[10]["firstname"] = "Changed"
+    rows[11]["lastname"] = "Other"
+    rows += contacts(2, start=300)
+    summary, batches = sync(sandbox, rows, sync_state_bootstrap="vendor", dry_run=True)
+    assert {r["method"] for r in sandbox.requests("mautic")} == {"GET"} and batches == 0
+    assert counts(summary, "bootstrapped", "would_send", "unchanged", "created", "updated") == (
+        300,
+        4,
+        298,
+        0,
+        0,
+    )
+    assert not (storage / "sync_state").exists() or list((storage / "sync_state").glob("*.sqlite")) == []
+    assert sandbox.emulator("mautic").contact_by_email("c11@example.com")["values"]["lastname"] == "L"
+    # the real run sends exactly what the dry run counted
+    summary, batches = sync(sandbox, rows, sync_state_bootstrap="vendor")
+    assert batches == 1 and counts(summary, "sent", "unchanged") == (4, 298)
+    # without a state: every valid row would be sent
+    plain = UpsertContactsOperator(task_id="p2", conn_id="mautic_default", rows=rows, dry_run=True)
+    assert plain.execute(context("p2"))["would_send"] == 302
