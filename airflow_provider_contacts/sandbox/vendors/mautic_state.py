@@ -265,6 +265,7 @@ class MauticState(RecordsMixin):
             "lastActive": None,
             "owner": None,
             "createdBy": self.acting_user,
+            "modifiedBy": None,
             "stage": None,
             "tags": [],
             "dnc": [],
@@ -556,12 +557,10 @@ class MauticState(RecordsMixin):
         """``POST /contacts/new`` and one batch/new item (§3.4): 201 created, 200 updated. A
         batch item matching a contact the user may not edit is a 403 before validation; the
         single route checks only the create permission, so it updates that contact (§1.4)."""
-        if batch and self.settings.get("contact_edit_scope") == "own":
-            match = self.find_by_unique(body)
-            if match is not None and not self.may_edit(match):
-                raise MauticFault(403, ACCESS)
+        existing = self.find_by_unique(body)  # getNewEntity: the match comes first
+        if batch and existing is not None and not self.may_edit(existing):
+            raise MauticFault(403, ACCESS)
         read = self.validate(body)
-        existing = self.find_by_unique(body)
         if existing is not None:
             self.apply(existing, body, "PATCH", read)
             return existing, 200
@@ -824,10 +823,8 @@ class MauticState(RecordsMixin):
             "dateModified": iso(contact["dateModified"]),
             "createdBy": contact["createdBy"],
             "createdByUser": self.user_name(contact["createdBy"]),
-            "modifiedBy": contact.get("modifiedBy", 1) if contact["dateModified"] else None,
-            "modifiedByUser": self.user_name(contact.get("modifiedBy", 1))
-            if contact["dateModified"]
-            else None,
+            "modifiedBy": contact["modifiedBy"],
+            "modifiedByUser": self.user_name(contact["modifiedBy"]),
             "points": contact["points"],
             "color": None,
             "fields": groups,
