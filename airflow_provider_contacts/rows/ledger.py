@@ -58,27 +58,54 @@ class FileLedger(Ledger):
         self.where = self.path
         self.records: dict[int, dict[str, Any]] = {}
         self.local = "://" not in base or base.startswith("file://")
-        foreign = 0
-        try:
-            with open_text(self.path, "r") as handle:
-                for line in handle:
-                    if line.strip():
-                        item = json.loads(line)
-                        if item.get("owner") != owner:
-                            foreign += 1
-                            continue
-                        self.records[int(item["chunk"])] = item
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ContactsConfigError(
-                f"ledger {self.path!r} cannot be read ({exc}); fix or remove it"
-            ) from None
-        if foreign:
-            log.warning("ledger %s: ignoring %d record(s) of another task instance", self.path, foreign)
+        self._read()
 
     def get(self, chunk: int) -> dict[str, Any] | None:
         return self.records.get(chunk)
+
+    def _read(self) -> None:
+        """The records of this task instance. A last line without its newline is an append a
+        crash cut short (each record is one write of the line and its newline, then fsync): it
+        is left out and cut off the file. Nothing was sent after it, and a chunk whose plan or
+        "applied" mark it was is finished by re-sending its recorded ``set`` targets (or planned
+        anew), so the retry applies each adjustment exactly once. A bad line before the last is
+        damage, not a crash: an error."""
+        try:
+            data = _read_bytes(self.path)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise ContactsConfigError(f"ledger {self.path!r} cannot be read ({exc}); {_DAMAGED}") from None
+        complete, newline, torn = data.rpartition(b"\n")
+        foreign = 0
+        for number, line in enumerate(complete.split(b"\n") if newline else [], start=1):
+            try:
+                item = json.loads(line) if line.strip() else None
+                if item is not None and item.get("owner") != self.owner:
+                    foreign += 1
+                elif item is not None:
+                    self.records[int(item["chunk"])] = item
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise ContactsConfigError(
+                    f"ledger {self.path!r} line {number} is not a ledger record ({exc}), and it is not the last line "
+                    f"(a crash only cuts the last one short); {_DAMAGED}"
+                ) from None
+        if foreign:
+            log.warning("ledger %s: ignoring %d record(s) of another task instance", self.path, foreign)
+        if torn:
+            self._cut_torn_line(len(complete) + len(newline), len(torn))
+
+    def _cut_torn_line(self, keep: int, torn: int) -> None:
+        log.warning(
+            "ledger %s: its last line (%d bytes, no newline) is an append a crash cut short; it is left out, "
+            "and the chunk it was written for is finished by this try (recorded targets re-sent as set, never added "
+            "again)",
+            self.path,
+            torn,
+        )
+        if self.local:  # the next append starts on a line of its own
+            os.truncate(self.path.removeprefix("file://"), keep)
+        # on object storage every put rewrites the whole file from the records read
 
     def put(self, chunk: int, record: dict[str, Any]) -> None:
         self.records[chunk] = {"owner": self.owner, "chunk": chunk, **record}
@@ -91,6 +118,21 @@ class FileLedger(Ledger):
             with open_text(self.path, "w") as handle:
                 for item in self.records.values():
                     handle.write(json.dumps(item) + "\n")
+
+
+def _read_bytes(path: str) -> bytes:
+    if "://" in path and not path.startswith("file://"):
+        from airflow.sdk import ObjectStoragePath
+
+        return ObjectStoragePath(path).read_bytes()
+    with open(path.removeprefix("file://"), "rb") as handle:
+        return handle.read()
+
+
+_DAMAGED = (
+    "the ledger is damaged, so which adjustments this task already applied is unknown. Compare the scores in "
+    "the vendor with the input, then remove the ledger only to apply every adjustment of this task again"
+)
 
 
 def _refuse_file_base(base: str) -> None:
