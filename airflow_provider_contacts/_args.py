@@ -28,3 +28,16 @@ def positive_int(value: Any, field: str, *, optional: bool = False) -> Any:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ContactsConfigError(f"{field}={value!r}: use a whole number >= 1")
     return value
+
+
+def as_bool(value: Any, field: str) -> bool:
+    """A flag given as a bool or, rendered from a template (e.g. ``"{{ params.full_sync }}"``), as
+    the text ``True``/``False`` (also ``true``/``false``, ``1``/``0``, ``yes``/``no``)."""
+    if isinstance(value, bool):
+        return value
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise ContactsConfigError(f"{field}={value!r}: use True or False")

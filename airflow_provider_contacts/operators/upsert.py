@@ -40,15 +40,26 @@ class UpsertContactsOperator(ContactsActionOperator):
     path/URI, default ``<dag_id>.<task_id>`` under ``[contacts] storage_base``); the others
     are counted ``unchanged``. ``sync_state_bootstrap="vendor"`` builds a missing state from
     the vendor's contacts; ``on_removed`` (``"ignore"``, ``"report"``, ``"do_not_contact"``)
-    handles keys of the state that no input row named. See ``rows/sync_state.py``.
+    handles keys of the state that no input row named; with ``"do_not_contact"``, a run that would
+    opt out more than ``max_removed`` of the state's keys (default 0.1: 10 %, rounded down; an int
+    is a count; templated) fails before any request. ``full_sync=True`` (templated, e.g. from the
+    trigger form) sends every row this run and refreshes the state with what the vendor accepted:
+    it overwrites contacts edited in the vendor, which change-only leaves alone while their source
+    row is unchanged. See ``rows/sync_state.py``.
 
     Returns a summary: ``rows_read``, ``unique_keys``, ``duplicates_collapsed``, ``created``,
     ``updated``, ``unchanged``, ``rejected``, ``batches``, ``requests``, ``retries``,
     ``seconds``, ``rows_per_second``, ``rejects_path``; with ``only_changed`` also ``sent``,
-    ``state_keys``, ``sync_state_path``, and ``bootstrapped`` / ``removed...`` when used.
+    ``state_keys``, ``sync_state_path``, ``full_sync``, and ``bootstrapped`` / ``removed...`` when used.
     """
 
-    template_fields = (*ContactsActionOperator.template_fields, "key", "sync_state")
+    template_fields = (
+        *ContactsActionOperator.template_fields,
+        "key",
+        "sync_state",
+        "full_sync",
+        "max_removed",
+    )
     lineage_object = "contacts"
     lineage_accepted = ("created", "updated")
 
@@ -64,6 +75,8 @@ class UpsertContactsOperator(ContactsActionOperator):
         sync_state: str | None = None,
         sync_state_bootstrap: str | None = None,
         on_removed: str = "ignore",
+        full_sync: bool | str = False,
+        max_removed: int | float | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -73,16 +86,23 @@ class UpsertContactsOperator(ContactsActionOperator):
         # not ``self.dry_run``: that name is BaseOperator's dry_run() method
         self.is_dry_run = dry_run
         self.memory_rows = memory_rows
-        change_only.check_arguments(only_changed, sync_state, sync_state_bootstrap, on_removed, key)
+        change_only.check_arguments(
+            only_changed, sync_state, sync_state_bootstrap, on_removed, key, full_sync, max_removed
+        )
         self.only_changed = only_changed
         self.sync_state = sync_state
         self.sync_state_bootstrap = sync_state_bootstrap
         self.on_removed = on_removed
+        self.full_sync = full_sync
+        self.max_removed = max_removed
 
     def execute(self, context: Context) -> dict[str, Any]:
         if not isinstance(self.key, str) or not self.key.strip():
             raise ContactsConfigError("key must name the field that identifies a contact, e.g. 'email'")
         key = self.key.strip()
+        full_sync, max_removed = change_only.run_options(
+            self.only_changed, self.on_removed, self.full_sync, self.max_removed
+        )
         started = time.monotonic()
         hook = self.get_hook("upsert", "upsert contacts")
         if self.only_changed:
@@ -92,20 +112,33 @@ class UpsertContactsOperator(ContactsActionOperator):
         state = None
         counts = {"created": 0, "updated": 0, "unchanged": 0}
         try:
-            if self.only_changed:
-                state = change_only.open_state(context, hook, self.conn_id, key, self.sync_state)
-            columns = self._read_input(spool, rejects, key, hook, state)
-            self.check_before_sending(rejects)
-            extra = self._bootstrap(state, hook, key, columns)
-            batches = self._sync(context, hook, spool, rejects, key, state, counts)
-            extra.update(self._finish_state(context, state, hook))
-        except BaseException:
-            self.failed(rejects, counts)
-            raise
+            try:
+                if self.only_changed:
+                    state = change_only.open_state(context, hook, self.conn_id, key, self.sync_state)
+                columns = self._read_input(spool, rejects, key, hook, state)
+                self.check_before_sending(rejects)
+                change_only.check_removed(state, self.on_removed, max_removed, self.rows_read)
+                extra = {} if full_sync else self._bootstrap(state, hook, key, columns)
+                batches = self._sync(context, hook, spool, rejects, key, state, counts, full_sync)
+                extra.update(self._finish_state(context, state, hook))
+            except BaseException:
+                self.failed(rejects, counts)
+                raise
+            finally:
+                spool.close()
+            summary = self._summary(key, spool, counts, batches, extra, hook, started)
+            if state is not None:
+                summary["full_sync"] = full_sync
+            result = self.finish(context, summary, rejects, self.rows_read, hook)
+            change_only.forget_reported(state, self.on_removed, extra)  # the task succeeded
+            return result
         finally:
-            spool.close()
             if state is not None:
                 state.close()
+
+    def _summary(
+        self, key: str, spool: KeyedSpool, counts: dict, batches: int, extra: dict, hook: Any, started: float
+    ) -> dict[str, Any]:
         total = self.rows_read
         summary: dict[str, Any] = {
             "conn_id": self.conn_id,
@@ -120,7 +153,7 @@ class UpsertContactsOperator(ContactsActionOperator):
             **transport_summary(hook, started),
         }
         summary["rows_per_second"] = round(total / summary["seconds"], 1) if summary["seconds"] else None
-        return self.finish(context, summary, rejects, total, hook)
+        return summary
 
     def _read_input(self, spool: KeyedSpool, rejects: Any, key: str, hook: Any, state: Any) -> list[str]:
         """Read and check the whole input into ``spool``; with a state, every key named (even
@@ -162,19 +195,26 @@ class UpsertContactsOperator(ContactsActionOperator):
         key: str,
         state: Any,
         counts: dict[str, int],
+        full_sync: bool = False,
     ) -> int:
-        """Send the rows (only the changed ones with a state), counting into ``counts``; returns
-        the batches sent. With a state, a failure midway stores the fingerprints of the batches
-        already accepted before it is raised."""
+        """Send the rows (only the changed ones with a state, unless ``full_sync``), counting into
+        ``counts``; returns the batches sent. With a state, a failure midway stores the
+        fingerprints of the batches already accepted before it is raised."""
         size = min(self.batch_size or hook.upsert_batch_size, hook.upsert_batch_size)
         self.log.info(
             "%d rows read, %d rejected locally; sending %s in batches of %d",
             self.rows_read,
             rejects.count,
-            "nothing (dry run)" if self.is_dry_run else "the changed ones" if state else "the rest",
+            "nothing (dry run)"
+            if self.is_dry_run
+            else "every row (full_sync)"
+            if full_sync and state
+            else "the changed ones"
+            if state
+            else "the rest",
             size,
         )
-        rows = state.changed(spool, key) if state is not None else iter(spool)
+        rows = state.changed(spool, key, every_row=full_sync) if state is not None else iter(spool)
         if self.is_dry_run:
             would_send = 0
             for index, _ in rows:
@@ -225,7 +265,8 @@ class UpsertContactsOperator(ContactsActionOperator):
         return batches, done
 
     def _finish_state(self, context: Context, state: Any, hook: Any) -> dict[str, Any]:
-        """Vanished keys (``on_removed``), then the state stored (not in a dry run)."""
+        """Vanished keys (``on_removed``), then the state stored (not in a dry run). ``state_keys``
+        is what the state holds once the task succeeded (reported keys are forgotten then)."""
         if state is None:
             return {}
         extra: dict[str, Any] = {}
@@ -234,7 +275,8 @@ class UpsertContactsOperator(ContactsActionOperator):
                 extra = change_only.handle_removed(context, state, hook, self.on_removed)
             finally:  # the rows accepted are stored even when handling vanished keys fails
                 state.commit()
-        return {**extra, "state_keys": state.size(), "sync_state_path": state.location}
+        reported = extra.get("removed", 0) if self.on_removed == "report" else 0
+        return {**extra, "state_keys": state.size() - reported, "sync_state_path": state.location}
 
     def _check(self, row: Any, key: str, hook: Any) -> tuple[str | None, str | None]:
         """(normalised key, problem); a key with spaces around it is trimmed in the row once the

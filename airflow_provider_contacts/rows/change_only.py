@@ -9,9 +9,11 @@ import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from airflow_provider_contacts._args import as_bool
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.rows.outputs import open_text, output_path, storage_base
 from airflow_provider_contacts.rows.refs import normalise_key
+from airflow_provider_contacts.rows.rejects import parse_max_rejected
 from airflow_provider_contacts.rows.spool import chunked
 from airflow_provider_contacts.rows.sync_state import (
     SyncState,
@@ -27,10 +29,48 @@ log = logging.getLogger(__name__)
 
 ON_REMOVED = ("ignore", "do_not_contact", "report")
 BOOTSTRAP = (None, "vendor")
+#: ``max_removed`` when not given: at most 10 % of the state's keys opted out by one run
+MAX_REMOVED = 0.1
 
 
-def check_arguments(only_changed: Any, sync_state: Any, bootstrap: Any, on_removed: Any, key: Any) -> None:
-    """The change-only arguments, refused when the task is built (before any request)."""
+def _templated(value: Any) -> bool:
+    return isinstance(value, str) and "{{" in value
+
+
+def run_options(
+    only_changed: bool, on_removed: str, full_sync: Any, max_removed: Any
+) -> tuple[bool, int | float]:
+    """``full_sync`` and ``max_removed`` as rendered (both templated, e.g. from the trigger
+    form), checked: (full sync?, the do-not-contact limit)."""
+    full = as_bool(full_sync, "full_sync")
+    if full and not only_changed:
+        raise ContactsConfigError(
+            "full_sync=True only applies with only_changed=True (without it every row is sent anyway)"
+        )
+    if max_removed is not None and on_removed != "do_not_contact":
+        raise ContactsConfigError(
+            f"max_removed only applies with on_removed='do_not_contact' (got on_removed={on_removed!r}): "
+            "reporting or ignoring vanished keys changes nothing at the vendor"
+        )
+    limit = (
+        MAX_REMOVED
+        if max_removed is None
+        else parse_max_rejected(max_removed, "max_removed", "the state's keys")
+    )
+    return full, limit
+
+
+def check_arguments(
+    only_changed: Any,
+    sync_state: Any,
+    bootstrap: Any,
+    on_removed: Any,
+    key: Any,
+    full_sync: Any = False,
+    max_removed: Any = None,
+) -> None:
+    """The change-only arguments, refused when the task is built (before any request);
+    ``full_sync`` and ``max_removed`` again once rendered (:func:`run_options`)."""
     if not isinstance(only_changed, bool):
         raise ContactsConfigError(f"only_changed={only_changed!r}: use True or False")
     if sync_state is not None and (not isinstance(sync_state, str) or not sync_state.strip()):
@@ -64,6 +104,8 @@ def check_arguments(only_changed: Any, sync_state: Any, bootstrap: Any, on_remov
         raise ContactsConfigError(
             f"on_removed='do_not_contact' finds the vanished contacts by email, so it needs key='email' (got key={key!r})"
         )
+    if not _templated(full_sync) and not _templated(max_removed):
+        run_options(only_changed, on_removed, full_sync, max_removed)
 
 
 def check_hook(hook: Any, bootstrap: str | None, on_removed: str, key: str) -> None:
@@ -99,7 +141,8 @@ def open_state(context: Context, hook: Any, conn_id: str, key: str, sync_state: 
         name = sync_state or _task_name(context)
         identity = state_identity(conn_id, host, key, name)
         location = default_location(storage_base(), identity)
-    state = SyncState(location, identity)
+    # Mautic's blank_values="keep": an empty value is sent as if the field were absent
+    state = SyncState(location, identity, blank_is_missing=getattr(hook, "blank_is_missing", False) is True)
     log.info(
         "change-only sync: state %s (%s; %s)",
         location,
@@ -126,16 +169,45 @@ def bootstrap(state: SyncState, hook: Any, key: str, columns: list[str]) -> int:
         for values in hook.iter_contact_fields(fields):
             norm = normalise_key(key, values.get(key))
             if norm is not None:
-                yield norm, fingerprint({f: values.get(f) for f in columns})
+                yield norm, fingerprint({f: values.get(f) for f in columns}, state.blank_is_missing)
 
     loaded = state.load(pairs())
     log.info("change-only sync: %d contacts of the input found in the vendor and fingerprinted", loaded)
     return loaded
 
 
+def check_removed(state: SyncState | None, on_removed: str, max_removed: int | float, rows_read: int) -> None:
+    """``on_removed="do_not_contact"``: refuse, before any request, a run that would opt out more
+    of the state's keys than ``max_removed`` allows (a count, or a fraction of the state's keys
+    rounded down), or any key at all when the source gave no row (a failed extract, far more
+    often than an emptied audience). Reporting is harmless and never refused."""
+    if state is None or on_removed != "do_not_contact":
+        return
+    removed, size = state.count_removed(), state.size()
+    if not removed:
+        return
+    if rows_read == 0:
+        raise ContactsConfigError(
+            f"the source gave no rows, so on_removed='do_not_contact' would opt out all {removed} contacts of the "
+            f"sync state {state.location!r}: refused whatever max_removed says (an empty source is far more often "
+            "a failed extract than an emptied audience). Nothing was sent and the state is unchanged; check the "
+            "source, or opt the contacts out with DoNotContactOperator if the audience really is empty"
+        )
+    allowed = max_removed if isinstance(max_removed, int) else int(max_removed * size)
+    if removed > allowed:
+        shown = f"{max_removed:.2%} of {size} = {allowed}" if isinstance(max_removed, float) else str(allowed)
+        raise ContactsConfigError(
+            f"on_removed='do_not_contact' would opt out {removed} of the {size} contacts in the sync state "
+            f"{state.location!r} (keys no row of this run names), more than max_removed ({shown}). Nothing was sent "
+            f"and nobody opted out. If the source is right, raise max_removed for this run (e.g. max_removed={removed} "
+            "or a fraction such as 0.5; templated, so a trigger form param can set it); else fix the source"
+        )
+
+
 def handle_removed(context: Context, state: SyncState, hook: Any, on_removed: str) -> dict[str, Any]:
-    """Keys of the state no input row named: reported in ``removed.ndjson`` or put on
-    do-not-contact (by email), then forgotten; ``ignore`` keeps them."""
+    """Keys of the state no input row named: listed in ``removed.ndjson`` (``report``: the keys
+    stay in the state until the task succeeds, :func:`forget_reported`, so a failed try's retry
+    reports them again) or put on do-not-contact by email and forgotten; ``ignore`` keeps them."""
     if on_removed == "ignore":
         return {}
     if on_removed == "report":
@@ -144,7 +216,6 @@ def handle_removed(context: Context, state: SyncState, hook: Any, on_removed: st
         with open_text(path, "w") as out:
             for chunk in chunked(state.removed(), 1000):
                 out.write("".join(json.dumps({"key": k}) + "\n" for k in chunk))
-                state.forget(chunk)
                 count += len(chunk)
         log.info("%d keys vanished from the source; listed in %s", count, path)
         return {"removed": count, "removed_path": path}
@@ -167,3 +238,12 @@ def handle_removed(context: Context, state: SyncState, hook: Any, on_removed: st
                     log.warning("do-not-contact of a vanished contact refused: %s", outcome.message)
         state.forget(done)  # a refused one stays, and is tried again next run
     return counts
+
+
+def forget_reported(state: SyncState | None, on_removed: str, summary: dict[str, Any]) -> None:
+    """Once the task succeeded: the keys ``report`` listed leave the state (stored again)."""
+    if state is None or on_removed != "report" or not summary.get("removed"):
+        return
+    forgotten = state.forget_removed()
+    state.commit()
+    log.info("the %d reported keys are forgotten by the state now that the task succeeded", forgotten)

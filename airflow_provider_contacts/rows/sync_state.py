@@ -65,10 +65,14 @@ def canonical(value: Any) -> Any:
     return value if isinstance(value, str) else str(value)
 
 
-def fingerprint(row: dict[str, Any]) -> bytes:
-    """16 bytes identifying the row's fields and values (field order does not matter)."""
+def fingerprint(row: dict[str, Any], blank_is_missing: bool = False) -> bytes:
+    """16 bytes identifying the row's fields and values (field order does not matter). With
+    ``blank_is_missing`` (the hook sends an empty value as if the field were absent: Mautic's
+    ``blank_values="keep"``), a field whose value is empty ("" or null) is left out, so a row
+    holding it fingerprints like the same row without that column."""
+    pairs = ([str(k), canonical(v)] for k, v in sorted(row.items(), key=lambda kv: str(kv[0])))
     text = json.dumps(
-        [[str(k), canonical(v)] for k, v in sorted(row.items(), key=lambda kv: str(kv[0]))],
+        [pair for pair in pairs if pair[1] is not None] if blank_is_missing else list(pairs),
         separators=(",", ":"),
         ensure_ascii=False,
         default=str,
@@ -91,6 +95,25 @@ def _local(location: str) -> str | None:
     if location.startswith("file://"):
         return location[len("file://") :]
     return None if _URI.match(location) else location
+
+
+def _state_file_problem(path: str) -> str | None:
+    """What makes the local copy of a stored state unusable, or None: empty, not an SQLite
+    file, damaged or truncated (``pragma quick_check``: every page read once), or an SQLite file
+    without a sync state's tables."""
+    if os.path.getsize(path) == 0:
+        return "the file is empty (0 bytes)"
+    try:
+        with closing(sqlite3.connect(f"{Path(path).as_uri()}?mode=ro", uri=True)) as db:
+            check = db.execute("pragma quick_check(1)").fetchone()[0]
+            tables = {name for (name,) in db.execute("select name from sqlite_master where type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        return f"it is not a readable SQLite file ({exc}: damaged or truncated)"
+    if check != "ok":
+        return f"it is damaged or truncated (SQLite: {check})"
+    if not {"meta", "state"} <= tables:
+        return f"it is an SQLite file but not a sync state (tables: {', '.join(sorted(tables)) or 'none'})"
+    return None
 
 
 @contextmanager
@@ -119,12 +142,23 @@ class SyncState:
     sent row with :meth:`settle`, and :meth:`commit` stores the fingerprints of the accepted
     rows. ``close`` removes the working copy."""
 
-    def __init__(self, location: str, identity: dict[str, str], tmp_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        location: str,
+        identity: dict[str, str],
+        tmp_dir: str | None = None,
+        *,
+        blank_is_missing: bool = False,
+    ) -> None:
         self.location = location
         self.identity = identity
+        #: fingerprints leave empty values out (see :func:`fingerprint`)
+        self.blank_is_missing = blank_is_missing
         self._dir = tempfile.mkdtemp(prefix="contacts-sync-state-", dir=tmp_dir)
         self.path = os.path.join(self._dir, "state.sqlite")
         self.existed = self._download(self.path)
+        if self.existed:
+            self._check_stored_file()
         self.db = sqlite3.connect(self.path, isolation_level=None)
         self.db.executescript(
             "pragma journal_mode=delete; pragma synchronous=off; pragma temp_store=file;"
@@ -158,6 +192,20 @@ class SyncState:
             shutil.copyfileobj(src, dst, 1 << 20)
         return True
 
+    def _check_stored_file(self) -> None:
+        """The stored state, read before any request: a file that is empty, truncated, damaged
+        or not a sync state is refused, naming the state and the fix (SQLite would take an
+        empty file for a new database and the run would send every row, then fail to store)."""
+        problem = _state_file_problem(self.path)
+        if problem is None:
+            return
+        self.close()
+        raise ContactsConfigError(
+            f"sync_state {self.location!r} cannot be used: {problem}. Nothing was sent. Delete it: the next run "
+            "sends every row again and stores a new state (with sync_state_bootstrap='vendor' the next run "
+            "rebuilds it from the vendor's contacts instead, sending only the rows that differ)"
+        )
+
     def _meta(self, schema: str, name: str) -> str | None:
         row = self.db.execute(f"select value from {schema}.meta where name = ?", (name,)).fetchone()
         return row[0] if row else None
@@ -169,8 +217,16 @@ class SyncState:
         if local is not None:
             if not os.path.exists(local):
                 return None
-            with closing(sqlite3.connect(f"{Path(os.path.abspath(local)).as_uri()}?mode=ro", uri=True)) as db:
-                row = db.execute("select value from meta where name = 'generation'").fetchone()
+            try:
+                with closing(
+                    sqlite3.connect(f"{Path(os.path.abspath(local)).as_uri()}?mode=ro", uri=True)
+                ) as db:
+                    row = db.execute("select value from meta where name = 'generation'").fetchone()
+            except sqlite3.DatabaseError as exc:  # damaged since this run read it: replaced by this run's
+                log.warning(
+                    "sync state %s is no longer readable (%s); storing this run's state over it", local, exc
+                )
+                return self._generation
             return row[0] if row else None
         from airflow.sdk import ObjectStoragePath
 
@@ -189,15 +245,25 @@ class SyncState:
             "keeping the other run's fingerprints, without the keys this run sent, which the next run sends again",
             self.location,
         )
-        self.db.execute("attach database ? as other", (other,))
         try:
-            if self._meta("other", "identity") == json.dumps(self.identity, sort_keys=True):
-                self.db.execute("delete from main.state")
-                self.db.execute(
-                    "insert into main.state select key, fp from other.state where key not in (select key from sent)"
-                )
+            self.db.execute("attach database ? as other", (other,))
+            try:
+                self.db.execute("begin")
+                if self._meta("other", "identity") == json.dumps(self.identity, sort_keys=True):
+                    self.db.execute("delete from main.state")
+                    self.db.execute(
+                        "insert into main.state select key, fp from other.state where key not in (select key from sent)"
+                    )
+                self.db.execute("commit")
+            finally:
+                if self.db.in_transaction:
+                    self.db.execute("rollback")
+                self.db.execute("detach database other")
+        except sqlite3.DatabaseError as exc:  # the stored one is damaged: this run's state replaces it
+            log.warning(
+                "sync state %s is not readable (%s); storing this run's state over it", self.location, exc
+            )
         finally:
-            self.db.execute("detach database other")
             os.remove(other)
 
     def _check_identity(self) -> None:
@@ -287,13 +353,23 @@ class SyncState:
         self.db.execute("drop table vendor")
         return cursor.rowcount
 
-    def changed(self, items: Iterable[tuple[int, Any]], key: str) -> Iterator[tuple[int, Any]]:
+    def changed(
+        self, items: Iterable[tuple[int, Any]], key: str, *, every_row: bool = False
+    ) -> Iterator[tuple[int, Any]]:
         """The ``(index, row)`` items whose fingerprint differs from the state's (or is new);
-        the others are counted in ``unchanged``."""
+        the others are counted in ``unchanged``. ``every_row`` (a full sync) lets every item
+        through, each fingerprint stored once the vendor accepts it."""
+        blank_is_missing = self.blank_is_missing
         for chunk in chunked(items, _CHUNK):
             keyed = [
-                (index, row, normalise_key(key, row.get(key)) or "", fingerprint(row)) for index, row in chunk
+                (index, row, normalise_key(key, row.get(key)) or "", fingerprint(row, blank_is_missing))
+                for index, row in chunk
             ]
+            if every_row:
+                for index, row, k, fp in keyed:
+                    self._pending[index] = (k, fp)
+                    yield index, row
+                continue
             keys = [k for _, _, k, _ in keyed]
             marks = ",".join("?" * len(keys))
             known = dict(
@@ -332,3 +408,15 @@ class SyncState:
 
     def forget(self, keys: Iterable[str]) -> None:
         self.db.executemany("delete from state where key = ?", ((k,) for k in keys))
+
+    def count_removed(self) -> int:
+        """How many keys :meth:`removed` yields."""
+        self.flush_seen()
+        return self.db.execute(
+            "select count(*) from state where key not in (select key from seen)"
+        ).fetchone()[0]
+
+    def forget_removed(self) -> int:
+        """Forget every key :meth:`removed` yields (once they were reported); returns how many."""
+        self.flush_seen()
+        return self.db.execute("delete from state where key not in (select key from seen)").rowcount

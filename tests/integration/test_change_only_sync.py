@@ -339,10 +339,10 @@ def test_a_failure_while_opting_out_vanished_keys_still_stores_the_accepted_rows
 
     monkeypatch.setattr(MauticHook, "set_do_not_contact", down)
     with pytest.raises(ConnectionError):
-        sync(sandbox, rows[:15], on_removed="do_not_contact")
+        sync(sandbox, rows[:15], on_removed="do_not_contact", max_removed=5)
     assert batch_requests(sandbox) == 1
     monkeypatch.setattr(MauticHook, "set_do_not_contact", real)
-    summary, batches = sync(sandbox, rows[:15], on_removed="do_not_contact")
+    summary, batches = sync(sandbox, rows[:15], on_removed="do_not_contact", max_removed=5)
     assert batches == 0 and counts(summary, "unchanged", "removed", "removed_do_not_contact") == (15, 5, 5)
 
 

@@ -71,6 +71,12 @@ class MauticBase(ContactsHook):
 
     # ---- settings -------------------------------------------------------------------------
     @property
+    def blank_is_missing(self) -> bool:
+        """True when an empty value ("" or null) in upserted data does what an absent field does
+        (``blank_values="keep"``: Mautic skips it), so change-only fingerprints leave it out."""
+        return self.blank_values == "keep"
+
+    @property
     def auth_type(self) -> str:
         return self.extras.auth_type
 
