@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_contacts._args import as_bool
 from airflow_provider_contacts.exceptions import ContactsConfigError, RejectedRowsError
 from airflow_provider_contacts.links import VendorContactLink, publish_link
 from airflow_provider_contacts.rows.outputs import output_path
@@ -82,6 +83,7 @@ class ContactsActionOperator(BaseOperator):
         "source_parameters",
         "rejects_path",
         "hook_params",
+        "send_valid_rows",
     )
     template_fields_renderers = {"source_sql": "sql", "rows": "json"}
     ui_color = "#e8f4ea"
@@ -90,6 +92,9 @@ class ContactsActionOperator(BaseOperator):
     lineage_object: ClassVar[str] = "contacts"
     #: the summary counts of the rows the vendor accepted (the output's row count; none: no count)
     lineage_accepted: ClassVar[tuple[str, ...]] = ()
+    #: ``send_valid_rows`` when not given: True where sending a row twice is harmless (a corrected
+    #: re-run of the whole input changes nothing more), False for non-idempotent actions
+    send_valid_rows_default: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -104,6 +109,7 @@ class ContactsActionOperator(BaseOperator):
         rejects_path: str | None = None,
         max_rejected: int | float = 0,
         hook_params: dict[str, Any] | None = None,
+        send_valid_rows: bool | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -117,6 +123,11 @@ class ContactsActionOperator(BaseOperator):
         self.source_parameters = source_parameters
         self.rejects_path = rejects_path
         self.max_rejected = parse_max_rejected(max_rejected)
+        #: rows rejected before sending over ``max_rejected``: send the valid rows, then fail (True),
+        #: or fail before sending anything (False); templated
+        self.send_valid_rows = self.send_valid_rows_default if send_valid_rows is None else send_valid_rows
+        if not (isinstance(send_valid_rows, str) and "{{" in send_valid_rows):
+            as_bool(self.send_valid_rows, "send_valid_rows")
 
     def iter_input(self) -> Iterator[Any]:
         return iter_source(self)
@@ -177,14 +188,30 @@ class ContactsActionOperator(BaseOperator):
 
     def check_before_sending(self, rejects: RejectsFile) -> None:
         """Fail before the first change when the rows already rejected locally are more than
-        ``max_rejected`` allows (the rejects file is complete for them)."""
+        ``max_rejected`` allows (the rejects file is complete for them); with ``send_valid_rows``
+        the valid rows are sent first and :meth:`finish` fails the task, saying so."""
+        send_valid = as_bool(self.send_valid_rows, "send_valid_rows")
+        self.__dict__["_valid_rows_sent"] = False
         try:
             check_threshold(
                 self.max_rejected, rejects.count, self.rows_read, rejects.path, before_sending=True
             )
         except RejectedRowsError:
-            rejects.close()
-            raise
+            valid = self.rows_read - rejects.count
+            if not send_valid or valid <= 0:
+                rejects.close()
+                raise
+            dry = bool(getattr(self, "is_dry_run", False))
+            self.__dict__["_valid_rows_sent"] = not dry
+            self.log.warning(
+                "%d of %d rows were rejected before sending, more than max_rejected allows (rejected rows in %s); "
+                "%s the %d valid rows all the same (send_valid_rows=True), then the task fails",
+                rejects.count,
+                self.rows_read,
+                rejects.path,
+                "counting (dry run)" if dry else "sending",
+                valid,
+            )
 
     def failed(self, rejects: RejectsFile, done: dict[str, int]) -> None:
         """After a failure: close the rejects file and keep what is known (``last_summary``, which
@@ -236,7 +263,8 @@ class ContactsActionOperator(BaseOperator):
         self.last_summary = summary
         self.log.info("Summary: %s", json.dumps(summary, sort_keys=True, default=str))
         self.attach_to_outlets(context, summary)
-        check_threshold(self.max_rejected, rejects.count, total, rejects.path)
+        sent = bool(self.__dict__.get("_valid_rows_sent"))
+        check_threshold(self.max_rejected, rejects.count, total, rejects.path, valid_rows_sent=sent)
         return summary
 
     def attach_to_outlets(self, context: Context, summary: dict[str, Any]) -> None:

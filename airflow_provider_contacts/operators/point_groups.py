@@ -79,6 +79,9 @@ class AdjustPointGroupsOperator(ContactsActionOperator):
     template_fields = (*ContactsActionOperator.template_fields, "ledger_path", "event_name", "action_name")
     lineage_object = "point_groups"
     lineage_accepted = ("applied",)
+    #: adjustments are not idempotent: a corrected re-run of the whole input would apply the
+    #: valid rows again, so by default a task over ``max_rejected`` sends nothing
+    send_valid_rows_default = False
 
     def __init__(
         self,

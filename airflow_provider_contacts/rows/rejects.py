@@ -60,10 +60,11 @@ class RejectsFile:
             self._handle.close()
 
 
-def parse_max_rejected(value: Any) -> int | float:
+def parse_max_rejected(value: Any, name: str = "max_rejected", whole: str = "the rows") -> int | float:
     """``max_rejected``: an ``int`` is a count of rows (0 = none may be rejected); a ``float``
     is a fraction of the rows read, from 0.0 to 1.0 (``1.0`` = all of them). A string is read
-    the same way (``"5"`` a count, ``"0.5"`` a fraction)."""
+    the same way (``"5"`` a count, ``"0.5"`` a fraction). ``name`` and ``whole`` word the
+    errors for another limit read the same way (``max_removed``: of the state's keys)."""
     hint = (
         "use a count (an int >= 0, e.g. 10) or a fraction (a float from 0.0 to 1.0, e.g. 0.01 or 1.0 for all)"
     )
@@ -72,26 +73,33 @@ def parse_max_rejected(value: Any) -> int | float:
         try:
             value = int(text) if text.lstrip("+").isdigit() and text.isascii() else float(text)
         except ValueError:
-            raise ContactsConfigError(f"max_rejected={text!r} is not a number; {hint}") from None
+            raise ContactsConfigError(f"{name}={text!r} is not a number; {hint}") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ContactsConfigError(f"max_rejected={value!r}: {hint}")
+        raise ContactsConfigError(f"{name}={value!r}: {hint}")
     if isinstance(value, int):
         if value < 0:
-            raise ContactsConfigError(f"max_rejected={value!r} is negative; {hint}")
+            raise ContactsConfigError(f"{name}={value!r} is negative; {hint}")
         return value
     if not (0.0 <= value <= 1.0):  # also refuses NaN
         raise ContactsConfigError(
-            f"max_rejected={value!r}: a float is a fraction of the rows and must be from 0.0 to 1.0; for a count "
-            "of rows give an int, e.g. max_rejected=5"
+            f"{name}={value!r}: a float is a fraction of {whole} and must be from 0.0 to 1.0; for a count "
+            f"give an int, e.g. {name}=5"
         )
     return value
 
 
 def check_threshold(
-    max_rejected: int | float, rejected: int, total: int, rejects_path: str, *, before_sending: bool = False
+    max_rejected: int | float,
+    rejected: int,
+    total: int,
+    rejects_path: str,
+    *,
+    before_sending: bool = False,
+    valid_rows_sent: bool = False,
 ) -> None:
     """Raise :class:`RejectedRowsError` when ``rejected`` is over ``max_rejected`` (a count, or a
-    fraction of ``total`` rounded down)."""
+    fraction of ``total`` rounded down); ``valid_rows_sent``: the message says the valid rows
+    were sent all the same (``send_valid_rows``)."""
     allowed = max_rejected if isinstance(max_rejected, int) else int(max_rejected * total)
     if rejected > allowed:
         shown = (
@@ -101,4 +109,10 @@ def check_threshold(
         raise RejectedRowsError(
             f"{rejected} of {total} rows were rejected{when}, more than max_rejected ({shown}); the rejected rows "
             f"and their reasons are in {rejects_path}"
+            + (
+                "; the valid rows WERE sent all the same (send_valid_rows=True; the summary counts them): fix the "
+                "rejected rows and replay them (source_format='rejects')"
+                if valid_rows_sent
+                else ""
+            )
         )
