@@ -284,7 +284,15 @@ def test_unknown_action_and_vendors_without_audiences(sandbox, tmp_path):
 def test_threshold_fails_before_any_change_with_every_reject_written(sandbox, emu, tmp_path):
     rows = [sorted(emu.contacts)[0]] + [{"email": f"ghost{i}@example.com"} for i in range(3)] + ["??"]
     with pytest.raises(RejectedRowsError):
-        run("mautic_default", tmp_path, rows=rows, audience="Webinar attendees", action="add", max_rejected=3)
+        run(
+            "mautic_default",
+            tmp_path,
+            rows=rows,
+            audience="Webinar attendees",
+            action="add",
+            max_rejected=3,
+            send_valid_rows=False,
+        )
     assert [m for m, _ in calls(sandbox) if m != "GET"] == []
     assert segment_members(emu, 3) == set()
     rejects = read_ndjson(tmp_path / "rejects1.ndjson")

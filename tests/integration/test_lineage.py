@@ -269,6 +269,7 @@ def test_a_task_failing_before_it_sends_tells_the_rejects_file_and_nothing_accep
         conn_id="mautic_default",
         source_path=str(source),
         rejects_path=str(tmp_path / "r.ndjson"),
+        send_valid_rows=False,
     )
     with pytest.raises(RejectedRowsError):  # two rows rejected locally, max_rejected=0: nothing is sent
         op.execute(CONTEXT)

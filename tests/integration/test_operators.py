@@ -73,7 +73,9 @@ def test_upsert_inline_rows_duplicates_rejects_and_exact_state(sandbox, tmp_path
 def test_upsert_fails_after_writing_rejects_when_over_max_rejected(sandbox, tmp_path):
     rows = [{"email": "ok@example.com"}, {"email": "bad"}, {"email": "bad2"}]
     path = tmp_path / "r.ndjson"
-    op = UpsertContactsOperator(task_id="up", conn_id="mautic_default", rows=rows, rejects_path=str(path))
+    op = UpsertContactsOperator(
+        task_id="up", conn_id="mautic_default", rows=rows, rejects_path=str(path), send_valid_rows=False
+    )
     with pytest.raises(RejectedRowsError, match="2 of 3 rows were rejected before anything was sent"):
         op.execute(context(tmp_path))
     assert [r["index"] for r in read_ndjson(path)] == [1, 2]
