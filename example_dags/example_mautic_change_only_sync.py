@@ -13,12 +13,15 @@ changes costs 1 % of the batch requests. The summary counts them: ``sent``, ``un
 - The state is this task's own (keyed by connection, Mautic host, key field and the state's
   name), kept under ``[contacts] storage_base`` and updated only for rows Mautic accepted: a
   rejected row, or a row of a run that crashed, is sent again next run.
+- A contact edited in Mautic keeps the edit while its row is unchanged here. To overwrite such
+  edits, trigger the DAG by hand with ``full_sync`` ticked in the trigger form: that run sends
+  every row and refreshes the state.
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Param
 
 from airflow_provider_contacts.operators.upsert import UpsertContactsOperator
 
@@ -32,6 +35,14 @@ with DAG(
     max_active_runs=1,  # one writer of the state at a time
     tags=["contacts", "example", "mautic"],
     doc_md=__doc__,
+    params={
+        "full_sync": Param(
+            False,
+            type="boolean",
+            title="Full sync",
+            description="Send every row this run (overwrites contacts edited in Mautic), not only the changed ones",
+        ),
+    },
 ):
     UpsertContactsOperator(
         task_id="upsert_changed_contacts",
@@ -43,5 +54,6 @@ with DAG(
         sync_state="crm_audience",
         sync_state_bootstrap="vendor",
         on_removed="report",
+        full_sync="{{ params.full_sync }}",
         max_rejected=0.05,
     )

@@ -128,3 +128,15 @@ def test_change_only_example_bootstraps_then_sends_only_the_changes(bag, sandbox
     )  # the vendor is not read again
     emu = sandbox.emulator("mautic")
     assert emu.contact_by_email(changed[4])["values"]["firstname"] == "Changed 4"
+
+    # a contact edited in Mautic keeps the edit until a manual run with full_sync from the trigger form
+    emu.contact_by_email(changed[0])["values"]["firstname"] = "Edited in Mautic"
+    sandbox.sandbox.clear_requests()
+    assert summary_of(dag.test(logical_date=None))["sent"] == 0
+    assert emu.contact_by_email(changed[0])["values"]["firstname"] == "Edited in Mautic"
+    sandbox.sandbox.clear_requests()
+    full = dag.test(logical_date=None, run_conf={"full_sync": True})
+    summary = summary_of(full)
+    assert full.state == "success" and batch_requests(sandbox) == 2
+    assert picked(summary, "full_sync", "sent", "unchanged", "rejected") == (True, 300, 0, 2)
+    assert emu.contact_by_email(changed[0])["values"]["firstname"] == "Changed 0"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from typing import Any
 
 import pytest
 
@@ -291,7 +292,7 @@ def test_null_and_missing_column_differ_when_blank_values_clear(sandbox):
     alone, so the two are different rows and the switch is sent."""
     sandbox.reset(empty=True)
     rows = [dict(row, company="Acme") for row in contacts(250)]
-    clear = {"hook_params": {"blank_values": "clear"}}
+    clear: dict[str, Any] = {"hook_params": {"blank_values": "clear"}}
     assert sync(sandbox, rows, **clear)[1] == 2
     with_nulls = [dict(row, company=None) for row in rows]
     assert sync(sandbox, with_nulls, **clear)[1] == 2
