@@ -71,7 +71,12 @@ def open_hook(conn_id: str, hook_params: dict[str, Any] | None, capability: str,
 
 class ContactsActionOperator(BaseOperator):
     """Base of the action operators: input sources, the rejects file and threshold, the
-    summary returned to XCom and attached to the outlets' Asset events."""
+    summary returned to XCom and attached to the outlets' Asset events.
+
+    ``max_rejected`` (a count, or a fraction of the rows read) fails the task above it;
+    ``send_valid_rows`` (templated; default :attr:`send_valid_rows_default`) says what happens
+    when the rows rejected before sending are already over it: True sends the valid rows, then
+    fails naming the rejects; False fails before sending anything."""
 
     template_fields: tuple[str, ...] = (
         "conn_id",

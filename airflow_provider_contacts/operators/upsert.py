@@ -29,8 +29,9 @@ class UpsertContactsOperator(ContactsActionOperator):
     created, updated, or rejected into the rejects file; ``max_rejected`` then decides whether
     the task fails. The whole input is read and checked before the first batch is sent: rows
     with a missing or invalid key, NaN/Infinity, or a list/object the vendor does not take are
-    rejected with their reason, and when they are already more than ``max_rejected`` allows
-    the task fails having sent nothing. ``dry_run=True`` reads and validates everything, sends
+    rejected with their reason, and when they are already more than ``max_rejected`` allows,
+    ``send_valid_rows`` (default True, templated) sends the valid rows and then fails the task;
+    False fails it having sent nothing. ``dry_run=True`` reads and validates everything, sends
     nothing and counts ``would_send`` (with ``only_changed``, against the state, or against the
     vendor's contacts when ``sync_state_bootstrap="vendor"`` has no state yet: reads only, and
     the state is not stored).
