@@ -14,7 +14,7 @@ source (mautic/mautic):
 Beside the API under ``/api``, the instance serves the tracking pixel ``/mtracking.gif`` and a
 read-only page for ``/s/contacts`` and ``/s/contacts/view/{id}`` (the provider's extra link).
 Response header names are sent as Mautic sends them (``Content-Type``, ``Mautic-Version``...);
-uvicorn's default httptools protocol lowercases them on the wire, its h11 protocol keeps them.
+uvicorn's h11 protocol (the sandbox's default) keeps them on the wire, httptools lowercases them.
 
 Options (``SandboxConfig.vendor_options["mautic"]`` or ``emulator.settings`` at run time):
 ``api_enabled``, ``basic_auth_enabled``, ``batch_max_limit`` (200), ``rate_limit_per_hour``
