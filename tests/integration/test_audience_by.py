@@ -18,7 +18,8 @@ def run(tmp_path, **kwargs) -> dict:
     op = SetAudienceMembershipOperator(
         task_id="aud", conn_id="mautic_default", rejects_path=str(tmp_path / "r.ndjson"), **kwargs
     )
-    return op.execute({"ti": ti, "task_instance": ti})
+    context: Any = {"ti": ti, "task_instance": ti}
+    return op.execute(context)
 
 
 def calls(sandbox) -> list[tuple[str, str]]:
