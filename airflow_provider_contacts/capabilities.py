@@ -88,9 +88,10 @@ class AudienceMembershipCapable(Protocol):
 
     def find_contact_ids_by_email(self, emails: Iterable[str]) -> dict[str, str]: ...
 
-    def resolve_audience(self, kind: str, audience: int | str) -> Audience:
-        """The audience from an id or a name; a clear config error when it does not exist, a
-        name matches several, or the vendor refuses changes to it."""
+    def resolve_audience(self, kind: str, audience: int | str, by: str = "auto") -> Audience:
+        """The audience from an id or a name (``by``: ``auto``, ``id`` or ``name``); a clear
+        config error when it does not exist, a name matches several, a value is one audience's
+        id and another's name (``auto``), or the vendor refuses changes to it."""
         ...
 
     def audience_members(self, audience: Audience, contact_ids: list[str]) -> set[str]:

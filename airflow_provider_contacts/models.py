@@ -45,6 +45,21 @@ class Audience:
         return f"{self.kind} {self.name!r} (id {self.id})"
 
 
+#: how an audience given to an operator or hook is read: ``id``, ``name``, or ``auto`` (a whole
+#: number is looked up both ways and refused when it is one audience's id and another's name)
+AUDIENCE_BY = ("auto", "id", "name")
+
+
+def audience_by(value: Any) -> str:
+    """``audience_by`` checked (case-insensitive; empty is ``auto``), else a config error."""
+    from airflow_provider_contacts.exceptions import ContactsConfigError
+
+    text = str(value or "auto").strip().lower()
+    if text not in AUDIENCE_BY:
+        raise ContactsConfigError(f"audience_by={value!r}: use one of {', '.join(AUDIENCE_BY)}")
+    return text
+
+
 @dataclass
 class ContactEvent:
     """The normalised contact event: one schema for every vendor. ``occurred_at`` is an aware

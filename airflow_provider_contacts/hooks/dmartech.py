@@ -33,6 +33,7 @@ from airflow_provider_contacts.hooks.dmartech_wire import (
     AUTH_HINT,
     as_int,
     clean_params,
+    contact_event_pages,
     customer_id_of,
     map_dmartech_error,
     normalise_event,
@@ -40,7 +41,7 @@ from airflow_provider_contacts.hooks.dmartech_wire import (
 )
 from airflow_provider_contacts.hooks.registry import DmartechExtras
 from airflow_provider_contacts.http.auth import Auth
-from airflow_provider_contacts.http.plan import Call, Page, Plan, map_plan, paged, run_plan
+from airflow_provider_contacts.http.plan import Call, Plan, map_plan, paged, run_plan
 from airflow_provider_contacts.http.policy import TransportSettings
 from airflow_provider_contacts.models import ContactEvent, EventFilter, EventQuery
 
@@ -262,32 +263,27 @@ class DmartechHook(EventPlanMixin, ContactsHook):
         The days are asked with ``fromDate``/``toDate`` in the tenant's zone, one day wider on
         each side (Dmartech does not say whether those days are included), and the exact window
         is cut here. Events arriving while the pages are read shift the pages (newest first),
-        so an event can be listed twice: the ids seen in this iteration are remembered (the
-        contact's events in the window only)."""
+        so an event can be listed twice; identical events (same names, attributes and second)
+        are several events: :func:`~.dmartech_wire.contact_event_pages` tells them apart."""
         page_size = min(int(page_size), EVENTS_MAX_PAGE_SIZE)
         tz = self.tz
         first_day = (since.astimezone(tz).date() - timedelta(days=1)).isoformat()
         last_day = ((until - timedelta(microseconds=1)).astimezone(tz).date() + timedelta(days=1)).isoformat()
         wanted = EventFilter(since, until, include_types, exclude_types)
 
-        def read(body: Any, page_no: int) -> Page:
-            buckets = result_page(body, page_no)
-            raws = (
-                (raw, (bucket or {}).get("date"))
-                for bucket in buckets.rows
-                for raw in (bucket or {}).get("events") or []
+        def read(items: list[Any]) -> list[ContactEvent]:
+            return list(
+                self.read_events(items, lambda item: normalise_event(item[0], customer_id, tz, item[1]))
             )
-            events = self.read_events(raws, lambda item: normalise_event(item[0], customer_id, tz, item[1]))
-            return Page([e for e in events if wanted(e)], buckets.last)
 
         params = {"customerId": customer_id, "pageSize": page_size, "fromDate": first_day, "toDate": last_day}
-        return paged(
+        pages = contact_event_pages(
             lambda page_no: Call(
                 "GET", f"{CONTACT_PATH}/contactEvents", params={**params, "pageNo": page_no}
             ),
             read,
-            key=lambda event: event.event_id,
         )
+        return map_plan(pages, lambda event: [event] if wanted(event) else [])
 
     def _customers_plan(
         self, label_sn: str | None, search_field: str | None, search_value: str | None

@@ -7,6 +7,9 @@ and the pages of the contact area.
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +23,7 @@ from airflow_provider_contacts.exceptions import (
     ServerError,
 )
 from airflow_provider_contacts.http.errors import ResponseLike, default_error_mapper, safe_json
-from airflow_provider_contacts.http.plan import Page
+from airflow_provider_contacts.http.plan import Call, Page, Plan
 from airflow_provider_contacts.models import ContactEvent
 
 #: what a refused signature can mean besides a wrong key (every runtime error says it)
@@ -67,7 +70,8 @@ def map_dmartech_error(response: ResponseLike) -> ContactsHTTPError | None:
 
 def event_id(customer_id: str, raw: dict[str, Any], attributes: dict[str, Any]) -> str:
     """Dmartech events carry no id: a stable one from the contact, the event's names and its
-    attributes (two events identical in all of these, to the second, count as one)."""
+    attributes (to the second). Events identical in all of these share it; they are told apart
+    by their number among them (:func:`contact_event_pages`)."""
     text = "|".join(
         [customer_id, str(raw.get("eventGroupName")), str(raw.get("eventName"))]
         + [f"{k}={attributes[k]}" for k in sorted(attributes)]
@@ -115,6 +119,61 @@ def normalise_event(raw: Any, customer_id: str, tz, bucket_date: str | None = No
             "attributes": attributes,
         },
     )
+
+
+def flat_page(body: Any, page_no: int) -> tuple[list[tuple[Any, str | None]], bool]:
+    """The events of a contactEvents page as ``(event, its day bucket's date)``, and whether it
+    is the last page."""
+    buckets = result_page(body, page_no)
+    items = [(raw, (b or {}).get("date")) for b in buckets.rows for raw in (b or {}).get("events") or []]
+    return items, buckets.last
+
+
+def _same_page(first: list[Any], again: list[Any]) -> bool:
+    as_text = lambda items: [json.dumps(item, sort_keys=True, default=str) for item in items]  # noqa: E731
+    return as_text(first) == as_text(again)
+
+
+def contact_event_pages(
+    request: Callable[[int], Call], read: Callable[[list[Any]], list[ContactEvent]]
+) -> Plan:
+    """A contact's events page by page (``read`` turns a page's items into events), each once,
+    with ids stable across pages and polls: the content id (:func:`event_id`) for the first of
+    identical events, ``<id>-<n>`` for the n-th.
+
+    The listing is newest first: events arriving while the pages are read push events already
+    read onto the next page. An event whose id (its number counted on its own page) was already
+    returned is either such a repeat or a real identical event the page boundary split; the
+    previous page is then read once more: unchanged, nothing moved and the events are real (they
+    take the next numbers); changed, they are repeats and skipped (and from then on in this
+    read, without reading again). Identical events on one page are always real."""
+    counts: dict[str, int] = {}  # content id -> identical events returned
+    moved = False
+    previous: list[Any] = []
+    page_no = 1
+    while True:
+        items, last = flat_page((yield request(page_no)), page_no)
+        local: dict[str, int] = {}
+        numbered = []
+        for event in read(items):
+            local[event.event_id] = local.get(event.event_id, 0) + 1
+            numbered.append((event, local[event.event_id]))
+        repeats = any(n <= counts.get(e.event_id, 0) for e, n in numbered)
+        real = False
+        if repeats and not moved and page_no > 1:
+            again, _ = flat_page((yield request(page_no - 1)), page_no - 1)
+            real = _same_page(previous, again)
+            moved = not real
+        for event, n in numbered:
+            base, seen = event.event_id, counts.get(event.event_id, 0)
+            number = seen + n if real else n
+            if number <= seen:
+                continue  # read on an earlier page: the pages moved
+            counts[base] = number
+            yield event if number == 1 else replace(event, event_id=f"{base}-{number}")
+        if last:
+            return
+        previous, page_no = items, page_no + 1
 
 
 def customer_id_of(row: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
+from airflow_provider_contacts.models import audience_by as audience_by_checked
 from airflow_provider_contacts.operators.base import (
     ContactsActionOperator,
     ContactsAddRemoveOperator,
@@ -31,6 +32,12 @@ class SetAudienceMembershipOperator(ContactsAddRemoveOperator):
     """Add (``action="add"``) or remove (``"remove"``) contacts, given by id or email, to or from
     an ``audience`` — a Mautic segment (``audience_type="segment"``, the default) or campaign
     (``"campaign"``) given by id or by name.
+
+    ``audience_by`` says how ``audience`` is read: ``"id"``, ``"name"`` (the audience's name, not
+    a segment's alias), or ``"auto"`` (the default): text is a name, and a whole number (``3``,
+    ``"3"``) is looked up both as an id and as a name — found one way, that audience; found both
+    ways as two different audiences (segment 1 "Newsletter" and segment 7 named "1"), a config
+    error naming both, before any change: set ``audience_by`` then.
 
     The audience is resolved first: a name matching no audience or several is a config error, as
     is an unpublished segment (Mautic refuses changes to it), before any change. The whole input
@@ -49,7 +56,13 @@ class SetAudienceMembershipOperator(ContactsAddRemoveOperator):
     only Mautic connections can do this (the capability check says so).
     """
 
-    template_fields = (*ContactsActionOperator.template_fields, "action", "audience", "audience_type")
+    template_fields = (
+        *ContactsActionOperator.template_fields,
+        "action",
+        "audience",
+        "audience_type",
+        "audience_by",
+    )
     done_keys = ("added", "removed", "already")
     #: OpenLineage (issue 16 item 3, the shared code of operators/lineage.py): the output is the
     #: audience, e.g. ``segments/3``, known once the task ran (:meth:`lineage_output`); its row
@@ -57,10 +70,15 @@ class SetAudienceMembershipOperator(ContactsAddRemoveOperator):
     lineage_object = "segments"
     lineage_accepted = ("added", "removed", "already")
 
-    def __init__(self, *, audience: int | str, audience_type: str = "segment", **kwargs: Any) -> None:
+    def __init__(
+        self, *, audience: int | str, audience_type: str = "segment", audience_by: str = "auto", **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.audience = audience
         self.audience_type = audience_type
+        self.audience_by = audience_by
+        if "{{" not in str(audience_by):
+            audience_by_checked(audience_by)
 
     def lineage_output(self) -> tuple[str, dict[str, str]]:
         """(name, tags) of the audience changed: ``<kind>s/<id>`` and the action, from the summary
@@ -85,7 +103,8 @@ class SetAudienceMembershipOperator(ContactsAddRemoveOperator):
         action = self._check_action()
         started = time.monotonic()
         hook = self.get_hook("audience_membership", "add contacts to or remove them from an audience")
-        audience = hook.resolve_audience(self._check_kind(hook), self.audience)
+        by = audience_by_checked(self.audience_by)
+        audience = hook.resolve_audience(self._check_kind(hook), self.audience, by=by)
         self.log.info("%s contacts: %s on %s", action.capitalize(), audience.describe(), self.conn_id)
         rejects = self.open_rejects(context)
         stats = dict.fromkeys(

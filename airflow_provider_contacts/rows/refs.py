@@ -9,7 +9,10 @@ from airflow_provider_contacts.rows.sources import BadRow
 
 def contact_ref(row: Any) -> tuple[str | None, str | None, str | None]:
     """(contact id, email, problem) from an id, an email, or an object with ``id`` /
-    ``contact_id`` / ``email``."""
+    ``contact_id`` / ``email``. The operators that take references (do-not-contact, audience
+    membership, point groups) are Mautic's, whose contact ids are integers: an id is ASCII
+    digits above 0, written without leading zeros (``"015"`` and ``15`` are both ``"15"``, one
+    contact)."""
     if isinstance(row, BadRow):
         return None, None, row.reason
     value = row
@@ -27,8 +30,9 @@ def contact_ref(row: Any) -> tuple[str | None, str | None, str | None]:
     if isinstance(value, int):
         return (str(value), None, None) if value > 0 else (None, None, f"contact id {value} is not valid")
     text = str(value).strip()
-    if text.isdigit():
-        return text, None, None
+    if text.isascii() and text.isdigit():  # "015" (a zero-padded export) is contact 15
+        number = int(text)
+        return (str(number), None, None) if number > 0 else (None, None, f"contact id {text!r} is not valid")
     if "@" in text and " " not in text:
         return None, text.lower(), None
     return None, None, f"{text[:80]!r} is neither a contact id nor an email"

@@ -35,10 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--print-connections", action="store_true", help="print AIRFLOW_CONN_* exports")
     parser.add_argument(
         "--http",
-        choices=("auto", "h11", "httptools"),
-        default="auto",
-        help="uvicorn HTTP protocol; h11 keeps header names as vendors write them "
-        "(Mautic's Content-Type), httptools (auto's choice) lowercases them",
+        choices=("h11", "auto", "httptools"),
+        default="h11",
+        help="uvicorn HTTP protocol; h11 (the default) keeps header names as vendors write them "
+        "(Mautic's Content-Type), httptools (auto's choice when installed) is faster and "
+        "lowercases them",
     )
     args = parser.parse_args(argv)
 

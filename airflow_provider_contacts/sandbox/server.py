@@ -7,6 +7,7 @@ import os
 import socket
 import threading
 import time
+from email.utils import formatdate
 from typing import Any
 
 from airflow_provider_contacts.sandbox.app import Sandbox, SandboxConfig, create_app
@@ -23,6 +24,27 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def with_date_and_server(app: Any) -> Any:
+    """``app`` answering with ``Date`` and ``Server`` headers named as HTTP servers name them
+    (uvicorn's own are written ``date`` and ``server`` whatever the protocol)."""
+
+    async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+
+        async def send_named(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                date = formatdate(usegmt=True).encode("latin-1")
+                headers = [(b"Date", date), (b"Server", b"uvicorn"), *message.get("headers", [])]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await app(scope, receive, send_named)
+
+    return wrapped
+
+
 class SandboxServer:
     """The sandbox on ``host:port`` (port 0 = a free one). Use as a context manager."""
 
@@ -32,7 +54,7 @@ class SandboxServer:
         host: str = "127.0.0.1",
         port: int = 0,
         log_level: str = "warning",
-        http: str = "auto",
+        http: str = "h11",
     ) -> None:
         self.sandbox = Sandbox(config)
         self.host = host
@@ -42,9 +64,9 @@ class SandboxServer:
         self.url = f"http://{shown}:{self.port}"
         self.sandbox.root_url = self.url
         self.log_level = log_level
-        #: uvicorn's HTTP protocol: "auto" (httptools when installed: fast, lowercases header
-        #: names on the wire) or "h11" (keeps the names as the emulators write them, e.g.
-        #: Mautic's ``Content-Type``)
+        #: uvicorn's HTTP protocol: "h11" (the default: header names as the emulators write
+        #: them, e.g. Mautic's ``Content-Type``) or "auto"/"httptools" (httptools when installed:
+        #: faster, lowercases every header name on the wire)
         self.http = http
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -54,12 +76,14 @@ class SandboxServer:
         import uvicorn
 
         config = uvicorn.Config(
-            create_app(self.sandbox),
+            with_date_and_server(create_app(self.sandbox)),
             log_level=self.log_level,
             access_log=False,
             lifespan="off",
             timeout_keep_alive=30,
             http=self.http,
+            date_header=False,  # uvicorn writes "date" and "server" in lower case: see above
+            server_header=False,
         )
         return uvicorn.Server(config)
 

@@ -156,10 +156,11 @@ def test_segment_remove_non_members_are_already_unknown_ids_rejected(sandbox, em
         "requests": 7,
     }
     assert segment_members(emu, 2) == before - {members[0], members[1]}
-    # by id: the segment is read (it must exist); per batch: members, the existence of the
-    # non-members named by id (a non-member named by email exists), one removal per member
+    # a number (audience_by="auto"): the segments are listed (is 2 an id, a name, or both?);
+    # per batch: members, the existence of the non-members named by id (a non-member named by
+    # email exists), one removal per member
     assert calls(sandbox) == [
-        ("GET", "segments/2"),
+        ("GET", "segments"),
         ("GET", "contacts"),
         ("GET", "contacts"),
         ("GET", "contacts"),

@@ -285,9 +285,13 @@ def test_on_removed_do_not_contact_and_ignore(sandbox):
     assert len(edits) == 1
     emu = sandbox.emulator("mautic")
     dnc = sorted(
-        c["values"]["email"] for c in emu.contacts.values() if any(d["channel"] == "email" for d in c["dnc"])
+        (c["values"]["email"], d["reason"], d["comments"])
+        for c in emu.contacts.values()
+        for d in c["dnc"]
+        if d["channel"] == "email"
     )
-    assert dnc == sorted(f"c{i}@example.com" for i in range(240, 250))
+    # manual: Mautic's DoNotContact::MANUAL (3)
+    assert dnc == sorted((f"c{i}@example.com", 3, "removed from the sync source") for i in range(240, 250))
     assert sync(sandbox, rows[:240], on_removed="do_not_contact")[0]["removed"] == 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 
+import pytest
 import requests
 
 from tests.integration.mautic_raw import IPHONE, api, error, new_contact
@@ -341,27 +342,61 @@ def test_contact_pages_for_the_extra_link(seeded):
 
 
 # ---- 7. header names as Mautic sends them ------------------------------------------------------------
-def test_header_names_keep_mautics_case_where_the_server_protocol_allows():
-    """uvicorn's h11 protocol writes header names as the application gives them (httptools,
-    its default when installed, lowercases them): there Mautic's names show."""
-    from airflow_provider_contacts.sandbox.app import SandboxConfig
-    from airflow_provider_contacts.sandbox.server import SandboxServer
-
-    with SandboxServer(SandboxConfig(vendors=["mautic"]), http="h11") as server:
-        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-        for path, auth in (
-            ("/mautic/api/contacts?limit=1", {"Authorization": "Basic c2FuZGJveDpzYW5kYm94LXBhc3N3b3Jk"}),
-            ("/mautic/api/contacts", {}),
-        ):  # an answer and an error answer
-            conn.request("GET", path, headers=auth)
-            response = conn.getresponse()
-            response.read()
-            names = [name for name, _ in response.getheaders()]
-            assert {"Content-Type", "Content-Length", "Mautic-Version"} <= set(names), names
-        conn.request("GET", "/mautic/mtracking.gif")
+def raw_header_names(server_url: str, path: str, headers: dict[str, str] | None = None) -> list[str]:
+    """The header names of an answer as they are on the wire (http.client keeps their case)."""
+    host, _, port = server_url.removeprefix("http://").rpartition(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("GET", path, headers=headers or {})
         response = conn.getresponse()
         response.read()
-        assert {"Content-Type", "Cache-Control", "Set-Cookie"} <= {name for name, _ in response.getheaders()}
+        return [name for name, _ in response.getheaders()]
+    finally:
+        conn.close()
+
+
+def test_header_names_are_mautics_by_default(seeded, sandbox):
+    """The sandbox runs uvicorn's h11 protocol by default, which writes header names as the
+    emulator gives them, and names its own Date and Server headers as HTTP servers do."""
+    basic = {"Authorization": "Basic c2FuZGJveDpzYW5kYm94LXBhc3N3b3Jk"}
+    api_names = {"Date", "Server", "Mautic-Version", "Content-Length", "Content-Type"}
+    # an answer, an error answer (no auth) and an answer of a batch delete
+    assert set(raw_header_names(sandbox.url, "/mautic/api/contacts?limit=1", basic)) == api_names
+    assert set(raw_header_names(sandbox.url, "/mautic/api/contacts")) == api_names
+    assert set(raw_header_names(sandbox.url, "/mautic/mtracking.gif")) >= {
+        "Date",
+        "Content-Type",
+        "Cache-Control",
+        "Set-Cookie",
+    }
+    sandbox.emulator("mautic").settings["rate_limit_per_hour"] = 1000
+    names = raw_header_names(sandbox.url, "/mautic/api/contacts?limit=1", basic)
+    assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= set(names)
+    assert [n for n in names if n != n.lower()] == names  # no name in lower case
+
+
+@pytest.mark.parametrize("protocol", ["h11", "httptools"])
+def test_the_hook_reads_headers_in_either_case(protocol, monkeypatch):
+    """httptools (faster; ``--http httptools``) lowercases every header name on the wire."""
+    from airflow_provider_contacts.hooks.mautic import MauticHook
+    from airflow_provider_contacts.sandbox.app import SandboxConfig
+    from airflow_provider_contacts.sandbox.server import SandboxServer
+    from tests.integration.mautic_hook_support import set_conn
+
+    with SandboxServer(SandboxConfig(vendors=["mautic"]), http=protocol) as server:
+        names = raw_header_names(server.url, "/mautic/api/contacts")
+        assert ("Mautic-Version" in names) is (protocol == "h11") and ("mautic-version" in names) is (
+            protocol == "httptools"
+        )
+        set_conn(monkeypatch, "mautic_proto", server.emulator("mautic").connection(server.url))
+        hook = MauticHook("mautic_proto")
+        assert hook.test_connection() == (
+            True,
+            f"Connected to Mautic 5.2.0 at {server.base_url('mautic')} (basic auth as sandbox); "
+            "40 contacts visible",
+        )
+        assert [c["id"] for c in hook.batch_delete([3, 4])] == [3, 4]
+        assert sorted(server.emulator("mautic").contacts) == [i for i in range(1, 41) if i not in (3, 4)]
 
 
 def test_clients_reading_headers_do_not_depend_on_case(seeded):

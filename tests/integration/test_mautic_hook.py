@@ -211,17 +211,33 @@ def test_find_contacts_by_email_in_bulk(sandbox):
 def test_set_do_not_contact_uses_batch_edits(sandbox):
     emu = sandbox.emulator("mautic")
     ids = [str(i) for i in range(1, 41)] + ["9999"]
+
+    def email_reasons():
+        return {
+            c["id"]: [d["reason"] for d in c["dnc"] if d["channel"] == "email"] for c in emu.contacts.values()
+        }
+
+    before = email_reasons()
+    assert (before[3], before[9]) == ([2], [1])  # seeded: 3 bounced, 9 unsubscribed
     outcomes = MauticHook().set_do_not_contact(ids, action="add", reason="bounced", comments="hard bounce")
     assert [o.outcome for o in outcomes] == ["updated"] * 40 + ["rejected"]
     assert outcomes[-1].message == "contact not found" and outcomes[-1].contact_id == "9999"
     assert len(calls(sandbox, "batch/edit")) == 1
-    reasons = {
-        c["id"]: [d["reason"] for d in c["dnc"] if d["channel"] == "email"] for c in emu.contacts.values()
-    }
-    assert reasons[9] == [1]  # seeded unsubscribed: never overwritten
-    assert all(r in ([2], [1]) for r in reasons.values())
+    # bounced is Mautic's DoNotContact::BOUNCED (2); a seeded unsubscribed (1) is never overwritten
+    expected = {cid: ([1] if was == [1] else [2]) if cid <= 40 else was for cid, was in before.items()}
+    assert email_reasons() == expected
     MauticHook().set_do_not_contact(ids[:40], action="remove")
     assert [d for c in emu.contacts.values() for d in c["dnc"] if d["channel"] == "email"] == []
+
+
+@pytest.mark.parametrize(("reason", "code"), [("unsubscribed", 1), ("bounced", 2), ("manual", 3)])
+def test_each_dnc_reason_is_sent_as_mautics_code(sandbox, reason, code):
+    emu = sandbox.emulator("mautic")
+    hook = MauticHook()
+    contact = hook.add_do_not_contact(1, "email", reason)
+    assert [(d["channel"], d["reason"]) for d in contact["doNotContact"]] == [("email", code)]
+    assert [o.outcome for o in hook.set_do_not_contact(["2"], action="add", reason=reason)] == ["updated"]
+    assert [(d["channel"], d["reason"]) for d in emu.contacts[2]["dnc"]] == [("email", code)]
 
 
 def test_single_dnc_add_and_remove_and_reason_validation(sandbox):

@@ -206,7 +206,10 @@ def test_dnc_duplicates_far_apart_are_counted_once_per_contact(sandbox, tmp_path
         0,
     )
     assert len([r for r in sandbox.requests("mautic") if r["path"].endswith("/contacts/batch/edit")]) == 1
-    assert all(any(d["channel"] == "email" for d in emu.contacts[cid]["dnc"]) for cid in ids)
+    # the default reason, manual, is Mautic's DoNotContact::MANUAL (3)
+    assert [[d["reason"] for d in emu.contacts[cid]["dnc"] if d["channel"] == "email"] for cid in ids] == [
+        [3]
+    ] * 200
 
 
 def test_dnc_spilled_to_disk_gives_the_same_counts(sandbox, tmp_path):

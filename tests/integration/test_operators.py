@@ -295,11 +295,12 @@ def test_dnc_by_ids_and_emails_in_batches(sandbox, tmp_path):
     assert (
         len([r for r in vendor_calls(sandbox, "/api/contacts") if r["method"] == "GET"]) == 3
     )  # 262 emails, 100 per look-up
-    assert all(
-        any(d["channel"] == "email" and d["reason"] in (1, 2) for d in c["dnc"])
-        for c in emu.contacts.values()
-        if c["id"] <= 3 or c["id"] > 40
-    )
+    targets = [cid for cid in emu.contacts if cid <= 3 or cid > 40]
+    assert len(targets) == 263
+    # bounced is Mautic's DoNotContact::BOUNCED (2)
+    assert {
+        cid: [d["reason"] for d in emu.contacts[cid]["dnc"] if d["channel"] == "email"] for cid in targets
+    } == {cid: [2] for cid in targets}
     assert sorted((r["index"], r["reason"]) for r in read_ndjson(tmp_path / "r.ndjson")) == [
         (263, "contact not found"),
         (264, "contact not found"),
@@ -314,6 +315,24 @@ def test_dnc_by_ids_and_emails_in_batches(sandbox, tmp_path):
     )
     assert op.execute(context(tmp_path))["updated"] == 3
     assert [d for cid in (1, 2, 3) for d in emu.contacts[cid]["dnc"] if d["channel"] == "email"] == []
+
+
+@pytest.mark.parametrize(("reason", "code"), [("unsubscribed", 1), ("bounced", 2), ("manual", 3)])
+def test_dnc_operator_sets_mautics_code_for_each_reason(sandbox, tmp_path, reason, code):
+    emu = sandbox.emulator("mautic")
+    email = emu.contacts[2]["values"]["email"]
+    op = DoNotContactOperator(
+        task_id="dnc",
+        conn_id="mautic_default",
+        action="add",
+        reason=reason,
+        rows=[1, email],
+        rejects_path=str(tmp_path / "r.ndjson"),
+    )
+    assert op.execute(context(tmp_path))["updated"] == 2
+    assert [[(d["channel"], d["reason"]) for d in emu.contacts[cid]["dnc"]] for cid in (1, 2)] == [
+        [("email", code)]
+    ] * 2
 
 
 def test_dnc_bad_reason_and_action_are_refused_up_front(sandbox, tmp_path):

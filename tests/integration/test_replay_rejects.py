@@ -185,7 +185,7 @@ def test_audience_replay_after_the_contacts_are_created(sandbox, tmp_path):
     summary = replay(SetAudienceMembershipOperator, "aud", first, again, **kwargs)
     assert counts(summary, "replayed", "added", "already", "rejected") == (2, 2, 0, 0)
     assert calls(sandbox)[before:] == [
-        ("GET", "segments/1"),  # the audience, by id
+        ("GET", "segments"),  # the audience: 1 is an id, and no segment's name
         ("GET", "contacts"),  # the two emails
         ("GET", "contacts"),  # who of them is a member
         ("POST", "segments/1/contacts/add"),

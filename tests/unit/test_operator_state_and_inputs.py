@@ -9,12 +9,22 @@ import pytest
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.operators.do_not_contact import DoNotContactOperator
 from airflow_provider_contacts.rows.rejects import parse_max_rejected
+from airflow_provider_contacts.rules import parse_dnc_reason
 
 
 @pytest.mark.parametrize("reason", ["--1", "²", "+-3", "1.5", "0", -2])
 def test_dnc_bad_reason_names_reason(reason):
     with pytest.raises(ContactsConfigError, match=r"reason="):
         DoNotContactOperator(task_id="dnc", conn_id="mautic_default", action="add", reason=reason, rows=[1])
+
+
+# Mautic's DoNotContact constants: UNSUBSCRIBED = 1, BOUNCED = 2, MANUAL = 3 (0: contactable)
+@pytest.mark.parametrize(
+    ("reason", "code"),
+    [("unsubscribed", 1), ("bounced", 2), ("manual", 3), (" Bounced ", 2), ("1", 1), (2, 2), (3, 3)],
+)
+def test_each_dnc_reason_is_mautics_code(reason, code):
+    assert parse_dnc_reason(reason) == code
 
 
 # ---- 10. max_rejected: an int is a count, a float a fraction up to 1.0 ---------------------

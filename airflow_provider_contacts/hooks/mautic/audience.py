@@ -12,6 +12,7 @@ and contacts added or removed (``docs/vendors/mautic.md`` §13).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -25,11 +26,17 @@ from airflow_provider_contacts.exceptions import (
 from airflow_provider_contacts.hooks.mautic.contacts import MauticContacts
 from airflow_provider_contacts.hooks.mautic.wire import listed, mautic_id, where_params
 from airflow_provider_contacts.http.errors import extract_vendor_error
-from airflow_provider_contacts.models import Audience, RowOutcome
+from airflow_provider_contacts.models import Audience, RowOutcome, audience_by
 
 #: kind → (route, the list answer's key, the single answer's key)
 ROUTES = {"segment": ("segments", "lists", "list"), "campaign": ("campaigns", "campaigns", "campaign")}
 NAMES_SHOWN = 20
+
+
+def _names_shown(records: list[dict[str, Any]]) -> str:
+    names = sorted(str(r.get("name")) for r in records)
+    shown = ", ".join(repr(n) for n in names[:NAMES_SHOWN]) + (" …" if len(names) > NAMES_SHOWN else "")
+    return shown or "none"
 
 
 class MauticAudience(MauticContacts):
@@ -48,16 +55,32 @@ class MauticAudience(MauticContacts):
         params = lambda start: {"start": start, "limit": 100, "orderBy": "id"}  # noqa: E731
         return list(self._entity_pages(path, key, params, 100))
 
-    def resolve_audience(self, kind: str, audience: int | str) -> Audience:
+    def resolve_audience(self, kind: str, audience: int | str, by: str = "auto") -> Audience:
         """A segment or campaign by id (checked to exist) or by name (exact, else
-        case-insensitive; zero or several matches are a config error). A segment Mautic would
-        refuse changes to (unpublished: HTTP 403) is a config error too, before any change."""
+        case-insensitive; zero or several matches are a config error). ``by``: ``"id"``,
+        ``"name"`` or ``"auto"`` (a whole number is looked up both ways, and an id of one
+        audience that is the name of another is refused as ambiguous; other text is a name).
+        A segment Mautic would refuse changes to (unpublished: HTTP 403) is a config error too,
+        before any change."""
         if kind not in ROUTES:
             raise ContactsConfigError(f"audience type {kind!r}: Mautic has {', '.join(ROUTES)}")
         if isinstance(audience, bool) or audience is None or str(audience).strip() == "":
             raise ContactsConfigError(f"audience {audience!r}: give the {kind}'s id or name")
+        by = audience_by(by)
         text = str(audience).strip()
-        record = self._audience_by_id(kind, text) if text.isdigit() else self._audience_by_name(kind, text)
+        numeric = re.fullmatch(r"[0-9]+", text) is not None
+        if by == "id" and not numeric:
+            raise ContactsConfigError(
+                f"audience {audience!r} with audience_by='id': give the {kind}'s id (a whole number), "
+                "or audience_by='name'",
+                conn_id=self.conn_id,
+            )
+        if by == "id":
+            record = self._audience_by_id(kind, text)
+        elif by == "name" or not numeric:
+            record = self._audience_by_name(kind, text)
+        else:
+            record = self._audience_by_id_or_name(kind, text)
         found = Audience(
             kind,
             str(record["id"]),
@@ -78,30 +101,70 @@ class MauticAudience(MauticContacts):
         return found
 
     def _audience_by_id(self, kind: str, audience_id: str) -> dict[str, Any]:
+        record = self._audience_if_exists(kind, audience_id)
+        if record is None:
+            raise ContactsConfigError(
+                f"{kind} id {int(audience_id)} does not exist in Mautic at {self.base_url}",
+                conn_id=self.conn_id,
+            )
+        return record
+
+    def _audience_if_exists(self, kind: str, audience_id: str) -> dict[str, Any] | None:
         path, _, one = ROUTES[kind]
         try:
-            return self._get(f"{path}/{mautic_id(audience_id)}")[one]
+            return self._get(f"{path}/{int(audience_id)}")[one]
         except NotFoundError:
-            raise ContactsConfigError(
-                f"{kind} id {audience_id} does not exist in Mautic at {self.base_url}", conn_id=self.conn_id
-            ) from None
+            return None
 
     def _audience_by_name(self, kind: str, name: str) -> dict[str, Any]:
         records = self.list_audiences(kind)
+        matches = self._named(kind, records, name)
+        if matches:
+            return matches[0]
+        raise ContactsConfigError(
+            f"no {kind} named {name!r} in Mautic ({kind}s: {_names_shown(records)})", conn_id=self.conn_id
+        )
+
+    def _named(self, kind: str, records: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+        """The one record named ``name`` (exact, else case-insensitive), none, or the config
+        error of a name several records have."""
         for same in (lambda n: n == name, lambda n: n.casefold() == name.casefold()):
             matches = [r for r in records if same(str(r.get("name") or ""))]
-            if len(matches) == 1:
-                return matches[0]
             if len(matches) > 1:
                 ids = ", ".join(str(r["id"]) for r in matches)
                 raise ContactsConfigError(
                     f"{kind} name {name!r} matches {len(matches)} {kind}s (ids {ids}); give the id instead",
                     conn_id=self.conn_id,
                 )
-        names = sorted(str(r.get("name")) for r in records)
-        shown = ", ".join(repr(n) for n in names[:NAMES_SHOWN]) + (" …" if len(names) > NAMES_SHOWN else "")
+            if matches:
+                return matches
+        return []
+
+    def _audience_by_id_or_name(self, kind: str, text: str) -> dict[str, Any]:
+        """``audience_by="auto"`` with a whole number: the audience with that id, or the one with
+        that name; both, and not the same one, is the ambiguity a config error names. The listing
+        serves both look-ups (a ``GET`` by id only when the id is not listed)."""
+        records = self.list_audiences(kind)
+        number = int(text)
+        by_id = next((r for r in records if str(r.get("id")) == str(number)), None)
+        if by_id is None:
+            by_id = self._audience_if_exists(kind, text)
+        named = [
+            r for r in self._named(kind, records, text) if by_id is None or str(r["id"]) != str(by_id["id"])
+        ]
+        if by_id is not None and named:
+            other = named[0]
+            raise ContactsConfigError(
+                f"audience {text!r} is ambiguous: {kind} id {number} is {by_id.get('name')!r}, and {kind} "
+                f"id {other['id']} is named {other.get('name')!r}; set audience_by='id' or audience_by='name'",
+                conn_id=self.conn_id,
+            )
+        if by_id is not None or named:
+            return by_id or named[0]
         raise ContactsConfigError(
-            f"no {kind} named {name!r} in Mautic ({kind}s: {shown or 'none'})", conn_id=self.conn_id
+            f"{kind} id {number} does not exist in Mautic at {self.base_url}, and no {kind} is named "
+            f"{text!r} ({kind}s: {_names_shown(records)})",
+            conn_id=self.conn_id,
         )
 
     # ---- reading membership ---------------------------------------------------------------

@@ -219,10 +219,12 @@ def snake(name: str) -> str:
 
 
 def mautic_id(value: int | str) -> str:
+    """A Mautic id (an integer column) as Mautic writes it: ``"015"`` is ``"15"``, as MySQL
+    compares it; ASCII digits only, above 0."""
     text = str(value).strip()
-    if not re.fullmatch(r"\d+", text):
+    if not re.fullmatch(r"[0-9]+", text) or int(text) == 0:
         raise ContactsConfigError(f"id {value!r} is not a Mautic id (a positive whole number)")
-    return text
+    return str(int(text))
 
 
 def channel_name(channel: str) -> str:

@@ -14,7 +14,7 @@ source (mautic/mautic):
 Beside the API under ``/api``, the instance serves the tracking pixel ``/mtracking.gif`` and a
 read-only page for ``/s/contacts`` and ``/s/contacts/view/{id}`` (the provider's extra link).
 Response header names are sent as Mautic sends them (``Content-Type``, ``Mautic-Version``...);
-uvicorn's default httptools protocol lowercases them on the wire, its h11 protocol keeps them.
+uvicorn's h11 protocol (the sandbox's default) keeps them on the wire, httptools lowercases them.
 
 Options (``SandboxConfig.vendor_options["mautic"]`` or ``emulator.settings`` at run time):
 ``api_enabled``, ``basic_auth_enabled``, ``batch_max_limit`` (200), ``rate_limit_per_hour``
@@ -48,9 +48,9 @@ from fastapi.responses import Response
 from msgspec.json import encode as _encode  # a dependency of the provider
 
 from airflow_provider_contacts.sandbox.base import VendorEmulator, basic_credentials
+from airflow_provider_contacts.sandbox.vendors.mautic_batch_delete import delete_batch
 from airflow_provider_contacts.sandbox.vendors.mautic_common import (
     ACCESS,
-    BATCH_LIMIT,
     GENERIC_500,
     MauticFault,
     canonical_headers,
@@ -524,20 +524,21 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
         return 200, payload, None
 
     def h_batch_delete(self, method, args, query, body):
-        raw = query.get("ids", "")
-        ids = raw if isinstance(raw, list) else [i for i in str(raw).split(",") if i.strip()]
-        limit = int(self.settings["batch_max_limit"])
-        if len(ids) > limit:
-            raise MauticFault(500, BATCH_LIMIT.format(n=limit))
-        out: dict[int, Any] = {}
-        for index, cid in enumerate(ids):
+        def find(raw: str) -> dict[str, Any] | None:
             try:
-                contact = self.state.contact(str(cid).strip())
+                return self.state.contact(raw)
             except MauticFault:
-                continue  # unknown ids are silently omitted (§4.4)
-            out[index] = self.state.contact_json(contact)
-            self.state.delete(contact["id"])
-        return 200, {"contacts": keyed(out)}, None
+                return None
+
+        payload = delete_batch(
+            query,
+            name="contacts",
+            limit=int(self.settings["batch_max_limit"]),
+            find=find,
+            serialise=self.state.contact_json,
+            delete=lambda contact: self.state.delete(contact["id"]),
+        )
+        return 200, payload, None
 
     def h_activity(self, method, args, query, body):
         return 200, self.state.activity(contact_id=None, query=query), None

@@ -107,6 +107,15 @@ def keyed(items: dict[int, Any]) -> Any:
     return {str(k): items[k] for k in keys}
 
 
+def ordered(items: dict[Any, Any]) -> Any:
+    """``json_encode`` of a PHP array: processing order kept; a list only when the keys are
+    0..n-1 in that order, else an object."""
+    keys = list(items)
+    if keys == list(range(len(keys))):
+        return [items[k] for k in keys]
+    return {str(k): v for k, v in items.items()}
+
+
 def php_datetime(value: Any) -> datetime | None:
     """``new \\DateTime($value)`` for the formats the emulator reads (see
     :func:`~.mautic_fields.strtotime`), in UTC; None when PHP would throw."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_contacts.sandbox.vendors.mautic_batch_delete import delete_batch
 from airflow_provider_contacts.sandbox.vendors.mautic_common import (
     ACCESS,
     BATCH_LIMIT,
@@ -21,6 +22,7 @@ from airflow_provider_contacts.sandbox.vendors.mautic_common import (
     MauticFault,
     iso,
     keyed,
+    ordered,
     php_datetime,
 )
 from airflow_provider_contacts.sandbox.vendors.mautic_fields import COMPANY_FIELDS, CONTACT_FIELDS
@@ -29,14 +31,6 @@ from airflow_provider_contacts.sandbox.vendors.mautic_records import (
     CONTACT_NOT_FOUND,
     _like_prefix,
 )
-
-
-def ordered(items: dict[Any, Any]) -> Any:
-    """Processing order kept; a list only when the keys are 0..n-1 in that order."""
-    keys = list(items)
-    if keys == list(range(len(keys))):
-        return [items[k] for k in keys]
-    return {str(k): v for k, v in items.items()}
 
 
 def batch_payload(
@@ -254,9 +248,7 @@ class ResourceHandlers:
     def h_group_delete(self, method, args, query, body):
         group = self.state.point_group(args[0])
         out = self._group_json(group)
-        del self.state.point_groups[group["id"]]
-        for key in [k for k in self.state.group_scores if k[1] == group["id"]]:
-            del self.state.group_scores[key]
+        self._delete_group(group)
         return 200, {"pointGroup": out}, None
 
     def h_groups_batch_new(self, method, args, query, body):
@@ -306,22 +298,29 @@ class ResourceHandlers:
         return 200, payload, None
 
     def h_groups_batch_delete(self, method, args, query, body):
-        """``deleteEntitiesAction``: ids from the query; serialised before deleting; unknown
-        ids are left out silently."""
-        raw = query.get("ids", "")
-        ids = raw if isinstance(raw, list) else [i for i in str(raw).split(",") if i.strip()]
-        limit = int(self.settings["batch_max_limit"])
-        if len(ids) > limit:
-            raise MauticFault(500, BATCH_LIMIT.format(n=limit))
-        out: dict[int, Any] = {}
-        for index, gid in enumerate(ids):
+        """``deleteEntitiesAction`` (§4.4): serialised before deleting; unknown ids left out."""
+
+        def find(raw: str) -> dict[str, Any] | None:
             try:
-                group = self.state.point_group(str(gid).strip())
+                return self.state.point_group(raw)
             except MauticFault:
-                continue
-            out[index] = self._group_json(group)
-            del self.state.point_groups[group["id"]]
-        return 200, {"pointGroups": keyed(out)}, None
+                return None
+
+        payload = delete_batch(
+            query,
+            name="pointGroups",
+            limit=int(self.settings["batch_max_limit"]),
+            find=find,
+            serialise=self._group_json,
+            delete=self._delete_group,
+        )
+        return 200, payload, None
+
+    def _delete_group(self, group: dict[str, Any]) -> None:
+        """A group and the contacts' scores in it."""
+        del self.state.point_groups[group["id"]]
+        for key in [k for k in self.state.group_scores if k[1] == group["id"]]:
+            del self.state.group_scores[key]
 
     # ---- segments (ListApiController, standard entity "lists") -------------------------------
     def h_segments(self, method, args, query, body):
