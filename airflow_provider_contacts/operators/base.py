@@ -17,8 +17,14 @@ from airflow_provider_contacts.links import VendorContactLink, publish_link
 from airflow_provider_contacts.rows.outputs import output_path
 from airflow_provider_contacts.rows.refs import contact_ref
 from airflow_provider_contacts.rows.rejects import RejectsFile, check_threshold, parse_max_rejected
+from airflow_provider_contacts.rows.source_files import (
+    check_delimiter,
+    check_encoding,
+    refuse_rejects_over_source,
+)
 from airflow_provider_contacts.rows.sources import BadRow, is_replay, iter_source
 from airflow_provider_contacts.rows.spool import KeyedSpool, RowSpool, chunked
+from airflow_provider_contacts.rows.values import unsendable_problem
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -70,7 +76,13 @@ def open_hook(conn_id: str, hook_params: dict[str, Any] | None, capability: str,
 
 class ContactsActionOperator(BaseOperator):
     """Base of the action operators: input sources, the rejects file and threshold, the
-    summary returned to XCom and attached to the outlets' Asset events."""
+    summary returned to XCom and attached to the outlets' Asset events.
+
+    :param csv_delimiter: the separator of a CSV source: one character (default ``,``; ``"\\t"``
+        is a tab). Templated.
+    :param source_encoding: the text encoding of a source file (default ``utf-8``; any Python
+        codec, e.g. ``latin-1``, ``cp1252``, ``utf-16``). Templated.
+    """
 
     template_fields: tuple[str, ...] = (
         "conn_id",
@@ -82,6 +94,8 @@ class ContactsActionOperator(BaseOperator):
         "source_parameters",
         "rejects_path",
         "hook_params",
+        "csv_delimiter",
+        "source_encoding",
     )
     template_fields_renderers = {"source_sql": "sql", "rows": "json"}
     ui_color = "#e8f4ea"
@@ -90,6 +104,9 @@ class ContactsActionOperator(BaseOperator):
     lineage_object: ClassVar[str] = "contacts"
     #: the summary counts of the rows the vendor accepted (the output's row count; none: no count)
     lineage_accepted: ClassVar[tuple[str, ...]] = ()
+    #: True when the operator's row check itself rejects what no vendor can store
+    #: (``rows.values.unsendable_problem``), e.g. to note the row's key first
+    checks_unsendable: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -104,6 +121,8 @@ class ContactsActionOperator(BaseOperator):
         rejects_path: str | None = None,
         max_rejected: int | float = 0,
         hook_params: dict[str, Any] | None = None,
+        csv_delimiter: str = ",",
+        source_encoding: str = "utf-8",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -117,6 +136,11 @@ class ContactsActionOperator(BaseOperator):
         self.source_parameters = source_parameters
         self.rejects_path = rejects_path
         self.max_rejected = parse_max_rejected(max_rejected)
+        self.csv_delimiter = csv_delimiter
+        self.source_encoding = source_encoding
+        for value, check in ((csv_delimiter, check_delimiter), (source_encoding, check_encoding)):
+            if not (isinstance(value, str) and "{{" in value):  # a template is checked once rendered
+                check(value)
 
     def iter_input(self) -> Iterator[Any]:
         return iter_source(self)
@@ -132,7 +156,8 @@ class ContactsActionOperator(BaseOperator):
                 if isinstance(row, BadRow):
                     rejects.write(index, row.raw, row.reason)
                     continue
-                checked, problem = check(row)
+                problem = None if self.checks_unsendable else unsendable_problem(row)
+                checked, problem = (None, problem) if problem else check(row)
                 if problem:
                     rejects.write(index, row, problem)
                     continue
@@ -209,6 +234,7 @@ class ContactsActionOperator(BaseOperator):
 
     def open_rejects(self, context: Context) -> RejectsFile:
         path = self.rejects_path or output_path(context, "rejects.ndjson")
+        refuse_rejects_over_source(self.source_path, str(path))
         rejects = RejectsFile(str(path))
         self.log.info("Rejected rows (if any) go to %s", path)
         return rejects
