@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
+from airflow_provider_contacts.rows.db_providers import hook_failure
 from airflow_provider_contacts.rows.json_read import iter_json_array, loads
 from airflow_provider_contacts.rows.rejects import is_whole_rejects_record, rejects_record_problem
 from airflow_provider_contacts.rows.source_files import (
@@ -262,9 +263,13 @@ def _iter_sql(conn_id: str, sql: str, parameters: Any, fetch_size: int) -> Itera
     from airflow.sdk import BaseHook
 
     try:
-        hook = BaseHook.get_connection(conn_id).get_hook()
+        conn = BaseHook.get_connection(conn_id)
     except Exception as exc:
         raise ContactsConfigError(f"source_conn_id {conn_id!r} cannot give a database hook: {exc}") from None
+    try:
+        hook = conn.get_hook()
+    except Exception as exc:  # the provider of its type is not installed, or its driver is missing
+        raise ContactsConfigError(hook_failure(conn_id, conn.conn_type, exc)) from None
     if not hasattr(hook, "get_conn"):
         raise ContactsConfigError(f"source_conn_id {conn_id!r} is not a DB-API connection")
     conn = hook.get_conn()
