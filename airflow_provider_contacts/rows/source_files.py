@@ -65,17 +65,19 @@ def file_options(source: Any, fmt: str) -> tuple[str, str]:
     """``(csv_delimiter, source_encoding)`` of ``source`` (an action operator's arguments), checked
     for a source of format ``fmt`` (``rows`` and ``sql`` for those inputs): a delimiter is for a
     CSV, an encoding for a file."""
-    delimiter = check_delimiter(getattr(source, "csv_delimiter", None) or DEFAULT_DELIMITER)
-    encoding = check_encoding(getattr(source, "source_encoding", None) or DEFAULT_ENCODING)
-    what = {"rows": "inline rows", "sql": "source_sql"}.get(fmt, f"a {fmt} file")
+    given_delimiter = getattr(source, "csv_delimiter", None) or DEFAULT_DELIMITER
+    given_encoding = getattr(source, "source_encoding", None) or DEFAULT_ENCODING
+    delimiter, encoding = check_delimiter(given_delimiter), check_encoding(given_encoding)
+    what = {"rows": "inline rows", "sql": "source_sql", "ndjson": "an NDJSON file", "json": "a JSON file"}
+    this = what.get(fmt, f"a {fmt} file")
     if delimiter != DEFAULT_DELIMITER and fmt != "csv":
         raise ContactsConfigError(
-            f"csv_delimiter={delimiter!r} is for CSV files and this input is {what}: remove csv_delimiter, or "
-            "set source_format='csv' if the file is a CSV"
+            f"csv_delimiter={given_delimiter!r} is for CSV files and this input is {this}: remove csv_delimiter, "
+            "or set source_format='csv' if the file is a CSV"
         )
     if encoding != DEFAULT_ENCODING and fmt in ("rows", "sql"):
         raise ContactsConfigError(
-            f"source_encoding={encoding!r} is for files (source_path) and this input is {what}: remove it"
+            f"source_encoding={given_encoding!r} is for files (source_path) and this input is {this}: remove it"
         )
     return delimiter, encoding
 

@@ -10,8 +10,9 @@ fixed), in the shape of MongoDB's Extended JSON:
   ``{"$numberDecimal": "<its digits>"}``;
 - a lone surrogate in a text (UTF-8 cannot hold one): its escape, ``"\\ud800"``, which JSON
   readers read back;
-- lists/objects nested deeper than :data:`~airflow_provider_contacts.rows.values.MAX_DEPTH`:
-  the part below that depth becomes the text ``"<cut: nested deeper than 100 levels>"``;
+- lists/objects nested deeper than :data:`~airflow_provider_contacts.rows.values.MAX_DEPTH`
+  levels in a field of a row: the part below becomes the text ``"<cut: nested deeper than 100
+  levels>"`` (only a row rejected for its depth holds one; Python cannot write it whole);
 - any other value that is not JSON (a date, a set...): its ``str()``.
 """
 
@@ -23,7 +24,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from airflow_provider_contacts.rows.values import MAX_BITS, MAX_DEPTH, LongNumber, read_int
+from airflow_provider_contacts.rows.values import MAX_DEPTH, LongNumber, read_int, too_long
 
 NUMBER_DOUBLE = "$numberDouble"
 NUMBER_DECIMAL = "$numberDecimal"
@@ -53,10 +54,10 @@ def _strict(value: Any, depth: int) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return {NUMBER_DOUBLE: "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"}
     if isinstance(value, int) and not isinstance(value, bool):
-        return {NUMBER_DECIMAL: format(Decimal(value), "f")} if value.bit_length() > MAX_BITS else value
+        return {NUMBER_DECIMAL: format(Decimal(value), "f")} if too_long(value) else value
     if not isinstance(value, (dict, list, tuple)):
         return value
-    if depth >= MAX_DEPTH:
+    if depth > MAX_DEPTH + 1:  # a record (0) holds a row (1) whose fields hold values (2...)
         return f"<cut: nested deeper than {MAX_DEPTH} levels>"
     if isinstance(value, dict):
         return {k if isinstance(k, str) else str(k): _strict(v, depth + 1) for k, v in value.items()}

@@ -19,7 +19,9 @@ MAX_DEPTH = 100
 #: the most digits a whole number may have: Python's default limit for reading one from text
 #: (``sys.get_int_max_str_digits``); no vendor stores a number near that long
 MAX_DIGITS = 4300
-MAX_BITS = int(MAX_DIGITS * 3.3219280948873626)  # log2(10): a number of MAX_DIGITS digits
+_LARGEST = 10**MAX_DIGITS - 1
+#: the bits of the largest number of MAX_DIGITS digits (a cheap first test of a number's length)
+MAX_BITS = _LARGEST.bit_length()
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -29,6 +31,11 @@ class LongNumber:
     text so that its row is rejected with the reason, and written to the rejects file whole."""
 
     text: str
+
+
+def too_long(value: int) -> bool:
+    """True when the whole number ``value`` has more than :data:`MAX_DIGITS` digits."""
+    return value.bit_length() >= MAX_BITS and abs(value) > _LARGEST
 
 
 def read_int(text: str) -> int | LongNumber:
@@ -106,7 +113,7 @@ def unsendable_problem(row: Any) -> str | None:
             if "\x00" in value or (not value.isascii() and _SURROGATE.search(value)):
                 return _text_problem(name, value)
         elif kind is int:
-            if value.bit_length() > MAX_BITS:
+            if value.bit_length() >= MAX_BITS and too_long(value):
                 return _nested_problem(name, value, 1, name)
         elif kind is not float and kind is not bool and value is not None:
             problem = _nested_problem(name, value, 1, name)
@@ -132,7 +139,7 @@ def _nested_problem(name: Any, value: Any, depth: int, top: Any) -> str | None:
         return _text_problem(name, value) if _bad_text(value) else None
     where = "the row" if name is None else f"field {str(name)!r}"
     if isinstance(value, LongNumber) or (
-        isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_BITS
+        isinstance(value, int) and not isinstance(value, bool) and too_long(value)
     ):
         digits = (
             len(value.text.lstrip("-")) if isinstance(value, LongNumber) else Decimal(value).adjusted() + 1
@@ -143,13 +150,14 @@ def _nested_problem(name: Any, value: Any, depth: int, top: Any) -> str | None:
         )
     if not isinstance(value, (dict, list, tuple)):
         return None
-    if depth >= MAX_DEPTH:
+    if depth > MAX_DEPTH:
         where = "the row" if top is None else f"field {str(top)!r}"
         return (
             f"{where} nests lists/objects more than {MAX_DEPTH} levels deep; no vendor takes that: flatten it"
         )
     is_dict = isinstance(value, dict)
-    for key, item in value.items() if is_dict else enumerate(value):
+    items: Any = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, item in items:
         if is_dict and isinstance(key, str) and _bad_text(key):
             return _text_problem(key, key, is_name=True)
         if type(item) is str and item.isascii() and "\x00" not in item:
