@@ -13,7 +13,7 @@ from airflow_provider_contacts.operators.base import ContactsActionOperator, Pro
 from airflow_provider_contacts.rows import change_only
 from airflow_provider_contacts.rows.refs import email_problem, normalise_key
 from airflow_provider_contacts.rows.spool import KeyedSpool, chunked
-from airflow_provider_contacts.rows.values import field_values_problem, unsendable_problem
+from airflow_provider_contacts.rows.values import field_values_problem
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -51,7 +51,7 @@ class UpsertContactsOperator(ContactsActionOperator):
     template_fields = (*ContactsActionOperator.template_fields, "key", "sync_state")
     lineage_object = "contacts"
     lineage_accepted = ("created", "updated")
-    checks_unsendable = True  # in _check, so that a rejected row's key is still noted as seen
+    checks_unsendable = True  # field_values_problem does, after the row's key is read (change-only)
 
     def __init__(
         self,
@@ -245,7 +245,7 @@ class UpsertContactsOperator(ContactsActionOperator):
                 None,
                 f"row is not an object (got {type(row).__name__}); each row must map field names to values",
             )
-        problem = unsendable_problem(row) or field_values_problem(row, hook)
+        problem = field_values_problem(row, hook)  # with what no vendor can store (rows/values.py)
         if problem:
             return None, problem
         value = row.get(key)

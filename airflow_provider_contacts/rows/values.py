@@ -65,8 +65,6 @@ def json_safe(value: Any, _depth: int = 0) -> Any:
 
 
 _SCALARS = (str, int, float, bool, type(None))
-#: exact types whose values are always sendable (a float may be NaN; a subclass is checked fully)
-_PLAIN = frozenset({str, int, bool, type(None)})
 
 
 def non_finite_problem(name: str, value: Any) -> str | None:
@@ -83,12 +81,21 @@ def non_finite_problem(name: str, value: Any) -> str | None:
 
 def field_values_problem(row: dict[str, Any], hook: Any) -> str | None:
     """The first value of ``row`` that cannot be sent as it is: NaN/Infinity, a type that is
-    not JSON, or a list/object the vendor does not take (``hook.structured_value_problem``).
-    Never sent as a Python repr."""
+    not JSON, or a list/object the vendor does not take (``hook.structured_value_problem``);
+    and, in the same pass, what :func:`unsendable_problem` finds. Never sent as a Python repr."""
     for name, value in row.items():
-        if type(value) in _PLAIN:  # the common case, nothing to check
+        kind = type(value)
+        if kind is str:  # the common cases first, with the least to check
+            if "\x00" in value or (not value.isascii() and _SURROGATE.search(value)):
+                return _text_problem(name, value)
             continue
-        problem = non_finite_problem(name, value)
+        if kind is int:
+            if value.bit_length() >= MAX_BITS and too_long(value):
+                return _nested_problem(name, value, 1, name)
+            continue
+        if kind is bool or value is None:
+            continue
+        problem = _nested_problem(name, value, 1, name) or non_finite_problem(name, value)
         if problem:
             return problem
         if isinstance(value, (dict, list, tuple)):
@@ -97,7 +104,7 @@ def field_values_problem(row: dict[str, Any], hook: Any) -> str | None:
                 return problem
         elif not isinstance(value, _SCALARS):
             return f"field {name!r} is a {type(value).__name__}, not a text, number, boolean or null value"
-    return None
+    return _names_problem(row)
 
 
 def unsendable_problem(row: Any) -> str | None:
@@ -115,17 +122,33 @@ def unsendable_problem(row: Any) -> str | None:
         elif kind is int:
             if value.bit_length() >= MAX_BITS and too_long(value):
                 return _nested_problem(name, value, 1, name)
+        elif kind is list and _plain_texts(value):
+            continue  # a list of texts without NUL or surrogates (tags...): nothing to name
         elif kind is not float and kind is not bool and value is not None:
             problem = _nested_problem(name, value, 1, name)
             if problem:
                 return problem
+    return _names_problem(row)
+
+
+def _names_problem(row: dict) -> str | None:
+    """A field name of ``row`` holding NUL or a lone surrogate (all names checked at once)."""
     try:
-        names = "".join(row)  # every name at once (a row read from a file has text names only)
+        names = "".join(row)  # a row read from a file has text names only
     except TypeError:
         names = "".join(str(name) for name in row)
     if "\x00" in names or (not names.isascii() and _SURROGATE.search(names)):
         return next(_text_problem(n, n, is_name=True) for n in map(str, row) if _bad_text(n))
     return None
+
+
+def _plain_texts(values: list) -> bool:
+    """True when ``values`` are texts holding no NUL or surrogate (one join: the fast path)."""
+    try:
+        joined = "".join(values)
+    except TypeError:
+        return False
+    return "\x00" not in joined and (joined.isascii() or not _SURROGATE.search(joined))
 
 
 def _bad_text(text: str) -> bool:
