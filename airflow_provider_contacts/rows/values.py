@@ -95,9 +95,10 @@ def field_values_problem(row: dict[str, Any], hook: Any) -> str | None:
             continue
         if kind is bool or value is None:
             continue
-        problem = _nested_problem(name, value, 1, name) or non_finite_problem(name, value)
-        if problem:
-            return problem
+        if kind is not list or not _plain_texts(value):  # a list of plain texts (tags): no NaN, no depth
+            problem = _nested_problem(name, value, 1, name) or non_finite_problem(name, value)
+            if problem:
+                return problem
         if isinstance(value, (dict, list, tuple)):
             problem = hook.structured_value_problem(str(name), value)
             if problem:
