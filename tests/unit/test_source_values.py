@@ -47,6 +47,16 @@ def test_a_number_of_4300_digits_is_read_and_one_more_is_a_long_number():
     assert str(unsendable_problem({"n": 10**MAX_DIGITS})).startswith("field 'n' is a number of 4301 digits")
 
 
+def test_a_sql_decimal_infinity_is_a_number_the_checks_reject_not_an_overflow():
+    from decimal import Decimal
+
+    from airflow_provider_contacts.rows.values import json_safe
+
+    assert json_safe(Decimal("Infinity")) == float("inf") and json_safe(Decimal("12")) == 12
+    assert json_safe(Decimal("9" * 5000)) == 10**5000 - 1  # then rejected for its length
+    assert str(unsendable_problem({"n": json_safe(Decimal("9" * 5000))})).startswith("field 'n' is a number")
+
+
 @pytest.mark.parametrize(
     "row, reason",
     [
