@@ -51,7 +51,7 @@ class UpsertContactsOperator(ContactsActionOperator):
     template_fields = (*ContactsActionOperator.template_fields, "key", "sync_state")
     lineage_object = "contacts"
     lineage_accepted = ("created", "updated")
-    checks_unsendable = True  # field_values_problem does, after the row's key is read (change-only)
+    checks_unsendable = True  # field_values_problem does, in _check: a rejected row's key is still seen
 
     def __init__(
         self,
@@ -245,7 +245,7 @@ class UpsertContactsOperator(ContactsActionOperator):
                 None,
                 f"row is not an object (got {type(row).__name__}); each row must map field names to values",
             )
-        problem = field_values_problem(row, hook)  # with what no vendor can store (rows/values.py)
+        problem = field_values_problem(row, hook)
         if problem:
             return None, problem
         value = row.get(key)

@@ -286,3 +286,16 @@ def test_index_is_the_rows_position_in_every_source(sandbox, tmp_path, monkeypat
     again = tmp_path / "again.ndjson"
     upsert(tmp_path, source_path=str(first), source_format="rejects", rejects_path=str(again))
     assert [i for i, _ in reasons(again)] == [0, 1, 2]
+
+
+def test_a_row_rejected_for_nul_still_names_its_key_for_change_only(sandbox, tmp_path):
+    """Change-only: a key whose row is rejected (here for a NUL) was named by the input, so it is
+    not reported (or opted out) as vanished from the source."""
+    sandbox.reset(empty=True)
+    state = {"only_changed": True, "sync_state": str(tmp_path / "state.sqlite"), "on_removed": "report"}
+    rows = [{"email": "a@example.com"}, {"email": "b@example.com", "firstname": "B"}]
+    assert upsert(tmp_path, rows=rows, **state)["created"] == 2
+    rows[1]["firstname"] = "B\x00"
+    summary = upsert(tmp_path, rows=rows, rejects_path=str(tmp_path / "second.ndjson"), **state)
+    assert (summary["rejected"], summary["removed"], summary["unchanged"]) == (1, 0, 1)
+    assert reasons(tmp_path / "second.ndjson")[0][1].startswith(NUL.format("firstname"))
