@@ -18,8 +18,14 @@ from airflow_provider_contacts.links import VendorContactLink, publish_link
 from airflow_provider_contacts.rows.outputs import output_path
 from airflow_provider_contacts.rows.refs import contact_ref
 from airflow_provider_contacts.rows.rejects import RejectsFile, check_threshold, parse_max_rejected
+from airflow_provider_contacts.rows.source_files import (
+    check_delimiter,
+    check_encoding,
+    refuse_rejects_over_source,
+)
 from airflow_provider_contacts.rows.sources import BadRow, is_replay, iter_source
 from airflow_provider_contacts.rows.spool import KeyedSpool, RowSpool, chunked
+from airflow_provider_contacts.rows.values import unsendable_problem
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -76,7 +82,13 @@ class ContactsActionOperator(BaseOperator):
     ``max_rejected`` (a count, or a fraction of the rows read) fails the task above it;
     ``send_valid_rows`` (templated; default :attr:`send_valid_rows_default`) says what happens
     when the rows rejected before sending are already over it: True sends the valid rows, then
-    fails naming the rejects; False fails before sending anything."""
+    fails naming the rejects; False fails before sending anything.
+
+    :param csv_delimiter: the separator of a CSV source: one character (default ``,``; ``"\\t"``
+        is a tab). Templated.
+    :param source_encoding: the text encoding of a source file (default ``utf-8``; any Python
+        codec, e.g. ``latin-1``, ``cp1252``, ``utf-16``). Templated.
+    """
 
     template_fields: tuple[str, ...] = (
         "conn_id",
@@ -89,6 +101,8 @@ class ContactsActionOperator(BaseOperator):
         "rejects_path",
         "hook_params",
         "send_valid_rows",
+        "csv_delimiter",
+        "source_encoding",
     )
     template_fields_renderers = {"source_sql": "sql", "rows": "json"}
     ui_color = "#e8f4ea"
@@ -100,6 +114,9 @@ class ContactsActionOperator(BaseOperator):
     #: ``send_valid_rows`` when not given: True where sending a row twice is harmless (a corrected
     #: re-run of the whole input changes nothing more), False for non-idempotent actions
     send_valid_rows_default: ClassVar[bool] = True
+    #: True when the operator's row check itself rejects what no vendor can store
+    #: (``rows.values.unsendable_problem``), e.g. to note the row's key first
+    checks_unsendable: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -115,6 +132,8 @@ class ContactsActionOperator(BaseOperator):
         max_rejected: int | float = 0,
         hook_params: dict[str, Any] | None = None,
         send_valid_rows: bool | str | None = None,
+        csv_delimiter: str = ",",
+        source_encoding: str = "utf-8",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -133,6 +152,11 @@ class ContactsActionOperator(BaseOperator):
         self.send_valid_rows = self.send_valid_rows_default if send_valid_rows is None else send_valid_rows
         if not (isinstance(send_valid_rows, str) and "{{" in send_valid_rows):
             as_bool(self.send_valid_rows, "send_valid_rows")
+        self.csv_delimiter = csv_delimiter
+        self.source_encoding = source_encoding
+        for value, check in ((csv_delimiter, check_delimiter), (source_encoding, check_encoding)):
+            if not (isinstance(value, str) and "{{" in value):  # a template is checked once rendered
+                check(value)
 
     def iter_input(self) -> Iterator[Any]:
         return iter_source(self)
@@ -148,7 +172,8 @@ class ContactsActionOperator(BaseOperator):
                 if isinstance(row, BadRow):
                     rejects.write(index, row.raw, row.reason)
                     continue
-                checked, problem = check(row)
+                problem = None if self.checks_unsendable else unsendable_problem(row)
+                checked, problem = (None, problem) if problem else check(row)
                 if problem:
                     rejects.write(index, row, problem)
                     continue
@@ -241,6 +266,7 @@ class ContactsActionOperator(BaseOperator):
 
     def open_rejects(self, context: Context) -> RejectsFile:
         path = self.rejects_path or output_path(context, "rejects.ndjson")
+        refuse_rejects_over_source(self.source_path, str(path))
         rejects = RejectsFile(str(path))
         self.log.info("Rejected rows (if any) go to %s", path)
         return rejects

@@ -63,6 +63,7 @@ class UpsertContactsOperator(ContactsActionOperator):
     )
     lineage_object = "contacts"
     lineage_accepted = ("created", "updated")
+    checks_unsendable = True  # field_values_problem does, in _check: a rejected row's key is still seen
 
     def __init__(
         self,

@@ -33,6 +33,15 @@ def open_text(path: str, mode: str = "r"):
     return open(path, mode, encoding="utf-8", newline="")
 
 
+def open_binary(path: str):
+    """A file to read as bytes, from a local path or an Airflow ObjectStoragePath URI."""
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", path):
+        from airflow.sdk import ObjectStoragePath
+
+        return ObjectStoragePath(path).open("rb")
+    return open(path, "rb")
+
+
 def _safe(part: Any) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", str(part))[:120] or "_"
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from airflow_provider_contacts.exceptions import ContactsConfigError, RejectedRowsError
 from airflow_provider_contacts.rows.outputs import open_text
+from airflow_provider_contacts.rows.strict_json import dumps
 
 #: The fields of a rejects record, in the order they are written.
 FIELDS = ("index", "row", "reason", "status", "message", "vendor_code")
@@ -32,7 +32,8 @@ def is_whole_rejects_record(value: Any) -> bool:
 
 
 class RejectsFile:
-    """Rejected rows as NDJSON: ``{"index", "row", "reason", "status", "message", "vendor_code"}``.
+    """Rejected rows as NDJSON: ``{"index", "row", "reason", "status", "message", "vendor_code"}``,
+    strict JSON (NaN, numbers too long and lone surrogates written as ``rows/strict_json.py`` says).
     The file is always created (empty when nothing was rejected) so a downstream task can rely
     on it. It is also a source: ``source_format="rejects"`` replays the ``row`` of each record."""
 
@@ -52,7 +53,7 @@ class RejectsFile:
         vendor_code: str | None = None,
     ) -> None:
         record = dict(zip(FIELDS, (index, row, reason, status, message, vendor_code), strict=True))
-        self._handle.write(json.dumps(record, default=str, ensure_ascii=False) + "\n")
+        self._handle.write(dumps(record) + "\n")  # strict JSON, valid UTF-8: rows/strict_json.py
         self.count += 1
 
     def close(self) -> None:

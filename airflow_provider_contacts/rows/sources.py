@@ -6,14 +6,24 @@ as :class:`BadRow` (the operator rejects them with the reason)."""
 from __future__ import annotations
 
 import csv
+import gzip
 import json
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
-from airflow_provider_contacts.rows.outputs import open_text
+from airflow_provider_contacts.rows.db_providers import hook_failure
+from airflow_provider_contacts.rows.json_read import iter_json_array, loads
 from airflow_provider_contacts.rows.rejects import is_whole_rejects_record, rejects_record_problem
+from airflow_provider_contacts.rows.source_files import (
+    COMPRESSED_SUFFIXES,
+    encoding_label,
+    file_options,
+    open_source,
+)
+from airflow_provider_contacts.rows.strict_json import restore
 from airflow_provider_contacts.rows.values import json_safe
 
 FORMATS = ("ndjson", "csv", "json", "rejects")
@@ -39,8 +49,9 @@ def detect_format(path: str, source_format: str | None) -> str:
             )
         return fmt
     lower = path.lower().split("?", 1)[0]
+    lower = next((lower[: -len(s)] for s in COMPRESSED_SUFFIXES if lower.endswith(s)), lower)
     for suffix, fmt in ((".ndjson", "ndjson"), (".jsonl", "ndjson"), (".csv", "csv"), (".json", "json")):
-        if lower.endswith(suffix) or lower.endswith(suffix + ".gz"):
+        if lower.endswith(suffix):
             return fmt
     raise ContactsConfigError(
         f"source_path {path!r}: cannot tell the format from the name; set source_format to ndjson, csv or json"
@@ -54,7 +65,8 @@ def iter_source(source: Any, fetch_size: int = 2000) -> Iterator[Any]:
     the name does not tell), or ``source_sql`` run on ``source_conn_id`` (any DB-API connection,
     with ``source_parameters``, read with ``fetchmany``). Unparseable rows come out as
     :class:`BadRow`. ``source_format="rejects"`` replays a rejects file: the ``row`` of each
-    record, in the file's order."""
+    record, in the file's order. A file is read in ``source_encoding`` (default UTF-8), a CSV
+    split on ``csv_delimiter`` (default ``,``); a gzip file is read decompressed."""
     rows, source_path, source_sql = source.rows, source.source_path, source.source_sql
     source_format, source_conn_id, source_parameters = (
         source.source_format,
@@ -71,11 +83,12 @@ def iter_source(source: Any, fetch_size: int = 2000) -> Iterator[Any]:
             "give exactly one input: rows (a list or an upstream XCom), source_path (a file) or "
             f"source_sql with source_conn_id; got {', '.join(given) or 'none'}"
         )
+    fmt = detect_format(str(source_path), source_format) if source_path else given[0].replace("source_", "")
+    delimiter, encoding = file_options(source, fmt)
     if rows not in (None, ""):
         yield from _iter_inline(rows)
     elif source_path:
-        fmt = detect_format(str(source_path), source_format)
-        yield from _iter_file(str(source_path), fmt, guessed=not source_format)
+        yield from _iter_file(str(source_path), fmt, not source_format, delimiter, encoding)
     else:
         if not source_conn_id:
             raise ContactsConfigError("source_sql needs source_conn_id: the Airflow connection to run it on")
@@ -85,10 +98,15 @@ def iter_source(source: Any, fetch_size: int = 2000) -> Iterator[Any]:
 def _iter_inline(rows: Any) -> Iterator[Any]:
     if isinstance(rows, str):
         try:
-            rows = json.loads(rows)
+            rows = loads(rows)
         except json.JSONDecodeError as exc:
             raise ContactsConfigError(
                 f"rows is a string but not a JSON list ({exc.msg}); pass a list of objects"
+            ) from None
+        except RecursionError:
+            raise ContactsConfigError(
+                "rows is a JSON string nested too deep for Python to read; no vendor takes nested values: "
+                "flatten them"
             ) from None
     if isinstance(rows, dict):
         rows = [rows]
@@ -103,9 +121,13 @@ def is_replay(source: Any) -> bool:
     return bool(source.source_path) and str(source.source_format or "").strip().lower() == "rejects"
 
 
-def _iter_file(path: str, fmt: str, guessed: bool = False) -> Iterator[Any]:
+def _iter_file(
+    path: str, fmt: str, guessed: bool = False, delimiter: str = ",", encoding: str = "utf-8"
+) -> Iterator[Any]:
     try:
-        handle = open_text(path, "r")
+        handle = open_source(path, encoding)
+    except ContactsConfigError:
+        raise
     except (OSError, ValueError) as exc:
         raise ContactsConfigError(f"source_path {path!r} cannot be read: {exc}") from None
     with handle:
@@ -115,33 +137,48 @@ def _iter_file(path: str, fmt: str, guessed: bool = False) -> Iterator[Any]:
             elif fmt == "rejects":
                 yield from _iter_rejects(handle, path)
             elif fmt == "csv":
-                yield from _iter_csv(handle, path)
+                yield from _iter_csv(handle, path, delimiter)
             else:
-                yield from _iter_json_array(handle, path)
+                yield from iter_json_array(handle, path)
         except UnicodeDecodeError as exc:
-            raise ContactsConfigError(f"source_path {path!r} is not UTF-8 text ({exc.reason})") from None
+            raise ContactsConfigError(
+                f"source_path {path!r} is not {encoding_label(encoding)} text ({exc.reason}); set source_encoding "
+                "to the file's encoding (e.g. 'latin-1' or 'cp1252')"
+            ) from None
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise ContactsConfigError(
+                f"source_path {path!r}: its gzip data is damaged or cut short ({exc}); compress the file again"
+            ) from None
 
 
 def _ndjson_lines(handle: Any) -> Iterator[tuple[int, Any]]:
     """``(line number, value)`` for each non-blank line; a :class:`BadRow` when not JSON.
 
     Each line is decoded by msgspec (a third of ``json.loads``' CPU); a line it refuses is read
-    again by ``json.loads``, which decides: NaN/Infinity and numbers out of range are read (and
-    rejected later by the value checks, with the field's name), anything else is a bad row."""
+    again by ``json.loads``, which decides: NaN/Infinity, numbers out of range, whole numbers too
+    long and lone surrogates are read (and rejected later by the value checks, with the field's
+    name), anything else is a bad row, as is a line nested too deep to read. A UTF-8 BOM at the
+    start of the file is skipped."""
     import msgspec
 
     decode = msgspec.json.Decoder().decode
     for number, line in enumerate(handle, start=1):
         text = line.strip()
+        if number == 1 and text.startswith("\ufeff"):
+            text = text[1:].lstrip()
         if not text:
             continue
         try:
-            value = decode(text)
-        except msgspec.DecodeError:
             try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                value = BadRow(f"line {number} is not valid JSON ({exc.msg})", text[:500])
+                value = decode(text)
+            except msgspec.DecodeError:
+                value = loads(text)
+        except json.JSONDecodeError as exc:
+            value = BadRow(f"line {number} is not valid JSON ({exc.msg})", text[:500])
+        except RecursionError:
+            value = BadRow(
+                f"line {number} nests lists/objects too deep to read; no vendor takes that", text[:500]
+            )
         yield number, value
 
 
@@ -173,11 +210,11 @@ def _iter_rejects(handle: Any, path: str) -> Iterator[Any]:
                 f"source_path {path!r} line {number} is not a rejects record ({problem}); source_format='rejects' "
                 "reads files the operators write as rejects_path (index, row, reason, ...)"
             )
-        yield value["row"]
+        yield restore(value["row"])
 
 
-def _iter_csv(handle: Any, path: str) -> Iterator[Any]:
-    reader = csv.reader(handle)
+def _iter_csv(handle: Any, path: str, delimiter: str = ",") -> Iterator[Any]:
+    reader = csv.reader(handle, delimiter=delimiter)
     try:
         yield from _iter_csv_rows(reader, path)
     except csv.Error as exc:
@@ -222,71 +259,17 @@ def _iter_csv_rows(reader: Any, path: str) -> Iterator[Any]:
         yield {name: value for name, value in zip(names, values, strict=True) if value != ""}
 
 
-def _iter_json_array(handle: Any, path: str, chunk: int = 1 << 16) -> Iterator[Any]:
-    """Stream the elements of a top-level JSON array without loading the file."""
-    decoder = json.JSONDecoder()
-    buf = ""
-    pos = 0
-    started = False
-    eof = False
-
-    def fill() -> bool:
-        nonlocal buf, pos, eof
-        data = handle.read(chunk)
-        if not data:
-            eof = True
-            return False
-        buf = buf[pos:] + data
-        pos = 0
-        return True
-
-    while True:
-        while pos < len(buf) and buf[pos] in " \t\r\n,":
-            if buf[pos] == "," and not started:
-                break
-            pos += 1
-        if pos >= len(buf):
-            if eof or not fill():
-                if not started:
-                    raise ContactsConfigError(
-                        f"source_path {path!r} is empty: a .json source must be a JSON array ([] for no rows; "
-                        "an empty input can also be an empty .ndjson file)"
-                    )
-                raise ContactsConfigError(f"source_path {path!r}: the JSON array is not closed")
-            continue
-        if not started:
-            if buf[pos] == "\ufeff":
-                pos += 1
-                continue
-            if buf[pos] != "[":
-                raise ContactsConfigError(
-                    f"source_path {path!r}: a .json source must be a JSON array of objects"
-                )
-            started = True
-            pos += 1
-            continue
-        if buf[pos] == "]":
-            return
-        try:
-            value, end = decoder.raw_decode(buf, pos)
-        except json.JSONDecodeError as exc:
-            if not eof and fill():
-                continue
-            raise ContactsConfigError(f"source_path {path!r} is not valid JSON ({exc.msg})") from None
-        if end >= len(buf) and not eof:  # a number may continue in the next chunk
-            if fill():
-                continue
-        pos = end
-        yield value
-
-
 def _iter_sql(conn_id: str, sql: str, parameters: Any, fetch_size: int) -> Iterator[Any]:
     from airflow.sdk import BaseHook
 
     try:
-        hook = BaseHook.get_connection(conn_id).get_hook()
+        conn = BaseHook.get_connection(conn_id)
     except Exception as exc:
         raise ContactsConfigError(f"source_conn_id {conn_id!r} cannot give a database hook: {exc}") from None
+    try:
+        hook = conn.get_hook()
+    except Exception as exc:  # the provider of its type is not installed, or its driver is missing
+        raise ContactsConfigError(hook_failure(conn_id, conn.conn_type, exc)) from None
     if not hasattr(hook, "get_conn"):
         raise ContactsConfigError(f"source_conn_id {conn_id!r} is not a DB-API connection")
     conn = hook.get_conn()

@@ -52,9 +52,11 @@ from airflow_provider_contacts.sandbox.vendors.mautic_batch_delete import delete
 from airflow_provider_contacts.sandbox.vendors.mautic_common import (
     ACCESS,
     GENERIC_500,
+    BodyRefused,
     MauticFault,
     canonical_headers,
     keyed,
+    php_json_body,
     php_query,
 )
 from airflow_provider_contacts.sandbox.vendors.mautic_handlers import (
@@ -369,9 +371,10 @@ class MauticEmulator(ResourceHandlers, PagesMixin, VendorEmulator):
             if raw:
                 if "json" in request.headers.get("content-type", "") or raw[:1] in (b"{", b"["):
                     try:
-                        body = json.loads(raw)
-                    except ValueError:
-                        return self._fault(MauticFault(400, "This is a bad request."), rl_headers)
+                        body = php_json_body(raw)
+                    except BodyRefused:  # §2.3: "Invalid json message received", answered as the generic 400
+                        message = GENERIC_500.replace("#500", "#400")
+                        return self._fault(MauticFault(400, message, with_details=False), rl_headers)
                 else:
                     body = php_query(parse_qsl(raw.decode("utf-8", "replace")))
             try:

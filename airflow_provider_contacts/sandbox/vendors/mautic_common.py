@@ -3,6 +3,7 @@ mark is a section of ``docs/vendors/mautic.md``)."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timezone
 from typing import Any
@@ -190,3 +191,52 @@ def canonical_headers(response: Any) -> Any:
     which lowercases them. Clients must not depend on the case, ours included."""
     response.raw_headers = [(_HEADER_NAMES.get(k, k), v) for k, v in response.raw_headers]
     return response
+
+
+#: PHP's ``json_decode`` default depth: more nested arrays/objects than this is an error
+JSON_DEPTH = 512
+#: a ``\u`` escape of a UTF-16 surrogate (a pair is valid; one alone is PHP's JSON_ERROR_UTF16)
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class BodyRefused(Exception):
+    """A JSON request body FOSRestBundle's body listener refuses (§2.3)."""
+
+
+def php_json_body(raw: bytes) -> Any:
+    """A JSON request body as Mautic reads it (FOSRestBundle's ``BodyListener``:
+    ``json_decode($content, true)``, then anything but an array is a ``BadRequestHttpException``):
+    raises :class:`BodyRefused` for invalid UTF-8, invalid JSON (NaN too), more than
+    :data:`JSON_DEPTH` levels, an unpaired surrogate escape, or a value that is not an array or
+    object. Nothing of a refused body is kept."""
+
+    def refuse(_: str) -> Any:
+        raise ValueError("not JSON")
+
+    try:
+        body = json.loads(raw.decode("utf-8"), parse_constant=refuse)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise BodyRefused from None
+    if not isinstance(body, (dict, list)):
+        raise BodyRefused
+    if raw.count(b"[") + raw.count(b"{") > JSON_DEPTH or _SURROGATE_ESCAPE.search(raw):
+        _check_decoded(body)
+    return body
+
+
+def _check_decoded(body: Any) -> None:
+    """Depth and lone surrogates of a decoded body, without recursion."""
+    stack = [(body, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > JSON_DEPTH:
+            raise BodyRefused
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(key, str) and _SURROGATE.search(key):
+                raise BodyRefused
+            if isinstance(item, str) and _SURROGATE.search(item):
+                raise BodyRefused
+            if isinstance(item, (dict, list)):
+                stack.append((item, depth + 1))
