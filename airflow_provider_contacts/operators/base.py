@@ -277,7 +277,7 @@ class ContactsAddRemoveOperator(ContactsActionOperator):
                 apply_batch(chunk)
                 done, batches = done + len(chunk), batches + 1
                 progress.tick(done, batches)
-            progress.tick(done, batches, force=True)
+            progress.finish(done, batches)
             stats["duplicates"] = by_ref.duplicates + by_id.duplicates
         except BaseException:
             self.failed(rejects, stats)

@@ -123,7 +123,7 @@ class AdjustPointGroupsOperator(ContactsActionOperator):
                 self._apply_chunk(hook, ledger, chunks, chunk, rejects, stats)
                 done += len(chunk)
                 progress.tick(done, chunks)
-            progress.tick(done, chunks, force=True)
+            progress.finish(done, chunks)
         except BaseException:
             self.failed(rejects, stats)
             raise

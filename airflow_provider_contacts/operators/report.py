@@ -31,8 +31,8 @@ def duration(seconds: float) -> str:
 class Progress:
     """Logs progress at most every ``every`` seconds: with a ``total`` (known once the input is
     read, before the first change) ``12,000 of 20,000 rows, 60 %, ~4 s left``, then the batches
-    and the rate; never row contents. A tick that would repeat the line logged last (a final
-    ``force=True`` after a timed one at the same count) is not logged again."""
+    and the rate; never row contents. :meth:`finish` logs the last line, unless the last timed
+    line said the same: no line is logged twice."""
 
     def __init__(
         self,
@@ -49,7 +49,7 @@ class Progress:
         self.unit = unit
         self.started = clock()
         self._last = self.started
-        self._logged = (0, 0)  # nothing done is nothing to report
+        self._logged: tuple[int, int, int | None] = (0, 0, total)  # nothing done: nothing to report
 
     def elapsed(self) -> float:
         return self.clock() - self.started
@@ -59,10 +59,17 @@ class Progress:
         if not force and now - self._last < self.every:
             return
         self._last = now
-        if self._logged == (done, batches):
+        if self._logged == (done, batches, self.total):
             return
-        self._logged = (done, batches)
+        self._logged = (done, batches, self.total)
         log.info("%s: %s", self.what, self.line(done, batches, now - self.started, total_batches))
+
+    def finish(self, done: int, batches: int, total_batches: int | None = None) -> None:
+        """The last line, once everything there was to do is done: ``done`` is then the total
+        (which was an upper bound when duplicates were still to be collapsed)."""
+        if self.total is not None:
+            self.total = done
+        self.tick(done, batches, total_batches, force=True)
 
     def line(self, done: int, batches: int, elapsed: float, total_batches: int | None = None) -> str:
         """``12,000 of 20,000 rows, 60 %, ~4 s left (3 batches, 1,500 rows/s)``."""

@@ -185,7 +185,7 @@ class UpsertContactsOperator(ContactsActionOperator):
             counts["would_send"] = would_send
             return 0
         try:
-            batches, sent = self._send_all(hook, rows, size, key, rejects, counts, state, spool.unique)
+            batches, sent = self._send_all(hook, rows, size, key, rejects, counts, state, spool.expected)
         except BaseException:
             if state is not None:
                 state.commit()
@@ -207,7 +207,7 @@ class UpsertContactsOperator(ContactsActionOperator):
         total: int,
     ) -> tuple[int, int]:
         """Send ``rows`` in batches; returns (batches, rows sent). Progress counts the rows sent
-        and those found unchanged, of the ``total`` unique keys."""
+        and those found unchanged, of the ``total`` keys."""
         progress = Progress(f"upsert into {self.conn_id}", total=total)
         done = batches = 0
         for chunk, outcomes in self._send(hook, chunked(rows, size), key):
@@ -230,7 +230,7 @@ class UpsertContactsOperator(ContactsActionOperator):
                     )
             done += len(chunk)
             progress.tick(done + (state.unchanged if state is not None else 0), batches)
-        progress.tick(done + (state.unchanged if state is not None else 0), batches, force=True)
+        progress.finish(done + (state.unchanged if state is not None else 0), batches)
         return batches, done
 
     def _finish_state(self, context: Context, state: Any, hook: Any) -> dict[str, Any]:
