@@ -107,8 +107,7 @@ def test_the_log_shows_the_first_ten_rejected_rows_with_secrets_masked(sandbox, 
     shown = [m for m in warned if m.startswith("  index ")]
     assert len(shown) == 10
     assert shown[1] == (
-        "  index 1: email 'bad1' is not a valid address; row "
-        '{"email": "bad1", "note": "pw *** in row 1"}'
+        '  index 1: email \'bad1\' is not a valid address; row {"email": "bad1", "note": "pw *** in row 1"}'
     )
     assert all(len(line) <= 400 for line in shown) and shown[0].endswith("…")
     assert not any(PASSWORD in str(e) for e in task_log)
@@ -127,7 +126,7 @@ def test_the_rejected_rows_are_in_the_log_when_max_rejected_fails_the_task(sandb
     )
     with pytest.raises(RejectedRowsError):
         op.execute(context(tmp_path))
-    assert "  index 1: email 'nope' is not a valid address; row {\"email\": \"nope\"}" in messages(
+    assert '  index 1: email \'nope\' is not a valid address; row {"email": "nope"}' in messages(
         task_log, "warning"
     )
     assert op.last_summary["rejected_by_reason"] == {"invalid email": 1}
@@ -149,7 +148,8 @@ def test_the_summary_is_a_line_per_count_then_the_json(sandbox, tmp_path, task_l
 
 
 def test_upsert_progress_gives_the_total_and_the_last_line_once(sandbox, tmp_path, caplog, monkeypatch):
-    from airflow_provider_contacts.operators import report, upsert as upsert_module
+    from airflow_provider_contacts.operators import report
+    from airflow_provider_contacts.operators import upsert as upsert_module
 
     sandbox.reset(empty=True)
     # a line after every batch (the default is at most one every 10 s)

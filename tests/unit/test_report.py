@@ -106,16 +106,25 @@ def test_durations_for_people(seconds, text):
         ("contact: 'Ann Smith' is neither a contact id nor an email", "not a contact id or email"),
         ('row has no "id", "contact_id" or "email"', "no contact id or email"),
         ("contact id -4 is not valid", "invalid contact id"),
-        ("field 'score' is nan, which is not a number a vendor accepts (NaN/Infinity); give ...", "NaN or Infinity"),
+        (
+            "field 'score' is nan, which is not a number a vendor accepts (NaN/Infinity); give ...",
+            "NaN or Infinity",
+        ),
         ("field 'when' is a datetime, not a text, number, boolean or null value", "unsupported value type"),
-        ("field 'tags' is a list; Mautic takes text, numbers and booleans there: flatten it", "list or object"),
+        (
+            "field 'tags' is a list; Mautic takes text, numbers and booleans there: flatten it",
+            "list or object",
+        ),
         ("op 'add' is not allowed; use one of plus, minus", "unknown op"),
         ("value '1.5' is not an integer; scores are whole numbers", "not a whole number"),
         ("divide by zero: value 0 with op divide", "divide by zero"),
         ("missing field(s) group, op", "missing field"),
         ("unknown group", "unknown group"),
         # a reason the table does not know: its words, without values
-        ("field 'city' holds 'Zürich' for ann@example.com at line 12; fix it", "field … holds … for … at line …"),
+        (
+            "field 'city' holds 'Zürich' for ann@example.com at line 12; fix it",
+            "field … holds … for … at line …",
+        ),
     ],
 )
 def test_each_reason_has_a_short_category_without_values(reason, category):
@@ -147,7 +156,11 @@ def test_the_top_ten_reasons_and_the_rest_add_up_to_the_rejected_rows():
 
 def test_rejected_row_lines_are_bounded_and_escape_what_a_log_cannot_encode():
     lines = rejected_row_lines(
-        [(0, {"name": "x" * 1000}, "r" * 1000), (1, {"name": "\ud800 and \x00"}, "bad text"), (2, "a,b", "csv")]
+        [
+            (0, {"name": "x" * 1000}, "r" * 1000),
+            (1, {"name": "\ud800 and \x00"}, "bad text"),
+            (2, "a,b", "csv"),
+        ]
     )
     assert all(len(line) <= 400 for line in lines)
     assert lines[1] == 'index 1: bad text; row {"name": "\\ud800 and \\u0000"}'
