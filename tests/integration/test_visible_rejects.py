@@ -148,16 +148,15 @@ def test_the_summary_is_a_line_per_count_then_the_json(sandbox, tmp_path, task_l
 
 
 def test_upsert_progress_gives_the_total_and_the_last_line_once(sandbox, tmp_path, caplog, monkeypatch):
-    from airflow_provider_contacts.operators import report
     from airflow_provider_contacts.operators import upsert as upsert_module
 
     sandbox.reset(empty=True)
     # a line after every batch (the default is at most one every 10 s)
-    monkeypatch.setattr(upsert_module, "Progress", functools.partial(report.Progress, every=0.0))
+    monkeypatch.setattr(upsert_module, "Progress", functools.partial(upsert_module.Progress, every=0.0))
     rows = [{"email": f"p{i}@example.com"} for i in range(450)]
-    with caplog.at_level(logging.INFO, logger="airflow_provider_contacts.operators.report"):
+    with caplog.at_level(logging.INFO):
         upsert(tmp_path, rows)
-    lines = [r.getMessage() for r in caplog.records if r.name == "airflow_provider_contacts.operators.report"]
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("upsert into")]
     assert [line.split(" (")[0].rsplit(",", 1)[0] for line in lines] == [
         "upsert into mautic_default: 200 of 450 rows, 44 %",
         "upsert into mautic_default: 400 of 450 rows, 88 %",
