@@ -271,7 +271,7 @@ class ContactsAddRemoveOperator(ContactsActionOperator):
             self.spool_contact_refs(rejects, by_ref)
             resolve_contact_refs(hook, by_ref, by_id, rejects, stats, batch_size * 5)
             self.check_before_sending(rejects)
-            progress = Progress(what, total=by_id.unique, unit="contacts")
+            progress = Progress(what, total=by_id.expected, unit="contacts")
             done = batches = 0
             for chunk in chunked(by_id, max(batch_size, 1)):
                 apply_batch(chunk)

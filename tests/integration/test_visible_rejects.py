@@ -164,6 +164,26 @@ def test_upsert_progress_gives_the_total_and_the_last_line_once(sandbox, tmp_pat
     ]
 
 
+def test_do_not_contact_progress_counts_the_contacts_of_the_total(sandbox, tmp_path, caplog, monkeypatch):
+    from airflow_provider_contacts.operators import base
+
+    monkeypatch.setattr(base, "Progress", functools.partial(base.Progress, every=0.0))
+    ids = sorted(sandbox.emulator("mautic").contacts)[:3]
+    op = DoNotContactOperator(
+        task_id="dnc",
+        conn_id="mautic_default",
+        action="add",
+        rows=[{"id": i} for i in ids] + [{"id": ids[0]}],  # a duplicate: counted once
+        rejects_path=str(tmp_path / "r.ndjson"),
+    )
+    with caplog.at_level(logging.INFO):
+        op.execute(context(tmp_path))
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("do-not-contact add")]
+    assert [line.split(", done in")[0] for line in lines] == [
+        "do-not-contact add on mautic_default: 3 of 3 contacts, 100 %"
+    ]
+
+
 # ---- where the rejects go ---------------------------------------------------------------------
 def test_the_default_rejects_path_is_under_storage_base(sandbox, tmp_path, monkeypatch):
     base = tmp_path / "shared"
