@@ -74,9 +74,8 @@ class Progress:
     def line(self, done: int, batches: int, elapsed: float, total_batches: int | None = None) -> str:
         """``12,000 of 20,000 rows, 60 %, ~4 s left (3 batches, 1,500 rows/s)``."""
         rate = done / max(elapsed, 1e-9)
-        after = (
-            [f"{batches:,} batches" + (f" of {total_batches:,}" if total_batches else "")] if batches else []
-        )
+        of = f" of {total_batches:,}" if total_batches else ""
+        after = [f"{batches:,} batch{'' if batches == 1 else 'es'}{of}"] if batches else []
         after.append(f"{rate:,.0f} {self.unit}/s")
         total = self.total
         if not total:
