@@ -28,8 +28,13 @@ class VendorContactLink(BaseOperatorLink):
         return str(getattr(operator, "__dict__", {}).get(LINK_ATTRIBUTE) or "")
 
 
-def publish_link(operator: Any, url: str | None) -> None:
+def publish_link(operator: Any, context: Any, url: str | None) -> None:
     """Keep ``url`` on ``operator`` for :class:`VendorContactLink` (Airflow stores it under the
-    link's XCom key when the task ends); no-op without a URL."""
-    if url:
-        operator.__dict__[LINK_ATTRIBUTE] = url
+    link's XCom key when the task ends) and store it there now as well (no-op without a URL;
+    the XCom needs a real task instance)."""
+    if not url:
+        return
+    operator.__dict__[LINK_ATTRIBUTE] = url
+    ti = context.get("ti") if context else None
+    if ti is not None and hasattr(ti, "xcom_push"):
+        ti.xcom_push(key=VendorContactLink().xcom_key, value=url)

@@ -209,7 +209,7 @@ class ContactsActionOperator(BaseOperator):
         """Close the rejects file, publish the summary and the vendor link, then apply ``max_rejected``."""
         touched = self.__dict__.get("_touched") or []
         if hook is not None and touched:
-            publish_link(self, hook.contacts_url(touched[0] if len(touched) == 1 else None))
+            publish_link(self, context, hook.contacts_url(touched[0] if len(touched) == 1 else None))
         rejects.close()
         summary["replayed"] = self.rows_read if is_replay(self) else 0
         summary["rejected"] = rejects.count

@@ -231,3 +231,17 @@ def test_a_successful_task_that_touched_no_contact_logs_no_error(sandbox, airflo
     events = [str(e.get("event")) for e in logs]
     assert "  rejected: 2 (not a contact id or email: 1, contact not found: 1)" in events
     assert "  reason_code: 1" not in events and any('"reason": "unsubscribed"' in e for e in events)
+
+
+def test_the_vendor_link_is_the_operators_own_and_reads_no_xcom(sandbox, tmp_path):
+    """Airflow asks ``get_link`` with the operator that ran when the task ends (and stores the
+    answer): the link must not depend on an XCom the task may never have pushed."""
+    from airflow_provider_contacts.links import VendorContactLink
+
+    sandbox.reset(empty=True)
+    one, _ = upsert(tmp_path, [{"email": "one@example.com"}])
+    contact = sandbox.emulator("mautic").contact_by_email("one@example.com")
+    link = VendorContactLink()
+    assert link.get_link(one, ti_key=None) == f"{sandbox.base_url('mautic')}/s/contacts/view/{contact['id']}"
+    none, summary = upsert(tmp_path, [{"email": "nope"}])
+    assert summary["rejected"] == 1 and link.get_link(none, ti_key=None) == ""
