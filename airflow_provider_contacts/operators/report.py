@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import reprlib
 import time
 from typing import Any
 
@@ -117,22 +118,26 @@ def log_summary(logger: Any, summary: dict[str, Any]) -> None:
 
 def _readable(value: Any, limit: int) -> str:
     """``value`` as one line of at most ``limit`` characters (JSON for a row; text that a log
-    cannot encode, such as a lone surrogate, escaped)."""
-    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    cannot encode, such as a lone surrogate, escaped), with every secret Airflow's masker knows
+    replaced by ``***``: in the row (values under a sensitive field name too) and in its text
+    (a secret deeper than the masker walks), before it is cut, so no part of one is left at the
+    cut."""
+    from airflow_provider_contacts._compat import redact_secrets
+
+    value = redact_secrets(value)
+    try:
+        text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    except (RecursionError, ValueError):  # nested too deep (or circular): the outer levels only
+        text = reprlib.repr(value)
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    text = " ".join(text.splitlines())
+    text = str(redact_secrets(" ".join(text.splitlines())))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def rejected_row_lines(sample: list[tuple[int | None, Any, str]]) -> list[str]:
-    """``index 3: <reason>; row {...}`` per rejected row, each bounded in length, with every
-    secret Airflow's masker knows replaced by ``***`` (masked before it is cut, so no part of a
-    secret is left at the cut)."""
-    from airflow_provider_contacts._compat import redact_secrets
-
+    """``index 3: <reason>; row {...}`` per rejected row, each bounded in length, secrets masked."""
     return [
-        f"index {index}: {_readable(redact_secrets(reason), REASON_CHARS)}; "
-        f"row {_readable(redact_secrets(row), ROW_CHARS)}"
+        f"index {index}: {_readable(reason, REASON_CHARS)}; row {_readable(row, ROW_CHARS)}"
         for index, row, reason in sample
     ]
 

@@ -165,6 +165,11 @@ def test_rejected_row_lines_are_bounded_and_escape_what_a_log_cannot_encode():
     assert all(len(line) <= 400 for line in lines)
     assert lines[1] == 'index 1: bad text; row {"name": "\\ud800 and \\u0000"}'
     assert lines[2] == "index 2: csv; row a,b"
+    deep: list = []
+    for _ in range(100_000):
+        deep = [deep]
+    (line,) = rejected_row_lines([(3, deep, "nested too deep")])  # no RecursionError
+    assert line.startswith("index 3: nested too deep; row [[[[") and len(line) <= 400
     lines[1].encode("utf-8")  # no lone surrogate reaches the log
 
 
@@ -186,3 +191,16 @@ def test_summary_lines_give_each_count_and_the_rejected_by_reason():
         "seconds: 1.5",
         "rejected: 2 (missing key field: 2)",
     ]
+
+
+def test_rejected_row_lines_mask_secrets_at_any_depth_and_under_sensitive_names():
+    from airflow.sdk.log import mask_secret
+
+    secret = "zq-deep-secret-9137"
+    mask_secret(secret)
+    deep: dict = {"v": f"a {secret} b"}
+    for _ in range(8):  # deeper than the masker walks a structure
+        deep = {"n": deep}
+    (line,) = rejected_row_lines([(0, {"email": "x", "deep": deep, "api_key": "plain-looking"}, secret)])
+    assert secret not in line and "plain-looking" not in line
+    assert line.startswith("index 0: ***; row ") and '"api_key": "***"' in line
