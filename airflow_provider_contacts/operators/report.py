@@ -116,6 +116,18 @@ def log_summary(logger: Any, summary: dict[str, Any]) -> None:
     logger.info("Summary (JSON): %s", json.dumps(summary, sort_keys=True, default=str))
 
 
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists/objects nest more than ``limit`` levels in ``value`` (walked without recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list, tuple)):
+            if depth >= limit:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
 def _readable(value: Any, limit: int) -> str:
     """``value`` as one line of at most ``limit`` characters (JSON for a row; text that a log
     cannot encode, such as a lone surrogate, escaped), with every secret Airflow's masker knows
@@ -124,10 +136,12 @@ def _readable(value: Any, limit: int) -> str:
     cut."""
     from airflow_provider_contacts._compat import redact_secrets
 
+    if _nested_deeper_than(value, 100):  # the outer levels only
+        value = reprlib.repr(value)
     value = redact_secrets(value)
     try:
         text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
-    except (RecursionError, ValueError):  # nested too deep (or circular): the outer levels only
+    except ValueError:  # a circular structure (rows read from files and SQL never are)
         text = reprlib.repr(value)
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     text = str(redact_secrets(" ".join(text.splitlines())))

@@ -169,7 +169,7 @@ def test_rejected_row_lines_are_bounded_and_escape_what_a_log_cannot_encode():
     for _ in range(100_000):
         deep = [deep]
     (line,) = rejected_row_lines([(3, deep, "nested too deep")])  # no RecursionError
-    assert line.startswith("index 3: nested too deep; row [[[[") and len(line) <= 400
+    assert line == "index 3: nested too deep; row [[[[[[[...]]]]]]]"
     lines[1].encode("utf-8")  # no lone surrogate reaches the log
 
 
