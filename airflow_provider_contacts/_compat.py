@@ -12,6 +12,9 @@ README "Supported versions"). The provider's modules import version-dependent na
   ``get_ui_field_behaviour()``. :func:`add_legacy_connection_form` derives both from the same
   declarations (3.2+ ignores them when the declarations exist).
 - ``airflow.sdk.conf`` is new in 3.2 (:func:`airflow_conf`).
+- The secrets masker's ``redact`` is in ``airflow.sdk._shared.secrets_masker`` from 3.2 (the old
+  ``airflow.sdk.execution_time.secrets_masker`` warns there), only in the old place on 3.1
+  (:func:`redact_secrets`).
 - State stores (``task_state_store``, ``asset_state_store``) exist from 3.3; the code that uses
   them falls back where they are absent (points ledger file, trigger ``state_path``).
 - Dates: Python 3.10's ``datetime.fromisoformat`` refuses what 3.11+ reads (7 fractional
@@ -54,6 +57,7 @@ __all__ = [
     "TaskDeferred",
     "add_legacy_connection_form",
     "airflow_conf",
+    "redact_secrets",
 ]
 
 
@@ -66,6 +70,18 @@ def airflow_conf() -> Any:
 
         return core_conf
     return sdk_conf
+
+
+def redact_secrets(value: Any) -> Any:
+    """``value`` (a text, or a row: dicts and lists walked) with every secret Airflow's masker
+    knows (connection passwords, secret extras, registered tokens) and the values of fields with
+    a sensitive name (``password``, ``api_key``...) replaced by ``***``: for data the provider
+    shows in the task log, such as a rejected row."""
+    try:  # Airflow >= 3.2
+        from airflow.sdk._shared.secrets_masker import redact
+    except ImportError:  # Airflow 3.1
+        from airflow.sdk.execution_time.secrets_masker import redact  # type: ignore[no-redef]
+    return redact(value)
 
 
 # ---- connection forms for Airflow 3.1 ---------------------------------------------------------

@@ -67,6 +67,12 @@ def check_adjustment(op: Any, value: Any, operators: tuple[str, ...] = POINT_OPE
     return name, number
 
 
+def dnc_reason_name(code: int) -> str:
+    """The name of a do-not-contact reason code (``1`` → ``unsubscribed``); a code without a
+    name is written as its number (``"7"``)."""
+    return next((name for name, number in DNC_REASONS.items() if number == code), str(code))
+
+
 def parse_dnc_reason(reason: Any) -> int:
     """``unsubscribed`` / ``bounced`` / ``manual`` or a whole number > 0."""
     from airflow_provider_contacts.exceptions import ContactsConfigError

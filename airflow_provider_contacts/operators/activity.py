@@ -93,7 +93,7 @@ class FetchContactActivityOperator(BaseOperator):
         by_type: dict[str, int] = {}
         first = last = None
         count = 0
-        progress = Progress(f"activity from {self.conn_id}")
+        progress = Progress(f"activity from {self.conn_id}", unit="events")
         with open_text(path, "w") as out:
             extra = {"page_size": self.page_size} if self.page_size else {}
             if self.event_filters:

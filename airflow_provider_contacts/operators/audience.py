@@ -63,7 +63,6 @@ class SetAudienceMembershipOperator(ContactsAddRemoveOperator):
         "audience_type",
         "audience_by",
     )
-    done_keys = ("added", "removed", "already")
     #: OpenLineage (issue 16 item 3, the shared code of operators/lineage.py): the output is the
     #: audience, e.g. ``segments/3``, known once the task ran (:meth:`lineage_output`); its row
     #: count is the contacts whose membership is now as asked

@@ -15,7 +15,9 @@ from airflow.sdk import BaseOperator
 from airflow_provider_contacts._args import as_bool
 from airflow_provider_contacts.exceptions import ContactsConfigError, RejectedRowsError
 from airflow_provider_contacts.links import VendorContactLink, publish_link
+from airflow_provider_contacts.operators.report import Progress, log_rejected_rows, log_summary
 from airflow_provider_contacts.rows.outputs import output_path
+from airflow_provider_contacts.rows.reasons import reason_category
 from airflow_provider_contacts.rows.refs import contact_ref
 from airflow_provider_contacts.rows.rejects import RejectsFile, check_threshold, parse_max_rejected
 from airflow_provider_contacts.rows.source_files import (
@@ -31,29 +33,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 log = logging.getLogger(__name__)
-
-
-class Progress:
-    """Logs progress at most every ``every`` seconds: counts and rate, never row contents."""
-
-    def __init__(self, what: str, every: float = 10.0, clock: Any = time.monotonic) -> None:
-        self.what = what
-        self.every = every
-        self.clock = clock
-        self.started = clock()
-        self._last = self.started
-
-    def elapsed(self) -> float:
-        return self.clock() - self.started
-
-    def tick(self, done: int, batches: int, total_batches: int | None = None, force: bool = False) -> None:
-        now = self.clock()
-        if not force and now - self._last < self.every:
-            return
-        self._last = now
-        rate = done / max(now - self.started, 1e-9)
-        of = f"/{total_batches}" if total_batches else ""
-        log.info("%s: %d batches%s done, %d rows, %.0f rows/s", self.what, batches, of, done, rate)
 
 
 def open_hook(conn_id: str, hook_params: dict[str, Any] | None, capability: str, action: str) -> Any:
@@ -253,8 +232,10 @@ class ContactsActionOperator(BaseOperator):
             **done,
             "rows_read": rows_read,
             "rejected": rejects.count,
+            "rejected_by_reason": rejects.tally.by_reason(),
             "rejects_path": rejects.path,
         }
+        log_rejected_rows(self.log, rejects)
         if any(done.get(k) for k in self.lineage_accepted):
             log.error(
                 "Failed after changing the vendor: %s (of %d rows read); %d rows rejected so far, in %s",
@@ -286,13 +267,15 @@ class ContactsActionOperator(BaseOperator):
         """Close the rejects file, publish the summary and the vendor link, then apply ``max_rejected``."""
         touched = self.__dict__.get("_touched") or []
         if hook is not None and touched:
-            publish_link(context, hook.contacts_url(touched[0] if len(touched) == 1 else None))
+            publish_link(self, context, hook.contacts_url(touched[0] if len(touched) == 1 else None))
         rejects.close()
         summary["replayed"] = self.rows_read if is_replay(self) else 0
         summary["rejected"] = rejects.count
+        summary["rejected_by_reason"] = rejects.tally.by_reason()
         summary["rejects_path"] = rejects.path
         self.last_summary = summary
-        self.log.info("Summary: %s", json.dumps(summary, sort_keys=True, default=str))
+        log_summary(self.log, summary)
+        log_rejected_rows(self.log, rejects)
         self.attach_to_outlets(context, summary)
         sent = bool(self.__dict__.get("_valid_rows_sent"))
         check_threshold(self.max_rejected, rejects.count, total, rejects.path, valid_rows_sent=sent)
@@ -320,9 +303,6 @@ class ContactsAddRemoveOperator(ContactsActionOperator):
     or email; a contact named several times is changed once (flat memory past ``memory_rows``
     distinct references)."""
 
-    #: the ``stats`` keys that count contacts done (for the progress log)
-    done_keys: tuple[str, ...] = ()
-
     def __init__(self, *, action: str, memory_rows: int = 20_000, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.action = action
@@ -343,17 +323,20 @@ class ContactsAddRemoveOperator(ContactsActionOperator):
         in bulk, ``max_rejected`` applied before the first change, then ``apply_batch(chunk)``
         for each batch of ``batch_size`` distinct contacts (``(index, [id, row, named_by_email])``
         in input order). ``stats`` needs ``not_found``, ``duplicates``, ``emails_looked_up``;
-        progress counts the keys ``done_keys`` names."""
+        progress counts the distinct contacts done of those to change."""
         by_ref = KeyedSpool(memory_rows=self.memory_rows)
         by_id = KeyedSpool(memory_rows=self.memory_rows)
         try:
             self.spool_contact_refs(rejects, by_ref)
             resolve_contact_refs(hook, by_ref, by_id, rejects, stats, batch_size * 5)
             self.check_before_sending(rejects)
-            progress = Progress(what)
-            for batch_no, chunk in enumerate(chunked(by_id, max(batch_size, 1)), start=1):
+            progress = Progress(what, total=by_id.expected, unit="contacts")
+            done = batches = 0
+            for chunk in chunked(by_id, max(batch_size, 1)):
                 apply_batch(chunk)
-                progress.tick(sum(stats[k] for k in self.done_keys), batch_no)
+                done, batches = done + len(chunk), batches + 1
+                progress.tick(done, batches)
+            progress.finish(done, batches)
             stats["duplicates"] = by_ref.duplicates + by_id.duplicates
         except BaseException:
             self.failed(rejects, stats)
@@ -396,6 +379,7 @@ def write_rejected(rejects: RejectsFile, index: int, row: Any, outcome: Any) -> 
         status=outcome.http_status,
         message=outcome.message,
         vendor_code=outcome.vendor_code,
+        category=reason_category(outcome.message, outcome.http_status, outcome.vendor_code, from_vendor=True),
     )
 
 

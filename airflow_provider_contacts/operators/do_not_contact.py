@@ -10,7 +10,7 @@ from airflow_provider_contacts.operators.base import (
     ContactsAddRemoveOperator,
     transport_summary,
 )
-from airflow_provider_contacts.rules import parse_dnc_reason
+from airflow_provider_contacts.rules import dnc_reason_name, parse_dnc_reason
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -26,11 +26,12 @@ class DoNotContactOperator(ContactsAddRemoveOperator):
     and the other rows are counted as ``duplicates``. Emails are resolved in bulk (unknown ones
     are rejected "contact not found"); changes go in the vendor's batch edits, so 10,000
     contacts take ⌈10000/200⌉ edit requests on Mautic plus the email look-ups. Both actions are
-    idempotent, so a task retry is safe.
+    idempotent, so a task retry is safe. The summary names the reason (``reason``:
+    ``unsubscribed``, ``bounced``, ``manual``, or the number of another code) and gives its code
+    (``reason_code``).
     """
 
     template_fields = (*ContactsActionOperator.template_fields, "action", "channel", "reason", "comments")
-    done_keys = ("updated",)
     lineage_object = "contacts"
     lineage_accepted = ("updated",)
 
@@ -72,6 +73,7 @@ class DoNotContactOperator(ContactsAddRemoveOperator):
         what = f"do-not-contact {action} on {self.conn_id}"
         self.change_contacts(hook, rejects, stats, hook.dnc_batch_size, apply_batch, what)
         total = self.rows_read
-        summary = {"conn_id": self.conn_id, "action": action, "channel": channel, "reason": reason}
+        summary: dict[str, Any] = {"conn_id": self.conn_id, "action": action, "channel": channel}
+        summary.update(reason=dnc_reason_name(reason), reason_code=reason)
         summary.update(rows_read=total, **stats, **transport_summary(hook, started))
         return self.finish(context, summary, rejects, total, hook)

@@ -227,7 +227,7 @@ class UpsertContactsOperator(ContactsActionOperator):
             counts["would_send"] = would_send
             return 0
         try:
-            batches, sent = self._send_all(hook, rows, size, key, rejects, counts, state)
+            batches, sent = self._send_all(hook, rows, size, key, rejects, counts, state, spool.expected)
         except BaseException:
             if state is not None:
                 state.commit()
@@ -238,10 +238,19 @@ class UpsertContactsOperator(ContactsActionOperator):
         return batches
 
     def _send_all(
-        self, hook: Any, rows: Any, size: int, key: str, rejects: Any, counts: dict[str, int], state: Any
+        self,
+        hook: Any,
+        rows: Any,
+        size: int,
+        key: str,
+        rejects: Any,
+        counts: dict[str, int],
+        state: Any,
+        total: int,
     ) -> tuple[int, int]:
-        """Send ``rows`` in batches; returns (batches, rows sent)."""
-        progress = Progress(f"upsert into {self.conn_id}")
+        """Send ``rows`` in batches; returns (batches, rows sent). Progress counts the rows sent
+        and those found unchanged, of the ``total`` keys."""
+        progress = Progress(f"upsert into {self.conn_id}", total=total)
         done = batches = 0
         for chunk, outcomes in self._send(hook, chunked(rows, size), key):
             batches += 1
@@ -262,8 +271,8 @@ class UpsertContactsOperator(ContactsActionOperator):
                         vendor_code=outcome.vendor_code,
                     )
             done += len(chunk)
-            progress.tick(done, batches)
-        progress.tick(done, batches, force=True)
+            progress.tick(done + (state.unchanged if state is not None else 0), batches)
+        progress.finish(done + (state.unchanged if state is not None else 0), batches)
         return batches, done
 
     def _finish_state(self, context: Context, state: Any, hook: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 from airflow_provider_contacts.exceptions import ContactsConfigError, RejectedRowsError
 from airflow_provider_contacts.rows.outputs import open_text
 from airflow_provider_contacts.rows.strict_json import dumps
+from airflow_provider_contacts.rows.reasons import RejectTally
 
 #: The fields of a rejects record, in the order they are written.
 FIELDS = ("index", "row", "reason", "status", "message", "vendor_code")
@@ -40,6 +41,9 @@ class RejectsFile:
     def __init__(self, path: str) -> None:
         self.path = path
         self.count = 0
+        #: counts per reason category (``write``'s ``category``, else derived from ``reason``) and
+        #: the first rejected rows: ``rows/reasons.py``
+        self.tally = RejectTally()
         self._handle = open_text(path, "w")
 
     def write(
@@ -51,10 +55,12 @@ class RejectsFile:
         status: int | None = None,
         message: str | None = None,
         vendor_code: str | None = None,
+        category: str | None = None,
     ) -> None:
         record = dict(zip(FIELDS, (index, row, reason, status, message, vendor_code), strict=True))
         self._handle.write(dumps(record) + "\n")  # strict JSON, valid UTF-8: rows/strict_json.py
         self.count += 1
+        self.tally.add(index, row, reason, status, vendor_code, category)
 
     def close(self) -> None:
         if not self._handle.closed:

@@ -133,6 +133,12 @@ class KeyedSpool:
             self.close()
 
     @property
+    def expected(self) -> int:
+        """The rows iteration will yield: exact while in memory; once spilled, the rows added (an
+        upper bound: duplicates are collapsed bucket by bucket as they are read)."""
+        return len(self._rows) if self._rows is not None else self.added
+
+    @property
     def duplicates(self) -> int:
         return self.added - self.unique
 
