@@ -6,8 +6,8 @@ from typing import Any
 
 from airflow_provider_contacts.exceptions import ContactsConfigError, RejectedRowsError
 from airflow_provider_contacts.rows.outputs import open_text
-from airflow_provider_contacts.rows.strict_json import dumps
 from airflow_provider_contacts.rows.reasons import RejectTally
+from airflow_provider_contacts.rows.strict_json import dumps
 
 #: The fields of a rejects record, in the order they are written.
 FIELDS = ("index", "row", "reason", "status", "message", "vendor_code")
