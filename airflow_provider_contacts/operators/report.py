@@ -10,6 +10,8 @@ import reprlib
 import time
 from typing import Any
 
+from airflow_provider_contacts.rows.strict_json import dumps
+
 log = logging.getLogger(__name__)
 
 #: the longest a logged row (its JSON) or reason gets, in characters
@@ -139,8 +141,8 @@ def _readable(value: Any, limit: int) -> str:
     if _nested_deeper_than(value, 100):  # the outer levels only
         value = reprlib.repr(value)
     value = redact_secrets(value)
-    try:
-        text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    try:  # strict JSON: NaN, numbers too long for str(), lone surrogates written as a replay reads them
+        text = value if isinstance(value, str) else dumps(value)
     except ValueError:  # a circular structure (rows read from files and SQL never are)
         text = reprlib.repr(value)
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
