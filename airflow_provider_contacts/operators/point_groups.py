@@ -79,6 +79,9 @@ class AdjustPointGroupsOperator(ContactsActionOperator):
     template_fields = (*ContactsActionOperator.template_fields, "ledger_path", "event_name", "action_name")
     lineage_object = "point_groups"
     lineage_accepted = ("applied",)
+    row_columns = ("contact", "group", "op", "value")
+    key_columns = (("contact",), ("group",), ("op",), ("value",))
+    key_purpose = "each adjustment needs contact, group, op and value"
 
     def __init__(
         self,
