@@ -85,11 +85,12 @@ def test_unknown_columns_ignore_drops_them_from_the_rows_sent_counted_and_logged
     sandbox.reset(empty=True)
     sent: list[dict] = []
     real = mautic_contacts.MauticContacts.batch_create
-    monkeypatch.setattr(
-        mautic_contacts.MauticContacts,
-        "batch_create",
-        lambda self, items: sent.extend(items) or real(self, items),
-    )
+
+    def batch_create(self, items):
+        sent.extend(items)
+        return real(self, items)
+
+    monkeypatch.setattr(mautic_contacts.MauticContacts, "batch_create", batch_create)
     rows = [
         {"email": "a@example.com", "firstname": "A", "shoe_size": 44, "favourite_colour": "red"},
         {"email": "b@example.com", "shoe_size": 41},

@@ -226,7 +226,12 @@ def test_mautic_fields_published_and_api_keys(monkeypatch):
         {"id": 40, "alias": "legacy_score", "isPublished": False, "isUniqueIdentifier": False},
     ]
     pages = []
-    monkeypatch.setattr(hook, "_entity_pages", lambda *args, **kwargs: pages.append(args) or iter(fields))
+
+    def entity_pages(*args, **kwargs):
+        pages.append(args)
+        return iter(fields)
+
+    monkeypatch.setattr(hook, "_entity_pages", entity_pages)
     known = hook.upsert_fields()
     assert {"firstname", "email", "tags", "owner", "ipAddress", "doNotContact"} <= known.names
     assert "legacy_score" not in known.names and "not published" in known.ignored["legacy_score"]
