@@ -158,7 +158,10 @@ def test_the_emulator_pages_fields_as_mautic_does_and_the_hook_reads_every_page(
     for start in range(0, default["total"], 7):
         page = requests.get(url, params={"start": start, "limit": 7}, auth=auth, timeout=30).json()
         aliases += [f["alias"] for f in page["fields"].values()]
-    everything = requests.get(url, params={"limit": 0}, auth=auth, timeout=30).json()  # 0: no limit
+    # limit 0: every field, start ignored (CommonRepository::buildLimiterClauses); the search is on label and alias
+    everything = requests.get(url, params={"limit": 0, "start": 5}, auth=auth, timeout=30).json()
+    found = requests.get(url, params={"search": "zipcode"}, auth=auth, timeout=30).json()
+    assert [f["alias"] for f in found["fields"].values()] == ["zipcode"] and found["total"] == 1
     assert aliases == [f["alias"] for f in everything["fields"].values()] and len(aliases) == default["total"]
     sandbox.clear_requests()
     monkeypatch.setattr(mautic_contacts, "FIELDS_PAGE", 7)
