@@ -27,6 +27,10 @@ class DoNotContactOperator(ContactsAddRemoveOperator):
     are rejected "contact not found"); changes go in the vendor's batch edits, so 10,000
     contacts take ⌈10000/200⌉ edit requests on Mautic plus the email look-ups. Both actions are
     idempotent, so a task retry is safe.
+
+    A row is an id, an email, or an object with ``id``, ``contact_id``, ``contactId`` or
+    ``email``; any other column is unknown (``unknown_columns``, ``columns``: see
+    :class:`~.base.ContactsActionOperator`), and a source with none of them is one error.
     """
 
     template_fields = (*ContactsActionOperator.template_fields, "action", "channel", "reason", "comments")

@@ -72,7 +72,9 @@ class AdjustPointGroupsOperator(ContactsActionOperator):
     group by id or name, ``op`` one of plus/minus/times/divide/set, ``value`` an integer.
 
     Invalid adjustments (unknown op, non-integer, divide by zero, unknown group or contact) are
-    rejected with their reason before anything is sent. Each valid one is applied exactly
+    rejected with their reason before anything is sent. A source without one of the four columns
+    is one error; any other column is unknown (``unknown_columns``, ``columns``: see
+    :class:`~.base.ContactsActionOperator`). Each valid one is applied exactly
     once, across task retries too (see the module docstring: read-then-set with a ledger).
     """
 
