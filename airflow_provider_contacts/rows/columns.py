@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -28,15 +29,17 @@ SEPARATORS = (";", "\t", "|")
 
 
 def parse_mapping(value: Any) -> dict[str, str | None]:
-    """``columns``: a dict ``{source column: vendor field or None}`` (a JSON object string is read
-    too: a rendered template). Refused: not a dict, a name that is not a text, two source
-    columns mapped to one field."""
+    """``columns``: a dict ``{source column: vendor field or None}`` (a string is read too: a
+    rendered template, as JSON or as the Python dict Jinja prints). Refused: not a dict, a name
+    that is not a text, two source columns mapped to one field."""
     if value is None or value == "" or value == {}:
         return {}
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except json.JSONDecodeError:
+            value = _literal(value)
+        if isinstance(value, str):
             raise ContactsConfigError(
                 f"columns={value[:200]!r} is a string but not a JSON object; give a dict "
                 '{"source column": "vendor field"}, e.g. {"first_name": "firstname"} (None drops a column)'
@@ -68,6 +71,15 @@ def parse_mapping(value: Any) -> dict[str, str | None]:
             "map one of them to another field, or to None to drop it"
         )
     return dict(value)
+
+
+def _literal(text: str) -> Any:
+    """A Python literal (``{'a': 'b', 'c': None}``, as a rendered ``{{ params.columns }}``
+    prints), or ``text`` itself when it is not one."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return text
 
 
 def describe_source(source: Any) -> str:

@@ -170,3 +170,18 @@ def test_the_emulator_pages_fields_as_mautic_does_and_the_hook_reads_every_page(
     pages = [r["query"] for r in sandbox.requests("mautic")]
     assert pages == [f"start={s}&limit=7" for s in range(0, default["total"] + 1, 7)][: len(pages)]
     assert len(pages) == -(-(default["total"] + 1) // 7)  # a full last page asks once more
+
+
+def test_a_user_who_may_not_read_the_fields_is_told_the_permission(sandbox, tmp_path, monkeypatch):
+    conn = json.loads(sandbox.connection_env()["AIRFLOW_CONN_MAUTIC_DEFAULT"])
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MAUTIC_VIEWER", json.dumps({**conn, "login": "viewer", "password": "viewer-password"})
+    )
+    with pytest.raises(ContactsConfigError, match=r"may not read them .*lead:fields:view"):
+        UpsertContactsOperator(
+            task_id="t",
+            conn_id="mautic_viewer",
+            rows=[{"email": "v@example.com"}],
+            rejects_path=str(tmp_path / "r"),
+        ).execute(context())
+    assert [(r["method"], r["status"]) for r in sandbox.requests("mautic")] == [("GET", 403)]

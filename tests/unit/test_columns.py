@@ -51,6 +51,8 @@ def test_mapping_mistakes_are_config_errors(value, needle):
 def test_mapping_reads_a_dict_or_a_rendered_json_object():
     assert parse_mapping(None) == {} and parse_mapping("") == {}
     assert parse_mapping('{"first_name": "firstname", "x": null}') == {"first_name": "firstname", "x": None}
+    # what a rendered "{{ params.columns }}" prints
+    assert parse_mapping("{'first_name': 'firstname', 'x': None}") == {"first_name": "firstname", "x": None}
 
 
 def test_unknown_columns_takes_two_choices():

@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
-from airflow_provider_contacts.exceptions import ContactsConfigError
+from airflow_provider_contacts.exceptions import ContactsConfigError, PermissionDeniedError
 from airflow_provider_contacts.hooks.mautic.base import MauticBase
 from airflow_provider_contacts.hooks.mautic.errors import BatchLimitExceeded, batch_error_mapper
 from airflow_provider_contacts.hooks.mautic.wire import (
@@ -271,7 +271,16 @@ class MauticContacts(MauticBase):
         without a word (§9)."""
         published: set[str] = set()
         ignored: dict[str, str] = {}
-        for f in self.contact_fields():
+        try:
+            fields = self.contact_fields()
+        except PermissionDeniedError as err:  # FieldApiController asks lead:fields:view
+            raise ContactsConfigError(
+                "an upsert checks every column against this Mautic's contact fields before the first change, "
+                f"and this Mautic user may not read them (GET /api/fields/contact: HTTP 403, {err.message}). "
+                "Give its role the permission Contacts - Custom Fields: View (lead:fields:view)",
+                conn_id=self.conn_id,
+            ) from None
+        for f in fields:
             alias = f.get("alias")
             if not isinstance(alias, str):
                 continue
