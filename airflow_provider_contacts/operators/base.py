@@ -166,8 +166,9 @@ class ContactsActionOperator(BaseOperator):
         gate = self.open_columns()
         choice = parse_unknown(self.unknown_columns)
         held = HeldRejects(rejects, gate)
+        source = self.iter_input()
         try:
-            for index, row in enumerate(gate.rows(self.iter_input())):
+            for index, row in enumerate(gate.rows(source)):
                 read += 1
                 if isinstance(row, BadRow):
                     held.write(index, row.raw, row.reason)
@@ -180,6 +181,7 @@ class ContactsActionOperator(BaseOperator):
             gate.finish(held)
             gate.check_known(known or self.known_columns, choice)
         finally:
+            getattr(source, "close", lambda: None)()  # a SQL cursor closed now, not by the GC
             held.flush()
             self.rows_read = read
 

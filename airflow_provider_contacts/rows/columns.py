@@ -221,7 +221,8 @@ class ColumnGate:
         if not counts:
             return
         keep = {c for group in self.required for c in group}
-        dropped, others = check_known(counts, known(), choice, self.source, keep)
+        origins = {t: n for n, t in self.mapping.items() if t is not None and n in self.raw_counts}
+        dropped, others = check_known(counts, known(), choice, self.source, keep, origins)
         self.dropped = frozenset(dropped)
         self._report = {
             "unknown_columns_dropped": top(counts, dropped),

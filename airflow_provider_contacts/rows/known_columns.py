@@ -91,12 +91,19 @@ def top(counts: dict[str, int], columns: list[str]) -> dict[str, int]:
 
 
 def check_known(
-    counts: dict[str, int], known: KnownColumns, choice: str, source: str, keep: set[str]
+    counts: dict[str, int],
+    known: KnownColumns,
+    choice: str,
+    source: str,
+    keep: set[str],
+    origins: dict[str, str] | None = None,
 ) -> tuple[list[str], list[str]]:
     """Check the columns (``counts``: rows per column) against ``known`` before the first change.
     Returns (columns to drop from every row sent, columns kept as ``known.others``); an unknown
     column is a :class:`ContactsConfigError` unless ``choice`` is ``"ignore"`` (a column of
-    ``keep``, the key, never is dropped)."""
+    ``keep``, the key, never is dropped). ``origins``: the source column a ``columns`` mapping
+    renamed into a column, named in the message."""
+    origins = origins or {}
     unknown, others = classify(counts, known)
     if others:
         log.info(
@@ -127,17 +134,19 @@ def check_known(
             len(unknown),
             source,
             known.where,
-            ", ".join(_described(c, known, hints) for c in unknown),
+            ", ".join(_described(c, known, hints, origins) for c in unknown),
         )
-    raise ContactsConfigError(_unknown_message(unknown, kept, known, source, hints, set(counts)))
+    raise ContactsConfigError(_unknown_message(unknown, kept, known, source, hints, set(counts), origins))
 
 
-def _described(column: str, known: KnownColumns, hints: dict[str, str | None]) -> str:
-    note = known.ignored.get(column)
-    if note:
-        return f"{column!r} ({note})"
-    hint = hints.get(column)
-    return f"{column!r} (did you mean {hint!r}?)" if hint else repr(column)
+def _described(
+    column: str, known: KnownColumns, hints: dict[str, str | None], origins: dict[str, str]
+) -> str:
+    notes = [f"mapped from {origins[column]!r}"] if column in origins else []
+    note, hint = known.ignored.get(column), hints.get(column)
+    if note or hint:
+        notes.append(note or f"did you mean {hint!r}?")
+    return f"{column!r} ({'; '.join(notes)})" if notes else repr(column)
 
 
 def _unknown_message(
@@ -147,8 +156,9 @@ def _unknown_message(
     source: str,
     hints: dict[str, str | None],
     columns: set[str],
+    origins: dict[str, str],
 ) -> str:
-    named = ", ".join(_described(c, known, hints) for c in unknown[:SHOWN])
+    named = ", ".join(_described(c, known, hints, origins) for c in unknown[:SHOWN])
     more = (
         f" and {len(unknown) - SHOWN:,} more (each one is named in the task log)"
         if len(unknown) > SHOWN
@@ -156,7 +166,9 @@ def _unknown_message(
     )
     targets = [h for h in hints.values() if h]
     mapping = {
-        c: h for c, h in hints.items() if h and targets.count(h) == 1 and h not in columns and c in unknown
+        origins.get(c, c): h
+        for c, h in hints.items()
+        if h and targets.count(h) == 1 and h not in columns and c in unknown
     }
     fix = (
         f"map them with columns={json.dumps(dict(list(mapping.items())[:SHOWN]))}"

@@ -179,6 +179,16 @@ def test_unknown_columns_error_names_each_with_the_closest_field_and_a_mapping()
     )
 
 
+def test_a_mapping_to_an_unknown_field_names_the_source_column():
+    g = gate({"first_name": "first_nme"})
+    list(g.rows([{"email": "a@x.io", "first_name": "A"}]))
+    g.finish(HeldRejects(Rejects(), g))
+    with pytest.raises(ContactsConfigError) as err:
+        g.check_known(lambda: MAUTIC_LIKE, "error")
+    assert "'first_nme' (mapped from 'first_name'; did you mean 'firstname'?)" in str(err.value)
+    assert 'map them with columns={"first_name": "firstname"}' in str(err.value)
+
+
 def test_ten_thousand_unknown_columns_a_bounded_message_the_full_list_in_the_log(caplog):
     counts = {"email": 1, **{f"extra_{i}": 1 for i in range(10_000)}}
     with caplog.at_level(logging.ERROR), pytest.raises(ContactsConfigError) as err:
