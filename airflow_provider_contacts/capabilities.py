@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from airflow_provider_contacts.models import Audience, ContactEvent, EventQuery, RowOutcome
+from airflow_provider_contacts.models import Audience, ContactEvent, EventQuery, KnownColumns, RowOutcome
 
 
 @runtime_checkable
@@ -24,6 +24,11 @@ class ContactUpserter(Protocol):
 
     def upsert_batch(self, rows: list[dict[str, Any]], key: str) -> list[RowOutcome]:
         """Upsert ``rows`` (unique keys); one outcome per row, ``index`` = position in rows."""
+        ...
+
+    def upsert_fields(self) -> KnownColumns:
+        """The columns an upsert stores, from the vendor's own field list (read once per hook);
+        the operator checks the input's columns against them before the first change."""
         ...
 
 

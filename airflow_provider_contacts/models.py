@@ -60,6 +60,24 @@ def audience_by(value: Any) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class KnownColumns:
+    """The columns of a row that an action stores, to check a source against before the first
+    change (an upsert: the vendor's own field list; the other actions: the columns they read).
+
+    ``names`` are stored as they are (compared ignoring case when ``fold_case``: the hook maps
+    them to the vendor's spelling); ``where`` says where the list comes from, for messages.
+    ``others`` names what becomes of any other column when the vendor keeps it somewhere (e.g.
+    EngageLab's "custom attributes"; None: another column is unknown). ``ignored`` maps a
+    column the vendor would NOT store to why (e.g. a Mautic field that is not published)."""
+
+    names: frozenset[str]
+    where: str
+    fold_case: bool = False
+    others: str | None = None
+    ignored: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class ContactEvent:
     """The normalised contact event: one schema for every vendor. ``occurred_at`` is an aware

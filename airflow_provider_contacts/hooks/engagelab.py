@@ -34,7 +34,7 @@ from airflow_provider_contacts.hooks.registry import EngageLabExtras
 from airflow_provider_contacts.http.auth import Auth, BasicAuth
 from airflow_provider_contacts.http.errors import ResponseLike, default_error_mapper, safe_json
 from airflow_provider_contacts.http.plan import Call, Page, Plan, map_plan, paged, run_plan
-from airflow_provider_contacts.models import ContactEvent, EventQuery, RowOutcome
+from airflow_provider_contacts.models import ContactEvent, EventQuery, KnownColumns, RowOutcome
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ PER_PAGE = 15
 #: fields a LiveDesk contact has at the top level; any other row field goes to custom_attributes
 TOP_LEVEL = ("name", "email", "phone_number", "identifier", "blocked", "avatar_url")
 UPSERT_KEYS = ("email", "phone_number", "identifier")
+ATTRIBUTES = ("custom_attributes", "additional_attributes")
 
 
 def map_engagelab_error(response: ResponseLike) -> ContactsHTTPError | None:
@@ -241,6 +242,20 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
     # ---- upsert ------------------------------------------------------------------------------
     def structured_value_problem(self, field: str, value: Any) -> str | None:
         return attributes_problem(field, value)
+
+    def upsert_fields(self) -> KnownColumns:
+        """What an upsert stores: the contact fields (:data:`TOP_LEVEL`, ``custom_attributes``,
+        ``additional_attributes``); any other column becomes a custom attribute
+        (:func:`to_contact_fields`), except ``inbox_id`` (a new contact's inbox is the hook's)."""
+        return KnownColumns(
+            frozenset((*TOP_LEVEL, *ATTRIBUTES)),
+            f"LiveDesk contact fields ({', '.join((*TOP_LEVEL, *ATTRIBUTES))})",
+            others="custom attributes",
+            ignored={
+                "inbox_id": "not stored per row: a new contact's inbox is the hook's inbox_id (the extra, or "
+                "hook_params={'inbox_id': N})"
+            },
+        )
 
     def upsert_batch(self, rows: list[dict[str, Any]], key: str = "email") -> list[RowOutcome]:
         if key not in UPSERT_KEYS:

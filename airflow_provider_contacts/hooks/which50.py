@@ -30,7 +30,7 @@ from airflow_provider_contacts.hooks.registry import Which50Extras
 from airflow_provider_contacts.http.auth import Auth, BasicAuth, HeaderAuth
 from airflow_provider_contacts.http.errors import ResponseLike, default_error_mapper, safe_json
 from airflow_provider_contacts.http.plan import Call, Plan
-from airflow_provider_contacts.models import ContactEvent, EventQuery, RowOutcome
+from airflow_provider_contacts.models import ContactEvent, EventQuery, KnownColumns, RowOutcome
 
 #: an HTTP header name (RFC 9110 "token")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -199,6 +199,18 @@ class Which50Hook(EventPlanMixin, ContactsHook):
             idempotent=bool(match),
         )
         return response.status_code, (response.json() if response.content else {})
+
+    def upsert_fields(self) -> KnownColumns:
+        """What an upsert stores: the fields of the list ``contact_list_id`` (read once per hook),
+        matched ignoring case as :meth:`upsert_batch` does; Which50 ignores any other name."""
+        list_id = self.contact_list_id()
+        assert list_id is not None  # required: contact_list_id() raised when it is missing
+        names = self.field_names(list_id)
+        return KnownColumns(
+            frozenset(names),
+            f"fields of Which50 contact list {list_id} ({', '.join(names)}; names match ignoring case)",
+            fold_case=True,
+        )
 
     def upsert_batch(self, rows: list[dict[str, Any]], key: str = "email") -> list[RowOutcome]:
         """Each row into the list, matched on ``key`` (a field of the list, any case): 201 is

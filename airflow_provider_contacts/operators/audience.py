@@ -50,7 +50,9 @@ class SetAudienceMembershipOperator(ContactsAddRemoveOperator):
 
     Summary: ``added``, ``removed``, ``already`` (already a member for an add, already not one
     for a remove), ``not_found``, ``duplicates``, ``emails_looked_up``, ``rejected``, the
-    audience's ``audience_id`` and ``audience_name``, and the transport counters.
+    audience's ``audience_id`` and ``audience_name``, and the transport counters; the column
+    counts of :class:`~.base.ContactsActionOperator` when not empty. A row's columns are
+    ``id``, ``contact_id``, ``contactId`` or ``email``; any other is unknown (``unknown_columns``).
 
     EngageLab LiveDesk has labels, but its API documents no way to set them on a contact, so
     only Mautic connections can do this (the capability check says so).

@@ -15,7 +15,10 @@ from airflow.sdk import BaseOperator
 from airflow_provider_contacts._args import as_bool
 from airflow_provider_contacts.exceptions import ContactsConfigError, RejectedRowsError
 from airflow_provider_contacts.links import VendorContactLink, publish_link
+from airflow_provider_contacts.models import KnownColumns
 from airflow_provider_contacts.operators.report import Progress, log_rejected_rows, log_summary
+from airflow_provider_contacts.rows.columns import ColumnGate, HeldRejects, describe_source, parse_mapping
+from airflow_provider_contacts.rows.known_columns import parse_unknown
 from airflow_provider_contacts.rows.outputs import output_path
 from airflow_provider_contacts.rows.reasons import reason_category
 from airflow_provider_contacts.rows.refs import contact_ref
@@ -67,6 +70,19 @@ class ContactsActionOperator(BaseOperator):
         is a tab). Templated.
     :param source_encoding: the text encoding of a source file (default ``utf-8``; any Python
         codec, e.g. ``latin-1``, ``cp1252``, ``utf-16``). Templated.
+    :param columns: ``{source column: vendor field}`` (templated; a JSON object string is read
+        too), applied to every row as it is read, before any check; a column mapped to ``None`` is
+        dropped. Two columns mapped to one field, a row holding both a mapped column and its
+        target, and a key that no row has (a typo: the error names the columns the source has)
+        are configuration errors before any request. Summary: ``columns_mapped`` and
+        ``columns_dropped`` (rows per column).
+    :param unknown_columns: what to do with a column the vendor (upsert: its own field list) or
+        the operator (the others: the columns it reads) does not know, once the whole input is
+        read and before the first change: ``"error"`` (default; one error naming every such
+        column and the closest known name) or ``"ignore"`` (dropped from every row sent, named
+        once in the log; summary ``unknown_columns_dropped`` (rows per column, at most 20) and
+        ``unknown_column_count``). A source without the key column(s) (on a CSV or SQL header, or
+        in no row of other sources) is one error naming the columns it has.
     """
 
     template_fields: tuple[str, ...] = (
@@ -82,8 +98,10 @@ class ContactsActionOperator(BaseOperator):
         "send_valid_rows",
         "csv_delimiter",
         "source_encoding",
+        "columns",
+        "unknown_columns",
     )
-    template_fields_renderers = {"source_sql": "sql", "rows": "json"}
+    template_fields_renderers = {"source_sql": "sql", "rows": "json", "columns": "json"}
     ui_color = "#e8f4ea"
     operator_extra_links = (VendorContactLink(),)
     #: the vendor object the operator changes: the name of its OpenLineage output dataset
@@ -96,6 +114,12 @@ class ContactsActionOperator(BaseOperator):
     #: True when the operator's row check itself rejects what no vendor can store
     #: (``rows.values.unsendable_problem``), e.g. to note the row's key first
     checks_unsendable: ClassVar[bool] = False
+    #: the columns the operator reads from a row: any other is unknown (``unknown_columns``)
+    row_columns: ClassVar[tuple[str, ...]] = ()
+    #: a source must have one column of each group (its header, or else one of its rows)...
+    key_columns: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    #: ...for this reason (said in the error)
+    key_purpose: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -113,9 +137,17 @@ class ContactsActionOperator(BaseOperator):
         send_valid_rows: bool | str | None = None,
         csv_delimiter: str = ",",
         source_encoding: str = "utf-8",
+        columns: dict[str, str | None] | str | None = None,
+        unknown_columns: str = "error",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.columns = columns
+        self.unknown_columns = unknown_columns
+        if "{{" not in json.dumps(columns, default=str):
+            parse_mapping(columns)
+        if not (isinstance(unknown_columns, str) and "{{" in unknown_columns):
+            parse_unknown(unknown_columns)
         self.conn_id = conn_id
         self.hook_params = hook_params
         self.rows = rows
@@ -140,25 +172,63 @@ class ContactsActionOperator(BaseOperator):
     def iter_input(self) -> Iterator[Any]:
         return iter_source(self)
 
-    def checked_rows(self, rejects: RejectsFile, check: Any) -> Iterator[tuple[int, Any, Any]]:
-        """``(index, row, checked)`` for the input rows that ``check(row) -> (checked, problem)``
-        accepts; unparseable rows and rows with a problem go to the rejects file. Counts
-        ``self.rows_read``."""
+    def checked_rows(
+        self, rejects: RejectsFile, check: Any, known: Any = None
+    ) -> Iterator[tuple[int, Any, Any]]:
+        """``(index, row, checked)`` for the input rows (``columns`` applied) that ``check(row) ->
+        (checked, problem)`` accepts; unparseable rows and rows with a problem go to the rejects
+        file. Counts ``self.rows_read``. Once the whole input is read, its columns are checked
+        (``rows/columns.py``): the key columns, then ``known()`` (default: :meth:`known_columns`)."""
         read = 0  # a local count: BaseOperator.__setattr__ is too costly once per row
+        gate = self.open_columns()
+        choice = parse_unknown(self.unknown_columns)
+        held = HeldRejects(rejects, gate)
+        source = self.iter_input()
         try:
-            for index, row in enumerate(self.iter_input()):
+            for index, row in enumerate(gate.rows(source)):
                 read += 1
                 if isinstance(row, BadRow):
-                    rejects.write(index, row.raw, row.reason)
+                    held.write(index, row.raw, row.reason)
                     continue
                 problem = None if self.checks_unsendable else unsendable_problem(row)
                 checked, problem = (None, problem) if problem else check(row)
                 if problem:
-                    rejects.write(index, row, problem)
+                    held.write(index, row, problem)
                     continue
                 yield index, row, checked
+            gate.finish(held)
+            gate.check_known(known or self.known_columns, choice)
         finally:
+            getattr(source, "close", lambda: None)()  # a SQL cursor closed now, not by the GC
+            held.flush()
             self.rows_read = read
+
+    def open_columns(self) -> ColumnGate:
+        """This run's :class:`ColumnGate`: the ``columns`` mapping and the key columns."""
+        required, purpose = self.column_keys()
+        gate = ColumnGate(
+            parse_mapping(self.columns), required, purpose, describe_source(self), replay=is_replay(self)
+        )
+        self.__dict__["_column_gate"] = gate
+        return gate
+
+    def column_keys(self) -> tuple[tuple[tuple[str, ...], ...], str]:
+        return self.key_columns, self.key_purpose
+
+    def known_columns(self) -> KnownColumns:
+        """The columns this operator reads (:attr:`row_columns`): the others are unknown."""
+        names = self.row_columns
+        return KnownColumns(frozenset(names), f"columns {type(self).__name__} reads ({', '.join(names)})")
+
+    def sendable(self, items: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+        """``(index, row)`` items without the columns ``unknown_columns="ignore"`` dropped."""
+        gate = self.__dict__.get("_column_gate")
+        dropped = gate.dropped if gate is not None else frozenset()
+        if not dropped:
+            yield from items
+            return
+        for index, row in items:
+            yield index, {k: v for k, v in row.items() if k not in dropped}
 
     def spool_checked_rows(self, rejects: RejectsFile, check: Any) -> RowSpool:
         """Read and check the WHOLE input before anything is sent: the rows ``check`` accepts
@@ -273,6 +343,8 @@ class ContactsActionOperator(BaseOperator):
         summary["rejected"] = rejects.count
         summary["rejected_by_reason"] = rejects.tally.by_reason()
         summary["rejects_path"] = rejects.path
+        gate = self.__dict__.get("_column_gate")
+        summary.update(gate.summary() if gate is not None else {})
         self.last_summary = summary
         log_summary(self.log, summary)
         log_rejected_rows(self.log, rejects)
@@ -302,6 +374,10 @@ class ContactsAddRemoveOperator(ContactsActionOperator):
     """Base of the operators that add or remove something (``action``) for contacts named by id
     or email; a contact named several times is changed once (flat memory past ``memory_rows``
     distinct references)."""
+
+    row_columns = ("id", "contact_id", "contactId", "email")
+    key_columns = (row_columns,)
+    key_purpose = "the contact of each row: its id or its email"
 
     def __init__(self, *, action: str, memory_rows: int = 20_000, **kwargs: Any) -> None:
         super().__init__(**kwargs)

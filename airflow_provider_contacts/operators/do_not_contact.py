@@ -29,6 +29,10 @@ class DoNotContactOperator(ContactsAddRemoveOperator):
     idempotent, so a task retry is safe. The summary names the reason (``reason``:
     ``unsubscribed``, ``bounced``, ``manual``, or the number of another code) and gives its code
     (``reason_code``).
+
+    A row is an id, an email, or an object with ``id``, ``contact_id``, ``contactId`` or
+    ``email``; any other column is unknown (``unknown_columns``, ``columns``: see
+    :class:`~.base.ContactsActionOperator`), and a source with none of them is one error.
     """
 
     template_fields = (*ContactsActionOperator.template_fields, "action", "channel", "reason", "comments")

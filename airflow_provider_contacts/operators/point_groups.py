@@ -72,7 +72,9 @@ class AdjustPointGroupsOperator(ContactsActionOperator):
     group by id or name, ``op`` one of plus/minus/times/divide/set, ``value`` an integer.
 
     Invalid adjustments (unknown op, non-integer, divide by zero, unknown group or contact) are
-    rejected with their reason before anything is sent. Each valid one is applied exactly
+    rejected with their reason before anything is sent. A source without one of the four columns
+    is one error; any other column is unknown (``unknown_columns``, ``columns``: see
+    :class:`~.base.ContactsActionOperator`). Each valid one is applied exactly
     once, across task retries too (see the module docstring: read-then-set with a ledger).
     """
 
@@ -82,6 +84,9 @@ class AdjustPointGroupsOperator(ContactsActionOperator):
     #: adjustments are not idempotent: a corrected re-run of the whole input would apply the
     #: valid rows again, so by default a task over ``max_rejected`` sends nothing
     send_valid_rows_default = False
+    row_columns = ("contact", "group", "op", "value")
+    key_columns = (("contact",), ("group",), ("op",), ("value",))
+    key_purpose = "each adjustment needs contact, group, op and value"
 
     def __init__(
         self,

@@ -48,10 +48,22 @@ class UpsertContactsOperator(ContactsActionOperator):
     it overwrites contacts edited in the vendor, which change-only leaves alone while their source
     row is unchanged. See ``rows/sync_state.py``.
 
+    Columns: once the whole input is read and before the first change, every column (after
+    ``columns``) is checked against the vendor's own field list, read once per task (the hook's
+    ``upsert_fields``: Mautic ``GET /api/fields/contact``, its published aliases matched
+    case-sensitively, plus the other keys its contact API reads; Which50 the fields of the
+    contact list, ignoring case; EngageLab LiveDesk its contact fields, any other column being
+    kept as a custom attribute, named once in the log and counted ``custom_attribute_columns``).
+    A column it does not know is an error naming it and the closest field, unless
+    ``unknown_columns="ignore"`` (see :class:`ContactsActionOperator`); the key column is never
+    dropped.
+
     Returns a summary: ``rows_read``, ``unique_keys``, ``duplicates_collapsed``, ``created``,
     ``updated``, ``unchanged``, ``rejected``, ``batches``, ``requests``, ``retries``,
     ``seconds``, ``rows_per_second``, ``rejects_path``; with ``only_changed`` also ``sent``,
-    ``state_keys``, ``sync_state_path``, ``full_sync``, and ``bootstrapped`` / ``removed...`` when used.
+    ``state_keys``, ``sync_state_path``, ``full_sync``, and ``bootstrapped`` / ``removed...`` when used;
+    when not empty, ``columns_mapped``, ``columns_dropped``, ``unknown_columns_dropped``,
+    ``unknown_column_count`` and ``custom_attribute_columns``.
     """
 
     template_fields = (
@@ -61,6 +73,7 @@ class UpsertContactsOperator(ContactsActionOperator):
         "full_sync",
         "max_removed",
     )
+    key_purpose = "the key: each row's contact"
     lineage_object = "contacts"
     lineage_accepted = ("created", "updated")
     checks_unsendable = True  # field_values_problem does, in _check: a rejected row's key is still seen
@@ -97,6 +110,9 @@ class UpsertContactsOperator(ContactsActionOperator):
         self.on_removed = on_removed
         self.full_sync = full_sync
         self.max_removed = max_removed
+
+    def column_keys(self) -> tuple[tuple[tuple[str, ...], ...], str]:
+        return ((str(self.key).strip(),),), self.key_purpose
 
     def execute(self, context: Context) -> dict[str, Any]:
         if not isinstance(self.key, str) or not self.key.strip():
@@ -173,9 +189,10 @@ class UpsertContactsOperator(ContactsActionOperator):
                     columns.update(dict.fromkeys(row))
             return norm, problem
 
-        for index, row, norm in self.checked_rows(rejects, check):
+        for index, row, norm in self.checked_rows(rejects, check, known=hook.upsert_fields):
             spool.add(index, norm, row)
-        return list(columns) if bootstrap else []
+        dropped = self.__dict__["_column_gate"].dropped
+        return [c for c in columns if c not in dropped] if bootstrap else []
 
     def _bootstrap(self, state: Any, hook: Any, key: str, columns: list[str]) -> dict[str, Any]:
         if state is None:
@@ -216,7 +233,8 @@ class UpsertContactsOperator(ContactsActionOperator):
             else "the rest",
             size,
         )
-        rows = state.changed(spool, key, every_row=full_sync) if state is not None else iter(spool)
+        items = self.sendable(iter(spool))
+        rows = state.changed(items, key, every_row=full_sync) if state is not None else items
         if self.is_dry_run:
             would_send = 0
             for index, _ in rows:

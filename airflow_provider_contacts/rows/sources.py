@@ -1,7 +1,8 @@
 """Input rows, one at a time, from exactly one source: inline rows (a list, an XCom, a JSON
 string), a file (NDJSON, CSV, JSON array, or a rejects file to replay; local or any
 ObjectStoragePath URI) or SQL on any DB-API connection. Nothing is held whole in memory. Rows that cannot even be parsed come out
-as :class:`BadRow` (the operator rejects them with the reason)."""
+as :class:`BadRow` (the operator rejects them with the reason); a CSV or SQL source first yields
+its :class:`Header`."""
 
 from __future__ import annotations
 
@@ -35,6 +36,15 @@ class BadRow:
 
     reason: str
     raw: Any = None
+
+
+@dataclass
+class Header:
+    """The column names a CSV or SQL source declares before its first row (``kind``: ``csv`` or
+    ``sql``); not a row. The operator checks them before reading on (``rows/columns.py``)."""
+
+    columns: list[str]
+    kind: str
 
 
 def detect_format(path: str, source_format: str | None) -> str:
@@ -250,6 +260,7 @@ def _iter_csv_rows(reader: Any, path: str) -> Iterator[Any]:
             f"source_path {path!r}: the CSV header is not usable ({'; '.join(problems)}); the first line "
             "must name each column once"
         )
+    yield Header(names, "csv")
     for values in reader:
         if not values or all(not v.strip() for v in values):
             continue
@@ -287,6 +298,7 @@ def _iter_sql(conn_id: str, sql: str, parameters: Any, fetch_size: int) -> Itera
         if cursor.description is None:
             raise ContactsConfigError("source_sql returned no result set; it must be a SELECT")
         columns = [d[0] for d in cursor.description]
+        yield Header(columns, "sql")
         while True:
             batch = cursor.fetchmany(fetch_size)
             if not batch:

@@ -96,7 +96,13 @@ def test_segment_add_in_batches_exact_requests_state_and_rejects(sandbox, emu, s
     before = segment_members(emu, 1)  # "Newsletter": seeded members
     members, others = sorted(before), sorted(set(emu.contacts) - before)
     rows = [members[0], {"id": members[1]}, *others[:4], {"email": email_of(emu, others[4]).upper()}]
-    rows += [{"contact_id": others[0]}, {"email": "nobody@example.com"}, 99999, "not a contact", {"x": 1}]
+    rows += [
+        {"contact_id": others[0]},
+        {"email": "nobody@example.com"},
+        99999,
+        "not a contact",
+        {"email": ""},
+    ]
     summary = run(small, tmp_path, rows=rows, audience="newsletter", action="add", max_rejected=10)
     assert counts(summary) == {
         "rows_read": 12,

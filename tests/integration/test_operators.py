@@ -56,7 +56,9 @@ def test_upsert_inline_rows_duplicates_rejects_and_exact_state(sandbox, tmp_path
         "rejected": 4,
         "batches": 3,
     }
-    assert len(vendor_calls(sandbox, "batch/new")) == 3 and summary["requests"] == 3
+    # the contact fields read once (the columns' check), then the batches
+    assert len(vendor_calls(sandbox, "batch/new")) == 3 and summary["requests"] == 4
+    assert len(vendor_calls(sandbox, "fields/contact")) == 1
     stored = emails(emu)
     assert len(stored) == 450 and stored["u3@example.com"]["values"]["firstname"] == "Last wins"
     rejected = read_ndjson(rejects_path)
@@ -79,9 +81,9 @@ def test_upsert_fails_after_writing_rejects_when_over_max_rejected(sandbox, tmp_
     with pytest.raises(RejectedRowsError, match="2 of 3 rows were rejected before anything was sent"):
         op.execute(context(tmp_path))
     assert [r["index"] for r in read_ndjson(path)] == [1, 2]
-    # the local rejections already break the threshold: nothing is sent
+    # the local rejections already break the threshold: nothing is sent (the columns were checked)
     assert sandbox.emulator("mautic").contact_by_email("ok@example.com") is None
-    assert sandbox.requests("mautic") == []
+    assert [r["method"] for r in sandbox.requests("mautic")] == ["GET"]
     frac = UpsertContactsOperator(
         task_id="up2", conn_id="mautic_default", rows=rows, rejects_path=str(path), max_rejected=0.7
     )
@@ -207,8 +209,8 @@ def test_upsert_dry_run_sends_nothing(sandbox, tmp_path):
         summary["duplicates_collapsed"],
         summary["rejected"],
         summary["requests"],
-    ) == (1, 1, 1, 0)
-    assert sandbox.requests("mautic") == []
+    ) == (1, 1, 1, 1)
+    assert [r["method"] for r in sandbox.requests("mautic")] == ["GET"]  # the fields read only
 
 
 @pytest.mark.parametrize("memory_rows, concurrency", [(10, 1), (50_000, 4), (7, 3)])
@@ -271,7 +273,7 @@ def test_dnc_by_ids_and_emails_in_batches(sandbox, tmp_path):
         {"id": 3},
         {"email": "ghost@example.com"},
         "ghost2@example.com",
-        {"name": "x"},
+        {"email": ""},
         1,
     ]
     op = DoNotContactOperator(

@@ -125,32 +125,47 @@ def test_occurred_is_read_on_every_python_and_an_unreadable_one_is_counted_and_l
     ]
 
 
-def test_upsert_operator_matches_on_the_key_field_and_rejects_per_row(sandbox, tmp_path):
+def test_upsert_operator_matches_on_the_key_field_and_checks_the_columns(sandbox, tmp_path):
     sandbox.reset(empty=True)
     emu = sandbox.emulator("which50")
     emu.add_contact(1, {"Email": "known@example.ie", "FirstName": "Old"})
     rows = [
         {"email": "known@example.ie", "firstname": "New"},  # updated (fields matched case-insensitively)
         {"email": "fresh@example.ie", "FirstName": "Fresh", "Mobile": "353871234567"},  # created
-        {"email": "x@example.ie", "shoe_size": 44},  # rejected before sending: not a list field
+        {"email": "x@example.ie", "shoe_size": 44},  # not a list field: the whole input is refused
     ]
     rejects = tmp_path / "rejects.ndjson"
-    summary = UpsertContactsOperator(
-        task_id="up", conn_id="which50_default", rows=rows, rejects_path=str(rejects), max_rejected=1
-    ).execute(context())
-    assert (summary["created"], summary["updated"], summary["rejected"]) == (1, 1, 1)
+
+    def upsert(**kwargs):
+        return UpsertContactsOperator(
+            task_id="up", conn_id="which50_default", rows=rows, rejects_path=str(rejects), **kwargs
+        ).execute(context())
+
+    with pytest.raises(ContactsConfigError) as err:
+        upsert()
+    assert (
+        "column(s) of the rows are not fields of Which50 contact list 1 (Email, FirstName, LastName"
+        in str(err.value)
+        and "'shoe_size'" in str(err.value)
+    )
+    assert [(r["method"], r["path"]) for r in calls(sandbox)] == [
+        ("GET", "/which50/Which50API/contactLists/1/fields")
+    ]
+    summary = upsert(unknown_columns="ignore")  # the column dropped from the row sent, counted
+    assert (summary["created"], summary["updated"], summary["rejected"]) == (2, 1, 0)
+    assert summary["unknown_columns_dropped"] == {"shoe_size": 1} and summary["unknown_column_count"] == 1
+    assert emu.contact_by_value(1, "Email", "x@example.ie")["Values"] == {"Email": "x@example.ie"}
     assert emu.contact_by_value(1, "Email", "known@example.ie")["Values"]["FirstName"] == "New"
     assert emu.contact_by_value(1, "Email", "fresh@example.ie")["Values"] == {
         "Email": "fresh@example.ie",
         "FirstName": "Fresh",
         "Mobile": "353871234567",
     }
-    assert len(emu.contacts) == 2
+    assert len(emu.contacts) == 3
     posts = calls(sandbox, "POST")
-    assert len(posts) == 2 and all(p["query"] == "match=Email" for p in posts)
-    assert len(calls(sandbox, "GET")) == 1  # the list's fields, once
-    [reject] = [json.loads(line) for line in rejects.read_text().splitlines()]
-    assert reject["index"] == 2 and "shoe_size are not in contact list 1" in reject["message"]
+    assert len(posts) == 3 and all(p["query"] == "match=Email" for p in posts)
+    assert len(calls(sandbox, "GET")) == 2  # the list's fields, once per task
+    assert rejects.read_text() == ""
 
     # the vendor's own validation is a per-row rejection with its message
     outcomes = Which50Hook().upsert_batch([{"Email": "not-an-email"}], "Email")

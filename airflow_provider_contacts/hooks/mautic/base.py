@@ -58,6 +58,7 @@ class MauticBase(ContactsHook):
         super().__init__(conn_id, **kwargs)
         self._learned_batch_limit: int | None = None
         self._unique_fields: set[str] | None = None
+        self._contact_fields: list[dict[str, Any]] | None = None
         if blank_values not in ("keep", "clear"):
             raise ContactsConfigError(
                 f"blank_values={blank_values!r}: use 'keep' (Mautic keeps a field's current value when "

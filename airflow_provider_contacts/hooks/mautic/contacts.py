@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
-from airflow_provider_contacts.exceptions import ContactsConfigError
+from airflow_provider_contacts.exceptions import ContactsConfigError, PermissionDeniedError
 from airflow_provider_contacts.hooks.mautic.base import MauticBase
 from airflow_provider_contacts.hooks.mautic.errors import BatchLimitExceeded, batch_error_mapper
 from airflow_provider_contacts.hooks.mautic.wire import (
@@ -25,10 +25,33 @@ from airflow_provider_contacts.hooks.mautic.wire import (
     list_params,
     mautic_id,
 )
-from airflow_provider_contacts.models import RowOutcome
+from airflow_provider_contacts.models import KnownColumns, RowOutcome
 from airflow_provider_contacts.rules import parse_dnc_reason
 
 log = logging.getLogger(__name__)
+
+#: the keys Mautic's contact API reads besides the contact fields (docs/vendors/mautic.md 3.4)
+CONTACT_API_KEYS = frozenset(
+    {
+        "companies",
+        "doNotContact",
+        "frequencyRules",
+        "ipAddress",
+        "lastActive",
+        "overwriteWithBlank",
+        "owner",
+        "preferred_profile_image",
+        "stage",
+        "tags",
+    }
+)
+#: field definitions per ``GET /fields/contact`` request
+FIELDS_PAGE = 200
+
+
+def _flag(value: Any) -> bool:
+    """A boolean of a field definition (``true``, ``1`` or ``"1"``)."""
+    return bool(value) and str(value).lower() not in ("0", "false")
 
 
 class MauticContacts(MauticBase):
@@ -216,22 +239,63 @@ class MauticContacts(MauticBase):
         return deleted
 
     # ---- capability: upsert ---------------------------------------------------------------
+    def contact_fields(self) -> list[dict[str, Any]]:
+        """Every contact field's definition, from ``GET /fields/contact`` (every page of
+        ``FIELDS_PAGE``), read once per hook (§12.12)."""
+        if self._contact_fields is None:
+            pages = self._entity_pages(
+                "fields/contact", "fields", lambda start: {"start": start, "limit": FIELDS_PAGE}, FIELDS_PAGE
+            )
+            self._contact_fields = [f for f in pages if isinstance(f, dict)]
+        return self._contact_fields
+
     def unique_identifier_fields(self) -> set[str] | None:
         """Aliases flagged "unique identifier" (None when the server does not say). Read from
         ``GET /fields/contact``: ``/contacts/list/fields`` does not show the flag (its
         serializer group ``leadFieldList`` has only id, label, alias, type, group, order, object)."""
         if self._unique_fields is None:
             flags: dict[str, bool] = {}
-            for f in self._entity_pages(
-                "fields/contact", "fields", lambda start: {"start": start, "limit": 200}, 200
-            ):
+            for f in self.contact_fields():
                 for key in ("isUniqueIdentifier", "isUniqueIdentifer", "is_unique_identifer"):
-                    if isinstance(f, dict) and key in f and isinstance(alias := f.get("alias"), str):
-                        flags[alias] = bool(f[key]) and str(f[key]) not in ("0", "false")
+                    if key in f and isinstance(alias := f.get("alias"), str):
+                        flags[alias] = _flag(f[key])
             self._unique_fields = {alias for alias, flag in flags.items() if flag} if flags else set()
             if not flags:
                 return None
         return self._unique_fields or None
+
+    def upsert_fields(self) -> KnownColumns:
+        """What an upsert stores: the published contact fields (aliases, which Mautic matches
+        case-sensitively; an unpublished field is ignored by its API form) and the other keys its
+        contact API reads (:data:`CONTACT_API_KEYS`). Every other key is ignored by Mautic
+        without a word (§9)."""
+        published: set[str] = set()
+        ignored: dict[str, str] = {}
+        try:
+            fields = self.contact_fields()
+        except PermissionDeniedError as err:  # FieldApiController asks lead:fields:view
+            raise ContactsConfigError(
+                "an upsert checks every column against this Mautic's contact fields before the first change, "
+                f"and this Mautic user may not read them (GET /api/fields/contact: HTTP 403, {err.message}). "
+                "Give its role the permission Contacts - Custom Fields: View (lead:fields:view)",
+                conn_id=self.conn_id,
+            ) from None
+        for f in fields:
+            alias = f.get("alias")
+            if not isinstance(alias, str):
+                continue
+            if _flag(f.get("isPublished", True)):
+                published.add(alias)
+            else:
+                ignored[alias] = (
+                    "a field that is not published: Mautic ignores it; publish it or drop the column"
+                )
+        return KnownColumns(
+            frozenset(published | CONTACT_API_KEYS),
+            "published contact fields of this Mautic (GET /api/fields/contact; aliases match case-sensitively) "
+            f"or other keys its contact API reads ({', '.join(sorted(CONTACT_API_KEYS))})",
+            ignored=ignored,
+        )
 
     def structured_value_problem(self, field: str, value: Any) -> str | None:
         """Mautic takes a list of values for ``tags`` and for multiselect fields (it joins them

@@ -393,8 +393,9 @@ class ResourceHandlers:
     def h_field_list(self, method, args, query, body):
         fields = self._field_object(args[0])
         rows = [{**f.details_json(), "_field": f} for f in fields]
+        # LeadFieldRepository: the catch-all search is on label and alias, the default order f.order
         total, page = self.state.list_records(
-            rows, query, catch_all=lambda r: [r["label"]], default_order=["order"]
+            rows, query, catch_all=lambda r: [r["label"], r["alias"]], default_order=["order"]
         )
         return (
             200,

@@ -285,7 +285,8 @@ class RecordsMixin:
         default_order: list[str] | None = None,
     ) -> tuple[int, list[dict[str, Any]]]:
         """``search`` (the repository's commands, ``ids:`` always), ``orderBy``/``orderByDir``,
-        ``start``/``limit`` (default 30, none when 0 or empty), ``published``."""
+        ``start``/``limit`` (default 30; 0 or empty: every row, ``start`` ignored as
+        ``CommonRepository::buildLimiterClauses`` does), ``published``."""
         search = str(query.get("search") or "").strip()
         if search:
             filters = parse_search(search)
@@ -310,7 +311,7 @@ class RecordsMixin:
         start = max(0, php_int(query.get("start", 0)))
         limit_raw = query.get("limit", 30)
         if limit_raw in (None, "", "0", 0):
-            return total, rows[start:]
+            return total, rows
         return total, rows[start : start + max(0, php_int(limit_raw))]
 
     # ---- users (UserBundle/Controller/Api/UserApiController.php) ---------------------------
