@@ -16,6 +16,7 @@ from airflow_provider_contacts.rows import columns as columns_module
 from airflow_provider_contacts.rows.columns import ColumnGate, HeldRejects, parse_mapping
 from airflow_provider_contacts.rows.known_columns import Suggester, check_known, parse_unknown
 from airflow_provider_contacts.rows.sources import BadRow, Header
+from airflow_provider_contacts.rows.strict_json import dumps
 
 MAUTIC_LIKE = KnownColumns(frozenset({"email", "firstname", "lastname", "zipcode", "points"}), "fields of X")
 
@@ -125,6 +126,28 @@ def test_some_rows_without_the_key_stay_rejects_in_input_order():
     g.finish(held)
     held.flush()
     assert [r[0] for r in rejects.records] == [0, 1, 2, 4]
+
+
+def test_held_rejects_past_memory_keep_what_no_json_writer_takes():
+    """Rejects held in the temporary file (past ``memory``) hold a lone surrogate, NaN and a number
+    too long for ``str()``: they reach the rejects file as they were read, nothing crashes."""
+    g, rejects = gate(), Rejects()
+    held = HeldRejects(rejects, g, memory=0)
+    long_number = 7 * (10**5000 - 1) // 9  # 5,000 sevens (int("7" * 5000) is over Python's limit)
+    rows = [{"name": "\ud800"}, {"name": float("nan")}, {"name": long_number}]
+    for index, row in enumerate(g.rows(rows)):
+        held.write(index, row, "no key", status=None)
+    g.satisfied = True  # a later row had the key
+    held.flush()
+    assert [r[0] for r in rejects.records] == [0, 1, 2]
+    assert rejects.records[0][1] == {"name": "\ud800"}
+    assert rejects.records[1][1]["name"] != rejects.records[1][1]["name"]  # NaN
+    # the long number comes back as the rejects file writes it ({"$numberDecimal": "777..."})
+    assert (
+        dumps(rejects.records[2][1])
+        == dumps({"name": long_number})
+        == '{"name": {"$numberDecimal": "%s"}}' % ("7" * 5000)
+    )
 
 
 def test_a_header_without_the_key_is_refused_before_any_row_and_names_the_delimiter():
