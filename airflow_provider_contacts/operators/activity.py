@@ -12,7 +12,8 @@ from airflow_provider_contacts._args import as_list, positive_int
 from airflow_provider_contacts._time import parse_when, to_iso
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.models import EVENT_SELECTION_ARGS
-from airflow_provider_contacts.operators.base import Progress, attach_to_outlets, open_hook, transport_summary
+from airflow_provider_contacts.operators.base import attach_to_outlets, open_hook, transport_summary
+from airflow_provider_contacts.operators.report import Progress
 from airflow_provider_contacts.rows.outputs import open_text, output_path
 
 if TYPE_CHECKING:

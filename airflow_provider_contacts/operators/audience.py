@@ -16,11 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.models import audience_by as audience_by_checked
-from airflow_provider_contacts.operators.base import (
-    ContactsActionOperator,
-    ContactsAddRemoveOperator,
-    transport_summary,
-)
+from airflow_provider_contacts.operators.add_remove import ContactsAddRemoveOperator
+from airflow_provider_contacts.operators.base import ContactsActionOperator, transport_summary
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -5,11 +5,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_contacts.operators.base import (
-    ContactsActionOperator,
-    ContactsAddRemoveOperator,
-    transport_summary,
-)
+from airflow_provider_contacts.operators.add_remove import ContactsAddRemoveOperator
+from airflow_provider_contacts.operators.base import ContactsActionOperator, transport_summary
 from airflow_provider_contacts.rules import dnc_reason_name, parse_dnc_reason
 
 if TYPE_CHECKING:

@@ -40,7 +40,8 @@ from airflow_provider_contacts.exceptions import (
     InvalidAdjustment,
     NotFoundError,
 )
-from airflow_provider_contacts.operators.base import ContactsActionOperator, Progress, transport_summary
+from airflow_provider_contacts.operators.base import ContactsActionOperator, transport_summary
+from airflow_provider_contacts.operators.report import Progress
 from airflow_provider_contacts.rows.ledger import FileLedger, Ledger, StateStoreLedger
 from airflow_provider_contacts.rows.outputs import storage_base, task_instance_key
 from airflow_provider_contacts.rows.refs import contact_ref

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_contacts._args import positive_int
 from airflow_provider_contacts.exceptions import ContactsConfigError
-from airflow_provider_contacts.operators.base import ContactsActionOperator, Progress, transport_summary
+from airflow_provider_contacts.operators.base import ContactsActionOperator, transport_summary
+from airflow_provider_contacts.operators.report import Progress
 from airflow_provider_contacts.rows import change_only
 from airflow_provider_contacts.rows.refs import email_problem, normalise_key
 from airflow_provider_contacts.rows.spool import KeyedSpool, chunked
@@ -43,7 +44,7 @@ class UpsertContactsOperator(ContactsActionOperator):
     the vendor's contacts; ``on_removed`` (``"ignore"``, ``"report"``, ``"do_not_contact"``)
     handles keys of the state that no input row named; with ``"do_not_contact"``, a run that would
     opt out more than ``max_removed`` of the state's keys (default 0.1: 10 %, rounded down; an int
-    is a count; templated) fails before any request. ``full_sync=True`` (templated, e.g. from the
+    is a count; templated) fails before any change. ``full_sync=True`` (templated, e.g. from the
     trigger form) sends every row this run and refreshes the state with what the vendor accepted:
     it overwrites contacts edited in the vendor, which change-only leaves alone while their source
     row is unchanged. See ``rows/sync_state.py``.

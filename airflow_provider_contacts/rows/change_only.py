@@ -177,7 +177,7 @@ def bootstrap(state: SyncState, hook: Any, key: str, columns: list[str]) -> int:
 
 
 def check_removed(state: SyncState | None, on_removed: str, max_removed: int | float, rows_read: int) -> None:
-    """``on_removed="do_not_contact"``: refuse, before any request, a run that would opt out more
+    """``on_removed="do_not_contact"``: refuse, before any change, a run that would opt out more
     of the state's keys than ``max_removed`` allows (a count, or a fraction of the state's keys
     rounded down), or any key at all when the source gave no row (a failed extract, far more
     often than an emptied audience). Reporting is harmless and never refused."""

@@ -22,6 +22,7 @@ from airflow_provider_contacts.models import KnownColumns
 from airflow_provider_contacts.rows.known_columns import check_known, closest, names_text, top
 from airflow_provider_contacts.rows.sources import BadRow, Header
 from airflow_provider_contacts.rows.strict_json import dumps, restore
+from airflow_provider_contacts.rows.values import unstorable_text
 
 #: distinct column sets remembered before they are folded into per-column counts
 SIGNATURES = 1024
@@ -219,6 +220,8 @@ class ColumnGate:
         counts = self.counts()
         for name in self.header or ():
             counts.setdefault(name, 0)
+        # a name no vendor can store (a NUL, a lone surrogate) already rejected each row holding it
+        counts = {name: n for name, n in counts.items() if not unstorable_text(name)}
         if not counts:
             return
         keep = {c for group in self.required for c in group}

@@ -152,6 +152,11 @@ def _plain_texts(values: list) -> bool:
     return "\x00" not in joined and (joined.isascii() or not _SURROGATE.search(joined))
 
 
+def unstorable_text(text: str) -> bool:
+    """True when ``text`` holds what no vendor can store (a NUL, a lone surrogate)."""
+    return _bad_text(text)
+
+
 def _bad_text(text: str) -> bool:
     return "\x00" in text or _SURROGATE.search(text) is not None
 

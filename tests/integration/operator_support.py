@@ -23,3 +23,10 @@ def vendor_calls(sandbox, part: str) -> list[dict]:
 
 def emails(emu) -> dict[str, dict]:
     return {c["values"]["email"].lower(): c for c in emu.contacts.values() if c["values"]["email"]}
+
+
+def only_the_fields_read(sandbox) -> bool:
+    """True when the only Mautic requests were the upsert's one read of its contact fields (the
+    columns check, a GET): nothing was changed, nor read but that."""
+    calls = [(r["method"], r["path"]) for r in sandbox.requests("mautic")]
+    return calls == [("GET", "/mautic/api/fields/contact")]

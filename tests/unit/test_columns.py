@@ -188,6 +188,23 @@ def test_counts_fold_past_the_signatures_kept(monkeypatch):
 
 
 # ---- unknown columns ---------------------------------------------------------------------------
+def test_a_column_name_no_vendor_can_store_is_left_to_its_rows_rejects():
+    """A name holding a NUL or a lone surrogate: each row holding it is rejected for that (the
+    unsendable check), so the columns check does not fail the whole task for it."""
+    g = gate()
+    list(
+        g.rows(
+            [{"email": "a@x.io", "bad\x00name": 1}, {"email": "b@x.io", "x\ud800": 2}, {"email": "c@x.io"}]
+        )
+    )
+    g.finish(HeldRejects(Rejects(), g))
+    g.check_known(lambda: MAUTIC_LIKE, "error")
+    assert g.dropped == frozenset()
+    with pytest.raises(ContactsConfigError, match="'typo'"):  # any other unknown name still fails
+        list(g.rows([{"email": "d@x.io", "typo": 1}]))
+        g.check_known(lambda: MAUTIC_LIKE, "error")
+
+
 def test_unknown_columns_error_names_each_with_the_closest_field_and_a_mapping():
     counts = {"email": 1, "first_name": 1, "LastName": 1, "zip_code": 1, "fristname": 1}
     with pytest.raises(ContactsConfigError) as err:
