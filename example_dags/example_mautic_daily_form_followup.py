@@ -5,7 +5,7 @@ Each run covers one UTC day, its data interval ``[day 00:00, next day 00:00)`` (
 when the day is over; a manual run covers the 24 hours before it):
 
 1. ``wait_for_form_submissions`` (``ContactEventsSensor``, deferrable) waits until Mautic lists
-   at least ``min_events`` form submissions in the day. Activity can reach Mautic late (a queued
+   at least ``MIN_SUBMISSIONS`` form submissions in the day. Activity can reach Mautic late (a queued
    form, a tracking request replayed), so the sensor polls from the triggerer (no worker slot is
    held meanwhile) for up to ``WAIT`` and then skips the run's other tasks: a quiet day is not a
    failure;
@@ -33,6 +33,8 @@ from airflow_provider_contacts.sensors.contact_events import ContactEventsSensor
 
 CONN_ID = "mautic_default"
 EVENT_TYPES = ["form.submitted"]
+#: submissions that make a day worth acting on
+MIN_SUBMISSIONS = 1
 #: how often the triggerer asks Mautic, and how long the run waits for the day's submissions
 POKE_SECONDS = 300
 WAIT = timedelta(hours=6)
@@ -47,7 +49,6 @@ with DAG(
     tags=["contacts", "example", "mautic", "sensor"],
     doc_md=__doc__,
     params={
-        "min_events": Param(1, type="integer", minimum=1, description="Submissions that make a day worth it"),
         "audience": Param("Newsletter", type="string", description="Segment (name or id) to add them to"),
     },
 ):
@@ -55,7 +56,7 @@ with DAG(
         task_id="wait_for_form_submissions",
         conn_id=CONN_ID,
         event_types=EVENT_TYPES,
-        min_events="{{ params.min_events }}",
+        min_events=MIN_SUBMISSIONS,
         until="{{ data_interval_end }}",  # since: the data interval's start (the default)
         deferrable=True,
         poke_interval=POKE_SECONDS,

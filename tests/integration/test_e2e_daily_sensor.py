@@ -61,7 +61,9 @@ def test_the_daily_sensor_dag_defers_in_the_triggerer_and_acts_on_the_late_event
         runs = wait_until(the_days_run, 180, f"the scheduler's run of {DAG_ID}")
         run_id = runs[0]["run_id"]
         assert runs[0]["run_type"] == "scheduled"
-        start, end = deployment.data_interval(DAG_ID, run_id)
+        interval = deployment.data_interval(DAG_ID, run_id)
+        assert interval is not None
+        start, end = interval
         assert end - start == timedelta(days=1) and (end.hour, end.minute) == (0, 0)
 
         def deferred() -> bool:
