@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -38,6 +38,73 @@ def activity_polls(sandbox) -> list[dict]:
     return [r for r in sandbox.requests("mautic") if r["path"].endswith("/activity")]
 
 
+def the_sensor_defers(deployment, sandbox, timings: dict, started: float) -> tuple[str, datetime, datetime]:
+    """The scheduler's run of the day; its sensor finds no submission and defers to the triggerer,
+    whose polls find none either. Returns the run id and its data interval."""
+
+    def the_days_run() -> list[dict]:
+        deployment.check_alive()
+        return deployment.dag_runs(DAG_ID)
+
+    runs = wait_until(the_days_run, 180, f"the scheduler's run of {DAG_ID}")
+    run_id = runs[0]["run_id"]
+    assert runs[0]["run_type"] == "scheduled"
+    interval = deployment.data_interval(DAG_ID, run_id)
+    assert interval is not None
+    start, end = interval
+    assert end - start == timedelta(days=1) and (end.hour, end.minute) == (0, 0)
+
+    def deferred() -> bool:
+        deployment.check_alive()
+        return deployment.task_states(DAG_ID, run_id).get(SENSOR) == "deferred"
+
+    wait_until(deferred, 120, "the sensor to defer")
+    timings["up to the deferral"] = time.monotonic() - started
+    assert deployment.triggers() == [TRIGGER]
+    polls_at_deferral = len(activity_polls(sandbox))
+    wait_until(lambda: len(activity_polls(sandbox)) >= polls_at_deferral + 2, 30, "two polls of the trigger")
+    assert deployment.task_states(DAG_ID, run_id)[SENSOR] == "deferred"  # nothing yet: still waiting
+    return run_id, start, end
+
+
+def late_submissions_finish_the_run(
+    deployment, mautic, run_id: str, start: datetime, end: datetime, timings: dict
+) -> None:
+    """The day's submissions reach Mautic late: the trigger fires, the sensor resumes with their
+    count, the fetch writes them and their contacts join the segment (exact counts)."""
+    with mautic.lock:  # the day's submissions, all at once; and two that do not count
+        for contact, hour in ((1, 9), (2, 10), (2, 17)):
+            mautic.state.add_event("form.submitted", contact, start + timedelta(hours=hour))
+        mautic.state.add_event("page.hit", 3, start + timedelta(hours=11))  # not a submission
+        mautic.state.add_event("form.submitted", 3, start - timedelta(minutes=1))  # the day before
+    added_at = time.monotonic()
+
+    def finished() -> str | None:
+        deployment.check_alive()
+        state = next(r["state"] for r in deployment.dag_runs(DAG_ID) if r["run_id"] == run_id)
+        return state if state in ("success", "failed") else None
+
+    state = wait_until(finished, 120, "the run to finish")
+    timings["late events to finished run"] = time.monotonic() - added_at
+    assert state == "success", deployment.task_states(DAG_ID, run_id)
+    assert deployment.task_states(DAG_ID, run_id) == {
+        "add_to_newsletter": "success",
+        "fetch_form_submissions": "success",
+        SENSOR: "success",
+    }
+    assert deployment.triggers() == []  # the trigger fired and ended
+    waited = deployment.xcom(DAG_ID, run_id, SENSOR)
+    assert (waited["count"], waited["event_types"]) == (3, {"form.submitted": 3})
+    assert waited["window"] == [to_iso(start), to_iso(end)]
+    fetched = deployment.xcom(DAG_ID, run_id, "fetch_form_submissions")
+    assert (fetched["events"], fetched["by_type"]) == (3, {"form.submitted": 3})
+    added = deployment.xcom(DAG_ID, run_id, "add_to_newsletter")
+    assert (added["added"], added["already"], added["duplicates"], added["rejected"]) == (2, 0, 1, 0)
+    newsletter = next(s for s in mautic.state.segments.values() if s["name"] == "Newsletter")
+    assert sorted(cid for cid, c in mautic.contacts.items() if newsletter["id"] in c["segments"]) == [1, 2]
+    assert len(deployment.dag_runs(DAG_ID)) == 1  # one run for the day, no other
+
+
 def test_the_daily_sensor_dag_defers_in_the_triggerer_and_acts_on_the_late_events(sandbox, tmp_path):
     sandbox.reset(empty=True)
     mautic = sandbox.emulator("mautic")
@@ -53,66 +120,8 @@ def test_the_daily_sensor_dag_defers_in_the_triggerer_and_acts_on_the_late_event
     started = time.monotonic()
     try:
         deployment.start_all()
-
-        def the_days_run() -> list[dict]:
-            deployment.check_alive()
-            return deployment.dag_runs(DAG_ID)
-
-        runs = wait_until(the_days_run, 180, f"the scheduler's run of {DAG_ID}")
-        run_id = runs[0]["run_id"]
-        assert runs[0]["run_type"] == "scheduled"
-        interval = deployment.data_interval(DAG_ID, run_id)
-        assert interval is not None
-        start, end = interval
-        assert end - start == timedelta(days=1) and (end.hour, end.minute) == (0, 0)
-
-        def deferred() -> bool:
-            deployment.check_alive()
-            return deployment.task_states(DAG_ID, run_id).get(SENSOR) == "deferred"
-
-        wait_until(deferred, 120, "the sensor to defer")
-        timings["up to the deferral"] = time.monotonic() - started
-        assert deployment.triggers() == [TRIGGER]
-        polls_at_deferral = len(activity_polls(sandbox))
-        wait_until(
-            lambda: len(activity_polls(sandbox)) >= polls_at_deferral + 2, 30, "two polls of the trigger"
-        )
-        assert deployment.task_states(DAG_ID, run_id)[SENSOR] == "deferred"  # nothing yet: still waiting
-
-        with mautic.lock:  # the day's submissions arrive late, all at once; and two that do not count
-            for contact, hour in ((1, 9), (2, 10), (2, 17)):
-                mautic.state.add_event("form.submitted", contact, start + timedelta(hours=hour))
-            mautic.state.add_event("page.hit", 3, start + timedelta(hours=11))  # not a submission
-            mautic.state.add_event("form.submitted", 3, start - timedelta(minutes=1))  # the day before
-        added_at = time.monotonic()
-
-        def finished() -> str | None:
-            deployment.check_alive()
-            state = next(r["state"] for r in deployment.dag_runs(DAG_ID) if r["run_id"] == run_id)
-            return state if state in ("success", "failed") else None
-
-        state = wait_until(finished, 120, "the run to finish")
-        timings["late events to finished run"] = time.monotonic() - added_at
-        assert state == "success", deployment.task_states(DAG_ID, run_id)
-        assert deployment.task_states(DAG_ID, run_id) == {
-            "add_to_newsletter": "success",
-            "fetch_form_submissions": "success",
-            SENSOR: "success",
-        }
-        assert deployment.triggers() == []  # the trigger fired and ended
-        waited = deployment.xcom(DAG_ID, run_id, SENSOR)
-        assert (waited["count"], waited["event_types"]) == (3, {"form.submitted": 3})
-        assert waited["window"] == [to_iso(start), to_iso(end)]
-        fetched = deployment.xcom(DAG_ID, run_id, "fetch_form_submissions")
-        assert (fetched["events"], fetched["by_type"]) == (3, {"form.submitted": 3})
-        added = deployment.xcom(DAG_ID, run_id, "add_to_newsletter")
-        assert (added["added"], added["already"], added["duplicates"], added["rejected"]) == (2, 0, 1, 0)
-        newsletter = next(s for s in mautic.state.segments.values() if s["name"] == "Newsletter")
-        assert sorted(cid for cid, c in mautic.contacts.items() if newsletter["id"] in c["segments"]) == [
-            1,
-            2,
-        ]
-        assert len(deployment.dag_runs(DAG_ID)) == 1  # one run for the day, no other
+        run_id, start, end = the_sensor_defers(deployment, sandbox, timings, started)
+        late_submissions_finish_the_run(deployment, mautic, run_id, start, end, timings)
         assert "async thread was blocked" not in deployment.log_text("triggerer")
     except BaseException:
         for component in deployment.COMPONENTS:
