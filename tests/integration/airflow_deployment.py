@@ -203,3 +203,22 @@ class Deployment:
     def triggers(self) -> list[str]:
         """The classpath of each trigger the triggerer runs now (deferred tasks, watchers)."""
         return [r[0] for r in self.query("select classpath from trigger order by id")]
+
+    def unpause(self, dag_id: str, timeout: float = 120) -> None:
+        """Unpause a DAG once the dag-processor has stored it (for a deployment started with
+        ``AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True``, so that its first scheduled run
+        is not queued before the API server, which the task runner reports to, is up)."""
+
+        def stored() -> list[tuple]:
+            self.check_alive()
+            return self.query("select dag_id from dag where dag_id=?", dag_id)
+
+        wait_until(stored, timeout, f"the dag-processor to store {dag_id}")
+        proc = subprocess.run(
+            [self.airflow, "dags", "unpause", dag_id],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]

@@ -115,11 +115,14 @@ def test_the_daily_sensor_dag_defers_in_the_triggerer_and_acts_on_the_late_event
     source = EXAMPLE.read_text()
     assert POKE in source, "the example's poke interval changed: update POKE in this test"
     (dags / EXAMPLE.name).write_text(source.replace(POKE, FAST_POKE))
-    deployment = Deployment(tmp_path, dags, extra_env=sandbox.connection_env())
+    # paused until the API server is up: the run's first task must not start before it
+    paused = {"AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True"}
+    deployment = Deployment(tmp_path, dags, extra_env={**sandbox.connection_env(), **paused})
     timings: dict = {"db migrate": deployment.migrate()}
     started = time.monotonic()
     try:
         deployment.start_all()
+        deployment.unpause(DAG_ID)
         run_id, start, end = the_sensor_defers(deployment, sandbox, timings, started)
         late_submissions_finish_the_run(deployment, mautic, run_id, start, end, timings)
         assert "async thread was blocked" not in deployment.log_text("triggerer")
