@@ -201,6 +201,11 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return found
 
 
+#: getaddrinfo's "no such name" answers (EAI_NONAME, EAI_NODATA); others (EAI_AGAIN...) are a lookup
+#: that failed
+_NAME_NOT_FOUND = {getattr(socket, n) for n in ("EAI_NONAME", "EAI_NODATA") if hasattr(socket, n)}
+
+
 def _cause_kind(causes: list[BaseException]) -> str | None:
     """What failed, from the errors under the client's own: refused, DNS, TLS (None: unknown).
     A TLS connection closed mid-answer (an EOF) is a dropped connection, not a TLS problem."""
@@ -220,11 +225,6 @@ def _cause_kind(causes: list[BaseException]) -> str | None:
                 return "dns_failed"
             return kind
     return None
-
-
-#: getaddrinfo's "no such name" answers (EAI_NONAME, EAI_NODATA); others (EAI_AGAIN...) are a lookup
-#: that failed
-_NAME_NOT_FOUND = {getattr(socket, n) for n in ("EAI_NONAME", "EAI_NODATA") if hasattr(socket, n)}
 
 
 def _detail(kind: str, exc: BaseException) -> str:
