@@ -22,6 +22,7 @@ class ContactsError(AirflowException):
         method: str | None = None,
         path: str | None = None,
         retry_after: float | None = None,
+        hint: str | None = None,
     ) -> None:
         self.message = message
         self.status = status
@@ -30,6 +31,9 @@ class ContactsError(AirflowException):
         self.method = method
         self.path = path
         self.retry_after = retry_after
+        #: what to change to fix it (the hook's words: the extra, the credentials to check),
+        #: shown after the message
+        self.hint = hint
         super().__init__(self._render())
 
     def _render(self) -> str:
@@ -43,6 +47,8 @@ class ContactsError(AirflowException):
         if self.vendor_code not in (None, ""):
             where.append(f"vendor code {self.vendor_code}")
         prefix = f"[{', '.join(where)}] " if where else ""
+        if self.hint:
+            return f"{prefix}{self.message.rstrip('. ')}. {self.hint}"
         return f"{prefix}{self.message}"
 
     def __str__(self) -> str:
@@ -62,6 +68,7 @@ class ContactsError(AirflowException):
                     "method": self.method,
                     "path": self.path,
                     "retry_after": self.retry_after,
+                    "hint": self.hint,
                 },
             ),
         )

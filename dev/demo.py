@@ -8,7 +8,8 @@
 4. ``airflow dags test`` for each demo DAG (the UI-actions DAG twice, with the configs a marketer
    would submit; the change-only sync twice, the demo changing a few warehouse contacts in
    between; the event-driven DAG with the batch found by one real poll of its watcher
-   trigger), then a short report: state, task summaries (the XComs the tasks returned) and
+   trigger; the daily sign-ups DAG after the demo gave the sandbox a few form submissions, so
+   its sensor finds them at once), then a short report: state, task summaries (the XComs the tasks returned) and
    where the output files are.
 
 A second run works without cleanup and tells the same story: the sandbox starts fresh, the
@@ -72,10 +73,15 @@ DEMO_RUNS: list[tuple[str, dict | str | None, str]] = [
     ("example_mautic_scheduled_campaign", None, ""),
     ("example_contacts_multi_vendor_activity", None, ""),
     ("example_contacts_event_driven", "TRIGGER", "the batch of one poll of its watcher"),
+    ("example_mautic_daily_form_followup", "GIVE_EVENTS", "form submissions given to the sandbox"),
 ]
 DEMO_DAGS = list(dict.fromkeys(run[0] for run in DEMO_RUNS))
 #: warehouse contacts the demo changes before the second change-only sync
 CHANGED = 5
+#: form submissions the demo gives the sandbox (within the last 6 hours) before the sensor's DAG
+#: runs: its sensor finds them at its first poke (no wait in the demo; `make e2e-events` runs it
+#: under a real triggerer, where it waits for late submissions)
+SUBMISSIONS = 4
 
 
 def free_port() -> int:
@@ -139,6 +145,18 @@ def poll_watcher(env: dict[str, str]) -> dict | None:
         print(proc.stderr[-2000:])
         return None
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def give_form_submissions(env: dict[str, str]) -> None:
+    """Mautic activity for the daily sign-ups DAG: form submissions of the last 6 hours."""
+    request = urllib.request.Request(
+        f"{env['CONTACTS_SANDBOX_URL']}/_sandbox/generate/mautic",
+        data=json.dumps({"events": SUBMISSIONS, "days": 0.25, "types": ["form.submitted"]}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        answer.read()
 
 
 def xcoms(dag_id: str) -> dict[str, object]:
@@ -268,6 +286,10 @@ def run_dag(env: dict[str, str], dag_id: str, conf: Any, label: str, facts: dict
         from airflow_provider_contacts.sandbox.warehouse import change_contacts
 
         label = f"{label}, after the demo changed {len(change_contacts(WAREHOUSE, CHANGED))} contacts"
+        conf = None
+    if conf == "GIVE_EVENTS":
+        give_form_submissions(env)
+        label = f"{SUBMISSIONS} {label}"
         conf = None
     if conf == "TRIGGER":
         batch = poll_watcher(env)

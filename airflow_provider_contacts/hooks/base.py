@@ -296,6 +296,7 @@ class ContactsHook(BaseHook):
             "verify": settings.verify,
             "allow_insecure_http": settings.allow_insecure_http,
             "error_mapper": self.error_mapper,
+            "hint": self.error_hint,
             "rate_limiter": settings.rate_limiter(**({"clock": clock} if clock else {})),
             **options,
         }
@@ -361,7 +362,36 @@ class ContactsHook(BaseHook):
 
     def explain(self, err: ContactsError) -> str:
         """A test-connection message for ``err``; vendors add their own cases."""
-        return explain_error(err, self.base_url if "base_url" in self.__dict__ else None)
+        message = explain_error(err, self.base_url if "base_url" in self.__dict__ else None)
+        hint = self.error_hint(err) if isinstance(err, (AuthenticationError, RateLimitedError)) else None
+        return f"{message.rstrip('. ')}. {hint}" if hint else message
+
+    # ---- what to fix: the same words in a task's error and in Test Connection ----------------
+    def error_hint(self, err: ContactsError) -> str | None:
+        """What to fix for ``err``, added to the error a task raises (the clients call it, and
+        Test Connection says the same): for a 401 the credentials to check, for a 429 that
+        outlasted the retries the connection's rate-limit extra."""
+        if isinstance(err, AuthenticationError):
+            return self.auth_hint(err)
+        if isinstance(err, RateLimitedError):
+            return self.rate_hint(err)
+        return None
+
+    def auth_hint(self, err: ContactsError) -> str:
+        """What to check when the vendor refuses the credentials; vendors name theirs."""
+        return (
+            f"Check the credentials of connection {self.conn_id!r} (Admin > Connections; its Test "
+            "Connection button checks them)"
+        )
+
+    def rate_hint(self, err: ContactsError) -> str:
+        """What to change when the vendor's rate limit outlasted the retries; vendors name their
+        limit and the extra that matches it."""
+        return (
+            f"{self.hook_name}'s rate limit outlasted the retries: set rate_limit_per_second or "
+            f"rate_limit_per_hour in the extra of connection {self.conn_id!r} to the vendor's limit, "
+            "so requests wait their turn instead of being refused"
+        )
 
     def test_connection(self) -> tuple[bool, str]:
         """Never raises. Runs on the API server when Test Connection is enabled."""
@@ -384,8 +414,9 @@ class ContactsHook(BaseHook):
 #: Test Connection's wording per error class, first match wins ({where}: " at <base URL>")
 EXPLANATIONS: tuple[tuple[type[ContactsError], str], ...] = (
     (ContactsConfigError, "Connection settings: {message}"),
-    (ContactsTimeoutError, "Unreachable: the API{where} did not answer in time ({message})"),
-    (ContactsConnectionError, "Unreachable: could not connect to the API{where} ({message})"),
+    # the message names host:port and the cause (refused, DNS, TLS certificate, timeout)
+    (ContactsTimeoutError, "Unreachable: {message}"),
+    (ContactsConnectionError, "Unreachable: {message}"),
     (AuthenticationError, "Bad credentials: the API refused them (HTTP {status}): {message}"),
     (
         PermissionDeniedError,

@@ -79,20 +79,30 @@ class DmartechHook(EventPlanMixin, ContactsHook):
         if code in (40001, 401):
             return (
                 f"Bad credentials: Dmartech refused the access key or signature (code {code}: "
-                f"{err.message.replace(AUTH_HINT, '')}). Check the access-key (login) and accessKeySecret "
-                "(password) in the console's open-platform page, that this machine's clock is within 5 minutes "
-                "of real time (the signature carries the time), and that the caller's IP is whitelisted"
+                f"{err.message}). {self.auth_hint(err)}"
             )
         if code == 10002:
-            return f"Bad credentials: Dmartech says unauthorized or expired (code 10002: {err.message}); renew the key"
+            return f"Bad credentials: Dmartech says unauthorized or expired (code 10002: {err.message}); {self.auth_hint(err)}"
         if code == 40003:
             return (
                 f"No permission: this access key may not call {err.path or 'the endpoint'} (code 40003). Grant the "
                 "contact interfaces to the key in the console (Dmartech also answers this for an IP not whitelisted)"
             )
         if code == 40006:
-            return "Rate limited: Dmartech's call count or frequency limit is reached (code 40006); try again later"
+            return f"Rate limited: Dmartech's call count or frequency limit is reached (code 40006). {self.rate_hint(err)}"
         return super().explain(err)
+
+    def auth_hint(self, err):
+        if getattr(err, "vendor_code", None) == 10002:
+            return "renew the access key in the console's open-platform page"
+        return AUTH_HINT
+
+    def rate_hint(self, err):
+        return (
+            "Dmartech allows 20 calls per second and a daily quota per plan (code 40006 says either): lower "
+            f"rate_limit_per_second (default 20) or max_active_requests in the extra of connection {self.conn_id!r}; "
+            "if the day's quota is used up, wait for the next day or ask Dmartech for more"
+        )
 
     def prepare_for_async(self) -> None:
         import cryptography.hazmat.primitives.ciphers  # noqa: F401 - used by sign() on every new signature

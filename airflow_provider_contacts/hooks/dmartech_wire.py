@@ -26,10 +26,11 @@ from airflow_provider_contacts.http.errors import ResponseLike, default_error_ma
 from airflow_provider_contacts.http.plan import Call, Page, Plan
 from airflow_provider_contacts.models import ContactEvent
 
-#: what a refused signature can mean besides a wrong key (every runtime error says it)
+#: what a refused signature can mean besides a wrong key (Test Connection and a task's error say it)
 AUTH_HINT = (
-    " (check the access key and accessKeySecret, that this machine's clock is within 5 minutes of real "
-    "time: the signature carries the time, and that this machine's IP is whitelisted in the console)"
+    "Check the access-key (login) and accessKeySecret (password) in the console's open-platform page, "
+    "that this machine's clock is within 5 minutes of real time (the signature carries the time), and "
+    "that the caller's IP is whitelisted"
 )
 
 
@@ -52,8 +53,6 @@ def map_dmartech_error(response: ResponseLike) -> ContactsHTTPError | None:
         message = str(body.get("message") or f"code {code}")
         status = response.status_code
         if code in AUTH_CODES:
-            if code in (40001, 401):
-                message += AUTH_HINT
             err: ContactsHTTPError = AuthenticationError(message, status=status, vendor_code=code)
         elif code in PERMISSION_CODES:
             err = PermissionDeniedError(message, status=status, vendor_code=code)

@@ -95,16 +95,26 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
     def explain(self, err):
         status = getattr(err, "status", None)
         if status == 401:
-            return (
-                f"Bad credentials: LiveDesk refused the API key/secret (HTTP 401): {err.message}. Use the API "
-                "Key as login and the API Secret as password (Project Settings > API Management > API Key)"
-            )
+            return f"Bad credentials: LiveDesk refused the API key/secret (HTTP 401): {err.message}. {self.auth_hint(err)}"
         if status == 404:
             return (
                 f"Not found (HTTP 404) at {self.base_url}: the host must be the LiveDesk API base URL, "
                 "e.g. https://livedesk-api.engagelab.com"
             )
         return super().explain(err)
+
+    def auth_hint(self, err):
+        return (
+            f"Use the API Key as login and the API Secret as password of connection {self.conn_id!r} "
+            "(Project Settings > API Management > API Key)"
+        )
+
+    def rate_hint(self, err):
+        return (
+            "LiveDesk's rate limit (3000 requests per minute per IP; contact search 100 per minute per account) "
+            f"outlasted the retries: set rate_limit_per_second in the extra of connection {self.conn_id!r} "
+            "(e.g. 40) so requests wait their turn instead of being refused"
+        )
 
     # ---- settings ---------------------------------------------------------------------------
     def inbox_id(self, explicit: Any = None, *, required: bool = True) -> int | None:

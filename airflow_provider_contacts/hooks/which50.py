@@ -123,8 +123,7 @@ class Which50Hook(EventPlanMixin, ContactsHook):
             mode = self.extras.auth_type
             how = "Basic login/password" if mode == "basic" else f"header {self.header_name()}"
             return (
-                f"Bad credentials: Which50 refused the {how} (HTTP 401): {err.message}. Which50 does not document "
-                "its API authentication: check auth_type, header_name and api_key with Which50"
+                f"Bad credentials: Which50 refused the {how} (HTTP 401): {err.message}. {self.auth_hint(err)}"
             )
         if status == 403:
             return f"No permission: the Which50 user lacks the permission for this call (HTTP 403): {err.message}"
@@ -134,6 +133,19 @@ class Which50Hook(EventPlanMixin, ContactsHook):
                 f"prefix, e.g. https://app.which50.com/Which50API: {err.message}"
             )
         return super().explain(err)
+
+    def auth_hint(self, err):
+        return (
+            "Which50 does not document its API authentication: check auth_type, header_name and api_key "
+            f"of connection {self.conn_id!r} with Which50"
+        )
+
+    def rate_hint(self, err):
+        return (
+            "Which50's rate limit (undocumented) outlasted the retries: set rate_limit_per_second or "
+            f"rate_limit_per_hour in the extra of connection {self.conn_id!r} so requests wait their turn "
+            "instead of being refused"
+        )
 
     # ---- settings ---------------------------------------------------------------------------
     def contact_list_id(self, explicit: Any = None, *, required: bool = True) -> int | None:

@@ -134,12 +134,12 @@ class Transport(AttemptLoop):
                 stream=True,  # the body is read below, in one call
             )
         except requests.RequestException as exc:
-            return map_requests_exception(exc)
+            return map_requests_exception(exc, call.path, self.timeouts)
         try:
             response._content = read_body(response)
         except requests.RequestException as exc:
             response.close()
-            return map_requests_exception(exc)
+            return map_requests_exception(exc, call.path, self.timeouts)
         return response
 
 
@@ -238,4 +238,4 @@ class AsyncTransport(AttemptLoop):
                 headers=dict(call.headers),
             )
         except httpx.HTTPError as exc:
-            return map_httpx_exception(exc)
+            return map_httpx_exception(exc, call.path, self.timeouts)

@@ -3,8 +3,10 @@
 * a response that is not 2xx/3xx becomes one of :mod:`airflow_provider_contacts.exceptions`
   from its status and the vendor's error body (:func:`default_error_mapper`; a hook hands the
   client its own mapper when its vendor needs more);
-* an exception of ``requests`` or ``httpx`` becomes a timeout or connection error that says
-  whether the request provably never reached the vendor (``not_sent``);
+* an exception of ``requests`` or ``httpx`` becomes a timeout or connection error that names the
+  server's ``host:port`` and the cause (connection refused, DNS name not found, TLS certificate
+  not trusted, connect or read timeout) and says whether the request provably never reached
+  the vendor (``not_sent``);
 * credentials go only to the connection's own origin (scheme, host, port): the HTTP clients'
   own redirect handling is off, and the client follows a redirect itself only to that origin
   (or its https upgrade); a redirect elsewhere, from https to http, of a write that would
@@ -16,6 +18,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -106,32 +109,150 @@ def default_error_mapper(response: ResponseLike) -> ContactsHTTPError | None:
 
 
 # ---- client exceptions ----------------------------------------------------------------------
-#: kind of client failure -> (exception, message, whether the request provably never left)
+#: what went wrong on the way -> (exception, message, whether the request provably never left).
+#: ``{at}`` is the server's ``host:port``, ``{detail}`` the cause's own words
 _FAILURES: dict[str, tuple[type[ContactsHTTPError], str, bool]] = {
-    "connect_timeout": (ContactsTimeoutError, "connect timeout ({name})", True),
-    "unreachable": (ContactsConnectionError, "could not connect", True),
-    "read_timeout": (ContactsTimeoutError, "read timeout: no answer in time ({name})", False),
-    "dropped": (ContactsConnectionError, "connection dropped before a full answer ({name})", False),
-    "failed": (ContactsConnectionError, "request failed ({name})", False),
+    "refused": (
+        ContactsConnectionError,
+        "could not connect to {at}: connection refused (nothing listens there: check the connection's "
+        "host and port, and that the service is running)",
+        True,
+    ),
+    "dns": (
+        ContactsConnectionError,
+        "could not connect to {at}: DNS name {host!r} not found ({detail}): check the connection's host",
+        True,
+    ),
+    "dns_failed": (
+        ContactsConnectionError,
+        "could not connect to {at}: DNS lookup of {host!r} failed ({detail}): check the connection's host "
+        "and this machine's DNS",
+        True,
+    ),
+    "certificate": (
+        ContactsConnectionError,
+        "TLS certificate of {at} not trusted ({detail}): if the server uses a private CA, set verify_ssl "
+        "in the connection's extra to the path of its CA bundle (false turns the check off)",
+        True,
+    ),
+    "tls": (
+        ContactsConnectionError,
+        "TLS error with {at} ({detail}): is it an https port? check the connection's scheme, host and port",
+        False,
+    ),
+    "connect_timeout": (
+        ContactsTimeoutError,
+        "could not connect to {at}: connect timeout ({seconds}): a firewall or a wrong host or port? On a "
+        "slow network raise connect_timeout in the connection's extra",
+        True,
+    ),
+    "unreachable": (ContactsConnectionError, "could not connect to {at}: {detail}", True),
+    "read_timeout": (
+        ContactsTimeoutError,
+        "read timeout: no answer from {at} in time ({seconds}); if the API is slow, raise timeout in "
+        "the connection's extra",
+        False,
+    ),
+    "dropped": (ContactsConnectionError, "connection to {at} dropped before a full answer ({detail})", False),
+    "failed": (ContactsConnectionError, "request to {at} failed ({detail})", False),
 }
 
 
-def _failure(kind: str, exc: Exception) -> ContactsHTTPError:
+def _failure(kind: str, exc: BaseException, url: str, seconds: float | None) -> ContactsHTTPError:
     cls, message, not_sent = _FAILURES[kind]
-    err = cls(message.format(name=type(exc).__name__))
+    host, at = _host_port(url)
+    detail = _detail(kind, exc)
+    err = cls(
+        message.format(
+            at=at, host=host, detail=detail, seconds=f"{seconds:g} s" if seconds is not None else detail
+        )
+    )
     if not_sent:
         err.not_sent = True
+    if kind == "certificate":  # the same certificate next time: an Airflow retry will not help either
+        err.retry_decision = False
     return err
 
 
-def _kind(exc: Exception, table: tuple[tuple[Any, str], ...], default: str) -> str:
-    return next((kind for classes, kind in table if isinstance(exc, classes)), default)
+def _host_port(url: str) -> tuple[str, str]:
+    """(host, ``host:port``) of ``url`` (the scheme's default port when it names none)."""
+    origin = _origin(url) if url else None
+    if origin is None or not origin[1]:
+        return "?", "the API"
+    _, host, port = origin
+    shown_host = f"[{host}]" if ":" in host else host
+    return host, f"{shown_host}:{port}" if port else shown_host
 
 
-def map_requests_exception(exc: Exception) -> ContactsHTTPError:
-    """A ``requests`` exception as a :class:`ContactsHTTPError`."""
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps (``reason``, exception arguments, ``__cause__``, ``__context__``),
+    nearest first: the HTTP clients wrap the socket's or the TLS layer's error several times."""
+    seen: set[int] = set()
+    found: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo:
+        cur = todo.pop(0)
+        if id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        found.append(cur)
+        nested = [getattr(cur, "reason", None), *getattr(cur, "args", ()), cur.__cause__, cur.__context__]
+        todo.extend(n for n in nested if isinstance(n, BaseException))
+    return found
+
+
+#: getaddrinfo's "no such name" answers (EAI_NONAME, EAI_NODATA); others (EAI_AGAIN...) are a lookup
+#: that failed
+_NAME_NOT_FOUND = {getattr(socket, n) for n in ("EAI_NONAME", "EAI_NODATA") if hasattr(socket, n)}
+
+
+def _cause_kind(causes: list[BaseException]) -> str | None:
+    """What failed, from the errors under the client's own: refused, DNS, TLS (None: unknown).
+    A TLS connection closed mid-answer (an EOF) is a dropped connection, not a TLS problem."""
+    import ssl
+
+    for kind, classes in (
+        ("certificate", ssl.SSLCertVerificationError),
+        ("tls", ssl.SSLError),
+        ("dns", socket.gaierror),
+        ("refused", ConnectionRefusedError),
+    ):
+        match = next((c for c in causes if isinstance(c, classes)), None)
+        if isinstance(match, (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)):
+            continue
+        if match is not None:
+            if kind == "dns" and getattr(match, "errno", None) not in _NAME_NOT_FOUND:
+                return "dns_failed"
+            return kind
+    return None
+
+
+def _detail(kind: str, exc: BaseException) -> str:
+    """The cause in its own words: the innermost error's text, without the clients' wrapping."""
+    causes = _causes(exc)
+    if kind == "certificate":
+        import ssl
+
+        cert = next(c for c in causes if isinstance(c, ssl.SSLCertVerificationError))
+        return str(getattr(cert, "verify_message", "") or cert.reason or cert)
+    innermost = next((c for c in reversed(causes) if isinstance(c, OSError) and str(c)), None)
+    if kind == "tls":
+        import ssl
+
+        tls = next(c for c in causes if isinstance(c, ssl.SSLError))
+        return str(tls.reason or tls.strerror or tls).replace("_", " ").lower()
+    if innermost is not None and kind in ("dns", "dns_failed", "unreachable", "dropped"):
+        return getattr(innermost, "strerror", None) or str(innermost)
+    return type(exc).__name__
+
+
+def map_requests_exception(exc: Exception, url: str = "", timeouts: Any = None) -> ContactsHTTPError:
+    """A ``requests`` exception as a :class:`ContactsHTTPError` naming ``url``'s host and port
+    and the cause; ``timeouts``: the client's (connect, read) seconds, for the message."""
     from requests import exceptions as rx
+    from urllib3.exceptions import NameResolutionError, NewConnectionError
 
+    causes = _causes(exc)
     kind = _kind(
         exc,
         (
@@ -141,13 +262,17 @@ def map_requests_exception(exc: Exception) -> ContactsHTTPError:
         ),
         "failed",
     )
-    if isinstance(exc, rx.ConnectionError) and kind == "dropped" and _is_connect_failure(exc):
-        kind = "unreachable"
-    return _failure(kind, exc)
+    if kind in ("dropped", "failed"):
+        kind = _cause_kind(causes) or kind
+        if kind == "dropped" and any(
+            isinstance(c, (NewConnectionError, NameResolutionError)) for c in causes
+        ):
+            kind = "unreachable"  # no TCP connection was made: nothing reached the server
+    return _failure(kind, exc, url, _seconds(kind, timeouts))
 
 
-def map_httpx_exception(exc: Exception) -> ContactsHTTPError:
-    """An ``httpx`` exception as a :class:`ContactsHTTPError`."""
+def map_httpx_exception(exc: Exception, url: str = "", timeouts: Any = None) -> ContactsHTTPError:
+    """An ``httpx`` exception as a :class:`ContactsHTTPError` (as :func:`map_requests_exception`)."""
     import httpx
 
     kind = _kind(
@@ -159,27 +284,22 @@ def map_httpx_exception(exc: Exception) -> ContactsHTTPError:
         ),
         "dropped",
     )
-    return _failure(kind, exc)
+    if kind in ("unreachable", "dropped"):
+        cause = _cause_kind(_causes(exc))
+        # a TLS error other than the certificate's may come after the request left
+        if cause is not None and (kind == "unreachable" or cause == "tls"):
+            kind = cause
+    return _failure(kind, exc, url, _seconds(kind, timeouts))
 
 
-def _is_connect_failure(exc: Exception) -> bool:
-    """True when no TCP connection was made (refused, DNS), so nothing reached the server."""
-    from urllib3.exceptions import NameResolutionError, NewConnectionError
+def _kind(exc: Exception, table: tuple[tuple[Any, str], ...], default: str) -> str:
+    return next((kind for classes, kind in table if isinstance(exc, classes)), default)
 
-    seen = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        if isinstance(cur, (NewConnectionError, NameResolutionError, ConnectionRefusedError)):
-            return True
-        reason = getattr(cur, "reason", None)
-        if isinstance(reason, BaseException):
-            cur = reason
-            continue
-        args = getattr(cur, "args", ())
-        nxt = next((a for a in args if isinstance(a, BaseException)), None)
-        cur = nxt or cur.__cause__ or cur.__context__
-    return False
+
+def _seconds(kind: str, timeouts: Any) -> float | None:
+    if timeouts is None:
+        return None
+    return {"connect_timeout": timeouts.connect, "read_timeout": timeouts.read}.get(kind)
 
 
 # ---- redirects: credentials stay on the connection's origin --------------------------------

@@ -114,6 +114,7 @@ class AttemptLoop:
         verify: bool | str = True,
         allow_insecure_http: bool = False,
         error_mapper: ErrorMapper = default_error_mapper,
+        hint: Callable[[ContactsHTTPError], str | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
@@ -127,6 +128,9 @@ class AttemptLoop:
         self.rate_limiter = rate_limiter
         self.verify = verify
         self.error_mapper = error_mapper
+        #: what to fix, for an error about to be raised (the hook's words: the transport knows
+        #: no vendor, its extras or its Test Connection)
+        self.hint = hint
         self.clock = clock
         self.wall_clock = wall_clock
         self.rng = rng or random.Random()
@@ -271,18 +275,23 @@ class AttemptLoop:
         policy = self.policy
         err.conn_id, err.method, err.path = self.conn_id, attempts.method, attempts.path
         if not policy.may_retry(err, attempts.idempotent):
-            raise err
+            if err.status is None and not err.not_sent and policy.may_retry(err, True):
+                err.message += (
+                    f"; not sent again: a {attempts.method} is not idempotent and it reached the "
+                    "server, which may have applied it (check the vendor before running it again)"
+                )
+            raise self._hinted(err)
         requested = server_requested_wait(headers, self.wall_clock()) if headers else None
         if requested is not None:
             err.retry_after = requested
         where = f"{self.conn_id}: {attempts.method} {attempts.path}"
         if attempts.count >= policy.max_attempts:
             log.warning("%s failed after %d attempts: %s", where, attempts.count, err.message)
-            raise err
+            raise self._hinted(err)
         wait = requested if requested is not None else policy.backoff(attempts.count, self.rng)
         if wait > policy.max_wait or self.clock() - attempts.started + wait > policy.max_total_seconds:
             log.warning("%s: the next wait (%.1f s) does not fit the retry budget; giving up", where, wait)
-            raise err
+            raise self._hinted(err)
         self.stats.retried(wait)
         log.info(
             "%s -> %s; retry %d of %d in %.2f s",
@@ -293,6 +302,16 @@ class AttemptLoop:
             wait,
         )
         return wait
+
+    def _hinted(self, err: ContactsHTTPError) -> ContactsHTTPError:
+        """``err`` with the fix the hook names for it (a 401: the credentials to check; a 429:
+        the rate-limit extra of the connection type); a hint that fails leaves the error as it is."""
+        if self.hint is not None and err.hint is None:
+            try:
+                err.hint = self.hint(err)
+            except Exception as problem:  # the error being raised matters more than its hint
+                log.debug("%s: no hint for %s: %s", self.conn_id, type(err).__name__, problem)
+        return err
 
 
 def _path_only(path: str) -> str:

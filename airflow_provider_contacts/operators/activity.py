@@ -76,11 +76,27 @@ class FetchContactActivityOperator(BaseOperator):
         if since is None or until is None:
             raise ContactsConfigError("since and until are needed (this run has no data interval); give both")
         since, until = parse_when(since, "since"), parse_when(until, "until")
+        empty = self._empty_interval(context) if since >= until else None
+        if empty is not None:
+            raise ContactsConfigError(
+                f"this run's data interval is empty ({empty} to itself, as in a manual run): pass since and "
+                'until (ISO 8601, templated: e.g. since="{{ params.since }}" with a params field in the '
+                "trigger form) to say which events to fetch"
+            )
         if since >= until:
             raise ContactsConfigError(
                 f"since ({since.isoformat()}) must be before until ({until.isoformat()}); the window is [since, until)"
             )
         return since, until
+
+    def _empty_interval(self, context: Context) -> str | None:
+        """The instant of this run's data interval when a bound was taken from it and it is empty
+        (a manual run of a scheduled DAG has ``data_interval_start == data_interval_end``)."""
+        start, end = context.get("data_interval_start"), context.get("data_interval_end")
+        if start is None or end is None or (self.since not in (None, "") and self.until not in (None, "")):
+            return None
+        first, last = parse_when(start, "data_interval_start"), parse_when(end, "data_interval_end")
+        return first.isoformat() if first == last else None
 
     def execute(self, context: Context) -> dict[str, Any]:
 

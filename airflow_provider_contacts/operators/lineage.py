@@ -23,12 +23,20 @@ PRODUCER_TAG = "airflow-provider-contacts"
 DatasetSpec = tuple[str, str, "int | None", dict[str, str]]
 
 
-def vendor_namespace(conn_id: str, hook_params: dict[str, Any] | None) -> str:
-    """``<conn_type>://<host[:port]>[/path]`` of the connection's API (no credentials)."""
+def vendor_namespace(conn_id: str, hook_params: dict[str, Any] | None) -> str | None:
+    """``<conn_type>://<host[:port]>[/path]`` of the connection's API (no credentials); None when
+    the connection cannot be read (a task that failed on an unknown conn_id, a connection of
+    another type or without a host): lineage is then told without the vendor's dataset, never
+    an error of its own."""
     from airflow_provider_contacts.hooks import get_hook
 
-    hook = get_hook(conn_id, **(hook_params or {}))
-    parts = urlsplit(hook.base_url)
+    try:
+        hook = get_hook(conn_id, **(hook_params or {}))
+        base_url = hook.base_url
+    except Exception as err:  # lineage never fails; the rest of it is still told
+        log.warning("OpenLineage: no dataset for the vendor of conn_id %r: %s", conn_id, err)
+        return None
+    parts = urlsplit(base_url)
     host = parts.netloc.rsplit("@", 1)[-1]
     return f"{hook.conn_type}://{host}{parts.path.rstrip('/')}"
 
@@ -59,7 +67,7 @@ def action_lineage(operator: Any) -> Any:
     counted = summary and operator.lineage_accepted
     accepted = sum(int(summary.get(k) or 0) for k in operator.lineage_accepted) if counted else None
     name, tags = operator.lineage_output()
-    written: list[DatasetSpec] = [(*vendor_dataset(operator, name), accepted, tags)]
+    written: list[DatasetSpec] = [(*vendor, accepted, tags) for vendor in vendor_dataset(operator, name)]
     if summary.get("rejects_path"):
         written.append((*file_dataset(summary["rejects_path"]), summary.get("rejected"), {}))
     return operator_lineage(operator, read=read, written=written)
@@ -72,13 +80,14 @@ def activity_lineage(operator: Any) -> Any:
     written: list[DatasetSpec] = []
     if summary.get("output_path"):
         written.append((*file_dataset(summary["output_path"]), events, {}))
-    return operator_lineage(
-        operator, read=[(*vendor_dataset(operator, "activity"), events, {})], written=written
-    )
+    read: list[DatasetSpec] = [(*vendor, events, {}) for vendor in vendor_dataset(operator, "activity")]
+    return operator_lineage(operator, read=read, written=written)
 
 
-def vendor_dataset(operator: Any, name: str) -> tuple[str, str]:
-    return vendor_namespace(operator.conn_id, operator.hook_params), name
+def vendor_dataset(operator: Any, name: str) -> list[tuple[str, str]]:
+    """The vendor object ``name`` as (namespace, name); none when the connection is unknown."""
+    namespace = vendor_namespace(operator.conn_id, operator.hook_params)
+    return [] if namespace is None else [(namespace, name)]
 
 
 def operator_lineage(

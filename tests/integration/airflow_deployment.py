@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +179,46 @@ class Deployment:
             asset_name,
         )
         return [json.loads(r[0]) if r[0] else {} for r in rows]
+
+    def data_interval(self, dag_id: str, run_id: str) -> tuple[datetime, datetime] | None:
+        """(start, end) of a run's data interval, as aware UTC datetimes."""
+        rows = self.query(
+            "select data_interval_start, data_interval_end from dag_run where dag_id=? and run_id=?",
+            dag_id,
+            run_id,
+        )
+        if not rows or rows[0][0] is None:
+            return None
+        start, end = (datetime.fromisoformat(str(v)).replace(tzinfo=timezone.utc) for v in rows[0])
+        return start, end
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+        rows = self.query(
+            "select task_id, state from task_instance where dag_id=? and run_id=? order by task_id",
+            dag_id,
+            run_id,
+        )
+        return {task_id: state for task_id, state in rows}
+
+    def triggers(self) -> list[str]:
+        """The classpath of each trigger the triggerer runs now (deferred tasks, watchers)."""
+        return [r[0] for r in self.query("select classpath from trigger order by id")]
+
+    def unpause(self, dag_id: str, timeout: float = 120) -> None:
+        """Unpause a DAG once the dag-processor has stored it (for a deployment started with
+        ``AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True``, so that its first scheduled run
+        is not queued before the API server, which the task runner reports to, is up)."""
+
+        def stored() -> list[tuple]:
+            self.check_alive()
+            return self.query("select dag_id from dag where dag_id=?", dag_id)
+
+        wait_until(stored, timeout, f"the dag-processor to store {dag_id}")
+        proc = subprocess.run(
+            [self.airflow, "dags", "unpause", dag_id],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]

@@ -4,13 +4,14 @@ left in the emulators and the files written, not just "success"."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from airflow_provider_contacts._compat import AIRFLOW_V_3_3_PLUS
-from airflow_provider_contacts._time import parse_iso
+from airflow_provider_contacts._time import parse_iso, to_iso
 from airflow_provider_contacts.sandbox.warehouse import create_demo_warehouse, sqlite_connection
 
 # each test runs a DAG with dag.test()
@@ -358,3 +359,60 @@ def test_multi_vendor_activity_one_file_one_schema(bag, sandbox, airflow_db, war
     assert {tuple(r) for r in rows} == {
         ("vendor", "event_id", "event_type", "contact_id", "occurred_at", "label", "campaign", "raw")
     }
+
+
+def test_daily_form_followup_waits_in_the_triggerer_then_adds_the_submitters(
+    bag, sandbox, airflow_db, caplog
+):
+    import logging
+    import threading
+
+    sandbox.reset(empty=True)
+    mautic = sandbox.emulator("mautic")
+    for i in range(3):
+        mautic.state.upsert({"email": f"f{i}@example.com"})
+    day_end = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    day_start = day_end - timedelta(days=1)
+    mautic.add_event("form.submitted", 3, day_start - timedelta(minutes=1))  # the day before: not this run's
+    mautic.add_event("page.hit", 3, day_start + timedelta(hours=8))  # the day's, not a submission
+
+    def late_submissions() -> None:
+        """After the sensor's first poke found nothing, the day's submissions reach Mautic late."""
+        deadline = time.monotonic() + 60
+        while not [r for r in sandbox.requests("mautic") if r["path"].endswith("/activity")]:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+        with mautic.lock:  # all three at once: one poll sees them together
+            for contact, hour in ((1, 9), (2, 10), (2, 17)):
+                mautic.state.add_event("form.submitted", contact, day_start + timedelta(hours=hour))
+
+    dag = bag.get_dag("example_mautic_daily_form_followup")
+    sensor = dag.get_task("wait_for_form_submissions")
+    assert sensor.deferrable and sensor.soft_fail and sensor.poke_interval == 300
+    sensor.poke_interval = 0.2  # the triggerer's polls, fast for the test
+    helper = threading.Thread(target=late_submissions, daemon=True)
+    helper.start()
+    try:
+        with caplog.at_level(logging.INFO):
+            run = dag.test(logical_date=day_end)  # the run of the day that just ended
+    finally:
+        sensor.poke_interval = 300
+    helper.join(timeout=5)
+    assert run.state == "success", states(run)
+    polls = [r for r in sandbox.requests("mautic") if r["path"].endswith("/activity")]
+    waited = xcom(run, "wait_for_form_submissions")
+    assert (waited["count"], waited["event_types"]) == (3, {"form.submitted": 3})
+    assert waited["window"] == [to_iso(day_start), to_iso(day_end)]
+    fetched = xcom(run, "fetch_form_submissions")
+    assert (fetched["events"], fetched["by_type"]) == (3, {"form.submitted": 3})
+    assert (fetched["since"], fetched["until"]) == (to_iso(day_start), to_iso(day_end))
+    added = xcom(run, "add_to_newsletter")
+    assert (added["added"], added["already"], added["duplicates"], added["rejected"]) == (2, 0, 1, 0)
+    newsletter = next(s for s in mautic.state.segments.values() if s["name"] == "Newsletter")
+    members = sorted(cid for cid, c in mautic.contacts.items() if newsletter["id"] in c["segments"])
+    assert members == [1, 2]
+    # the first poke (in the task) found none; the sensor deferred and the trigger's polls found them
+    assert len(polls) >= 3  # first poke, the trigger's polls (at least one that found them), the fetch
+    assert caplog.text.count("[DAG TEST] running trigger in line") == 1
+    assert "mautic_default: 3 event(s) in the window, waiting for 1" in caplog.text

@@ -396,3 +396,37 @@ def test_the_provider_imports_and_runs_without_openlineage(sandbox, tmp_path):
         and out["created"] == 1
         and out["lineage"].startswith("OperatorLineage(")
     )
+
+
+# ---- a task that failed on an unknown connection ---------------------------------------------
+def test_lineage_of_a_task_that_failed_on_an_unknown_connection_is_told_without_the_vendor(sandbox, tmp_path):
+    from airflow.providers.openlineage.extractors.manager import ExtractorManager
+    from airflow.utils.state import TaskInstanceState
+
+    from airflow_provider_contacts.exceptions import ContactsConfigError
+
+    source = tmp_path / "in.ndjson"
+    source.write_text('{"email": "ok@example.com"}\n')
+    upsert = UpsertContactsOperator(
+        task_id="up", conn_id="no_such_conn", source_path=str(source), rejects_path=str(tmp_path / "r.ndjson")
+    )
+    activity = FetchContactActivityOperator(
+        task_id="act",
+        conn_id="no_such_conn",
+        since="2026-11-01",
+        until="2026-11-02",
+        output_path=str(tmp_path / "e"),
+    )
+    dagrun = SimpleNamespace(run_id="manual__1", dag_id="dag")
+    for op in (upsert, activity):
+        with pytest.raises(ContactsConfigError, match="conn_id 'no_such_conn' is not defined"):
+            op.execute(CONTEXT)
+        on_complete = op.get_openlineage_facets_on_complete(TI)  # no error of its own
+        on_failure = ExtractorManager().extract_metadata(dagrun, op, TaskInstanceState.FAILED, TI)
+        for lineage in (on_complete, on_failure):
+            assert flat(lineage.outputs) == []  # no vendor dataset: the connection is unknown
+    assert flat(upsert.get_openlineage_facets_on_complete(TI).inputs) == [
+        ("InputDataset", "file", str(source), {})
+    ]
+    assert flat(activity.get_openlineage_facets_on_complete(TI).inputs) == []
+    assert sandbox.requests("mautic") == []

@@ -24,6 +24,7 @@ def test_every_example_imports_without_errors(bag):
         "example_contacts_ui_actions",
         "example_mautic_big_sync",
         "example_mautic_change_only_sync",
+        "example_mautic_daily_form_followup",
         "example_mautic_scheduled_campaign",
         "example_mautic_warehouse_sync",
     ]

@@ -16,6 +16,7 @@ The quirks handled by the hook, so callers get plain Python:
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,7 +27,7 @@ from airflow_provider_contacts.exceptions import (
     ContactsError,
     PermissionDeniedError,
 )
-from airflow_provider_contacts.hooks.base import ContactsHook, explain_error
+from airflow_provider_contacts.hooks.base import ContactsHook
 from airflow_provider_contacts.hooks.mautic.auth import mautic_auth
 from airflow_provider_contacts.hooks.mautic.errors import (
     BatchLimitExceeded,
@@ -125,16 +126,37 @@ class MauticBase(ContactsHook):
             )
         if isinstance(err, AuthenticationError):
             what = "client id/secret" if self._safe_auth_type() == "oauth2" else "username/password"
-            hint = ""
-            if code == "access_denied" and err.status == 401 and self._safe_auth_type() == "basic":
-                hint = (
-                    " If the credentials are right, the web server may be stripping the Authorization "
-                    "header (a FastCGI setting)."
-                )
-            return f"Bad credentials: Mautic refused the {what} (HTTP {err.status} {code or ''}): {err.message.rstrip('.')}.{hint}".replace(
+            return f"Bad credentials: Mautic refused the {what} (HTTP {err.status} {code or ''}): {err.message.rstrip('.')}. {self.auth_hint(err)}".replace(
                 " )", ")"
             )
-        return explain_error(err, self.base_url if "base_url" in self.__dict__ else None)
+        return super().explain(err)
+
+    def auth_hint(self, err: ContactsError) -> str:
+        """The credentials to check (Test Connection and a task's 401 say the same)."""
+        if self._safe_auth_type() == "oauth2":
+            return (
+                f"Check the client_id and client_secret in the extra of connection {self.conn_id!r}: an API "
+                "credential of Mautic (Settings > API Credentials, OAuth 2)"
+            )
+        hint = f"Check the login and password of connection {self.conn_id!r}: a Mautic user allowed to use the API"
+        if getattr(err, "vendor_code", None) == "access_denied" and err.status == 401:
+            hint += (
+                ". If the credentials are right, the web server may be stripping the Authorization header "
+                "(a FastCGI setting)"
+            )
+        return hint
+
+    def rate_hint(self, err: ContactsError) -> str:
+        """Mautic's limit is per hour (``api_rate_limiter_limit``; Basic-auth callers of a site share
+        one bucket, each OAuth token has its own): the extra to set is ``rate_limit_per_hour``."""
+        # "You exceeded the rate limit of 500 API calls per hour." (translated on some servers)
+        limits = [n for n in re.findall(r"\d+", err.message or "") if n != "429"]
+        value = f" (at most {limits[0]}, the limit Mautic names)" if limits else ""
+        return (
+            f"Mautic's API rate limit (api_rate_limiter_limit, calls per hour) outlasted the retries: set "
+            f"rate_limit_per_hour in the extra of connection {self.conn_id!r}{value} so requests wait "
+            "their turn instead of being refused; every Basic-auth caller of the site shares the limit"
+        )
 
     def _safe_auth_type(self) -> str:
         try:
