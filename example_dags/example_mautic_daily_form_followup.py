@@ -75,5 +75,8 @@ with DAG(
         audience="{{ params.audience }}",
         # the file the fetch wrote; its contact_id column names the contacts
         source_path="{{ ti.xcom_pull(task_ids='fetch_form_submissions')['output_path'] }}",
+        # each event row names its contact (contact_id); its other columns (event_type, occurred_at,
+        # raw...) are not the contact's: dropped, and named once in the task log
+        unknown_columns="ignore",
     )
     wait >> fetch >> add

@@ -27,9 +27,19 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_provider_contacts._time import parse_iso
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsHTTPError, InvalidRequestError
 from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
+from airflow_provider_contacts.hooks.engagelab_wire import (
+    PER_PAGE,
+    TOP_LEVEL,
+    attributes_problem,
+    contact_changes,
+    contact_sid,
+    is_last_page,
+    norm_key,
+    read_timestamp,
+    to_contact_fields,
+)
 from airflow_provider_contacts.hooks.registry import EngageLabExtras
 from airflow_provider_contacts.http.auth import Auth, BasicAuth
 from airflow_provider_contacts.http.errors import ResponseLike, default_error_mapper, safe_json
@@ -39,9 +49,7 @@ from airflow_provider_contacts.models import ContactEvent, EventQuery, KnownColu
 log = logging.getLogger(__name__)
 
 CONTACTS = "/api/v2/accounts/contacts"
-PER_PAGE = 15
 #: fields a LiveDesk contact has at the top level; any other row field goes to custom_attributes
-TOP_LEVEL = ("name", "email", "phone_number", "identifier", "blocked", "avatar_url")
 UPSERT_KEYS = ("email", "phone_number", "identifier")
 ATTRIBUTES = ("custom_attributes", "additional_attributes")
 
@@ -84,7 +92,7 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
         page = self.list_contacts(page=1, include_contact_inboxes=False)
         inbox = self.inbox_id(required=False)
         where = f"inbox_id {inbox}" if inbox is not None else "no inbox_id set (needed to create contacts)"
-        # meta.count may be the page's length (see _last_page): a full first page says "at least"
+        # meta.count may be the page's length (see is_last_page): a full first page says "at least"
         visible = (
             f"at least {PER_PAGE}"
             if page["total"] == len(page["contacts"]) == PER_PAGE
@@ -195,7 +203,7 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
         sort: str | None = None,
         direction: str | None = None,
     ) -> Plan:
-        """Every matching contact, page by page, until :func:`_last_page`."""
+        """Every matching contact, page by page, until :func:`is_last_page`."""
         return self._pages(q, labels, sort, direction)
 
     def _pages(
@@ -208,7 +216,7 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
     ) -> Plan:
         def read(body: Any, page: int) -> Page:
             result = self._page(body, page)
-            return Page(result["contacts"], _last_page(result, page))
+            return Page(result["contacts"], is_last_page(result, page))
 
         return paged(
             lambda page: Call(
@@ -227,9 +235,9 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
 
     def find_contact(self, key: str, value: Any) -> dict[str, Any] | None:
         """The contact whose ``key`` equals ``value`` (email compared case-insensitively)."""
-        wanted = _norm(key, value)
+        wanted = norm_key(key, value)
         for contact in self.iter_contacts(q=str(value).strip()):
-            if _norm(key, contact.get(key)) == wanted:
+            if norm_key(key, contact.get(key)) == wanted:
                 return contact
         return None
 
@@ -286,7 +294,7 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
                 try:
                     # replay-safe: a repeat of a create that LiveDesk processed gets a 422 "taken"
                     created = self.create_contact(fields, inbox_id=inbox, replay_safe=True)
-                    return RowOutcome(index, "created", contact_id=_sid(created), http_status=200)
+                    return RowOutcome(index, "created", contact_id=contact_sid(created), http_status=200)
                 except InvalidRequestError as err:
                     if (
                         err.status != 422
@@ -297,19 +305,19 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
                     existing = self.find_contact(key, row[key])  # created by our lost try (or meanwhile)
                     if existing is None:
                         raise
-                    if not _changes(existing, fields):
+                    if not contact_changes(existing, fields):
                         return RowOutcome(
                             index,
                             "created",
-                            contact_id=_sid(existing),
+                            contact_id=contact_sid(existing),
                             http_status=200,
                             message="the answer to the create was lost; the repeat found the contact",
                         )
-            changes = _changes(existing, fields)
+            changes = contact_changes(existing, fields)
             if not changes:
-                return RowOutcome(index, "unchanged", contact_id=_sid(existing), http_status=200)
+                return RowOutcome(index, "unchanged", contact_id=contact_sid(existing), http_status=200)
             self.update_contact(existing["id"], changes)
-            return RowOutcome(index, "updated", contact_id=_sid(existing), http_status=200)
+            return RowOutcome(index, "updated", contact_id=contact_sid(existing), http_status=200)
         except InvalidRequestError as err:
             return RowOutcome(
                 index,
@@ -364,91 +372,3 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
         yield from map_plan(
             self._pages(None, None, "created_at", "asc", key=lambda c: c.get("id")), events_of
         )
-
-
-def _last_page(result: dict[str, Any], page: int) -> bool:
-    """Whether ``result`` (page ``page``) is the last page. LiveDesk documents ``meta.count`` as
-    "count of results", which may be the total or this page's length: a short or empty page ends
-    the list under both readings, and a count larger than the page can only be the total."""
-    contacts = result["contacts"]
-    if len(contacts) < PER_PAGE:
-        return True
-    return result["total"] > len(contacts) and page * PER_PAGE >= result["total"]
-
-
-def read_timestamp(value: Any) -> float | None:
-    """Epoch seconds from a LiveDesk time: a number (the document's example) or a string (its
-    field table says String): digits, or an ISO 8601 date-time. None when it cannot be read."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str) and value.strip():
-        text = value.strip()
-        try:
-            return float(text)
-        except ValueError:
-            pass
-        try:
-            return parse_iso(text).timestamp()
-        except (ValueError, OverflowError):
-            return None
-    return None
-
-
-def attributes_problem(field: str, value: Any) -> str | None:
-    """LiveDesk takes ``custom_attributes`` and ``additional_attributes`` as objects of plain
-    values; no other field takes a list or an object."""
-    if field in ("custom_attributes", "additional_attributes") and isinstance(value, dict):
-        nested = [k for k, v in value.items() if isinstance(v, (dict, list, tuple))]
-        if not nested:
-            return None
-        return f"field {field!r} holds a list or object under {', '.join(map(repr, nested))}; its values must be plain"
-    return (
-        f"field {field!r} is {'an object' if isinstance(value, dict) else 'a list'}; EngageLab LiveDesk takes "
-        "objects only as custom_attributes or additional_attributes: flatten it into its own columns"
-    )
-
-
-def to_contact_fields(row: dict[str, Any]) -> dict[str, Any]:
-    """A LiveDesk create/update body from a flat row: known fields at the top level,
-    ``custom_attributes``/``additional_attributes`` merged, every other column a custom attribute."""
-    fields: dict[str, Any] = {}
-    custom: dict[str, Any] = dict(row.get("custom_attributes") or {})
-    for name, value in row.items():
-        if name in TOP_LEVEL:
-            fields[name] = value.strip().lower() if name == "email" and isinstance(value, str) else value
-        elif name not in ("custom_attributes", "additional_attributes", "inbox_id"):
-            custom[name] = value
-    if custom:
-        fields["custom_attributes"] = custom
-    if row.get("additional_attributes"):
-        fields["additional_attributes"] = dict(row["additional_attributes"])
-    return fields
-
-
-def _changes(existing: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
-    """The part of ``fields`` that differs from the contact (attributes compared key by key)."""
-    changes: dict[str, Any] = {}
-    for name, value in fields.items():
-        if name in ("custom_attributes", "additional_attributes"):
-            current = existing.get(name) or {}
-            diff = {k: v for k, v in value.items() if current.get(k) != v}
-            if diff:
-                changes[name] = diff
-        elif name == "avatar_url":
-            changes[name] = value  # not echoed back (the contact shows a thumbnail)
-        elif existing.get(name) != value:
-            changes[name] = value
-    return changes
-
-
-def _norm(key: str, value: Any) -> str | None:
-    if value in (None, ""):
-        return None
-    text = str(value).strip()
-    return text.lower() if key == "email" else text
-
-
-def _sid(contact: dict[str, Any] | None) -> str | None:
-    return str(contact["id"]) if contact and contact.get("id") is not None else None
