@@ -1,3 +1,3 @@
 """Apache Airflow 3 provider for contact and marketing platforms."""
 
-__version__ = "0.2.1"
+__version__ = "0.2.2"

@@ -144,6 +144,14 @@ class Deployment:
         dead = {name: p.returncode for name, p in self.procs.items() if p.poll() is not None}
         assert not dead, f"components exited: {dead}; logs in {self.logs}"
 
+    def print_log_tails(self, lines: int = 40) -> None:
+        """The last lines of each component's log (after a failure, for the test's output)."""
+        for component in self.COMPONENTS:
+            path = self.logs / f"{component}.log"
+            if path.exists():
+                tail = "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+                print(f"---- {component} (last lines) ----\n{tail}")
+
     def log_text(self, component: str) -> str:
         return (self.logs / f"{component}.log").read_text(errors="replace")
 
@@ -222,3 +230,9 @@ class Deployment:
             timeout=120,
         )
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+def print_timings(timings: dict[str, Any]) -> None:
+    """The e2e phases' timings, seconds to one decimal."""
+    shown = {k: round(v, 1) if isinstance(v, float) else v for k, v in timings.items()}
+    print("e2e timings (s):", json.dumps(shown))

@@ -14,7 +14,6 @@ The DAG file is the example's, copied into a private DAG folder with a short pok
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_contacts._time import to_iso
-from tests.integration.airflow_deployment import Deployment, wait_until
+from tests.integration.airflow_deployment import Deployment, print_timings, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -127,17 +126,8 @@ def test_the_daily_sensor_dag_defers_in_the_triggerer_and_acts_on_the_late_event
         late_submissions_finish_the_run(deployment, mautic, run_id, start, end, timings)
         assert "async thread was blocked" not in deployment.log_text("triggerer")
     except BaseException:
-        for component in deployment.COMPONENTS:
-            path = deployment.logs / f"{component}.log"
-            if path.exists():
-                print(
-                    f"---- {component} (last lines) ----\n"
-                    + "\n".join(path.read_text(errors="replace").splitlines()[-40:])
-                )
+        deployment.print_log_tails()
         raise
     finally:
         deployment.stop()
-        print(
-            "e2e timings (s):",
-            json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in timings.items()}),
-        )
+        print_timings(timings)

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.airflow_deployment import Deployment, wait_until
+from tests.integration.airflow_deployment import Deployment, print_timings, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -191,17 +191,8 @@ def test_watcher_runs_the_example_dag_once_per_batch_under_a_real_triggerer(sand
         # Airflow's "badly-written trigger" warning never appeared
         assert "async thread was blocked" not in deployment.log_text("triggerer")
     except BaseException:
-        for component in deployment.COMPONENTS:
-            path = deployment.logs / f"{component}.log"
-            if path.exists():
-                print(
-                    f"---- {component} (last lines) ----\n"
-                    + "\n".join(path.read_text(errors="replace").splitlines()[-40:])
-                )
+        deployment.print_log_tails()
         raise
     finally:
         deployment.stop()
-        print(
-            "e2e timings (s):",
-            json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in timings.items()}),
-        )
+        print_timings(timings)

@@ -12,13 +12,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import http.server
-import ipaddress
 import json
 import logging
 import socket
 import ssl
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +24,7 @@ import pytest
 from airflow_provider_contacts.exceptions import ContactsConfigError, RedirectRefusedError
 from airflow_provider_contacts.hooks import get_hook
 from airflow_provider_contacts.http.client import AsyncTransport, Transport
+from tests.integration.socket_servers import self_signed_certificate
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,45 +275,10 @@ def test_absolute_urls_to_another_host_are_refused_before_sending(sandbox, other
 
 
 # ---- https to http, through a real TLS server --------------------------------------------------
-def _self_signed(tmp: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
-
-
 @pytest.fixture
 def tls_redirector(tmp_path, other_host):
     """An https server on 127.0.0.1 that answers every request with a 302 to plain http."""
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed_certificate(tmp_path)
     target = other_host.url
 
     class Handler(http.server.BaseHTTPRequestHandler):
