@@ -165,7 +165,8 @@ def _location(path: str) -> tuple[str, str]:
     if scheme != "file" and match:
         netloc, _, key = match.group(2).partition("/")
         bucket = netloc.rsplit("@", 1)[-1]  # s3://conn_id@bucket/key names the bucket's key
-        return _SAME_SCHEME.get(scheme, scheme), bucket + "/" + re.sub("/+", "/", key).strip("/")
+        # memory:///bucket/key (how Airflow 3.1 writes memory://bucket/key) is the same object
+        return _SAME_SCHEME.get(scheme, scheme), re.sub("/+", "/", f"{bucket}/{key}").strip("/")
     local = match.group(2) if match else path
     if local.startswith("localhost/"):
         local = local[len("localhost") :]
