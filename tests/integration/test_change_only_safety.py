@@ -310,3 +310,26 @@ def test_a_bootstrap_matches_empty_vendor_fields_to_missing_columns(sandbox):
     rows = [dict(row, company=None) for row in rows[:3]] + rows[3:]
     summary, batches = sync(sandbox, rows, sync_state_bootstrap="vendor")
     assert batches == 0 and counts(summary, "bootstrapped", "unchanged") == (5, 5)
+
+
+# ---- rows whose key cannot be read: their contacts are not "vanished" --------------------------
+@pytest.mark.parametrize("on_removed", ["do_not_contact", "report"])
+def test_rows_without_a_readable_key_hold_back_on_removed(sandbox, tmp_path, on_removed):
+    """A garbled line and a row without its email name contacts nobody can tell: neither is
+    opted out (nor reported) as vanished; the run says so, and the next clean run handles the
+    contact that really left."""
+    sandbox.reset(empty=True)
+    rows = contacts(20)
+    path = sync(sandbox, rows)[0]["sync_state_path"]
+    lines = [json.dumps(r) for r in rows]
+    lines[3] = lines[3][:-5]  # c3's line cut short: not JSON
+    lines[4] = json.dumps({"firstname": "F4", "lastname": "L"})  # c4's row without its email
+    source = tmp_path / "garbled.ndjson"
+    source.write_text("\n".join(lines) + "\n")
+    summary, _ = sync(sandbox, None, source_path=str(source), on_removed=on_removed, max_rejected=2)
+    assert summary["removed_held_back_rows_without_key"] == 2 and "removed" not in summary
+    assert dnc_emails(sandbox) == [] and len(state_keys(path)) == 20
+    assert not [r for r in sandbox.requests("mautic") if "dnc" in r["path"]]
+    summary, _ = sync(sandbox, rows[:5] + rows[6:], on_removed=on_removed)  # clean: c5 really left
+    assert summary["removed"] == 1 and "removed_held_back_rows_without_key" not in summary
+    assert dnc_emails(sandbox) == (["c5@example.com"] if on_removed == "do_not_contact" else [])
