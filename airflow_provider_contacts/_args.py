@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
@@ -41,3 +42,9 @@ def as_bool(value: Any, field: str) -> bool:
     if text in ("false", "0", "no"):
         return False
     raise ContactsConfigError(f"{field}={value!r}: use True or False")
+
+
+def is_template(value: Any) -> bool:
+    """True when ``value`` still holds a Jinja template (``{{ ... }}``, a dict or list searched as
+    its JSON text): such an argument is checked once rendered, not when the task is built."""
+    return "{{" in (value if isinstance(value, str) else json.dumps(value, default=str))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_contacts._args import is_template
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.operators.base import ContactsActionOperator, write_rejected
 from airflow_provider_contacts.operators.report import Progress
@@ -27,7 +28,7 @@ class ContactsAddRemoveOperator(ContactsActionOperator):
         super().__init__(**kwargs)
         self.action = action
         self.memory_rows = memory_rows
-        if isinstance(action, str) and "{{" not in action:
+        if isinstance(action, str) and not is_template(action):
             self._check_action()
 
     def _check_action(self) -> str:

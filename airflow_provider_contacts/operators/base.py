@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_contacts._args import as_bool
+from airflow_provider_contacts._args import as_bool, is_template
 from airflow_provider_contacts.exceptions import ContactsConfigError, RejectedRowsError
 from airflow_provider_contacts.links import VendorContactLink, publish_link
 from airflow_provider_contacts.models import KnownColumns
@@ -143,9 +143,9 @@ class ContactsActionOperator(BaseOperator):
         super().__init__(**kwargs)
         self.columns = columns
         self.unknown_columns = unknown_columns
-        if "{{" not in json.dumps(columns, default=str):
+        if not is_template(columns):
             parse_mapping(columns)
-        if not (isinstance(unknown_columns, str) and "{{" in unknown_columns):
+        if not is_template(unknown_columns):
             parse_unknown(unknown_columns)
         self.conn_id = conn_id
         self.hook_params = hook_params
@@ -160,12 +160,12 @@ class ContactsActionOperator(BaseOperator):
         #: rows rejected before sending over ``max_rejected``: send the valid rows, then fail (True),
         #: or fail before sending anything (False); templated
         self.send_valid_rows = self.send_valid_rows_default if send_valid_rows is None else send_valid_rows
-        if not (isinstance(send_valid_rows, str) and "{{" in send_valid_rows):
+        if not is_template(send_valid_rows):
             as_bool(self.send_valid_rows, "send_valid_rows")
         self.csv_delimiter = csv_delimiter
         self.source_encoding = source_encoding
         for value, check in ((csv_delimiter, check_delimiter), (source_encoding, check_encoding)):
-            if not (isinstance(value, str) and "{{" in value):  # a template is checked once rendered
+            if not is_template(value):  # a template is checked once rendered
                 check(value)
 
     def iter_input(self) -> Iterator[Any]:
