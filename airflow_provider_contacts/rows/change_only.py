@@ -13,7 +13,7 @@ from airflow_provider_contacts._args import as_bool, is_template
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.rows.outputs import open_text, output_path, storage_base
 from airflow_provider_contacts.rows.refs import normalise_key
-from airflow_provider_contacts.rows.rejects import parse_max_rejected
+from airflow_provider_contacts.rows.rejects import allowed_by, parse_max_rejected
 from airflow_provider_contacts.rows.spool import chunked
 from airflow_provider_contacts.rows.sync_state import (
     SyncState,
@@ -194,9 +194,8 @@ def check_removed(state: SyncState | None, on_removed: str, max_removed: int | f
             "a failed extract than an emptied audience). Nothing was sent and the state is unchanged; check the "
             "source, or opt the contacts out with DoNotContactOperator if the audience really is empty"
         )
-    allowed = max_removed if isinstance(max_removed, int) else int(max_removed * size)
+    allowed, shown = allowed_by(max_removed, size)
     if removed > allowed:
-        shown = f"{max_removed:.2%} of {size} = {allowed}" if isinstance(max_removed, float) else str(allowed)
         raise ContactsConfigError(
             f"on_removed='do_not_contact' would opt out {removed} of the {size} contacts in the sync state "
             f"{state.location!r} (keys no row of this run names), more than max_removed ({shown}). Nothing was sent "
