@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from airflow_provider_contacts.rows.strict_json import dumps
+from airflow_provider_contacts.rows.values import MAX_DEPTH
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ def _readable(value: Any, limit: int) -> str:
     cut."""
     from airflow_provider_contacts._compat import redact_secrets
 
-    if _nested_deeper_than(value, 100):  # the outer levels only
+    if _nested_deeper_than(value, MAX_DEPTH):  # the outer levels only
         value = reprlib.repr(value)
     value = redact_secrets(value)
     try:  # strict JSON: NaN, numbers too long for str(), lone surrogates written as a replay reads them
