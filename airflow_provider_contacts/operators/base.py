@@ -73,7 +73,7 @@ class ContactsActionOperator(BaseOperator):
         too), applied to every row as it is read, before any check; a column mapped to ``None`` is
         dropped. Two columns mapped to one field, a row holding both a mapped column and its
         target, and a key that no row has (a typo: the error names the columns the source has)
-        are configuration errors before any request. Summary: ``columns_mapped`` and
+        are configuration errors before any change. Summary: ``columns_mapped`` and
         ``columns_dropped`` (rows per column).
     :param unknown_columns: what to do with a column the vendor (upsert: its own field list) or
         the operator (the others: the columns it reads) does not know, once the whole input is
@@ -232,8 +232,8 @@ class ContactsActionOperator(BaseOperator):
     def spool_checked_rows(self, rejects: RejectsFile, check: Any) -> RowSpool:
         """Read and check the WHOLE input before anything is sent: the rows ``check`` accepts
         are spooled as ``[index, row, checked]`` (flat memory), the others are in the rejects
-        file. Then ``max_rejected`` is applied to what is already rejected, so a bad input fails
-        before the first change."""
+        file. The caller then applies ``max_rejected`` to what is already rejected
+        (:meth:`check_before_sending`: fail before the first change, or send the valid rows)."""
         spool = RowSpool()
         try:
             for index, row, checked in self.checked_rows(rejects, check):
