@@ -73,12 +73,8 @@ class ContactsAddRemoveOperator(ContactsActionOperator):
             resolve_contact_refs(hook, by_ref, by_id, rejects, stats, batch_size * 5)
             self.check_before_sending(rejects)
             progress = Progress(what, total=by_id.expected, unit="contacts")
-            done = batches = 0
-            for chunk in chunked(by_id, max(batch_size, 1)):
+            for chunk in progress.over(chunked(by_id, max(batch_size, 1))):
                 apply_batch(chunk)
-                done, batches = done + len(chunk), batches + 1
-                progress.tick(done, batches)
-            progress.finish(done, batches)
             stats["duplicates"] = by_ref.duplicates + by_id.duplicates
         except BaseException:
             self.failed(rejects, stats)

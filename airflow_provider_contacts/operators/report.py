@@ -8,6 +8,7 @@ import json
 import logging
 import reprlib
 import time
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from airflow_provider_contacts.rows.strict_json import dumps
@@ -64,6 +65,16 @@ class Progress:
             return
         self._logged = (done, batches, self.total)
         log.info("%s: %s", self.what, self.line(done, batches, now - self.started))
+
+    def over(self, batches: Iterable[list[Any]]) -> Iterator[list[Any]]:
+        """``batches`` one by one; each counts as done (its rows, and one batch) once the next is
+        asked for, and the last line is logged when they are all done."""
+        done = count = 0
+        for batch in batches:
+            yield batch
+            done, count = done + len(batch), count + 1
+            self.tick(done, count)
+        self.finish(done, count)
 
     def finish(self, done: int, batches: int) -> None:
         """The last line, once everything there was to do is done: ``done`` is then the total
