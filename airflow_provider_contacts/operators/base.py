@@ -1,6 +1,7 @@
 """The base of the action operators: the hook from the connection, the input read and checked
-before anything is sent, the rejects file and threshold, progress, and the summary returned to
-XCom and attached to the outlets' Asset events."""
+before anything is sent (its columns too: ``rows/columns.py``), the rejects file and threshold,
+and the summary returned to XCom and attached to the outlets' Asset events (what the task log
+says of them, and the progress lines: ``operators/report.py``)."""
 
 from __future__ import annotations
 
