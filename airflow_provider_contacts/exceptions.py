@@ -79,7 +79,8 @@ def _rebuild(cls, message, kwargs):
 
 
 class ContactsConfigError(ContactsError, ValueError):
-    """Bad connection settings or bad task arguments, detected before any request is sent."""
+    """Bad connection settings, task arguments or sources, detected before the first change is
+    sent (most before any request; some after a read, e.g. of the vendor's field list)."""
 
 
 def connection_not_found(conn_id: str) -> ContactsConfigError:

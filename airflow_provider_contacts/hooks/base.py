@@ -363,7 +363,7 @@ class ContactsHook(BaseHook):
     def explain(self, err: ContactsError) -> str:
         """A test-connection message for ``err``; vendors add their own cases."""
         message = explain_error(err, self.base_url if "base_url" in self.__dict__ else None)
-        hint = self.error_hint(err) if isinstance(err, (AuthenticationError, RateLimitedError)) else None
+        hint = self.error_hint(err)
         return f"{message.rstrip('. ')}. {hint}" if hint else message
 
     # ---- what to fix: the same words in a task's error and in Test Connection ----------------

@@ -24,9 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from airflow_provider_contacts._time import utc
-from airflow_provider_contacts.exceptions import (
-    ContactsConfigError,
-)
+from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsError
 from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
 from airflow_provider_contacts.hooks.dmartech_auth import DmartechSigner
 from airflow_provider_contacts.hooks.dmartech_wire import (
@@ -92,12 +90,12 @@ class DmartechHook(EventPlanMixin, ContactsHook):
             return f"Rate limited: Dmartech's call count or frequency limit is reached (code 40006). {self.rate_hint(err)}"
         return super().explain(err)
 
-    def auth_hint(self, err):
+    def auth_hint(self, err: ContactsError) -> str:
         if getattr(err, "vendor_code", None) == 10002:
             return "renew the access key in the console's open-platform page"
         return AUTH_HINT
 
-    def rate_hint(self, err):
+    def rate_hint(self, err: ContactsError) -> str:
         return (
             "Dmartech allows 20 calls per second and a daily quota per plan (code 40006 says either): lower "
             f"rate_limit_per_second (default 20) or max_active_requests in the extra of connection {self.conn_id!r}; "

@@ -27,9 +27,15 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsHTTPError, InvalidRequestError
+from airflow_provider_contacts.exceptions import (
+    ContactsConfigError,
+    ContactsError,
+    ContactsHTTPError,
+    InvalidRequestError,
+)
 from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
 from airflow_provider_contacts.hooks.engagelab_wire import (
+    ATTRIBUTES,
     PER_PAGE,
     TOP_LEVEL,
     attributes_problem,
@@ -49,9 +55,7 @@ from airflow_provider_contacts.models import ContactEvent, EventQuery, KnownColu
 log = logging.getLogger(__name__)
 
 CONTACTS = "/api/v2/accounts/contacts"
-#: fields a LiveDesk contact has at the top level; any other row field goes to custom_attributes
 UPSERT_KEYS = ("email", "phone_number", "identifier")
-ATTRIBUTES = ("custom_attributes", "additional_attributes")
 
 
 def map_engagelab_error(response: ResponseLike) -> ContactsHTTPError | None:
@@ -111,13 +115,13 @@ class EngageLabHook(EventPlanMixin, ContactsHook):
             )
         return super().explain(err)
 
-    def auth_hint(self, err):
+    def auth_hint(self, err: ContactsError) -> str:
         return (
             f"Use the API Key as login and the API Secret as password of connection {self.conn_id!r} "
             "(Project Settings > API Management > API Key)"
         )
 
-    def rate_hint(self, err):
+    def rate_hint(self, err: ContactsError) -> str:
         return (
             "LiveDesk's rate limit (3000 requests per minute per IP; contact search 100 per minute per account) "
             f"outlasted the retries: set rate_limit_per_second in the extra of connection {self.conn_id!r} "

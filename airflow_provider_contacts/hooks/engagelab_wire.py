@@ -8,7 +8,10 @@ from typing import Any
 from airflow_provider_contacts._time import parse_iso
 
 PER_PAGE = 15
+#: fields a LiveDesk contact has at the top level; any other row field goes to custom_attributes
 TOP_LEVEL = ("name", "email", "phone_number", "identifier", "blocked", "avatar_url")
+#: the contact's objects of plain values (the only fields that take an object)
+ATTRIBUTES = ("custom_attributes", "additional_attributes")
 
 
 def is_last_page(result: dict[str, Any], page: int) -> bool:
@@ -44,7 +47,7 @@ def read_timestamp(value: Any) -> float | None:
 def attributes_problem(field: str, value: Any) -> str | None:
     """LiveDesk takes ``custom_attributes`` and ``additional_attributes`` as objects of plain
     values; no other field takes a list or an object."""
-    if field in ("custom_attributes", "additional_attributes") and isinstance(value, dict):
+    if field in ATTRIBUTES and isinstance(value, dict):
         nested = [k for k, v in value.items() if isinstance(v, (dict, list, tuple))]
         if not nested:
             return None
@@ -63,7 +66,7 @@ def to_contact_fields(row: dict[str, Any]) -> dict[str, Any]:
     for name, value in row.items():
         if name in TOP_LEVEL:
             fields[name] = value.strip().lower() if name == "email" and isinstance(value, str) else value
-        elif name not in ("custom_attributes", "additional_attributes", "inbox_id"):
+        elif name not in ATTRIBUTES and name != "inbox_id":
             custom[name] = value
     if custom:
         fields["custom_attributes"] = custom
@@ -76,7 +79,7 @@ def contact_changes(existing: dict[str, Any], fields: dict[str, Any]) -> dict[st
     """The part of ``fields`` that differs from the contact (attributes compared key by key)."""
     changes: dict[str, Any] = {}
     for name, value in fields.items():
-        if name in ("custom_attributes", "additional_attributes"):
+        if name in ATTRIBUTES:
             current = existing.get(name) or {}
             diff = {k: v for k, v in value.items() if current.get(k) != v}
             if diff:

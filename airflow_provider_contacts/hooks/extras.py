@@ -26,13 +26,13 @@ import builtins
 import json
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
+from airflow_provider_contacts._args import parse_flag
 from airflow_provider_contacts.hooks.fields import (
     Field,
     Flag,
     Integer,
     Number,
     TlsVerify,
-    parse_flag,
     parse_number,
     range_text,
 )

@@ -10,21 +10,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from airflow_provider_contacts._args import parse_flag
+
 if TYPE_CHECKING:
     from airflow_provider_contacts.hooks.extras import ConnExtras
 
 #: the largest id a vendor may hand out that we accept (a signed 64-bit integer)
 MAX_ID = 2**63 - 1
-
-_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
-
-
-def parse_flag(value: Any) -> bool | None:
-    """``value`` (a JSON boolean or a word such as "yes", "Off") as a bool; None when it is not one."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    return True if text in _TRUE else False if text in _FALSE else None
 
 
 # ---- fields -------------------------------------------------------------------------------------

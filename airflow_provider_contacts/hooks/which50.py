@@ -24,7 +24,12 @@ import re
 from typing import Any
 
 from airflow_provider_contacts._time import parse_iso
-from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsHTTPError, InvalidRequestError
+from airflow_provider_contacts.exceptions import (
+    ContactsConfigError,
+    ContactsError,
+    ContactsHTTPError,
+    InvalidRequestError,
+)
 from airflow_provider_contacts.hooks.base import ContactsHook, EventPlanMixin
 from airflow_provider_contacts.hooks.registry import Which50Extras
 from airflow_provider_contacts.http.auth import Auth, BasicAuth, HeaderAuth
@@ -134,13 +139,13 @@ class Which50Hook(EventPlanMixin, ContactsHook):
             )
         return super().explain(err)
 
-    def auth_hint(self, err):
+    def auth_hint(self, err: ContactsError) -> str:
         return (
             "Which50 does not document its API authentication: check auth_type, header_name and api_key "
             f"of connection {self.conn_id!r} with Which50"
         )
 
-    def rate_hint(self, err):
+    def rate_hint(self, err: ContactsError) -> str:
         return (
             "Which50's rate limit (undocumented) outlasted the retries: set rate_limit_per_second or "
             f"rate_limit_per_hour in the extra of connection {self.conn_id!r} so requests wait their turn "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_contacts._args import is_template
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.operators.base import ContactsActionOperator, write_rejected
 from airflow_provider_contacts.operators.report import Progress
@@ -27,7 +28,7 @@ class ContactsAddRemoveOperator(ContactsActionOperator):
         super().__init__(**kwargs)
         self.action = action
         self.memory_rows = memory_rows
-        if isinstance(action, str) and "{{" not in action:
+        if isinstance(action, str) and not is_template(action):
             self._check_action()
 
     def _check_action(self) -> str:
@@ -72,12 +73,8 @@ class ContactsAddRemoveOperator(ContactsActionOperator):
             resolve_contact_refs(hook, by_ref, by_id, rejects, stats, batch_size * 5)
             self.check_before_sending(rejects)
             progress = Progress(what, total=by_id.expected, unit="contacts")
-            done = batches = 0
-            for chunk in chunked(by_id, max(batch_size, 1)):
+            for chunk in progress.over(chunked(by_id, max(batch_size, 1))):
                 apply_batch(chunk)
-                done, batches = done + len(chunk), batches + 1
-                progress.tick(done, batches)
-            progress.finish(done, batches)
             stats["duplicates"] = by_ref.duplicates + by_id.duplicates
         except BaseException:
             self.failed(rejects, stats)

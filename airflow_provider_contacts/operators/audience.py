@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_contacts._args import is_template
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.models import audience_by as audience_by_checked
 from airflow_provider_contacts.operators.add_remove import ContactsAddRemoveOperator
@@ -75,7 +76,7 @@ class SetAudienceMembershipOperator(ContactsAddRemoveOperator):
         self.audience = audience
         self.audience_type = audience_type
         self.audience_by = audience_by
-        if "{{" not in str(audience_by):
+        if not is_template(audience_by):
             audience_by_checked(audience_by)
 
     def lineage_output(self) -> tuple[str, dict[str, str]]:

@@ -1,6 +1,7 @@
 """The base of the action operators: the hook from the connection, the input read and checked
-before anything is sent, the rejects file and threshold, progress, and the summary returned to
-XCom and attached to the outlets' Asset events."""
+before anything is sent (its columns too: ``rows/columns.py``), the rejects file and threshold,
+and the summary returned to XCom and attached to the outlets' Asset events (what the task log
+says of them, and the progress lines: ``operators/report.py``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_contacts._args import as_bool
+from airflow_provider_contacts._args import as_bool, is_template
 from airflow_provider_contacts.exceptions import ContactsConfigError, RejectedRowsError
 from airflow_provider_contacts.links import VendorContactLink, publish_link
 from airflow_provider_contacts.models import KnownColumns
@@ -73,7 +74,7 @@ class ContactsActionOperator(BaseOperator):
         too), applied to every row as it is read, before any check; a column mapped to ``None`` is
         dropped. Two columns mapped to one field, a row holding both a mapped column and its
         target, and a key that no row has (a typo: the error names the columns the source has)
-        are configuration errors before any request. Summary: ``columns_mapped`` and
+        are configuration errors before any change. Summary: ``columns_mapped`` and
         ``columns_dropped`` (rows per column).
     :param unknown_columns: what to do with a column the vendor (upsert: its own field list) or
         the operator (the others: the columns it reads) does not know, once the whole input is
@@ -143,9 +144,9 @@ class ContactsActionOperator(BaseOperator):
         super().__init__(**kwargs)
         self.columns = columns
         self.unknown_columns = unknown_columns
-        if "{{" not in json.dumps(columns, default=str):
+        if not is_template(columns):
             parse_mapping(columns)
-        if not (isinstance(unknown_columns, str) and "{{" in unknown_columns):
+        if not is_template(unknown_columns):
             parse_unknown(unknown_columns)
         self.conn_id = conn_id
         self.hook_params = hook_params
@@ -160,12 +161,12 @@ class ContactsActionOperator(BaseOperator):
         #: rows rejected before sending over ``max_rejected``: send the valid rows, then fail (True),
         #: or fail before sending anything (False); templated
         self.send_valid_rows = self.send_valid_rows_default if send_valid_rows is None else send_valid_rows
-        if not (isinstance(send_valid_rows, str) and "{{" in send_valid_rows):
+        if not is_template(send_valid_rows):
             as_bool(self.send_valid_rows, "send_valid_rows")
         self.csv_delimiter = csv_delimiter
         self.source_encoding = source_encoding
         for value, check in ((csv_delimiter, check_delimiter), (source_encoding, check_encoding)):
-            if not (isinstance(value, str) and "{{" in value):  # a template is checked once rendered
+            if not is_template(value):  # a template is checked once rendered
                 check(value)
 
     def iter_input(self) -> Iterator[Any]:
@@ -232,8 +233,8 @@ class ContactsActionOperator(BaseOperator):
     def spool_checked_rows(self, rejects: RejectsFile, check: Any) -> RowSpool:
         """Read and check the WHOLE input before anything is sent: the rows ``check`` accepts
         are spooled as ``[index, row, checked]`` (flat memory), the others are in the rejects
-        file. Then ``max_rejected`` is applied to what is already rejected, so a bad input fails
-        before the first change."""
+        file. The caller then applies ``max_rejected`` to what is already rejected
+        (:meth:`check_before_sending`: fail before the first change, or send the valid rows)."""
         spool = RowSpool()
         try:
             for index, row, checked in self.checked_rows(rejects, check):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_contacts._args import is_template
 from airflow_provider_contacts.operators.add_remove import ContactsAddRemoveOperator
 from airflow_provider_contacts.operators.base import ContactsActionOperator, transport_summary
 from airflow_provider_contacts.rules import dnc_reason_name, parse_dnc_reason
@@ -48,7 +49,7 @@ class DoNotContactOperator(ContactsAddRemoveOperator):
         self.channel = channel
         self.reason = reason
         self.comments = comments
-        if isinstance(reason, (int, str)) and "{{" not in str(reason):
+        if isinstance(reason, (int, str)) and not is_template(reason):
             parse_dnc_reason(reason)
 
     def lineage_output(self) -> tuple[str, dict[str, str]]:

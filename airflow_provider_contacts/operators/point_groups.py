@@ -126,13 +126,8 @@ class AdjustPointGroupsOperator(ContactsActionOperator):
             resolved = self._resolve_all(hook, checked, rejects)
             self.check_before_sending(rejects)
             progress = Progress(f"point groups on {self.conn_id}", total=len(resolved), unit="adjustments")
-            done = chunks = 0
-            for chunk in chunked(resolved, self.chunk_size):
-                chunks += 1
-                self._apply_chunk(hook, ledger, chunks, chunk, rejects, stats)
-                done += len(chunk)
-                progress.tick(done, chunks)
-            progress.finish(done, chunks)
+            for chunk_no, chunk in enumerate(progress.over(chunked(resolved, self.chunk_size)), start=1):
+                self._apply_chunk(hook, ledger, chunk_no, chunk, rejects, stats)
         except BaseException:
             self.failed(rejects, stats)
             raise

@@ -8,9 +8,11 @@ import json
 import logging
 import reprlib
 import time
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from airflow_provider_contacts.rows.strict_json import dumps
+from airflow_provider_contacts.rows.values import MAX_DEPTH
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +56,7 @@ class Progress:
         self._last = self.started
         self._logged: tuple[int, int, int | None] = (0, 0, total)  # nothing done: nothing to report
 
-    def elapsed(self) -> float:
-        return self.clock() - self.started
-
-    def tick(self, done: int, batches: int, total_batches: int | None = None, force: bool = False) -> None:
+    def tick(self, done: int, batches: int, force: bool = False) -> None:
         now = self.clock()
         if not force and now - self._last < self.every:
             return
@@ -65,20 +64,29 @@ class Progress:
         if self._logged == (done, batches, self.total):
             return
         self._logged = (done, batches, self.total)
-        log.info("%s: %s", self.what, self.line(done, batches, now - self.started, total_batches))
+        log.info("%s: %s", self.what, self.line(done, batches, now - self.started))
 
-    def finish(self, done: int, batches: int, total_batches: int | None = None) -> None:
+    def over(self, batches: Iterable[list[Any]]) -> Iterator[list[Any]]:
+        """``batches`` one by one; each counts as done (its rows, and one batch) once the next is
+        asked for, and the last line is logged when they are all done."""
+        done = count = 0
+        for batch in batches:
+            yield batch
+            done, count = done + len(batch), count + 1
+            self.tick(done, count)
+        self.finish(done, count)
+
+    def finish(self, done: int, batches: int) -> None:
         """The last line, once everything there was to do is done: ``done`` is then the total
         (which was an upper bound when duplicates were still to be collapsed)."""
         if self.total is not None:
             self.total = done
-        self.tick(done, batches, total_batches, force=True)
+        self.tick(done, batches, force=True)
 
-    def line(self, done: int, batches: int, elapsed: float, total_batches: int | None = None) -> str:
+    def line(self, done: int, batches: int, elapsed: float) -> str:
         """``12,000 of 20,000 rows, 60 %, ~4 s left (3 batches, 1,500 rows/s)``."""
         rate = done / max(elapsed, 1e-9)
-        of = f" of {total_batches:,}" if total_batches else ""
-        after = [f"{batches:,} batch{'' if batches == 1 else 'es'}{of}"] if batches else []
+        after = [f"{batches:,} batch{'' if batches == 1 else 'es'}"] if batches else []
         after.append(f"{rate:,.0f} {self.unit}/s")
         total = self.total
         if not total:
@@ -138,7 +146,7 @@ def _readable(value: Any, limit: int) -> str:
     cut."""
     from airflow_provider_contacts._compat import redact_secrets
 
-    if _nested_deeper_than(value, 100):  # the outer levels only
+    if _nested_deeper_than(value, MAX_DEPTH):  # the outer levels only
         value = reprlib.repr(value)
     value = redact_secrets(value)
     try:  # strict JSON: NaN, numbers too long for str(), lone surrogates written as a replay reads them

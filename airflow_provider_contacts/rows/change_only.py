@@ -9,11 +9,11 @@ import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from airflow_provider_contacts._args import as_bool
+from airflow_provider_contacts._args import as_bool, is_template
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.rows.outputs import open_text, output_path, storage_base
 from airflow_provider_contacts.rows.refs import normalise_key
-from airflow_provider_contacts.rows.rejects import parse_max_rejected
+from airflow_provider_contacts.rows.rejects import allowed_by, parse_max_rejected
 from airflow_provider_contacts.rows.spool import chunked
 from airflow_provider_contacts.rows.sync_state import (
     SyncState,
@@ -31,10 +31,6 @@ ON_REMOVED = ("ignore", "do_not_contact", "report")
 BOOTSTRAP = (None, "vendor")
 #: ``max_removed`` when not given: at most 10 % of the state's keys opted out by one run
 MAX_REMOVED = 0.1
-
-
-def _templated(value: Any) -> bool:
-    return isinstance(value, str) and "{{" in value
 
 
 def run_options(
@@ -100,11 +96,16 @@ def check_arguments(
         raise ContactsConfigError(
             f"only_changed=True needs key to name the field that identifies a contact (got {key!r}), e.g. key='email'"
         )
-    if on_removed == "do_not_contact" and isinstance(key, str) and "{{" not in key and key.strip() != "email":
+    if (
+        on_removed == "do_not_contact"
+        and isinstance(key, str)
+        and not is_template(key)
+        and key.strip() != "email"
+    ):
         raise ContactsConfigError(
             f"on_removed='do_not_contact' finds the vanished contacts by email, so it needs key='email' (got key={key!r})"
         )
-    if not _templated(full_sync) and not _templated(max_removed):
+    if not is_template(full_sync) and not is_template(max_removed):
         run_options(only_changed, on_removed, full_sync, max_removed)
 
 
@@ -193,9 +194,8 @@ def check_removed(state: SyncState | None, on_removed: str, max_removed: int | f
             "a failed extract than an emptied audience). Nothing was sent and the state is unchanged; check the "
             "source, or opt the contacts out with DoNotContactOperator if the audience really is empty"
         )
-    allowed = max_removed if isinstance(max_removed, int) else int(max_removed * size)
+    allowed, shown = allowed_by(max_removed, size)
     if removed > allowed:
-        shown = f"{max_removed:.2%} of {size} = {allowed}" if isinstance(max_removed, float) else str(allowed)
         raise ContactsConfigError(
             f"on_removed='do_not_contact' would opt out {removed} of the {size} contacts in the sync state "
             f"{state.location!r} (keys no row of this run names), more than max_removed ({shown}). Nothing was sent "

@@ -20,7 +20,7 @@ from typing import Any
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.models import KnownColumns
 from airflow_provider_contacts.rows.known_columns import check_known, closest, names_text, top
-from airflow_provider_contacts.rows.sources import BadRow, Header
+from airflow_provider_contacts.rows.sources import BadRow, Header, is_replay
 from airflow_provider_contacts.rows.strict_json import dumps, restore
 from airflow_provider_contacts.rows.values import unstorable_text
 
@@ -86,13 +86,10 @@ def _literal(text: str) -> Any:
 
 def describe_source(source: Any) -> str:
     """The source of an action operator's arguments, for messages."""
+    if is_replay(source):
+        return f"the rejects file {source.source_path!r} (replayed)"
     if source.source_path:
-        fmt = str(source.source_format or "").strip().lower()
-        return (
-            f"the rejects file {source.source_path!r} (replayed)"
-            if fmt == "rejects"
-            else (f"source_path {source.source_path!r}")
-        )
+        return f"source_path {source.source_path!r}"
     if source.source_sql:
         return f"the result of source_sql on {source.source_conn_id!r}"
     return "the rows"

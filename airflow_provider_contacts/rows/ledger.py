@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
-from airflow_provider_contacts.rows.outputs import open_text, task_instance_part
+from airflow_provider_contacts.rows.outputs import open_binary, open_text, task_instance_part
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,8 @@ class FileLedger(Ledger):
         anew), so the retry applies each adjustment exactly once. A bad line before the last is
         damage, not a crash: an error."""
         try:
-            data = _read_bytes(self.path)
+            with open_binary(self.path) as handle:
+                data = handle.read()
         except FileNotFoundError:
             return
         except OSError as exc:
@@ -118,15 +119,6 @@ class FileLedger(Ledger):
             with open_text(self.path, "w") as handle:
                 for item in self.records.values():
                     handle.write(json.dumps(item) + "\n")
-
-
-def _read_bytes(path: str) -> bytes:
-    if "://" in path and not path.startswith("file://"):
-        from airflow.sdk import ObjectStoragePath
-
-        return ObjectStoragePath(path).read_bytes()
-    with open(path.removeprefix("file://"), "rb") as handle:
-        return handle.read()
 
 
 _DAMAGED = (

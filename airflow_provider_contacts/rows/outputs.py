@@ -17,11 +17,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: a URI's scheme (``s3://``, ``file://``...): such a path is an Airflow ObjectStoragePath's
+URI_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
+
 
 def open_text(path: str, mode: str = "r"):
     """A text file from a local path or an Airflow ObjectStoragePath URI (``s3://…``,
     ``file://…``)."""
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", path):
+    if URI_SCHEME.match(path):
         from airflow.sdk import ObjectStoragePath
 
         target = ObjectStoragePath(path)
@@ -35,7 +38,7 @@ def open_text(path: str, mode: str = "r"):
 
 def open_binary(path: str):
     """A file to read as bytes, from a local path or an Airflow ObjectStoragePath URI."""
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", path):
+    if URI_SCHEME.match(path):
         from airflow.sdk import ObjectStoragePath
 
         return ObjectStoragePath(path).open("rb")

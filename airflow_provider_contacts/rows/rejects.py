@@ -95,6 +95,15 @@ def parse_max_rejected(value: Any, name: str = "max_rejected", whole: str = "the
     return value
 
 
+def allowed_by(limit: int | float, total: int) -> tuple[int, str]:
+    """What a limit read by :func:`parse_max_rejected` allows of ``total``: (the count, how to
+    show it). A count is itself; a fraction is of ``total``, rounded down (``5.00% of 40 = 2``)."""
+    if isinstance(limit, int):
+        return limit, str(limit)
+    allowed = int(limit * total)
+    return allowed, f"{limit:.2%} of {total} = {allowed}"
+
+
 def check_threshold(
     max_rejected: int | float,
     rejected: int,
@@ -107,11 +116,8 @@ def check_threshold(
     """Raise :class:`RejectedRowsError` when ``rejected`` is over ``max_rejected`` (a count, or a
     fraction of ``total`` rounded down); ``valid_rows_sent``: the message says the valid rows
     were sent all the same (``send_valid_rows``)."""
-    allowed = max_rejected if isinstance(max_rejected, int) else int(max_rejected * total)
+    allowed, shown = allowed_by(max_rejected, total)
     if rejected > allowed:
-        shown = (
-            f"{max_rejected:.2%} of {total} = {allowed}" if isinstance(max_rejected, float) else str(allowed)
-        )
         when = " before anything was sent (nothing was changed at the vendor)" if before_sending else ""
         raise RejectedRowsError(
             f"{rejected} of {total} rows were rejected{when}, more than max_rejected ({shown}); the rejected rows "

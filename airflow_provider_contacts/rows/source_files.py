@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
-from airflow_provider_contacts.rows.outputs import open_binary
+from airflow_provider_contacts.rows.outputs import URI_SCHEME, open_binary
 
 DEFAULT_DELIMITER = ","
 DEFAULT_ENCODING = "utf-8"
@@ -29,7 +29,6 @@ _BZIP2 = re.compile(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)")
 _UNPACK = {"bzip2": "bunzip2", "xz": "unxz", "zstd": "unzstd", "zip": "unzip"}
 #: what a compressed file's name ends with (the format is read from the name before it)
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zip")
-_URI = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://(.*)$", re.DOTALL)
 _SAME_SCHEME = {"s3a": "s3", "s3n": "s3", "gcs": "gs"}
 
 
@@ -160,14 +159,15 @@ def same_file(a: str, b: str) -> bool:
 
 def _location(path: str) -> tuple[str, str]:
     """``(scheme, where)``: one file's name however its path is written."""
-    match = _URI.match(path.strip())
+    match = URI_SCHEME.match(path.strip())
     scheme = match.group(1).lower() if match else "file"
-    if scheme != "file" and match:
-        netloc, _, key = match.group(2).partition("/")
+    rest = path.strip()[match.end() :] if match else path
+    if scheme != "file":
+        netloc, _, key = rest.partition("/")
         bucket = netloc.rsplit("@", 1)[-1]  # s3://conn_id@bucket/key names the bucket's key
         # memory:///bucket/key (how Airflow 3.1 writes memory://bucket/key) is the same object
         return _SAME_SCHEME.get(scheme, scheme), re.sub("/+", "/", f"{bucket}/{key}").strip("/")
-    local = match.group(2) if match else path
+    local = rest
     if local.startswith("localhost/"):
         local = local[len("localhost") :]
     return "file", os.path.realpath(os.path.expanduser(local))

@@ -24,13 +24,12 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from airflow_provider_contacts.rows.values import MAX_DEPTH, LongNumber, read_int, too_long
+from airflow_provider_contacts.rows.values import MAX_DEPTH, SURROGATE, LongNumber, read_int, too_long
 
 NUMBER_DOUBLE = "$numberDouble"
 NUMBER_DECIMAL = "$numberDecimal"
 _NON_FINITE = ("NaN", "Infinity", "-Infinity")
 _DIGITS = re.compile(r"-?[0-9]+")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def dumps(value: Any) -> str:
@@ -39,8 +38,8 @@ def dumps(value: Any) -> str:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False, default=_default)
     except (ValueError, TypeError, RecursionError):  # NaN, a number too long, a name not text, depth
         text = json.dumps(_strict(value, 0), ensure_ascii=False, allow_nan=False, default=_default)
-    if not text.isascii() and _SURROGATE.search(text):
-        text = _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+    if not text.isascii() and SURROGATE.search(text):
+        text = SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
     return text
 
 

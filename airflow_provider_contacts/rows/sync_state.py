@@ -36,13 +36,13 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
+from airflow_provider_contacts.rows.outputs import URI_SCHEME
 from airflow_provider_contacts.rows.refs import normalise_key
 from airflow_provider_contacts.rows.spool import chunked
 
 log = logging.getLogger(__name__)
 
 FORMAT = "contacts-sync-state/1"
-_URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _CHUNK = 500  # keys per SQL statement (under SQLite's 999 variables of old builds)
 
 
@@ -94,7 +94,7 @@ def default_location(base: str, identity: dict[str, str]) -> str:
 def _local(location: str) -> str | None:
     if location.startswith("file://"):
         return location[len("file://") :]
-    return None if _URI.match(location) else location
+    return None if URI_SCHEME.match(location) else location
 
 
 def _state_file_problem(path: str) -> str | None:

@@ -22,7 +22,8 @@ MAX_DIGITS = 4300
 _LARGEST = 10**MAX_DIGITS - 1
 #: the bits of the largest number of MAX_DIGITS digits (a cheap first test of a number's length)
 MAX_BITS = _LARGEST.bit_length()
-_SURROGATE = re.compile("[\ud800-\udfff]")
+#: a lone surrogate: a UTF-16 half that is not Unicode text (UTF-8 cannot hold one)
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,8 @@ def field_values_problem(row: dict[str, Any], hook: Any) -> str | None:
     and, in the same pass, what :func:`unsendable_problem` finds. Never sent as a Python repr."""
     for name, value in row.items():
         kind = type(value)
-        if kind is str:  # the common cases first, with the least to check
-            if "\x00" in value or (not value.isascii() and _SURROGATE.search(value)):
+        if kind is str:  # the common cases first, with the least to check (unstorable_text, inlined)
+            if "\x00" in value or (not value.isascii() and SURROGATE.search(value)):
                 return _text_problem(name, value)
             continue
         if kind is int:
@@ -117,8 +118,8 @@ def unsendable_problem(row: Any) -> str | None:
         return _nested_problem(None, row, 0, None)
     for name, value in row.items():
         kind = type(value)
-        if kind is str:
-            if "\x00" in value or (not value.isascii() and _SURROGATE.search(value)):
+        if kind is str:  # unstorable_text, inlined: once per value
+            if "\x00" in value or (not value.isascii() and SURROGATE.search(value)):
                 return _text_problem(name, value)
         elif kind is int:
             if value.bit_length() >= MAX_BITS and too_long(value):
@@ -138,8 +139,8 @@ def _names_problem(row: dict) -> str | None:
         names = "".join(row)  # a row read from a file has text names only
     except TypeError:
         names = "".join(str(name) for name in row)
-    if "\x00" in names or (not names.isascii() and _SURROGATE.search(names)):
-        return next(_text_problem(n, n, is_name=True) for n in map(str, row) if _bad_text(n))
+    if unstorable_text(names):
+        return next(_text_problem(n, n, is_name=True) for n in map(str, row) if unstorable_text(n))
     return None
 
 
@@ -149,23 +150,19 @@ def _plain_texts(values: list) -> bool:
         joined = "".join(values)
     except TypeError:
         return False
-    return "\x00" not in joined and (joined.isascii() or not _SURROGATE.search(joined))
+    return not unstorable_text(joined)
 
 
 def unstorable_text(text: str) -> bool:
     """True when ``text`` holds what no vendor can store (a NUL, a lone surrogate)."""
-    return _bad_text(text)
-
-
-def _bad_text(text: str) -> bool:
-    return "\x00" in text or _SURROGATE.search(text) is not None
+    return "\x00" in text or (not text.isascii() and SURROGATE.search(text) is not None)
 
 
 def _nested_problem(name: Any, value: Any, depth: int, top: Any) -> str | None:
     """:func:`unsendable_problem` for one value at ``depth`` (``name``: its path, e.g. ``a.b[2]``;
     ``top``: the field of the row it is in)."""
     if isinstance(value, str):
-        return _text_problem(name, value) if _bad_text(value) else None
+        return _text_problem(name, value) if unstorable_text(value) else None
     where = "the row" if name is None else f"field {str(name)!r}"
     if isinstance(value, LongNumber) or (
         isinstance(value, int) and not isinstance(value, bool) and too_long(value)
@@ -187,7 +184,7 @@ def _nested_problem(name: Any, value: Any, depth: int, top: Any) -> str | None:
     is_dict = isinstance(value, dict)
     items: Any = value.items() if isinstance(value, dict) else enumerate(value)
     for key, item in items:
-        if is_dict and isinstance(key, str) and _bad_text(key):
+        if is_dict and isinstance(key, str) and unstorable_text(key):
             return _text_problem(key, key, is_name=True)
         if type(item) is str and item.isascii() and "\x00" not in item:
             continue  # the common case (a list of tags), no path to build
@@ -211,7 +208,7 @@ def _text_problem(name: Any, text: str, is_name: bool = False) -> str:
     )
     if "\x00" in text:
         return f"{where} holds a NUL character (U+0000), which vendors cannot store in text: remove it from the source"
-    found = _SURROGATE.search(text)
+    found = SURROGATE.search(text)
     code = f"U+{ord(found.group()):04X}" if found else "U+D800"
     return (
         f"{where} holds a lone surrogate ({code}), which is not Unicode text and no vendor can store (Mautic "

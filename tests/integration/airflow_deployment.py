@@ -15,7 +15,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -236,3 +237,34 @@ def print_timings(timings: dict[str, Any]) -> None:
     """The e2e phases' timings, seconds to one decimal."""
     shown = {k: round(v, 1) if isinstance(v, float) else v for k, v in timings.items()}
     print("e2e timings (s):", json.dumps(shown))
+
+
+def example_dag_folder(tmp_path: Path, example: Path, original: str, replacement: str, stale: str) -> Path:
+    """A private DAG folder holding the example DAG file ``example`` with ``original`` replaced by
+    ``replacement`` (shorter intervals for the test); ``stale``: the failure when the example no
+    longer holds ``original``."""
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    source = example.read_text()
+    assert original in source, stale
+    (dags / example.name).write_text(source.replace(original, replacement))
+    return dags
+
+
+@contextmanager
+def running_deployment(
+    tmp_path: Path, dags: Path, extra_env: dict[str, str]
+) -> Iterator[tuple[Deployment, dict[str, Any]]]:
+    """A :class:`Deployment` of ``dags``, its database migrated (timed in the timings it yields,
+    which the body adds to); on the way out its components are stopped and the timings printed,
+    and when the body failed, the components' log tails first."""
+    deployment = Deployment(tmp_path, dags, extra_env=extra_env)
+    timings: dict[str, Any] = {"db migrate": deployment.migrate()}
+    try:
+        yield deployment, timings
+    except BaseException:
+        deployment.print_log_tails()
+        raise
+    finally:
+        deployment.stop()
+        print_timings(timings)

@@ -1,7 +1,8 @@
 """Loopback servers that fail the way real networks do, for the transport's failure tests: a
 port nothing listens on, a port whose accept queue is full (a connect that never completes), a
 server that reads each request, counts it and never answers, and a TLS server whose certificate
-is self-signed. Each counts what reached it, so a test can assert how often a request was sent."""
+is self-signed. Each counts what reached it, so a test can assert how often a request was sent.
+:class:`LoopbackServer` is their accept loop (a thread per connection)."""
 
 from __future__ import annotations
 
@@ -45,31 +46,50 @@ class FullBacklog:
         self.sock.close()
 
 
-class SilentServer:
+class LoopbackServer:
+    """A TCP server on a free loopback port: each accepted connection (counted in
+    ``connections``, numbered from 1, kept in ``accepted``) is served by :meth:`serve` on a thread
+    of its own until :meth:`close`."""
+
+    scheme = "http"
+
+    def __init__(self, backlog: int = 16) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(backlog)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"{self.scheme}://127.0.0.1:{self.port}"
+        self.connections = 0
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # closed
+                return
+            self.connections += 1
+            self.accepted.append(conn)
+            threading.Thread(target=self.serve, args=(conn, self.connections), daemon=True).start()
+
+    def serve(self, conn: socket.socket, number: int) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class SilentServer(LoopbackServer):
     """Reads each request whole (head and ``Content-Length`` body), records its request line,
     and never answers: the client's read timeout runs out while the request was delivered."""
 
     def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
         self.received: list[str] = []
         self._closed = threading.Event()
-        self._conns: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self) -> None:
-        while not self._closed.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self._conns.append(conn)
-            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
-
-    def _read(self, conn: socket.socket) -> None:
+    def serve(self, conn: socket.socket, number: int) -> None:
         try:
             with conn.makefile("rb") as reader:
                 while not self._closed.is_set():
@@ -88,13 +108,13 @@ class SilentServer:
 
     def close(self) -> None:
         self._closed.set()
-        for conn in self._conns:
+        for conn in self.accepted:
             try:
                 conn.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
             conn.close()
-        self.sock.close()
+        super().close()
 
 
 def self_signed_certificate(folder: Path) -> tuple[str, str]:
@@ -133,33 +153,25 @@ def self_signed_certificate(folder: Path) -> tuple[str, str]:
     return str(cert_path), str(key_path)
 
 
-class SelfSignedTlsServer:
+class SelfSignedTlsServer(LoopbackServer):
     """HTTPS on loopback with a self-signed certificate: counts the TLS handshakes tried
     (``handshakes``) and answers ``200 {"ok": true}`` to a client that trusts the certificate."""
+
+    scheme = "https"
 
     def __init__(self, folder: Path) -> None:
         self.cert, key = self_signed_certificate(folder)
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(self.cert, key)
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.url = f"https://127.0.0.1:{self.port}"
-        self.handshakes = 0
         self.answered = 0
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.handshakes += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+    @property
+    def handshakes(self) -> int:
+        """The connections accepted: each one a TLS handshake tried."""
+        return self.connections
 
-    def _serve(self, conn: socket.socket) -> None:
+    def serve(self, conn: socket.socket, number: int) -> None:
         try:
             with self.context.wrap_socket(conn, server_side=True) as tls:
                 head = b""
@@ -176,6 +188,3 @@ class SelfSignedTlsServer:
                 self.answered += 1
         except (OSError, ssl.SSLError):
             return
-
-    def close(self) -> None:
-        self.sock.close()

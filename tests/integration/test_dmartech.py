@@ -17,6 +17,7 @@ from airflow_provider_contacts.exceptions import (
     PermissionDeniedError,
 )
 from airflow_provider_contacts.hooks.dmartech import EVENTS_MAX_PAGE_SIZE, DmartechHook
+from tests.integration.dmartech_support import arrivals_while_paging
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -291,19 +292,8 @@ def test_events_arriving_while_paging_are_not_returned_twice(sandbox, emu):
     until = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=1)
     for i in range(30):
         emu.add_event(cid, "email_open", until - timedelta(minutes=2 * i + 1), attributes={"n": str(i)})
-    real_send = hook.transport.send
-    pages: list[int] = []
-
-    def send(call):
-        response = real_send(call)
-        if call.path.endswith("/contactEvents"):
-            pages.append(call.params["pageNo"])
-            if len(pages) == 1:  # 25 new events arrive between page 1 and page 2
-                for j in range(25):
-                    emu.add_event(cid, "email_click", attributes={"late": str(j)})
-        return response
-
-    hook.transport.send = send
+    # 25 new events arrive between page 1 and page 2
+    pages = arrivals_while_paging(hook, emu, cid, after_page=1, arrivals=25, event_type="email_click")
     events = list(hook.iter_events(until - timedelta(hours=2), until, contact_ids=[cid]))
     assert len(pages) >= 2
     assert len(events) == len({e.event_id for e in events}) == 30

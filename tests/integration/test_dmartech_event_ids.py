@@ -14,6 +14,7 @@ import pytest
 from airflow_provider_contacts._time import to_iso
 from airflow_provider_contacts.hooks.dmartech import DmartechHook
 from airflow_provider_contacts.triggers.contact_events import ContactEventsEventTrigger
+from tests.integration.dmartech_support import arrivals_while_paging
 
 
 @pytest.fixture
@@ -77,20 +78,7 @@ def test_identical_events_split_by_a_page_boundary_are_two_and_ids_do_not_depend
 
 def shifting(hook, emu, cid: str, after_page: int, arrivals: int) -> list[int]:
     """``arrivals`` new events (now: newest) arrive right after page ``after_page`` is read."""
-    real_send = hook.transport.send
-    pages: list[int] = []
-
-    def send(call):
-        response = real_send(call)
-        if call.path.endswith("/contactEvents"):
-            pages.append(call.params["pageNo"])
-            if len(pages) == after_page:
-                for j in range(arrivals):
-                    emu.add_event(cid, "form_submit", attributes={"late": str(j)})
-        return response
-
-    hook.transport.send = send
-    return pages
+    return arrivals_while_paging(hook, emu, cid, after_page, arrivals, "form_submit")
 
 
 def test_an_event_pushed_onto_the_next_page_is_returned_once(sandbox, emu, until):

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_contacts._time import to_iso
-from tests.integration.airflow_deployment import Deployment, print_timings, wait_until
+from tests.integration.airflow_deployment import example_dag_folder, running_deployment, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -109,25 +109,14 @@ def test_the_daily_sensor_dag_defers_in_the_triggerer_and_acts_on_the_late_event
     mautic = sandbox.emulator("mautic")
     for i in range(3):
         mautic.state.upsert({"email": f"signup{i}@example.com"})
-    dags = tmp_path / "dags"
-    dags.mkdir()
-    source = EXAMPLE.read_text()
-    assert POKE in source, "the example's poke interval changed: update POKE in this test"
-    (dags / EXAMPLE.name).write_text(source.replace(POKE, FAST_POKE))
+    stale = "the example's poke interval changed: update POKE in this test"
+    dags = example_dag_folder(tmp_path, EXAMPLE, POKE, FAST_POKE, stale)
     # paused until the API server is up: the run's first task must not start before it
     paused = {"AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True"}
-    deployment = Deployment(tmp_path, dags, extra_env={**sandbox.connection_env(), **paused})
-    timings: dict = {"db migrate": deployment.migrate()}
-    started = time.monotonic()
-    try:
+    with running_deployment(tmp_path, dags, {**sandbox.connection_env(), **paused}) as (deployment, timings):
+        started = time.monotonic()
         deployment.start_all()
         deployment.unpause(DAG_ID)
         run_id, start, end = the_sensor_defers(deployment, sandbox, timings, started)
         late_submissions_finish_the_run(deployment, mautic, run_id, start, end, timings)
         assert "async thread was blocked" not in deployment.log_text("triggerer")
-    except BaseException:
-        deployment.print_log_tails()
-        raise
-    finally:
-        deployment.stop()
-        print_timings(timings)

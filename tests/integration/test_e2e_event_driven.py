@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.airflow_deployment import Deployment, print_timings, wait_until
+from tests.integration.airflow_deployment import example_dag_folder, running_deployment, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -168,16 +168,11 @@ def test_watcher_runs_the_example_dag_once_per_batch_under_a_real_triggerer(sand
     mautic = sandbox.emulator("mautic")
     for i in range(3):
         mautic.state.upsert({"email": f"e2e{i}@example.com"})
-    dags = tmp_path / "dags"
-    dags.mkdir()
-    source = EXAMPLE.read_text()
-    assert WATCHER in source, "the example's watcher changed: update WATCHER in this test"
-    (dags / EXAMPLE.name).write_text(source.replace(WATCHER, FAST_WATCHER))
-    deployment = Deployment(tmp_path, dags, extra_env=sandbox.connection_env())
-    timings: dict = {"db migrate": deployment.migrate()}
-    started = time.monotonic()
+    stale = "the example's watcher changed: update WATCHER in this test"
+    dags = example_dag_folder(tmp_path, EXAMPLE, WATCHER, FAST_WATCHER, stale)
     added: list[dict] = []
-    try:
+    with running_deployment(tmp_path, dags, sandbox.connection_env()) as (deployment, timings):
+        started = time.monotonic()
         deployment.start_all()
 
         def first_poll() -> Any:
@@ -190,9 +185,3 @@ def test_watcher_runs_the_example_dag_once_per_batch_under_a_real_triggerer(sand
             phase(deployment, sandbox, mautic, timings, added)
         # Airflow's "badly-written trigger" warning never appeared
         assert "async thread was blocked" not in deployment.log_text("triggerer")
-    except BaseException:
-        deployment.print_log_tails()
-        raise
-    finally:
-        deployment.stop()
-        print_timings(timings)

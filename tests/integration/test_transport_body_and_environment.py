@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import gzip
 import socket
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
 from airflow_provider_contacts.exceptions import ContactsConnectionError
 from airflow_provider_contacts.http.client import Transport
 from airflow_provider_contacts.http.policy import RetryPolicy, Timeouts
+from tests.integration.socket_servers import LoopbackServer
 
 NO_WAIT = RetryPolicy(max_attempts=3, jitter=False, backoff_initial=0.0, backoff_max=0.0)
 
@@ -27,32 +27,16 @@ class Seen:
     headers: dict[str, str]
 
 
-@dataclass
-class RawServer:
+class RawServer(LoopbackServer):
     """Answers each request with ``answer(number)`` (raw bytes; ``None`` closes the connection
     after sending what it has) and records what arrived, per connection."""
 
-    answer: Callable[[int], tuple[bytes, bool]]
-    seen: list[Seen] = field(default_factory=list)
+    def __init__(self, answer: Callable[[int], tuple[bytes, bool]]) -> None:
+        self.answer = answer
+        self.seen: list[Seen] = []
+        super().__init__(backlog=8)
 
-    def __post_init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.connections = 0
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(conn, self.connections), daemon=True).start()
-
-    def _serve(self, conn: socket.socket, number: int) -> None:
+    def serve(self, conn: socket.socket, number: int) -> None:
         with conn, conn.makefile("rb") as reader:
             while True:
                 line = reader.readline().decode("latin-1").strip()
@@ -68,9 +52,6 @@ class RawServer:
                 conn.sendall(payload)
                 if not keep_open:
                     return
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @pytest.fixture

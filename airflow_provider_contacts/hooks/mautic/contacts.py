@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
+from airflow_provider_contacts._args import parse_flag
 from airflow_provider_contacts.exceptions import ContactsConfigError, PermissionDeniedError
 from airflow_provider_contacts.hooks.mautic.base import MauticBase
 from airflow_provider_contacts.hooks.mautic.errors import BatchLimitExceeded, batch_error_mapper
@@ -47,11 +48,6 @@ CONTACT_API_KEYS = frozenset(
 )
 #: field definitions per ``GET /fields/contact`` request
 FIELDS_PAGE = 200
-
-
-def _flag(value: Any) -> bool:
-    """A boolean of a field definition (``true``, ``1`` or ``"1"``)."""
-    return bool(value) and str(value).lower() not in ("0", "false")
 
 
 class MauticContacts(MauticBase):
@@ -258,7 +254,7 @@ class MauticContacts(MauticBase):
             for f in self.contact_fields():
                 for key in ("isUniqueIdentifier", "isUniqueIdentifer", "is_unique_identifer"):
                     if key in f and isinstance(alias := f.get("alias"), str):
-                        flags[alias] = _flag(f[key])
+                        flags[alias] = parse_flag(f[key]) is True
             self._unique_fields = {alias for alias, flag in flags.items() if flag} if flags else set()
             if not flags:
                 return None
@@ -284,7 +280,7 @@ class MauticContacts(MauticBase):
             alias = f.get("alias")
             if not isinstance(alias, str):
                 continue
-            if _flag(f.get("isPublished", True)):
+            if parse_flag(f.get("isPublished", True)) is True:
                 published.add(alias)
             else:
                 ignored[alias] = (
