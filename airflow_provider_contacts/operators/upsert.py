@@ -136,7 +136,7 @@ class UpsertContactsOperator(ContactsActionOperator):
                     state = change_only.open_state(context, hook, self.conn_id, key, self.sync_state)
                 columns = self._read_input(spool, rejects, key, hook, state)
                 self.check_before_sending(rejects)
-                if not self._rows_without_key():
+                if not self._unreadable_rows():
                     change_only.check_removed(state, self.on_removed, max_removed, self.rows_read)
                 extra = {} if full_sync else self._bootstrap(state, hook, key, columns)
                 batches = self._sync(context, hook, spool, rejects, key, state, counts, full_sync)
@@ -180,23 +180,23 @@ class UpsertContactsOperator(ContactsActionOperator):
         by a rejected row) is noted as seen. Returns the input's columns when a bootstrap needs them."""
         columns: dict[str, None] = {}
         bootstrap = state is not None and self.sync_state_bootstrap == "vendor" and not state.existed
-        keyed = 0
+        readable = 0
 
         def check(row: Any) -> tuple[str | None, str | None]:
-            nonlocal keyed
+            nonlocal readable
             norm, problem = self._check(row, key, hook)
             if state is not None and isinstance(row, dict):
+                readable += 1
                 seen = norm or normalise_key(key, row.get(key))
                 if seen:
                     state.see(seen)
-                    keyed += 1
                 if bootstrap and not problem:
                     columns.update(dict.fromkeys(row))
             return norm, problem
 
         for index, row, norm in self.checked_rows(rejects, check, known=hook.upsert_fields):
             spool.add(index, norm, row)
-        self.__dict__["_unkeyed"] = self.rows_read - keyed if state is not None else 0
+        self.__dict__["_unreadable"] = self.rows_read - readable if state is not None else 0
         dropped = self.__dict__["_column_gate"].dropped
         return [c for c in columns if c not in dropped] if bootstrap else []
 
@@ -305,32 +305,31 @@ class UpsertContactsOperator(ContactsActionOperator):
         if state is None:
             return {}
         extra: dict[str, Any] = {}
-        unkeyed = self._rows_without_key()
-        if unkeyed:
+        unreadable = self._unreadable_rows()
+        if unreadable:
             self.log.warning(
-                "%d row(s) were rejected before their key could be read (not JSON, not an object, or no %r): "
-                "their contacts cannot be told from vanished ones, so on_removed=%r is not applied this run; "
-                "fix those rows (see the rejects file) and the next run handles the vanished keys",
-                unkeyed,
-                self.key,
+                "%d row(s) could not be read (a line that is not JSON, a row that is not an object): which "
+                "contacts they name is unknown, so vanished keys cannot be told from them and on_removed=%r is "
+                "not applied this run; fix those rows (see the rejects file) and the next run handles vanished keys",
+                unreadable,
                 self.on_removed,
             )
-            extra["removed_held_back_rows_without_key"] = unkeyed
+            extra["removed_held_back_unreadable_rows"] = unreadable
         if not self.is_dry_run:
             try:
-                if not unkeyed:
+                if not unreadable:
                     extra = change_only.handle_removed(context, state, hook, self.on_removed)
             finally:  # the rows accepted are stored even when handling vanished keys fails
                 state.commit()
         reported = extra.get("removed", 0) if self.on_removed == "report" else 0
         return {**extra, "state_keys": state.size() - reported, "sync_state_path": state.location}
 
-    def _rows_without_key(self) -> int:
-        """Rows rejected before their key could be read (a line that is not JSON, a row that is
-        not an object, a row without the key): which contacts they name is unknown, so they
-        cannot be told from vanished keys, and ``on_removed`` (but ``"ignore"``) waits for a run
-        without them."""
-        return 0 if self.on_removed == "ignore" else self.__dict__.get("_unkeyed", 0)
+    def _unreadable_rows(self) -> int:
+        """Rows that could not be read (a line that is not JSON, a row that is not an object):
+        which contacts they name is unknown, so they cannot be told from vanished keys, and
+        ``on_removed`` (but ``"ignore"``) waits for a run without them. A row that is an object
+        without the key names no contact: it holds nothing back."""
+        return 0 if self.on_removed == "ignore" else self.__dict__.get("_unreadable", 0)
 
     def _check(self, row: Any, key: str, hook: Any) -> tuple[str | None, str | None]:
         """(normalised key, problem); a key with spaces around it is trimmed in the row once the

@@ -312,12 +312,12 @@ def test_a_bootstrap_matches_empty_vendor_fields_to_missing_columns(sandbox):
     assert batches == 0 and counts(summary, "bootstrapped", "unchanged") == (5, 5)
 
 
-# ---- rows whose key cannot be read: their contacts are not "vanished" --------------------------
+# ---- rows that cannot be read: their contacts are not "vanished" -------------------------------
 @pytest.mark.parametrize("on_removed", ["do_not_contact", "report"])
-def test_rows_without_a_readable_key_hold_back_on_removed(sandbox, tmp_path, on_removed):
-    """A garbled line and a row without its email name contacts nobody can tell: neither is
-    opted out (nor reported) as vanished; the run says so, and the next clean run handles the
-    contact that really left."""
+def test_rows_that_cannot_be_read_hold_back_on_removed(sandbox, tmp_path, on_removed):
+    """A garbled line names a contact nobody can tell: it is not opted out (nor reported) as
+    vanished, nor is any other this run; the run says so, and the next clean run handles the
+    contacts that really left. A row without its email names no contact: c4 has left."""
     sandbox.reset(empty=True)
     rows = contacts(20)
     path = sync(sandbox, rows)[0]["sync_state_path"]
@@ -327,9 +327,11 @@ def test_rows_without_a_readable_key_hold_back_on_removed(sandbox, tmp_path, on_
     source = tmp_path / "garbled.ndjson"
     source.write_text("\n".join(lines) + "\n")
     summary, _ = sync(sandbox, None, source_path=str(source), on_removed=on_removed, max_rejected=2)
-    assert summary["removed_held_back_rows_without_key"] == 2 and "removed" not in summary
+    assert summary["removed_held_back_unreadable_rows"] == 1 and "removed" not in summary
     assert dnc_emails(sandbox) == [] and len(state_keys(path)) == 20
     assert not [r for r in sandbox.requests("mautic") if "dnc" in r["path"]]
-    summary, _ = sync(sandbox, rows[:5] + rows[6:], on_removed=on_removed)  # clean: c5 really left
-    assert summary["removed"] == 1 and "removed_held_back_rows_without_key" not in summary
-    assert dnc_emails(sandbox) == (["c5@example.com"] if on_removed == "do_not_contact" else [])
+    lines[3] = json.dumps(rows[3])  # fixed; c4's row still has no email
+    source.write_text("\n".join(lines) + "\n")
+    summary, _ = sync(sandbox, None, source_path=str(source), on_removed=on_removed, max_rejected=1)
+    assert summary["removed"] == 1 and "removed_held_back_unreadable_rows" not in summary
+    assert dnc_emails(sandbox) == (["c4@example.com"] if on_removed == "do_not_contact" else [])
